@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { InputError } from './errors.js';
+import { lineOf, readYamlFile, type ParsedYaml } from './yaml-file.js';
+
+/** One option a config file may set. Paths resolve against the config file's directory. */
+export type OptionSpec =
+  | { type: 'string'; default: string }
+  | { type: 'optional-string' }
+  | { type: 'path'; default: string }
+  | { type: 'optional-path' }
+  | { type: 'path-list'; default: string[] }
+  | { type: 'integer'; default: number; min: number; max: number }
+  | { type: 'boolean'; default: boolean }
+  | { type: 'enum'; default: string; values: readonly string[] }
+  | { type: 'string-list'; default: string[] }
+  | { type: 'map'; default: Record<string, unknown> };
+
+export type ConfigSpec = Record<string, OptionSpec>;
+
+type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum' }
+  ? string
+  : O extends { type: 'optional-string' | 'optional-path' }
+    ? string | undefined
+    : O extends { type: 'path-list' | 'string-list' }
+      ? string[]
+      : O extends { type: 'integer' }
+        ? number
+        : O extends { type: 'boolean' }
+          ? boolean
+          : Record<string, unknown>;
+
+export type ConfigOf<S extends ConfigSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> } & {
+  /** The file the options came from, or undefined when only defaults apply. */
+  readonly configFile: string | undefined;
+};
+
+/**
+ * Reads a YAML config file and checks every option against `spec`. Unknown options
+ * are errors (a typo must not silently fall back to a default), and each error names
+ * the file and line. A missing file is an error only when it was named explicitly.
+ */
+export function loadConfig<S extends ConfigSpec>(
+  spec: S,
+  file: string,
+  opts: { explicit: boolean; overrides?: Partial<Record<keyof S, unknown>> },
+): ConfigOf<S> {
+  let parsed: ParsedYaml | undefined;
+  let raw: Record<string, unknown> = {};
+  const present = existsSync(file);
+  if (present) {
+    parsed = readYamlFile(file);
+    if (parsed.value !== null && (typeof parsed.value !== 'object' || Array.isArray(parsed.value))) {
+      throw new InputError('config_invalid', { file, line: 1 }, 'config must be a mapping of option: value');
+    }
+    raw = (parsed.value ?? {}) as Record<string, unknown>;
+  } else if (opts.explicit) {
+    throw new InputError('config_missing', { file }, 'config file does not exist');
+  }
+  const base = present ? dirname(resolve(file)) : process.cwd();
+  const out: Record<string, unknown> = { configFile: present ? resolve(file) : undefined };
+  for (const key of Object.keys(raw)) {
+    if (!(key in spec)) {
+      const known = Object.keys(spec).sort().join(', ');
+      throw new InputError('config_unknown_option', { file, line: parsed && lineOf(parsed, [key]) }, `unknown option '${key}' (known: ${known})`);
+    }
+  }
+  for (const [key, option] of Object.entries(spec)) {
+    const given = opts.overrides?.[key] !== undefined ? opts.overrides[key] : raw[key];
+    const pos = { file, line: parsed && given === raw[key] ? lineOf(parsed, [key]) : undefined };
+    out[key] = coerce(key, option, given, base, pos);
+  }
+  return out as ConfigOf<S>;
+}
+
+function coerce(key: string, option: OptionSpec, given: unknown, base: string, pos: { file: string; line?: number | undefined }): unknown {
+  const fail = (want: string): never => {
+    throw new InputError('config_invalid', pos, `option '${key}' must be ${want}, got ${JSON.stringify(given)}`);
+  };
+  const absolute = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  if (given === undefined || given === null) {
+    if (!('default' in option)) return undefined;
+    const d = option.default;
+    if (option.type === 'path') return absolute(option.default);
+    if (option.type === 'path-list') return option.default.map(absolute);
+    return Array.isArray(d) ? [...d] : typeof d === 'object' ? { ...d } : d;
+  }
+  switch (option.type) {
+    case 'string':
+    case 'optional-string':
+      return typeof given === 'string' || typeof given === 'number' ? String(given) : fail('a string');
+    case 'path':
+    case 'optional-path':
+      return typeof given === 'string' && given !== '' ? absolute(given) : fail('a path');
+    case 'path-list':
+    case 'string-list': {
+      const list = typeof given === 'string' ? [given] : given;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) return fail('a list of strings');
+      return option.type === 'path-list' ? list.map(absolute) : [...list];
+    }
+    case 'integer':
+      if (typeof given !== 'number' || !Number.isInteger(given)) return fail('an integer');
+      if (given < option.min || given > option.max) return fail(`between ${option.min} and ${option.max}`);
+      return given;
+    case 'boolean':
+      return typeof given === 'boolean' ? given : fail('true or false');
+    case 'enum':
+      return typeof given === 'string' && option.values.includes(given) ? given : fail(`one of ${option.values.join(', ')}`);
+    case 'map':
+      return typeof given === 'object' && !Array.isArray(given) ? given : fail('a mapping');
+  }
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './yaml-file.js';
+export * from './config-file.js';
+export * from './files.js';
+export * from './backoff.js';
+export * from './logger.js';

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// The whole test suite: type-check the tests, then run unit and end-to-end tests.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function step(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+step(bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
+step(bin('vitest'), ['run', ...process.argv.slice(2)]);
