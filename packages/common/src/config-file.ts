@@ -9,11 +9,13 @@ export type OptionSpec =
   | { type: 'optional-string' }
   | { type: 'path'; default: string }
   | { type: 'optional-path' }
-  | { type: 'path-list'; default: string[] }
+  | { type: 'path-list'; default: readonly string[] }
+  /** Salt's `file_roots`/`pillar_roots`: a list of paths, or `{base: [paths]}`. */
+  | { type: 'roots'; default: readonly string[] }
   | { type: 'integer'; default: number; min: number; max: number }
   | { type: 'boolean'; default: boolean }
   | { type: 'enum'; default: string; values: readonly string[] }
-  | { type: 'string-list'; default: string[] }
+  | { type: 'string-list'; default: readonly string[] }
   | { type: 'map'; default: Record<string, unknown> };
 
 export type ConfigSpec = Record<string, OptionSpec>;
@@ -22,7 +24,7 @@ type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum
   ? string
   : O extends { type: 'optional-string' | 'optional-path' }
     ? string | undefined
-    : O extends { type: 'path-list' | 'string-list' }
+    : O extends { type: 'path-list' | 'string-list' | 'roots' }
       ? string[]
       : O extends { type: 'integer' }
         ? number
@@ -82,7 +84,7 @@ function coerce(key: string, option: OptionSpec, given: unknown, base: string, p
     if (!('default' in option)) return undefined;
     const d = option.default;
     if (option.type === 'path') return absolute(option.default);
-    if (option.type === 'path-list') return option.default.map(absolute);
+    if (option.type === 'path-list' || option.type === 'roots') return option.default.map(absolute);
     return Array.isArray(d) ? [...d] : typeof d === 'object' ? { ...d } : d;
   }
   switch (option.type) {
@@ -97,6 +99,16 @@ function coerce(key: string, option: OptionSpec, given: unknown, base: string, p
       const list = typeof given === 'string' ? [given] : given;
       if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) return fail('a list of strings');
       return option.type === 'path-list' ? list.map(absolute) : [...list];
+    }
+    case 'roots': {
+      if (typeof given === 'object' && !Array.isArray(given)) {
+        const envs = Object.keys(given);
+        if (envs.some((env) => env !== 'base')) {
+          throw new InputError('config_invalid', pos, `option '${key}': only the 'base' environment is supported, got ${envs.join(', ')}`);
+        }
+        return coerce(key, { type: 'path-list', default: [] }, (given as Record<string, unknown>)['base'], base, pos);
+      }
+      return coerce(key, { type: 'path-list', default: [] }, given, base, pos);
     }
     case 'integer':
       if (typeof given !== 'number' || !Number.isInteger(given)) return fail('an integer');
