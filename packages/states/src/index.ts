@@ -1,1 +1,8 @@
-export {};
+export * from './target/glob.js';
+export * from './target/match.js';
+export * from './sls-files.js';
+export * from './source-cache.js';
+export * from './render.js';
+export * from './top-file.js';
+export * from './merge.js';
+export * from './pillar/compile.js';

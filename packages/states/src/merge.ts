@@ -1,0 +1,26 @@
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Salt's default ("smart"/recurse) merge: mappings merge key by key, anything else
+ * in `over` replaces what `base` had, lists included. Neither input is modified.
+ */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+/** Salt's `pillar.get` path lookup: `a:b:c` walks nested mappings (and list indexes). */
+export function lookupPath(data: unknown, path: string, delimiter = ':'): { found: boolean; value: unknown } {
+  let node = data;
+  for (const part of path.split(delimiter)) {
+    if (Array.isArray(node) && /^\d+$/.test(part) && Number(part) < node.length) node = node[Number(part)];
+    else if (isPlainObject(node) && Object.hasOwn(node, part)) node = node[part];
+    else return { found: false, value: undefined };
+  }
+  return { found: true, value: node };
+}
