@@ -1,1 +1,13 @@
-export {};
+export * from './constants.js';
+export * from './errors.js';
+export * from './ids.js';
+export * from './fingerprint.js';
+export * from './native-keys.js';
+export * from './crypto.js';
+export * from './codec.js';
+export * from './session-cipher.js';
+export * from './handshake-keys.js';
+export * from './handshake-client.js';
+export * from './handshake-server.js';
+export * from './payload.js';
+export * from './keygen.js';

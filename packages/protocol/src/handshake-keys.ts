@@ -1,0 +1,71 @@
+import { KEY_BYTES, Label, MAX_ID_BYTES } from './constants.js';
+import { concat, fixedNonce, hkdf, labelBytes, open, seal, sha512, zero } from './crypto.js';
+import { Direction, SessionCipher } from './session-cipher.js';
+
+/** The fields of a WELCOME; every handshake key is bound to all of them. */
+export interface WelcomeFields {
+  clientEphemeral: Uint8Array;
+  masterIdentity: Uint8Array;
+  prekeyId: Uint8Array;
+  prekey: Uint8Array;
+  signature: Uint8Array;
+  serverRandom: Uint8Array;
+  cookie: Uint8Array;
+}
+
+/** A master's public identity is its Ed25519 key followed by its X25519 key. */
+export function splitMasterIdentity(identity: Uint8Array): { signPublic: Uint8Array; boxPublic: Uint8Array } {
+  return { signPublic: identity.subarray(0, KEY_BYTES), boxPublic: identity.subarray(KEY_BYTES, 2 * KEY_BYTES) };
+}
+
+/** What the master signs to vouch for a prekey: the prekey bound to its own X25519 key. */
+export function prekeyStatement(prekeyId: Uint8Array, prekey: Uint8Array, masterBoxPublic: Uint8Array): Uint8Array {
+  return concat(labelBytes(Label.prekey), prekeyId, prekey, masterBoxPublic);
+}
+
+export function transcriptHash(w: WelcomeFields): Uint8Array {
+  return sha512(labelBytes(Label.transcript), w.clientEphemeral, w.masterIdentity, w.prekeyId, w.prekey, w.signature, w.serverRandom, w.cookie);
+}
+
+/** Key that hides the minion's id and public key from passive observers (ee only). */
+export const identityKey = (ee: Uint8Array, transcript: Uint8Array): Uint8Array => hkdf(ee, transcript, Label.identity, KEY_BYTES);
+
+const IDENTITY_NONCE = fixedNonce(1);
+
+export function sealIdentity(key: Uint8Array, id: string, minionPublic: Uint8Array): Uint8Array {
+  const idBytes = new TextEncoder().encode(id);
+  if (idBytes.length === 0 || idBytes.length > MAX_ID_BYTES) throw new RangeError('minion id length out of range');
+  return seal(key, IDENTITY_NONCE, concat(Uint8Array.of(idBytes.length), idBytes, minionPublic));
+}
+
+export function openIdentity(key: Uint8Array, sealed: Uint8Array): { id: string; minionPublic: Uint8Array } | null {
+  const plain = open(key, IDENTITY_NONCE, sealed);
+  if (!plain || plain.length < 1) return null;
+  const idLength = plain[0]!;
+  if (plain.length !== 1 + idLength + KEY_BYTES) return null;
+  const id = new TextDecoder('utf-8', { fatal: true }).decode(plain.subarray(1, 1 + idLength));
+  return { id, minionPublic: plain.slice(1 + idLength) };
+}
+
+/**
+ * Session keys from both Diffie-Hellman results: ee (ephemeral-ephemeral: forward
+ * secrecy) and ss (minion static with master static: only the real minion and the
+ * master can compute it). The salt binds the transcript and the claimed identity.
+ */
+export function sessionCipher(
+  side: 'minion' | 'master',
+  ee: Uint8Array,
+  ss: Uint8Array,
+  transcript: Uint8Array,
+  id: string,
+  minionPublic: Uint8Array,
+): SessionCipher {
+  const ikm = concat(ee, ss);
+  const okm = hkdf(ikm, sha512(transcript, minionPublic, new TextEncoder().encode(id)), Label.session, 2 * KEY_BYTES);
+  const toMaster = okm.slice(0, KEY_BYTES);
+  const toMinion = okm.slice(KEY_BYTES);
+  zero(ikm, okm);
+  return side === 'minion'
+    ? new SessionCipher(toMaster, toMinion, Direction.MinionToMaster)
+    : new SessionCipher(toMinion, toMaster, Direction.MasterToMinion);
+}

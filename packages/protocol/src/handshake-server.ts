@@ -1,0 +1,193 @@
+import { COOKIE_PLAIN_BYTES, KEY_BYTES, NONCE_BYTES, PREKEY_ID_BYTES, SERVER_RANDOM_BYTES } from './constants.js';
+import { encodeWelcome, type AuthFrame, type HelloFrame } from './codec.js';
+import { concat, open, randomBytes, seal, zero } from './crypto.js';
+import { ProtocolError } from './errors.js';
+import { identityKey, openIdentity, prekeyStatement, sessionCipher, splitMasterIdentity, transcriptHash } from './handshake-keys.js';
+import { Ed25519Key, X25519Key } from './native-keys.js';
+import type { SessionCipher } from './session-cipher.js';
+
+export interface Prekey {
+  id: Uint8Array;
+  key: X25519Key;
+  signature: Uint8Array;
+  /** Seals this period's cookies; cookies name the prekey they belong to. */
+  cookieKey: Uint8Array;
+  /** No new WELCOME uses it from this time on (ms). */
+  retiresAt: number;
+  /** Forgotten (and its cookies invalid) from this time on (ms). */
+  expiresAt: number;
+}
+
+export interface PrekeyTimings {
+  /** How long one prekey is handed out; its secret is erased `cookieLifetimeMs` later. */
+  rotateMs: number;
+  /** How long a WELCOME's cookie stays valid for the AUTH that answers it. */
+  cookieLifetimeMs: number;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/**
+ * The master's medium-term key agreement keys ("signed prekeys"). Each is signed
+ * once by the master's Ed25519 key and serves every handshake of its period, so a
+ * handshake costs the master one X25519 operation. Retired prekeys are dropped,
+ * which is what makes recorded sessions unreadable even after the long-term keys leak.
+ */
+export class PrekeyRing {
+  private readonly ring = new Map<string, Prekey>();
+  private newest: Prekey | undefined;
+  private readonly boxPublic: Uint8Array;
+
+  constructor(
+    private readonly signer: Ed25519Key,
+    masterIdentity: Uint8Array,
+    private readonly timings: PrekeyTimings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.boxPublic = splitMasterIdentity(masterIdentity).boxPublic;
+  }
+
+  current(): Prekey {
+    const t = this.now();
+    if (!this.newest || t >= this.newest.retiresAt) {
+      this.sweep(t);
+      const id = randomBytes(PREKEY_ID_BYTES);
+      const key = X25519Key.generate();
+      this.newest = {
+        id,
+        key,
+        signature: this.signer.sign(prekeyStatement(id, key.publicKey, this.boxPublic)),
+        cookieKey: randomBytes(KEY_BYTES),
+        retiresAt: t + this.timings.rotateMs,
+        expiresAt: t + this.timings.rotateMs + this.timings.cookieLifetimeMs,
+      };
+      this.ring.set(hex(id), this.newest);
+    }
+    return this.newest;
+  }
+
+  find(id: Uint8Array): Prekey | undefined {
+    const p = this.ring.get(hex(id));
+    return p && this.now() < p.expiresAt ? p : undefined;
+  }
+
+  private sweep(t: number): void {
+    for (const [k, p] of this.ring) {
+      if (t >= p.expiresAt) {
+        zero(p.cookieKey);
+        this.ring.delete(k);
+      }
+    }
+  }
+}
+
+/** Server randoms of completed handshakes, kept until their cookies expire, so an AUTH works once. */
+export class ReplayGuard {
+  private readonly seen = new Map<string, number>();
+  private nextSweep = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  has(serverRandom: Uint8Array): boolean {
+    return this.seen.has(hex(serverRandom));
+  }
+
+  add(serverRandom: Uint8Array, expiresAt: number): void {
+    const t = this.now();
+    if (t >= this.nextSweep) {
+      for (const [k, exp] of this.seen) if (t >= exp) this.seen.delete(k);
+      this.nextSweep = t + 1000;
+    }
+    this.seen.set(hex(serverRandom), expiresAt);
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+}
+
+/** An AUTH whose cookie and identity opened; the caller checks the key store, then accepts. */
+export interface OpenedAuth {
+  id: string;
+  minionPublic: Uint8Array;
+  /** Derives the session with the static shared key for `minionPublic` and opens message 0. */
+  accept(staticShared: Uint8Array): { cipher: SessionCipher; payload: Uint8Array };
+  /** Erases the handshake secret when the master refuses without accepting. */
+  discard(): void;
+}
+
+const COOKIE_BOX_AT = PREKEY_ID_BYTES + NONCE_BYTES;
+
+/**
+ * The master's side of the handshake. It keeps no state between HELLO and AUTH:
+ * what it needs comes back in the cookie, sealed under a key only it holds, so a
+ * flood of HELLOs costs one secretbox each and no memory.
+ */
+export class HandshakeResponder {
+  constructor(
+    private readonly masterIdentity: Uint8Array,
+    private readonly prekeys: PrekeyRing,
+    private readonly replays: ReplayGuard,
+    private readonly timings: PrekeyTimings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  welcome(hello: HelloFrame): Uint8Array {
+    const prekey = this.prekeys.current();
+    const serverRandom = randomBytes(SERVER_RANDOM_BYTES);
+    const expiry = new Uint8Array(8);
+    new DataView(expiry.buffer).setBigUint64(0, BigInt(this.now() + this.timings.cookieLifetimeMs));
+    const nonce = randomBytes(NONCE_BYTES);
+    const cookie = concat(prekey.id, nonce, seal(prekey.cookieKey, nonce, concat(hello.clientEphemeral, serverRandom, expiry)));
+    return encodeWelcome({
+      clientEphemeral: hello.clientEphemeral,
+      masterIdentity: this.masterIdentity,
+      prekeyId: prekey.id,
+      prekey: prekey.key.publicKey,
+      signature: prekey.signature,
+      serverRandom,
+      cookie,
+    });
+  }
+
+  openAuth(auth: AuthFrame): OpenedAuth {
+    const prekeyId = auth.cookie.subarray(0, PREKEY_ID_BYTES);
+    const prekey = this.prekeys.find(prekeyId);
+    const plain = prekey && open(prekey.cookieKey, auth.cookie.subarray(PREKEY_ID_BYTES, COOKIE_BOX_AT), auth.cookie.subarray(COOKIE_BOX_AT));
+    if (!prekey || !plain || plain.length !== COOKIE_PLAIN_BYTES) throw new ProtocolError('cookie_invalid', 'cookie does not open (expired prekey or forged)');
+    const clientEphemeral = plain.subarray(0, KEY_BYTES);
+    const serverRandom = plain.slice(KEY_BYTES, KEY_BYTES + SERVER_RANDOM_BYTES);
+    const expiresAt = Number(new DataView(plain.buffer, plain.byteOffset + KEY_BYTES + SERVER_RANDOM_BYTES, 8).getBigUint64(0));
+    if (this.now() >= expiresAt) throw new ProtocolError('cookie_invalid', 'cookie has expired');
+    if (this.replays.has(serverRandom)) throw new ProtocolError('replay', 'AUTH for an already completed handshake');
+
+    const ee = prekey.key.agree(clientEphemeral);
+    const transcript = transcriptHash({
+      clientEphemeral,
+      masterIdentity: this.masterIdentity,
+      prekeyId,
+      prekey: prekey.key.publicKey,
+      signature: prekey.signature,
+      serverRandom,
+      cookie: auth.cookie,
+    });
+    const idKey = identityKey(ee, transcript);
+    const identity = openIdentity(idKey, auth.sealedIdentity);
+    zero(idKey);
+    if (!identity) {
+      zero(ee);
+      throw new ProtocolError('tampered', 'AUTH identity does not open');
+    }
+    return {
+      ...identity,
+      accept: (staticShared) => {
+        const cipher = sessionCipher('master', ee, staticShared, transcript, identity.id, identity.minionPublic);
+        zero(ee);
+        const payload = cipher.open(0, auth.sealedPayload);
+        this.replays.add(serverRandom, expiresAt);
+        return { cipher, payload };
+      },
+      discard: () => zero(ee),
+    };
+  }
+}

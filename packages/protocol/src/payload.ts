@@ -1,0 +1,93 @@
+import { ProtocolError } from './errors.js';
+
+/*
+ * A decrypted payload is a JSON header, optionally followed by raw bytes. Secrets
+ * travel as those raw bytes, never inside the JSON, so the receiver can hold them
+ * in a buffer it zeroes after use instead of an immutable string.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface Request {
+  t: 'req';
+  id: number;
+  op: string;
+  args: { [key: string]: Json };
+}
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+export interface Response {
+  t: 'res';
+  id: number;
+  ok: boolean;
+  value?: Json;
+  error?: ErrorInfo;
+  /** The answer is in the raw body, not in `value`. */
+  raw?: boolean;
+}
+
+export type AuthStatus = 'accepted' | 'pending' | 'rejected' | 'denied';
+
+/** The master's answer to an AUTH: whether the minion is let in, and the answer to its first request. */
+export interface AuthResult {
+  t: 'auth';
+  status: AuthStatus;
+  message: string;
+  res?: Response;
+}
+
+export type Header = Request | Response | AuthResult;
+
+export interface Payload<H extends Header = Header> {
+  header: H;
+  body: Uint8Array | undefined;
+}
+
+export function encodePayload(header: Header, body?: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(4 + json.length + (body?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, json.length);
+  out.set(json, 4);
+  if (body) out.set(body, 4 + json.length);
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function decodePayload(bytes: Uint8Array): Payload {
+  const bad = (why: string): never => {
+    throw new ProtocolError('bad_payload', why);
+  };
+  if (bytes.length < 4) bad('payload too short');
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (4 + length > bytes.length) bad('payload header length out of range');
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + length)));
+  } catch {
+    bad('payload header is not JSON');
+  }
+  if (!isObject(header)) return bad('payload header is not an object');
+  const body = bytes.length > 4 + length ? bytes.subarray(4 + length) : undefined;
+  const intId = Number.isSafeInteger(header['id']);
+  switch (header['t']) {
+    case 'req':
+      if (!intId || typeof header['op'] !== 'string' || !isObject(header['args'])) bad('malformed request');
+      break;
+    case 'res':
+      if (!intId || typeof header['ok'] !== 'boolean') bad('malformed response');
+      break;
+    case 'auth':
+      if (!['accepted', 'pending', 'rejected', 'denied'].includes(header['status'] as string) || typeof header['message'] !== 'string') {
+        bad('malformed auth result');
+      }
+      break;
+    default:
+      bad(`unknown payload type ${JSON.stringify(header['t'])}`);
+  }
+  return { header: header as unknown as Header, body };
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ClientHandshake,
+  decodeFrame,
+  Ed25519Key,
+  encodeMsg,
+  fingerprint,
+  FrameType,
+  generateMasterKeys,
+  generateMinionKeys,
+  HandshakeResponder,
+  MinionIdentity,
+  PrekeyRing,
+  ProtocolError,
+  ReplayGuard,
+  X25519Key,
+  type AuthFrame,
+  type HelloFrame,
+  type WelcomeFrame,
+} from '../src/index.js';
+
+const timings = { rotateMs: 10_000, cookieLifetimeMs: 30_000 };
+const LIMIT = 1 << 20;
+
+function master(now: () => number = Date.now) {
+  const keys = generateMasterKeys();
+  const ring = new PrekeyRing(Ed25519Key.fromSecret(keys.signSecret), keys.identity, timings, now);
+  const box = X25519Key.fromSecret(keys.boxSecret);
+  return { keys, ring, box, responder: new HandshakeResponder(keys.identity, ring, new ReplayGuard(now), timings, now) };
+}
+
+function minion(id = 'db1') {
+  const keys = generateMinionKeys();
+  return new MinionIdentity(id, X25519Key.fromSecret(keys.boxSecret));
+}
+
+const trustAny = () => {};
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Runs HELLO → WELCOME → AUTH through the real codec, as bytes on a wire would. */
+function handshake(m = master(), me = minion(), payload = text('first')) {
+  const client = new ClientHandshake();
+  const hello = decodeFrame(client.helloFrame, LIMIT) as HelloFrame;
+  const welcome = decodeFrame(m.responder.welcome(hello), LIMIT) as WelcomeFrame;
+  const { authFrame, cipher } = client.complete(welcome, me, trustAny, payload);
+  const auth = decodeFrame(authFrame, LIMIT) as AuthFrame;
+  return { m, me, client, welcome, authFrame, auth, clientCipher: cipher };
+}
+
+describe('handshake', () => {
+  it('establishes a session in which both sides read each other and identity is learned', () => {
+    const { m, me, auth, clientCipher } = handshake();
+    const opened = m.responder.openAuth(auth);
+    expect(opened.id).toBe('db1');
+    expect(Buffer.from(opened.minionPublic)).toEqual(Buffer.from(me.publicKey));
+    const { cipher, payload } = opened.accept(m.box.agree(opened.minionPublic));
+    expect(str(payload)).toBe('first');
+    const reply = cipher.seal(text('hi minion'));
+    expect(str(clientCipher.open(reply.counter, reply.ciphertext))).toBe('hi minion');
+    const next = clientCipher.seal(text('again'));
+    expect(next.counter).toBe(1);
+    expect(str(cipher.open(next.counter, next.ciphertext))).toBe('again');
+  });
+
+  it('hides the minion id from anyone watching the wire', () => {
+    const { authFrame } = handshake(master(), minion('very-recognisable-id'));
+    expect(Buffer.from(authFrame).includes(Buffer.from('very-recognisable'))).toBe(false);
+  });
+
+  it('refuses an AUTH replayed after it completed', () => {
+    const { m, auth } = handshake();
+    const first = m.responder.openAuth(auth);
+    first.accept(m.box.agree(first.minionPublic));
+    expect(() => m.responder.openAuth(auth)).toThrow(expect.objectContaining({ code: 'replay' }));
+  });
+
+  it('refuses a minion that claims another public key without its secret', () => {
+    const victim = minion('db1');
+    const m = master();
+    const impostor = new MinionIdentity('db1', X25519Key.generate());
+    // The impostor seals the victim's public key as its identity but cannot compute the victim's static secret.
+    Object.defineProperty(impostor, 'publicKey', { get: () => victim.publicKey });
+    const { auth } = handshake(m, impostor);
+    const opened = m.responder.openAuth(auth);
+    expect(Buffer.from(opened.minionPublic)).toEqual(Buffer.from(victim.publicKey));
+    expect(() => opened.accept(m.box.agree(opened.minionPublic))).toThrow(expect.objectContaining({ code: 'tampered' }));
+  });
+
+  it('refuses cookies after they expire, and forgets retired prekeys', () => {
+    let now = 1_000_000;
+    const m = master(() => now);
+    const { auth } = handshake(m);
+    now += timings.cookieLifetimeMs + 1;
+    expect(() => m.responder.openAuth(auth)).toThrow(expect.objectContaining({ code: 'cookie_invalid' }));
+    const id = m.ring.current().id;
+    now += timings.rotateMs + timings.cookieLifetimeMs + 1;
+    m.ring.current();
+    expect(m.ring.find(id)).toBeUndefined();
+  });
+
+  it('refuses a forged cookie and a tampered identity', () => {
+    const { m, auth } = handshake();
+    const forged = { ...auth, cookie: auth.cookie.slice() };
+    forged.cookie[40]! ^= 1;
+    expect(() => m.responder.openAuth(forged)).toThrow(expect.objectContaining({ code: 'cookie_invalid' }));
+    const badId = { ...auth, sealedIdentity: auth.sealedIdentity.slice() };
+    badId.sealedIdentity[20]! ^= 1;
+    expect(() => m.responder.openAuth(badId)).toThrow(expect.objectContaining({ code: 'tampered' }));
+  });
+
+  it('lets the minion refuse a master that is not the pinned one', () => {
+    const m = master();
+    const other = generateMasterKeys();
+    const client = new ClientHandshake();
+    const welcome = decodeFrame(m.responder.welcome(decodeFrame(client.helloFrame, LIMIT) as HelloFrame), LIMIT) as WelcomeFrame;
+    const pinned = fingerprint(other.identity);
+    const trust = (identity: Uint8Array) => {
+      if (fingerprint(identity) !== pinned) throw new ProtocolError('master_mismatch', 'not the pinned master');
+    };
+    expect(() => client.complete(welcome, minion(), trust, text('x'))).toThrow(expect.objectContaining({ code: 'master_mismatch' }));
+  });
+
+  it('refuses a prekey whose signature does not verify', () => {
+    const m = master();
+    const client = new ClientHandshake();
+    const welcome = decodeFrame(m.responder.welcome(decodeFrame(client.helloFrame, LIMIT) as HelloFrame), LIMIT) as WelcomeFrame;
+    const swapped = { ...welcome, prekey: X25519Key.generate().publicKey };
+    expect(() => client.complete(swapped, minion(), trustAny, text('x'))).toThrow(expect.objectContaining({ code: 'bad_signature' }));
+  });
+
+  it('matches a WELCOME only to the HELLO it answers', () => {
+    const m = master();
+    const a = new ClientHandshake();
+    const b = new ClientHandshake();
+    const wa = decodeFrame(m.responder.welcome(decodeFrame(a.helloFrame, LIMIT) as HelloFrame), LIMIT) as WelcomeFrame;
+    expect(a.answers(wa)).toBe(true);
+    expect(b.answers(wa)).toBe(false);
+  });
+});
+
+describe('session messages', () => {
+  it('rejects replayed, reordered and tampered frames and keeps working after', () => {
+    const { m, auth, clientCipher } = handshake();
+    const opened = m.responder.openAuth(auth);
+    const { cipher } = opened.accept(m.box.agree(opened.minionPublic));
+    const one = clientCipher.seal(text('one'));
+    const two = clientCipher.seal(text('two'));
+    const three = clientCipher.seal(text('three'));
+    expect(str(cipher.open(two.counter, two.ciphertext))).toBe('two');
+    expect(() => cipher.open(two.counter, two.ciphertext)).toThrow(expect.objectContaining({ code: 'replay' }));
+    expect(() => cipher.open(one.counter, one.ciphertext)).toThrow(expect.objectContaining({ code: 'replay' }));
+    const bent = three.ciphertext.slice();
+    bent[bent.length - 1]! ^= 1;
+    expect(() => cipher.open(three.counter, bent)).toThrow(expect.objectContaining({ code: 'tampered' }));
+    expect(str(cipher.open(three.counter, three.ciphertext))).toBe('three');
+  });
+});
+
+describe('codec', () => {
+  it('round-trips a MSG frame', () => {
+    const frame = encodeMsg({ sessionId: new Uint8Array(16).fill(7), counter: 2 ** 40 + 5, ciphertext: new Uint8Array(20).fill(9) });
+    const f = decodeFrame(frame, LIMIT);
+    expect(f.type).toBe(FrameType.Msg);
+    expect(f.type === FrameType.Msg && f.counter).toBe(2 ** 40 + 5);
+  });
+
+  it('turns any garbage into bad_frame, never another error', () => {
+    for (let i = 0; i < 5000; i++) {
+      const len = Math.floor(Math.random() * 300);
+      const buf = new Uint8Array(len).map(() => Math.floor(Math.random() * 256));
+      if (i % 2 === 0 && len > 2) {
+        buf[0] = 0xb1;
+        buf[1] = 0x10 | (1 + (i % 5));
+      }
+      try {
+        decodeFrame(buf, LIMIT);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError);
+        expect((err as ProtocolError).code).toBe('bad_frame');
+      }
+    }
+  });
+
+  it('refuses frames over the size limit before parsing', () => {
+    expect(() => decodeFrame(new Uint8Array(100), 50)).toThrow(/exceeds the limit/);
+  });
+});

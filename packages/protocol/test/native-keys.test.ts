@@ -1,0 +1,37 @@
+import nacl from 'tweetnacl';
+import { describe, expect, it } from 'vitest';
+import { Ed25519Key, ed25519Verify, X25519Key } from '../src/native-keys.js';
+
+describe('native NaCl primitives', () => {
+  it('X25519 from node:crypto equals tweetnacl scalarMult for tweetnacl keys', () => {
+    for (let i = 0; i < 5; i++) {
+      const a = nacl.box.keyPair();
+      const b = nacl.box.keyPair();
+      const native = X25519Key.fromSecret(a.secretKey);
+      expect(Buffer.from(native.publicKey)).toEqual(Buffer.from(a.publicKey));
+      expect(Buffer.from(native.agree(b.publicKey))).toEqual(Buffer.from(nacl.scalarMult(a.secretKey, b.publicKey)));
+    }
+  });
+
+  it('generated X25519 keys agree with each other', () => {
+    const a = X25519Key.generate();
+    const b = X25519Key.generate();
+    expect(Buffer.from(a.agree(b.publicKey))).toEqual(Buffer.from(b.agree(a.publicKey)));
+  });
+
+  it('refuses a low-order peer key', () => {
+    const a = X25519Key.generate();
+    expect(() => a.agree(new Uint8Array(32))).toThrow();
+  });
+
+  it('Ed25519 signatures interoperate with tweetnacl both ways', () => {
+    const kp = nacl.sign.keyPair();
+    const msg = new TextEncoder().encode('prekey');
+    const sig = Ed25519Key.fromSecret(kp.secretKey).sign(msg);
+    expect(nacl.sign.detached.verify(msg, sig, kp.publicKey)).toBe(true);
+    const naclSig = nacl.sign.detached(msg, kp.secretKey);
+    expect(ed25519Verify(kp.publicKey, msg, naclSig)).toBe(true);
+    naclSig[0]! ^= 1;
+    expect(ed25519Verify(kp.publicKey, msg, naclSig)).toBe(false);
+  });
+});
