@@ -1,17 +1,10 @@
+import type { WelcomeFrame } from './codec.js';
 import { KEY_BYTES, Label, MAX_ID_BYTES } from './constants.js';
 import { concat, fixedNonce, hkdf, labelBytes, open, seal, sha512, zero } from './crypto.js';
 import { Direction, SessionCipher } from './session-cipher.js';
 
 /** The fields of a WELCOME; every handshake key is bound to all of them. */
-export interface WelcomeFields {
-  clientEphemeral: Uint8Array;
-  masterIdentity: Uint8Array;
-  prekeyId: Uint8Array;
-  prekey: Uint8Array;
-  signature: Uint8Array;
-  serverRandom: Uint8Array;
-  cookie: Uint8Array;
-}
+export type WelcomeFields = Omit<WelcomeFrame, 'type'>;
 
 /** A master's public identity is its Ed25519 key followed by its X25519 key. */
 export function splitMasterIdentity(identity: Uint8Array): { signPublic: Uint8Array; boxPublic: Uint8Array } {
