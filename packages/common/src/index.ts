@@ -4,3 +4,5 @@ export * from './config-file.js';
 export * from './files.js';
 export * from './backoff.js';
 export * from './logger.js';
+export * from './key-files.js';
+export * from './send-queue.js';

@@ -1,1 +1,3 @@
-export {};
+export { runMaster } from './daemon.js';
+export { loadMasterConfig, type MasterConfig } from './config.js';
+export { KeyStore, KEY_STATES, type KeyState } from './keystore.js';

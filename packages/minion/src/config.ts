@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
+import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
+import { minionIdProblem } from '@brine/protocol';
 
 export const DEFAULT_MINION_CONFIG = '/etc/brine/minion';
 
@@ -20,11 +21,27 @@ const spec = {
   grains: { type: 'map', default: {} },
   /** Seconds to wait for the master's answer to one request. */
   request_timeout: { type: 'integer', default: 30, min: 1, max: 3600 },
+  /** Seconds between retries while the master has not accepted this minion's key (Salt's name). */
+  acceptance_wait_time: { type: 'integer', default: 10, min: 1, max: 3600 },
+  /** Longest wait, in seconds, between attempts to reach an unreachable master. */
+  reconnect_max: { type: 'integer', default: 30, min: 1, max: 3600 },
+  /** Seconds between pings that keep the session alive and notice a lost master. */
+  keepalive: { type: 'integer', default: 60, min: 5, max: 86400 },
 } as const;
 
 export type MinionConfig = ConfigOf<typeof spec> & { id: string };
 
 export function loadMinionConfig(file: string | undefined): MinionConfig {
   const config = loadConfig(spec, file ?? DEFAULT_MINION_CONFIG, { explicit: file !== undefined });
-  return { ...config, id: config.id ?? hostname() };
+  const id = config.id ?? hostname();
+  const problem = minionIdProblem(id);
+  if (problem) throw new InputError('config_invalid', { file: config.configFile ?? '<defaults>' }, `minion id ${JSON.stringify(id)}: ${problem}`);
+  return { ...config, id };
+}
+
+/** Splits `master` into host and port: `host`, `host:port`, `[v6]` or `[v6]:port`. */
+export function masterAddress(config: Pick<MinionConfig, 'master' | 'master_port'>): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(config.master) ?? /^([^:]+)(?::(\d+))?$/.exec(config.master);
+  if (!m) return { host: config.master, port: config.master_port };
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : config.master_port };
 }

@@ -1,0 +1,30 @@
+import { loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
+
+export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
+
+const spec = {
+  interface: { type: 'string', default: '0.0.0.0' },
+  port: { type: 'integer', default: 4506, min: 1, max: 65535 },
+  pki_dir: { type: 'path', default: '/etc/brine/pki/master' },
+  pillar_roots: { type: 'roots', default: ['/srv/brine/pillar'] },
+  file_roots: { type: 'roots', default: ['/srv/brine/states'] },
+  auto_accept: { type: 'boolean', default: false },
+  log_level: { type: 'enum', default: 'info', values: LOG_LEVELS },
+  audit_log: { type: 'path', default: '/var/log/brine/audit.jsonl' },
+  /** Frames above this many bytes are refused and audited. */
+  max_message_size: { type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30 },
+  /** Seconds one signed prekey is handed out before a fresh one replaces it. */
+  prekey_rotate: { type: 'integer', default: 10, min: 1, max: 3600 },
+  /** Seconds a minion has to answer a WELCOME. */
+  handshake_timeout: { type: 'integer', default: 30, min: 1, max: 600 },
+  /** Seconds an idle session is kept; minions keep theirs alive with pings. */
+  session_timeout: { type: 'integer', default: 3600, min: 10, max: 7 * 86400 },
+  /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
+  listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
+} as const;
+
+export type MasterConfig = ConfigOf<typeof spec>;
+
+export function loadMasterConfig(file: string | undefined): MasterConfig {
+  return loadConfig(spec, file ?? DEFAULT_MASTER_CONFIG, { explicit: file !== undefined });
+}

@@ -1,0 +1,78 @@
+import { createLogger, type Logger } from '@brine/common';
+import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
+import { AuditLog } from './audit.js';
+import type { MasterConfig } from './config.js';
+import { loadOrCreateMasterIdentity } from './identity.js';
+import { KeyStore } from './keystore.js';
+import { Operations } from './operations.js';
+import { PillarService } from './pillar-service.js';
+import { MasterServer } from './server.js';
+import { SessionTable } from './sessions.js';
+import { StaticKeys } from './static-keys.js';
+import { MasterTransport } from './transport.js';
+
+/** How far above the audited size limit libzmq itself cuts a peer off. */
+const HARD_LIMIT_FACTOR = 4;
+
+/** Runs the master in the foreground until SIGTERM or SIGINT. */
+export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
+  const { identity, created } = loadOrCreateMasterIdentity(config.pki_dir);
+  if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
+  log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
+
+  const keys = new KeyStore(config.pki_dir, { create: true });
+  const audit = new AuditLog(config.audit_log);
+  const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
+  const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
+  const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
+  const statics = new StaticKeys(identity.box);
+  const sessions = new SessionTable();
+  const endpoint = `tcp://${config.interface}:${config.port}`;
+  const transport = new MasterTransport({ endpoint, backlog: config.listen_backlog, hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR }, log);
+  const server = new MasterServer({
+    transport,
+    responder,
+    keys,
+    statics,
+    sessions,
+    operations: new Operations(new PillarService(config.pillar_roots), audit, identity),
+    audit,
+    log,
+    autoAccept: config.auto_accept,
+    maxMessageBytes: config.max_message_size,
+  });
+
+  await transport.start();
+  audit.write({ event: 'master_start', reason: endpoint });
+  log.info({ endpoint, pillar_roots: config.pillar_roots, auto_accept: config.auto_accept }, 'master listening');
+  const accepted = keys.list().accepted.flatMap((id) => keys.read('accepted', id) ?? []);
+  void statics.warm(accepted);
+
+  const sweeper = setInterval(() => {
+    const closed = sessions.expire(Date.now() - config.session_timeout * 1000);
+    if (closed > 0) log.debug({ closed, open: sessions.size }, 'expired idle sessions');
+  }, 30_000).unref();
+
+  const stop = new Promise<void>((done) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'master stopping');
+      clearInterval(sweeper);
+      transport.close();
+      done();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+  const receive = (async () => {
+    try {
+      for await (const frames of transport.messages()) server.handle(frames);
+    } catch (err) {
+      // Closing the socket ends the iteration with an error; anything else is fatal.
+      if ((err as { code?: string }).code !== 'EBADF' && (err as { code?: string }).code !== 'ETERM') throw err;
+    }
+  })();
+  await stop;
+  await receive.catch(() => undefined);
+  await audit.close();
+}

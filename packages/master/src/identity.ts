@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile } from '@brine/common';
+import { Ed25519Key, fingerprint, generateMasterKeys, MASTER_IDENTITY_BYTES, X25519Key } from '@brine/protocol';
+
+/** The master's long-term keys: it signs prekeys with `sign` and agrees static keys with `box`. */
+export interface MasterIdentity {
+  sign: Ed25519Key;
+  box: X25519Key;
+  /** Public identity minions pin: Ed25519 public || X25519 public. */
+  identity: Uint8Array;
+  fingerprint: string;
+}
+
+export const masterKeyPaths = (pkiDir: string) => ({
+  sign: join(pkiDir, 'master.sign.key'),
+  box: join(pkiDir, 'master.box.key'),
+  pub: join(pkiDir, 'master.pub'),
+});
+
+export function loadOrCreateMasterIdentity(pkiDir: string): { identity: MasterIdentity; created: boolean } {
+  const paths = masterKeyPaths(pkiDir);
+  const { keys, created } = loadOrCreateKeys(
+    [paths.sign, paths.box, paths.pub],
+    () => {
+      const signSecret = readKeyFile(paths.sign, 64, { secret: true });
+      const boxSecret = readKeyFile(paths.box, 32, { secret: true });
+      const identity = readKeyFile(paths.pub, MASTER_IDENTITY_BYTES, { secret: false });
+      const sign = Ed25519Key.fromSecret(signSecret);
+      const box = X25519Key.fromSecret(boxSecret);
+      signSecret.fill(0);
+      boxSecret.fill(0);
+      return { sign, box, identity, fingerprint: fingerprint(identity) };
+    },
+    () => {
+      const fresh = generateMasterKeys();
+      writeKeyFile(paths.sign, fresh.signSecret, { secret: true });
+      writeKeyFile(paths.box, fresh.boxSecret, { secret: true });
+      writeKeyFile(paths.pub, fresh.identity, { secret: false });
+      fresh.signSecret.fill(0);
+      fresh.boxSecret.fill(0);
+    },
+  );
+  const pubMatches = Buffer.from(keys.identity).equals(Buffer.concat([keys.sign.publicKey, keys.box.publicKey]));
+  if (!pubMatches) throw new BrineError('key_files_mismatch', `${paths.pub} does not belong to the secret keys beside it`);
+  return { identity: keys, created };
+}
+
+/** Reads only the public identity (for `master keys fingerprint` without touching secrets). */
+export function readMasterPublic(pkiDir: string): Uint8Array {
+  return readKeyFile(masterKeyPaths(pkiDir).pub, MASTER_IDENTITY_BYTES, { secret: false });
+}

@@ -1,0 +1,139 @@
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BrineError, ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
+import { equalBytes, fingerprint, KEY_BYTES, minionIdProblem } from '@brine/protocol';
+import { globMatch } from '@brine/states';
+
+export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
+/** Salt's directory names, so an operator's muscle memory (and scripts) still work. */
+const DIRS: Record<KeyState, string> = {
+  accepted: 'minions',
+  pending: 'minions_pre',
+  rejected: 'minions_rejected',
+  denied: 'minions_denied',
+};
+
+export class KeyStoreError extends BrineError {}
+
+/** What the master decides when a minion presents a key, and whether that was recorded just now. */
+export interface Admission {
+  status: 'accepted' | 'pending' | 'rejected' | 'denied';
+  recorded: boolean;
+}
+
+/**
+ * Minion public keys on disk, one file per id in a directory per state (as
+ * salt-key keeps them). The CLI and the daemon share it through the file system:
+ * moves are renames, so each is atomic and seen by the other on its next look.
+ */
+export class KeyStore {
+  /** Accepted keys the daemon has read, with the file stamp they were read at. */
+  private readonly acceptedCache = new Map<string, { stamp: string; key: Uint8Array }>();
+
+  /** `create` makes the directories (the daemon); otherwise a missing pki_dir is an error (the CLI). */
+  constructor(
+    private readonly pkiDir: string,
+    opts: { create: boolean },
+  ) {
+    if (opts.create) for (const state of KEY_STATES) ensurePrivateDir(this.dir(state));
+    else if (!existsSync(this.dir('accepted'))) {
+      throw new KeyStoreError('pki_dir_missing', `no master key store at ${pkiDir}; check the config (-c) or start the master once`);
+    }
+  }
+
+  private dir(state: KeyState): string {
+    return join(this.pkiDir, DIRS[state]);
+  }
+
+  private path(state: KeyState, id: string): string {
+    const problem = minionIdProblem(id);
+    if (problem) throw new KeyStoreError('minion_id_invalid', `${JSON.stringify(id)}: ${problem}`);
+    return join(this.dir(state), id);
+  }
+
+  read(state: KeyState, id: string): Uint8Array | undefined {
+    const file = this.path(state, id);
+    return existsSync(file) ? readKeyFile(file, KEY_BYTES, { secret: false }) : undefined;
+  }
+
+  /** Ids per state, sorted; files whose names are not valid ids are ignored. */
+  list(): Record<KeyState, string[]> {
+    const out = {} as Record<KeyState, string[]>;
+    for (const state of KEY_STATES) {
+      out[state] = readdirSync(this.dir(state))
+        .filter((name) => minionIdProblem(name) === undefined)
+        .sort();
+    }
+    return out;
+  }
+
+  /**
+   * Classifies a presented key and records it: an unknown id becomes pending (or
+   * accepted with auto_accept); a known id with a different key is denied and the
+   * presented key kept for the operator to inspect, never swapped in.
+   */
+  admit(id: string, key: Uint8Array, autoAccept: boolean): Admission {
+    if (this.read('rejected', id)) return { status: 'rejected', recorded: false };
+    for (const state of ['accepted', 'pending'] as const) {
+      const known = this.read(state, id);
+      if (!known) continue;
+      if (equalBytes(known, key)) return { status: state, recorded: false };
+      const denied = this.read('denied', id);
+      if (denied && equalBytes(denied, key)) return { status: 'denied', recorded: false };
+      writeKeyFile(this.path('denied', id), key, { secret: false });
+      return { status: 'denied', recorded: true };
+    }
+    const status = autoAccept ? 'accepted' : 'pending';
+    writeKeyFile(this.path(status, id), key, { secret: false });
+    return { status, recorded: true };
+  }
+
+  /**
+   * Whether `key` is, right now, the accepted key of `id`. One stat per call: the
+   * file is re-read only when it changed, so a delete or reject made by the CLI
+   * applies to the very next request.
+   */
+  isAccepted(id: string, key: Uint8Array): boolean {
+    const file = this.path('accepted', id);
+    const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+    if (!st) {
+      this.acceptedCache.delete(id);
+      return false;
+    }
+    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    let cached = this.acceptedCache.get(id);
+    if (!cached || cached.stamp !== stamp) {
+      cached = { stamp, key: readKeyFile(file, KEY_BYTES, { secret: false }) };
+      this.acceptedCache.set(id, cached);
+    }
+    return equalBytes(cached.key, key);
+  }
+
+  /** Ids in `from` states matching any glob; `all` takes every id there. */
+  select(from: readonly KeyState[], patterns: readonly string[], all: boolean): { state: KeyState; id: string }[] {
+    const listed = this.list();
+    return from.flatMap((state) => listed[state].filter((id) => all || patterns.some((p) => globMatch(p, id))).map((id) => ({ state, id })));
+  }
+
+  /** Moves a key between states; an existing key in the destination is never overwritten. */
+  move(id: string, from: KeyState, to: KeyState): void {
+    const dest = this.path(to, id);
+    if (existsSync(dest)) throw new KeyStoreError('key_conflict', `${id} already has a key in ${to}; delete it first`);
+    renameSync(this.path(from, id), dest);
+  }
+
+  /** Removes every key held for `id`, whatever its state. Returns the states it was in. */
+  delete(id: string): KeyState[] {
+    const removed = KEY_STATES.filter((state) => existsSync(this.path(state, id)));
+    for (const state of removed) rmSync(this.path(state, id));
+    this.acceptedCache.delete(id);
+    return removed;
+  }
+
+  fingerprintOf(state: KeyState, id: string): string | undefined {
+    const key = this.read(state, id);
+    return key && fingerprint(key);
+  }
+}

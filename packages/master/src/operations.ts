@@ -1,0 +1,96 @@
+import { lookupPath } from '@brine/states';
+import type { ErrorInfo, Json, Request } from '@brine/protocol';
+import type { AuditLog } from './audit.js';
+import type { PillarService } from './pillar-service.js';
+import type { Session, SessionRole } from './sessions.js';
+
+/** What an operation answers: a JSON value, or raw bytes (secrets), or an error. */
+export type OpResult = { value?: Json; raw?: Uint8Array; error?: ErrorInfo };
+
+export interface OpContext {
+  session: Session;
+  peer: string | undefined;
+}
+
+type Operation = (args: Request['args'], ctx: OpContext) => OpResult;
+
+const fail = (code: string, message: string): OpResult => ({ error: { code, message } });
+
+const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The operations an authenticated minion may call, and nothing else. Each acts
+ * on the session's own minion id, never on an id named in the request, so no
+ * request can reach another minion's data.
+ */
+export class Operations {
+  private readonly table: Record<string, Operation>;
+
+  constructor(
+    private readonly pillar: PillarService,
+    private readonly audit: AuditLog,
+    private readonly master: { fingerprint: string },
+  ) {
+    this.table = {
+      hello: (args, ctx) => this.hello(args, ctx),
+      ping: () => ({ value: true }),
+      'pillar.items': (_args, ctx) => this.pillarItems(ctx),
+      'pillar.get': (args, ctx) => this.pillarGet(args, ctx),
+    };
+  }
+
+  run(request: Request, ctx: OpContext): OpResult {
+    const op = Object.hasOwn(this.table, request.op) ? this.table[request.op] : undefined;
+    if (!op) return fail('unknown_operation', `unknown operation '${request.op}'`);
+    return op(request.args, ctx);
+  }
+
+  /** First request of every session: says what the session is for and brings the minion's grains. */
+  private hello(args: Request['args'], ctx: OpContext): OpResult {
+    const role = args['role'];
+    if (role !== 'daemon' && role !== 'cli') return fail('bad_request', "hello: 'role' must be 'daemon' or 'cli'");
+    if (args['grains'] !== undefined && !isObject(args['grains'])) return fail('bad_request', "hello: 'grains' must be a mapping");
+    ctx.session.role = role as SessionRole;
+    ctx.session.grains = (args['grains'] as Record<string, Json> | undefined) ?? {};
+    return { value: { master: this.master.fingerprint } };
+  }
+
+  private compile(ctx: OpContext, path: string): { pillar: Record<string, unknown> } | { failed: OpResult } {
+    const { session } = ctx;
+    const result = this.pillar.compile({ id: session.minionId, grains: session.grains });
+    if (result.errors.length === 0) return { pillar: result.pillar };
+    this.audit.write({ event: 'pillar_render_failed', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, path, reason: result.errors.join('; ') });
+    return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
+  }
+
+  private delivered(ctx: OpContext, op: string, path: string): void {
+    const { session } = ctx;
+    this.audit.write({ event: 'pillar_delivered', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, op, path });
+  }
+
+  private pillarItems(ctx: OpContext): OpResult {
+    const compiled = this.compile(ctx, '*');
+    if ('failed' in compiled) return compiled.failed;
+    this.delivered(ctx, 'pillar.items', '*');
+    return { value: compiled.pillar as Json };
+  }
+
+  /**
+   * One value by `a:b:c` path. With `raw`, a scalar comes back as bytes outside
+   * the JSON header, so the minion can keep it in a buffer it zeroes (LUKS keys).
+   */
+  private pillarGet(args: Request['args'], ctx: OpContext): OpResult {
+    const path = args['path'];
+    if (typeof path !== 'string' || path.length === 0 || path.length > 1024) return fail('bad_request', "pillar.get: 'path' must be a non-empty string");
+    const compiled = this.compile(ctx, path);
+    if ('failed' in compiled) return compiled.failed;
+    const { found, value } = lookupPath(compiled.pillar, path);
+    if (!found) return fail('not_found', `pillar key '${path}' not found for ${ctx.session.minionId}`);
+    this.delivered(ctx, 'pillar.get', path);
+    if (args['raw'] !== true) return { value: value as Json };
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      return fail('not_scalar', `pillar key '${path}' is not a single value`);
+    }
+    return { raw: new TextEncoder().encode(String(value)) };
+  }
+}

@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '@brine/common';
+import {
+  decodeFrame,
+  decodePayload,
+  encodeMsg,
+  encodePayload,
+  encodeRefuse,
+  fingerprint,
+  FrameType,
+  minionIdProblem,
+  ProtocolError,
+  RefuseCode,
+  SESSION_ID_BYTES,
+  type AuthFrame,
+  type AuthResult,
+  type AuthStatus,
+  type HandshakeResponder,
+  type Header,
+  type MsgFrame,
+  type Request,
+  type Response,
+  type SessionCipher,
+} from '@brine/protocol';
+import type { AuditEvent, AuditLog } from './audit.js';
+import type { KeyStore } from './keystore.js';
+import type { Operations } from './operations.js';
+import type { Session, SessionTable } from './sessions.js';
+import type { StaticKeys } from './static-keys.js';
+import type { MasterTransport } from './transport.js';
+
+export interface ServerDeps {
+  transport: MasterTransport;
+  responder: HandshakeResponder;
+  keys: KeyStore;
+  statics: StaticKeys;
+  sessions: SessionTable;
+  operations: Operations;
+  audit: AuditLog;
+  log: Logger;
+  autoAccept: boolean;
+  maxMessageBytes: number;
+}
+
+const NO_SESSION = Buffer.alloc(SESSION_ID_BYTES);
+
+const REFUSAL_EVENT: Record<string, AuditEvent> = {
+  bad_frame: 'refused_bad_frame',
+  cookie_invalid: 'refused_cookie',
+  replay: 'refused_replay',
+  tampered: 'refused_tampered',
+  bad_payload: 'refused_bad_request',
+};
+
+const STATUS_MESSAGE: Record<Exclude<AuthStatus, 'accepted'>, string> = {
+  pending: 'key is pending; an operator must accept it on the master (master keys accept <id>)',
+  rejected: 'key has been rejected on the master',
+  denied: 'a different key is already registered for this id; the presented key was denied',
+};
+
+/**
+ * Turns frames from minions into answers. Nothing here throws out to the receive
+ * loop: every malformed, forged, replayed or unauthorised frame is dropped,
+ * audited, and at most answered with an unauthenticated REFUSE hint.
+ */
+export class MasterServer {
+  constructor(private readonly d: ServerDeps) {}
+
+  handle(frames: Buffer[]): void {
+    const [routingId, ...body] = frames;
+    if (!routingId) return;
+    const peer = this.d.transport.peerOf(routingId);
+    try {
+      if (body.length !== 1) throw new ProtocolError('bad_frame', `expected one frame, got ${body.length}`);
+      const raw = body[0]!;
+      if (raw.length > this.d.maxMessageBytes) {
+        this.d.audit.refuse({ event: 'refused_too_large', peer, reason: `${raw.length} bytes` });
+        this.refuse(routingId, RefuseCode.TooLarge, `frame exceeds ${this.d.maxMessageBytes} bytes`);
+        return;
+      }
+      const frame = decodeFrame(raw, this.d.maxMessageBytes);
+      switch (frame.type) {
+        case FrameType.Hello:
+          void this.d.transport.send(routingId, this.d.responder.welcome(frame));
+          return;
+        case FrameType.Auth:
+          this.auth(routingId, peer, frame);
+          return;
+        case FrameType.Msg:
+          this.message(routingId, peer, frame);
+          return;
+        default:
+          throw new ProtocolError('bad_frame', 'frame type not accepted by a master');
+      }
+    } catch (err) {
+      this.reject(routingId, peer, err);
+    }
+  }
+
+  /** Audits a refused frame and, where a hint helps an honest minion, answers with REFUSE. */
+  private reject(routingId: Buffer, peer: string | undefined, err: unknown, minion?: Session): void {
+    if (!(err instanceof ProtocolError)) {
+      this.d.log.error({ err, peer }, 'internal error while handling a frame');
+      return;
+    }
+    const event = REFUSAL_EVENT[err.code] ?? 'refused_bad_frame';
+    const record = { event, peer, reason: err.message, minion: minion?.minionId, fingerprint: minion?.fingerprint };
+    if (minion) this.d.audit.write(record);
+    else this.d.audit.refuse(record);
+    if (err.code === 'bad_frame') this.refuse(routingId, RefuseCode.BadFrame, err.message);
+    else if (err.code === 'cookie_invalid') this.refuse(routingId, RefuseCode.CookieInvalid, 'handshake expired; start again');
+    else if (err.code === 'tampered' && !minion) this.refuse(routingId, RefuseCode.AuthFailed, 'authentication failed');
+    // Replays and tampering inside a session get no answer: the real minion is not waiting for one.
+  }
+
+  private refuse(routingId: Buffer, code: RefuseCode, reason: string): void {
+    void this.d.transport.send(routingId, encodeRefuse({ code, reason }));
+  }
+
+  private auth(routingId: Buffer, peer: string | undefined, frame: AuthFrame): void {
+    const opened = this.d.responder.openAuth(frame);
+    const idProblem = minionIdProblem(opened.id);
+    if (idProblem) {
+      opened.discard();
+      throw new ProtocolError('bad_payload', `invalid minion id: ${idProblem}`);
+    }
+    const { shared, remember } = this.d.statics.lookup(opened.minionPublic);
+    // Possession of the key is proven here, before the key store records anything about it.
+    const { cipher, payload } = opened.accept(shared);
+    const fp = fingerprint(opened.minionPublic);
+    const who = { minion: opened.id, fingerprint: fp, peer };
+    const { status, recorded } = this.d.keys.isAccepted(opened.id, opened.minionPublic)
+      ? { status: 'accepted' as const, recorded: false }
+      : this.d.keys.admit(opened.id, opened.minionPublic, this.d.autoAccept);
+    if (recorded) this.announce(status, who);
+    if (status !== 'accepted') {
+      const event: AuditEvent = status === 'pending' ? 'refused_pending' : status === 'rejected' ? 'refused_rejected' : 'refused_denied';
+      this.d.audit.write({ event, ...who });
+      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message: STATUS_MESSAGE[status] });
+      cipher.destroy();
+      return;
+    }
+    remember();
+    const session: Session = {
+      id: randomBytes(SESSION_ID_BYTES),
+      minionId: opened.id,
+      minionPublic: opened.minionPublic,
+      fingerprint: fp,
+      cipher,
+      routingId,
+      role: 'cli',
+      grains: {},
+      lastSeen: Date.now(),
+    };
+    this.d.sessions.add(session);
+    this.d.audit.write({ event: 'session_opened', ...who });
+    const { res, body } = this.answer(this.request(payload), session, peer);
+    this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
+  }
+
+  /** Logs a key the master has just recorded: once, not on every retry of the minion. */
+  private announce(status: AuthStatus, who: { minion: string; fingerprint: string; peer: string | undefined }): void {
+    if (status === 'pending') {
+      this.d.audit.write({ event: 'key_pending', ...who });
+      this.d.log.info(who, `new minion key pending; accept with: master keys accept ${who.minion}`);
+    } else if (status === 'accepted') {
+      this.d.audit.write({ event: 'key_auto_accepted', ...who });
+      this.d.log.info(who, 'new minion key accepted automatically (auto_accept)');
+    } else if (status === 'denied') {
+      this.d.log.warn(who, 'minion presented a key different from its registered one; denied and kept in minions_denied');
+    }
+  }
+
+  private message(routingId: Buffer, peer: string | undefined, frame: MsgFrame): void {
+    const session = this.d.sessions.get(frame.sessionId);
+    if (!session) {
+      this.d.audit.refuse({ event: 'refused_unknown_session', peer });
+      this.refuse(routingId, RefuseCode.UnknownSession, 'unknown session; handshake again');
+      return;
+    }
+    let plain: Uint8Array;
+    try {
+      plain = session.cipher.open(frame.counter, frame.ciphertext);
+    } catch (err) {
+      this.reject(routingId, peer, err, session);
+      return;
+    }
+    session.routingId = routingId;
+    session.lastSeen = Date.now();
+    if (!this.d.keys.isAccepted(session.minionId, session.minionPublic)) {
+      this.d.audit.write({ event: 'refused_revoked', minion: session.minionId, fingerprint: session.fingerprint, peer });
+      this.d.log.info({ minion: session.minionId }, 'closing session of a minion whose key is no longer accepted');
+      const id = this.request(plain).id;
+      this.reply(routingId, session.id, session.cipher, { t: 'res', id, ok: false, error: { code: 'revoked', message: 'minion key is no longer accepted' } });
+      this.d.statics.forget(session.minionPublic);
+      this.d.sessions.close(session);
+      return;
+    }
+    const { res, body } = this.answer(this.request(plain), session, peer);
+    this.reply(routingId, session.id, session.cipher, res, body);
+  }
+
+  private request(plain: Uint8Array): Request {
+    const { header } = decodePayload(plain);
+    plain.fill(0);
+    if (header.t !== 'req') throw new ProtocolError('bad_payload', `expected a request, got '${header.t}'`);
+    return header;
+  }
+
+  private answer(req: Request, session: Session, peer: string | undefined): { res: Response; body: Uint8Array | undefined } {
+    const out = this.d.operations.run(req, { session, peer });
+    if (out.error) return { res: { t: 'res', id: req.id, ok: false, error: out.error }, body: undefined };
+    if (out.raw) return { res: { t: 'res', id: req.id, ok: true, raw: true }, body: out.raw };
+    return { res: { t: 'res', id: req.id, ok: true, value: out.value ?? null }, body: undefined };
+  }
+
+  /** Seals and sends; the plaintext (which may hold a secret) is zeroed as soon as it is sealed. */
+  private reply(routingId: Buffer, sessionId: Buffer, cipher: SessionCipher, header: Header, body?: Uint8Array): void {
+    const plain = encodePayload(header, body);
+    body?.fill(0);
+    const { counter, ciphertext } = cipher.seal(plain);
+    plain.fill(0);
+    void this.d.transport.send(routingId, encodeMsg({ sessionId, counter, ciphertext }));
+  }
+}

@@ -1,0 +1,34 @@
+import type { X25519Key } from '@brine/protocol';
+
+/**
+ * X25519(master static, minion static) per accepted minion key. It never changes
+ * for a key, so the master computes it once and handshakes skip that scalar
+ * multiplication; only accepted keys are kept, so strangers cannot grow the cache.
+ */
+export class StaticKeys {
+  private readonly cache = new Map<string, Uint8Array>();
+
+  constructor(private readonly masterBox: X25519Key) {}
+
+  /** The shared key, and a function to keep it once the key is known to be accepted. */
+  lookup(minionPublic: Uint8Array): { shared: Uint8Array; remember: () => void } {
+    const k = Buffer.from(minionPublic).toString('base64');
+    const cached = this.cache.get(k);
+    if (cached) return { shared: cached, remember: () => {} };
+    const shared = this.masterBox.agree(minionPublic);
+    return { shared, remember: () => this.cache.set(k, shared) };
+  }
+
+  /** Precomputes for known-accepted keys, yielding to the event loop between batches. */
+  async warm(keys: Iterable<Uint8Array>): Promise<void> {
+    let i = 0;
+    for (const key of keys) {
+      this.lookup(key).remember();
+      if (++i % 256 === 0) await new Promise((done) => setImmediate(done));
+    }
+  }
+
+  forget(minionPublic: Uint8Array): void {
+    this.cache.delete(Buffer.from(minionPublic).toString('base64'));
+  }
+}

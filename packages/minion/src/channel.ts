@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto';
+import { BrineError, SendQueue, type Logger } from '@brine/common';
+import {
+  ClientHandshake,
+  decodeFrame,
+  decodePayload,
+  encodeMsg,
+  encodePayload,
+  FrameType,
+  ProtocolError,
+  RefuseCode,
+  type AuthResult,
+  type Frame,
+  type Json,
+  type MasterTrust,
+  type MinionIdentity,
+  type MsgFrame,
+  type Payload,
+  type Request,
+  type Response,
+  type SessionCipher,
+} from '@brine/protocol';
+import * as zmq from 'zeromq';
+
+/**
+ * Why a call to the master failed. `code` is one of: timeout, session_lost,
+ * pending, rejected, denied, master_mismatch, auth_failed, revoked, or an error
+ * code the master returned for the request (not_found, pillar_render_failed, ...).
+ */
+export class ChannelError extends BrineError {}
+
+export interface ChannelOptions {
+  host: string;
+  port: number;
+  identity: MinionIdentity;
+  trust: MasterTrust;
+  role: 'daemon' | 'cli';
+  grains: Record<string, Json>;
+  timeoutMs: number;
+  log: Logger;
+  /** Largest frame accepted from the master. */
+  maxMessageBytes?: number;
+}
+
+/** A reply to a request: a JSON value, or raw bytes the caller must zero after use. */
+export interface Reply {
+  value: Json | undefined;
+  raw: Uint8Array | undefined;
+}
+
+interface Pending<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+type HandshakeState =
+  | { step: 'welcome'; hs: ClientHandshake; done: Pending<void> }
+  | { step: 'auth'; cipher: SessionCipher; done: Pending<void> };
+
+/** Errors worth one fresh handshake and a retry: the master may have restarted. */
+const RETRYABLE = new Set(['session_lost', 'timeout']);
+
+/**
+ * The minion's encrypted session with its master over one DEALER socket.
+ * libzmq reconnects the TCP connection by itself; this class re-runs the
+ * handshake when the master no longer knows the session (a restart) or stops
+ * answering, so callers only see a request succeed or fail with a ChannelError.
+ */
+export class MasterChannel {
+  private readonly socket: zmq.Dealer;
+  private readonly sender: SendQueue<Uint8Array>;
+  private readonly limit: number;
+  private session: { id: Uint8Array; cipher: SessionCipher } | undefined;
+  private handshake: HandshakeState | undefined;
+  private connecting: Promise<void> | undefined;
+  private readonly waiting = new Map<number, Pending<Payload>>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: ChannelOptions) {
+    const routingId = randomBytes(16).toString('hex');
+    this.limit = opts.maxMessageBytes ?? 64 << 20;
+    this.socket = new zmq.Dealer({
+      routingId,
+      // Carries the routing id to the master's ZAP handler (for audit peer addresses); not a credential.
+      plainUsername: routingId,
+      plainPassword: 'brine',
+      linger: 0,
+      // Spread reconnects of a fleet that lost its master at the same moment.
+      reconnectInterval: 200 + Math.floor(Math.random() * 300),
+      reconnectMaxInterval: 5000,
+      heartbeatInterval: 10_000,
+      heartbeatTimeout: 30_000,
+      sendHighWaterMark: 100,
+      maxMessageSize: this.limit,
+    });
+    this.socket.connect(`tcp://${opts.host}:${opts.port}`);
+    this.sender = new SendQueue(this.socket);
+    void this.receive();
+  }
+
+  get established(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** Runs the handshake unless a session is open. Rejects with pending/rejected/denied/... */
+  connect(): Promise<void> {
+    if (this.session) return Promise.resolve();
+    this.connecting ??= this.runHandshake().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** One request; retried once over a fresh session when the old one is gone. */
+  async request(op: string, args: Request['args'] = {}): Promise<Reply> {
+    try {
+      return await this.requestOnce(op, args);
+    } catch (err) {
+      if (!(err instanceof ChannelError) || !RETRYABLE.has(err.code) || this.closed) throw err;
+      this.dropSession();
+      return this.requestOnce(op, args);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.dropSession(new ChannelError('closed', 'channel closed'));
+    this.socket.close();
+  }
+
+  private async requestOnce(op: string, args: Request['args']): Promise<Reply> {
+    await this.connect();
+    const session = this.session!;
+    const id = this.nextId++;
+    const reply = this.expect(this.waiting, id, `${op} request`);
+    const { counter, ciphertext } = session.cipher.seal(encodePayload({ t: 'req', id, op, args }));
+    await this.sender.send(encodeMsg({ sessionId: session.id, counter, ciphertext }));
+    const { header, body } = await reply;
+    const res = header as Response;
+    if (!res.ok) {
+      const code = res.error?.code ?? 'error';
+      if (code === 'revoked') this.dropSession();
+      throw new ChannelError(code, res.error?.message ?? 'request failed');
+    }
+    return { value: res.value, raw: res.raw ? body : undefined };
+  }
+
+  private async runHandshake(): Promise<void> {
+    const hs = new ClientHandshake();
+    const done = new Promise<void>((resolve, reject) => {
+      this.handshake = { step: 'welcome', hs, done: { resolve, reject, timer: this.timer(reject, 'handshake') } };
+    });
+    await this.sender.send(hs.helloFrame);
+    return done;
+  }
+
+  private timer(reject: (e: Error) => void, what: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      reject(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.opts.host}:${this.opts.port} unreachable or not answering)`));
+    }, this.opts.timeoutMs);
+  }
+
+  private expect<K>(map: Map<K, Pending<Payload>>, key: K, what: string): Promise<Payload> {
+    return new Promise<Payload>((resolve, reject) => {
+      const timer = this.timer((e) => {
+        map.delete(key);
+        reject(e);
+      }, what);
+      map.set(key, { resolve, reject, timer });
+    });
+  }
+
+  private finishHandshake(error?: Error): void {
+    const state = this.handshake;
+    this.handshake = undefined;
+    if (!state) return;
+    clearTimeout(state.done.timer);
+    if (error) state.done.reject(error);
+    else state.done.resolve();
+  }
+
+  /** Forgets the session; in-flight requests fail with `why` (default: session_lost). */
+  private dropSession(why: Error = new ChannelError('session_lost', 'master no longer knows this session')): void {
+    this.session?.cipher.destroy();
+    this.session = undefined;
+    for (const [id, p] of this.waiting) {
+      clearTimeout(p.timer);
+      p.reject(why);
+      this.waiting.delete(id);
+    }
+    this.finishHandshake(why);
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const [raw] of this.socket) {
+        if (!raw) continue;
+        try {
+          this.onFrame(decodeFrame(raw, this.limit));
+        } catch (err) {
+          this.opts.log.debug({ err: (err as Error).message }, 'dropped a frame from the master');
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.opts.log.error({ err }, 'master socket failed');
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const state = this.handshake;
+    switch (frame.type) {
+      case FrameType.Welcome:
+        if (state?.step === 'welcome' && state.hs.answers(frame)) this.onWelcome(state.hs, frame);
+        return;
+      case FrameType.Msg:
+        if (state?.step === 'auth') this.onAuthResult(state.cipher, frame);
+        else this.onReply(frame);
+        return;
+      case FrameType.Refuse:
+        // Unauthenticated: acted on only by starting over, never by trusting its content.
+        if (frame.code === RefuseCode.UnknownSession && this.session) this.dropSession();
+        else if (state && frame.code !== RefuseCode.UnknownSession) this.finishHandshake(new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`));
+        return;
+      default:
+        throw new ProtocolError('bad_frame', 'unexpected frame type from master');
+    }
+  }
+
+  private onWelcome(hs: ClientHandshake, welcome: Extract<Frame, { type: typeof FrameType.Welcome }>): void {
+    const first = encodePayload({ t: 'req', id: 0, op: 'hello', args: { role: this.opts.role, grains: this.opts.grains } });
+    try {
+      const { authFrame, cipher } = hs.complete(welcome, this.opts.identity, this.opts.trust, first);
+      this.handshake = { step: 'auth', cipher, done: this.handshake!.done };
+      void this.sender.send(authFrame);
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : 'auth_failed';
+      this.finishHandshake(new ChannelError(code, (err as Error).message));
+    }
+  }
+
+  private onAuthResult(cipher: SessionCipher, frame: MsgFrame): void {
+    const { header } = decodePayload(cipher.open(frame.counter, frame.ciphertext));
+    if (header.t !== 'auth') throw new ProtocolError('bad_payload', 'expected the auth result');
+    const result = header as AuthResult;
+    if (result.status !== 'accepted') {
+      cipher.destroy();
+      this.finishHandshake(new ChannelError(result.status, `master says: ${result.message}`));
+      return;
+    }
+    this.session = { id: frame.sessionId.slice(), cipher };
+    this.opts.log.info({ role: this.opts.role }, 'session with master established');
+    this.finishHandshake();
+  }
+
+  private onReply(frame: MsgFrame): void {
+    const session = this.session;
+    if (!session || !Buffer.from(frame.sessionId).equals(session.id)) return;
+    const plain = session.cipher.open(frame.counter, frame.ciphertext);
+    const payload = decodePayload(plain);
+    const headerBytes = plain.length - (payload.body?.length ?? 0);
+    plain.subarray(0, headerBytes).fill(0);
+    const { header } = payload;
+    if (header.t !== 'res') throw new ProtocolError('bad_payload', 'expected a response');
+    const waiter = this.waiting.get(header.id);
+    if (!waiter) {
+      payload.body?.fill(0);
+      return;
+    }
+    this.waiting.delete(header.id);
+    clearTimeout(waiter.timer);
+    waiter.resolve(payload);
+  }
+}

@@ -1,0 +1,44 @@
+import { createLogger, type Logger } from '@brine/common';
+import type { MinionIdentity } from '@brine/protocol';
+import { MasterChannel } from './channel.js';
+import { masterAddress, type MinionConfig } from './config.js';
+import { collectGrains } from './grains.js';
+import { loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
+
+/** Everything a minion process needs to talk to its master, from its config. */
+export interface MinionContext {
+  config: MinionConfig;
+  log: Logger;
+  identity: MinionIdentity;
+  channel: MasterChannel;
+}
+
+/** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
+export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
+  const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir);
+  const { host, port } = masterAddress(config);
+  const channel = new MasterChannel({
+    host,
+    port,
+    identity,
+    trust: masterTrust(config.pki_dir, config.master_finger, log),
+    role,
+    grains: collectGrains(config.id, config.grains),
+    timeoutMs: config.request_timeout * 1000,
+    log,
+  });
+  return { config, log, identity, channel };
+}
+
+/** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */
+function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
+  if (role === 'daemon') return createLogger({ name: 'minion', level: config.log_level });
+  const level = ['trace', 'debug'].includes(config.log_level) ? config.log_level : 'warn';
+  return createLogger({ name: 'minion', level, fd: 2 });
+}
+
+function createdOrLoaded(config: MinionConfig, log: Logger): MinionIdentity {
+  const { identity, created } = loadOrCreateMinionIdentity(config.id, config.pki_dir);
+  if (created) log.info({ pki_dir: config.pki_dir }, 'generated new minion keys');
+  return identity;
+}

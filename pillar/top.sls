@@ -1,0 +1,6 @@
+# Which pillar files each minion gets (Salt's pillar top file).
+base:
+  '*':
+    - common
+  'db*':
+    - storage.db
