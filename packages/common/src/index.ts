@@ -6,3 +6,4 @@ export * from './backoff.js';
 export * from './logger.js';
 export * from './key-files.js';
 export * from './send-queue.js';
+export * from './cli-main.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BrineError } from '@brine/common';
+import { runCli } from '@brine/common';
 import { loadMasterConfig } from './config.js';
 import { runMaster } from './daemon.js';
 import { registerKeysCommand } from './keys-command.js';
@@ -14,10 +14,4 @@ const program = new Command('master')
 
 registerKeysCommand(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (!(err instanceof BrineError)) throw err;
-  process.stderr.write(`master: ${err.message}\n`);
-  process.exitCode = 2;
-}
+await runCli('master', program);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BrineError } from '@brine/common';
+import { runCli } from '@brine/common';
 import { ChannelError } from './channel.js';
 import { registerMinionCommands } from './commands.js';
 import { loadMinionConfig } from './config.js';
@@ -15,12 +15,6 @@ const program = new Command('minion')
 
 registerMinionCommands(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (!(err instanceof BrineError)) throw err;
-  process.stderr.write(`minion: ${err.message}\n`);
-  // A refusal or failure from the master is an operational failure (1); bad config or usage is 2.
-  process.exitCode = err instanceof ChannelError ? 1 : 2;
-}
+// A refusal or failure from the master is an operational failure (1); bad config or usage is 2.
+await runCli('minion', program, (err) => (err instanceof ChannelError ? 1 : 2));
 process.exit();
