@@ -92,6 +92,24 @@ describe('master and minion over the encrypted channel', () => {
     });
     afterAll(() => raw.close());
 
+    it('hands out a single value as raw bytes outside the JSON header, for just-in-time use', async () => {
+      writeKeyFile(join(cluster.dir, 'master-pki', 'minions', 'db1-raw'), key.publicKey, { secret: false });
+      const jit = new RawClient(cluster.port, 'db1-raw', key);
+      try {
+        expect((await jit.handshake()).header).toMatchObject({ status: 'accepted' });
+        // db1-raw matches no top entry with a password: only common data.
+        const missing = await jit.call(jit.request('pillar.get', { path: 'luks:password', raw: true }));
+        expect(missing?.header).toMatchObject({ ok: false, error: { code: 'not_found' } });
+        const site = await jit.call(jit.request('pillar.get', { path: 'site', raw: true }));
+        expect(site?.header).toEqual({ t: 'res', id: 2, ok: true, raw: true });
+        expect(Buffer.from(site!.body!).toString()).toBe('e2e');
+        const tree = await jit.call(jit.request('pillar.get', { path: 'site', raw: false }));
+        expect(tree?.header).toMatchObject({ ok: true, value: 'e2e' });
+      } finally {
+        jit.close();
+      }
+    });
+
     it('rejects a replayed request frame and keeps serving the session', async () => {
       const frame = raw.request('ping');
       expect((await raw.call(frame))?.header).toMatchObject({ t: 'res', ok: true, value: true });
@@ -139,10 +157,11 @@ describe('master and minion over the encrypted channel', () => {
       }
       await junk.sendRaw(new Uint8Array(2 << 20)); // over max_message_size (1 MiB)
       await junk.sendRaw(new Uint8Array([0xb1, 0x13]), new Uint8Array(3)); // two frames
+      // Closing drops unsent frames (linger 0): wait until the master has seen the last ones.
+      await cluster.waitForAudit((rec) => rec['event'] === 'refused_too_large');
       junk.close();
       const r = await cluster.pillar('db1', ['get', 'luks:vg_name']);
       expect(String(r.stdout)).toBe('vg_db');
-      await cluster.waitForAudit((rec) => rec['event'] === 'refused_too_large');
       const bad = cluster.audit().filter((rec) => rec['event'] === 'refused_bad_frame');
       expect(bad.length).toBeGreaterThan(0);
       // Flooding peers are rate-limited in the audit log rather than filling it.

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Cluster, freePort, ROOT } from '../support/cluster.js';
+
+describe('a minion that starts before its master', () => {
+  const cluster = new Cluster(join(ROOT, 'test', 'fixtures', 'pillar'), { auto_accept: true });
+  afterAll(() => cluster.close());
+
+  it('keeps retrying with backoff and authenticates once the master is up', async () => {
+    cluster.port = await freePort();
+    const minion = cluster.startMinion({ id: 'db1' });
+    await minion.waitFor('cannot authenticate to the master yet', { times: 2, timeoutMs: 30_000 });
+    const waits = minion.lines().filter((l) => l['msg'] === 'cannot authenticate to the master yet').map((l) => Number(l['retry_ms']));
+    expect(waits.every((ms) => ms > 0 && ms <= 2000)).toBe(true);
+    await cluster.startMaster();
+    await minion.waitFor('minion ready', { timeoutMs: 30_000 });
+    expect((await cluster.pillar('db1', ['get', 'luks:vg_name'])).stdout).toBe('vg_db');
+  });
+});
