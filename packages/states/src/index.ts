@@ -1,5 +1,7 @@
 export * from './target/glob.js';
 export * from './target/match.js';
+export * from './target/compound.js';
+export * from './target/ip.js';
 export * from './sls-files.js';
 export * from './source-cache.js';
 export * from './render.js';

@@ -1,0 +1,99 @@
+import type { SourcePos } from '@brine/common';
+import { matchTarget, TargetError, type MatchType, type MinionFacts } from './match.js';
+
+/** Prefixes of Salt's compound matcher and the match type each stands for. */
+const PREFIXES: Record<string, MatchType> = {
+  G: 'grain',
+  P: 'grain_pcre',
+  E: 'pcre',
+  L: 'list',
+  I: 'pillar',
+  J: 'pillar_pcre',
+  S: 'ipcidr',
+};
+
+type Node =
+  | { kind: 'term'; type: MatchType; expr: string }
+  | { kind: 'not'; of: Node }
+  | { kind: 'and' | 'or'; left: Node; right: Node };
+
+/** Splits on white space, with parentheses as tokens of their own. */
+function tokenize(expression: string): string[] {
+  return expression.replace(/([()])/g, ' $1 ').split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Parses Salt's compound target (`G@os:Debian and web* or not E@db[0-9]+`) into
+ * a tree, with Python's precedence as Salt evaluates it: not > and > or.
+ */
+export function parseCompound(expression: string): Node {
+  const tokens = tokenize(expression);
+  let at = 0;
+  const fail = (detail: string): never => {
+    throw new TargetError(expression, detail);
+  };
+  const peek = () => tokens[at];
+
+  const primary = (): Node => {
+    const tok = tokens[at++];
+    if (tok === undefined) return fail('ends where a target was expected');
+    if (tok === 'not') return { kind: 'not', of: primary() };
+    if (tok === '(') {
+      const inner = or();
+      if (tokens[at++] !== ')') fail("missing ')'");
+      return inner;
+    }
+    if (tok === ')' || tok === 'and' || tok === 'or') return fail(`unexpected '${tok}'`);
+    const m = /^([A-Z])@(.+)$/.exec(tok);
+    if (!m) return { kind: 'term', type: 'glob', expr: tok };
+    const type = PREFIXES[m[1]!];
+    if (!type) return fail(`unsupported matcher '${m[1]}@' (supported: ${Object.keys(PREFIXES).join(', ')} and plain globs)`);
+    return { kind: 'term', type, expr: m[2]! };
+  };
+  const and = (): Node => {
+    let left = primary();
+    while (peek() === 'and') {
+      at++;
+      left = { kind: 'and', left, right: primary() };
+    }
+    return left;
+  };
+  const or = (): Node => {
+    let left = and();
+    while (peek() === 'or') {
+      at++;
+      left = { kind: 'or', left, right: and() };
+    }
+    return left;
+  };
+
+  if (tokens.length === 0) fail('is empty');
+  const tree = or();
+  if (at < tokens.length) fail(`unexpected '${tokens[at]}'`);
+  return tree;
+}
+
+function evaluate(node: Node, minion: MinionFacts, pos?: SourcePos): boolean {
+  switch (node.kind) {
+    case 'term':
+      return matchTarget(node.expr, node.type, minion, pos);
+    case 'not':
+      return !evaluate(node.of, minion, pos);
+    case 'and':
+      return evaluate(node.left, minion, pos) && evaluate(node.right, minion, pos);
+    case 'or':
+      return evaluate(node.left, minion, pos) || evaluate(node.right, minion, pos);
+  }
+}
+
+const parsed = new Map<string, Node>();
+
+export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos): boolean {
+  let tree = parsed.get(expression);
+  if (!tree) {
+    tree = parseCompound(expression);
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(expression, tree);
+  }
+  return evaluate(tree, minion, pos);
+}
