@@ -50,22 +50,19 @@ export function parseCompound(expression: string): Node {
     if (!type) return fail(`unsupported matcher '${m[1]}@' (supported: ${Object.keys(PREFIXES).join(', ')} and plain globs)`);
     return { kind: 'term', type, expr: m[2]! };
   };
-  const and = (): Node => {
-    let left = primary();
-    while (peek() === 'and') {
-      at++;
-      left = { kind: 'and', left, right: primary() };
-    }
-    return left;
-  };
-  const or = (): Node => {
-    let left = and();
-    while (peek() === 'or') {
-      at++;
-      left = { kind: 'or', left, right: and() };
-    }
-    return left;
-  };
+  // One left-associative level per operator: `and` binds tighter than `or`.
+  const binary =
+    (op: 'and' | 'or', operand: () => Node) =>
+    (): Node => {
+      let left = operand();
+      while (peek() === op) {
+        at++;
+        left = { kind: op, left, right: operand() };
+      }
+      return left;
+    };
+  const and = binary('and', primary);
+  const or = binary('or', and);
 
   if (tokens.length === 0) fail('is empty');
   const tree = or();
