@@ -108,6 +108,8 @@ export class Cluster {
         pki_dir: join(this.dir, 'master-pki'),
         pillar_roots: [this.pillarRoot],
         audit_log: this.auditLog,
+        sock_dir: join(this.dir, 'run'),
+        cachedir: join(this.dir, 'master-cache'),
         log_level: 'trace',
         ...this.masterExtra,
       }),
@@ -126,6 +128,7 @@ export class Cluster {
         master: `127.0.0.1:${this.port}`,
         id: opts.id,
         pki_dir: join(this.dir, `minion-pki-${pki}`),
+        cachedir: join(this.dir, `minion-cache-${pki}`),
         log_level: 'trace',
         acceptance_wait_time: 1,
         reconnect_max: 2,
@@ -152,6 +155,11 @@ export class Cluster {
     const r = await execa(join(BIN, bin), args, { reject: false, timeout: 30_000 });
     this.cliStderr.push(String(r.stderr));
     return r;
+  }
+
+  /** `master <command> ... -c <master config>` */
+  masterCmd(...args: string[]): Promise<Result> {
+    return this.run('master', [...args, '-c', this.masterConfig]);
   }
 
   keys(...args: string[]): Promise<Result> {

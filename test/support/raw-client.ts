@@ -9,6 +9,7 @@ import {
   MinionIdentity,
   X25519Key,
   type Frame,
+  type Json,
   type MsgFrame,
   type Payload,
   type SessionCipher,
@@ -54,12 +55,12 @@ export class RawClient {
   }
 
   /** Full handshake trusting any master; returns the auth result header. */
-  async handshake(): Promise<Payload> {
+  async handshake(role: 'cli' | 'daemon' = 'cli', grains: Record<string, string> = {}): Promise<Payload> {
     const hs = new ClientHandshake();
     await this.sendRaw(hs.helloFrame);
     const welcome = (await this.receive()) as WelcomeFrame;
     if (welcome?.type !== FrameType.Welcome) throw new Error(`expected WELCOME, got ${JSON.stringify(welcome)}`);
-    const first = encodePayload({ t: 'req', id: 0, op: 'hello', args: { role: 'cli', grains: {} } });
+    const first = encodePayload({ t: 'req', id: 0, op: 'hello', args: { role, grains } });
     const { authFrame, cipher } = hs.complete(welcome, this.identity, () => {}, first);
     this.authFrame = authFrame;
     await this.sendRaw(authFrame);
@@ -71,7 +72,7 @@ export class RawClient {
   }
 
   /** A sealed request frame, not yet sent (so a test can send it twice or bend it). */
-  request(op: string, args: Record<string, string | boolean> = {}): Uint8Array {
+  request(op: string, args: Record<string, Json> = {}): Uint8Array {
     const s = this.session!;
     const { counter, ciphertext } = s.cipher.seal(encodePayload({ t: 'req', id: this.nextId++, op, args }));
     return encodeMsg({ sessionId: s.id, counter, ciphertext });
@@ -80,6 +81,11 @@ export class RawClient {
   /** Sends a frame and opens the reply, or returns undefined when the master stays silent. */
   async call(frame: Uint8Array): Promise<Payload | undefined> {
     await this.sendRaw(frame);
+    return this.next();
+  }
+
+  /** The next message of the session (a reply or a pushed job), or undefined if none comes in time. */
+  async next(): Promise<Payload | undefined> {
     const reply = await this.receive();
     if (!reply) return undefined;
     if (reply.type !== FrameType.Msg) throw new Error(`expected MSG, got type ${reply.type}`);

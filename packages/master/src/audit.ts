@@ -21,6 +21,7 @@ export type AuditEvent =
   | 'refused_cookie'
   | 'refused_bad_request'
   | 'pillar_render_failed'
+  | 'job_published'
   | 'suppressed';
 
 export interface AuditRecord {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { runCli } from '@brine/common';
 import { loadMasterConfig } from './config.js';
-import { runMaster } from './daemon.js';
+import { registerJobCommands, renderPlain } from './jobs-command.js';
 import { registerKeysCommand } from './keys-command.js';
 
 const program = new Command('master')
@@ -10,8 +10,10 @@ const program = new Command('master')
   .showHelpAfterError()
   // Subcommands take their own -c; without this the top-level -c would swallow it.
   .enablePositionalOptions()
-  .action(async (opts: { config?: string }) => runMaster(loadMasterConfig(opts.config)));
+  // Loaded only for the daemon: the other commands stay quick to start.
+  .action(async (opts: { config?: string }) => (await import('./daemon.js')).runMaster(loadMasterConfig(opts.config)));
 
 registerKeysCommand(program);
+registerJobCommands(program, renderPlain);
 
 await runCli('master', program);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 
 export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
@@ -11,6 +12,12 @@ const spec = {
   auto_accept: { type: 'boolean', default: false },
   log_level: { type: 'enum', default: 'info', values: LOG_LEVELS },
   audit_log: { type: 'path', default: '/var/log/brine/audit.jsonl' },
+  /** Holds the control socket (`master.sock`) that `master apply`/`ping`/`jobs` use; mode 0700. */
+  sock_dir: { type: 'path', default: '/run/brine' },
+  /** Job cache and the grains each minion last reported. */
+  cachedir: { type: 'path', default: '/var/cache/brine/master' },
+  /** Hours a job and its returns stay in the job cache (Salt's keep_jobs). */
+  keep_jobs: { type: 'integer', default: 24, min: 1, max: 24 * 365 },
   /** Frames above this many bytes are refused and audited. */
   max_message_size: { type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30 },
   /** Seconds one signed prekey is handed out before a fresh one replaces it. */
@@ -24,6 +31,8 @@ const spec = {
 } as const;
 
 export type MasterConfig = ConfigOf<typeof spec>;
+
+export const controlSocketPath = (config: Pick<MasterConfig, 'sock_dir'>): string => join(config.sock_dir, 'master.sock');
 
 export function loadMasterConfig(file: string | undefined): MasterConfig {
   return loadConfig(spec, file ?? DEFAULT_MASTER_CONFIG, { explicit: file !== undefined });

@@ -1,7 +1,12 @@
 import { createLogger, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
 import { AuditLog } from './audit.js';
-import type { MasterConfig } from './config.js';
+import { controlSocketPath, type MasterConfig } from './config.js';
+import { ControlServer } from './control/server.js';
+import { Dispatcher } from './jobs/dispatcher.js';
+import { JobCache } from './jobs/job-cache.js';
+import { MinionRegistry } from './minion-registry.js';
+import { Outbox } from './outbox.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
 import { KeyStore } from './keystore.js';
 import { Operations } from './operations.js';
@@ -29,22 +34,30 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const sessions = new SessionTable();
   const endpoint = `tcp://${config.interface}:${config.port}`;
   const transport = new MasterTransport({ endpoint, backlog: config.listen_backlog, hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR }, log);
+  const outbox = new Outbox(transport);
+  const pillar = new PillarService(config.pillar_roots);
+  const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar);
+  const jobs = new JobCache(config.cachedir, config.keep_jobs);
+  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log);
+  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log);
   const server = new MasterServer({
     transport,
     responder,
     keys,
     statics,
     sessions,
-    operations: new Operations(new PillarService(config.pillar_roots), audit, identity),
+    operations: new Operations(pillar, audit, identity, registry, dispatcher),
+    outbox,
     audit,
     log,
     autoAccept: config.auto_accept,
     maxMessageBytes: config.max_message_size,
   });
 
+  await control.start();
   await transport.start();
   audit.write({ event: 'master_start', reason: endpoint });
-  log.info({ endpoint, pillar_roots: config.pillar_roots, auto_accept: config.auto_accept }, 'master listening');
+  log.info({ endpoint, control: controlSocketPath(config), pillar_roots: config.pillar_roots, auto_accept: config.auto_accept }, 'master listening');
   const accepted = keys.list().accepted.flatMap((id) => keys.read('accepted', id) ?? []);
   void statics.warm(accepted);
 
@@ -52,11 +65,19 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     const closed = sessions.expire(Date.now() - config.session_timeout * 1000);
     if (closed > 0) log.debug({ closed, open: sessions.size }, 'expired idle sessions');
   }, 30_000).unref();
+  const pruneJobs = () => {
+    const removed = jobs.prune();
+    if (removed > 0) log.info({ removed, keep_jobs: config.keep_jobs }, 'pruned old jobs from the job cache');
+  };
+  pruneJobs();
+  const pruner = setInterval(pruneJobs, 3600_000).unref();
 
   const stop = new Promise<void>((done) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'master stopping');
       clearInterval(sweeper);
+      clearInterval(pruner);
+      control.close();
       transport.close();
       done();
     };

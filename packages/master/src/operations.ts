@@ -1,6 +1,8 @@
 import { lookupPath } from '@brine/states';
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
+import type { Dispatcher } from './jobs/dispatcher.js';
+import type { MinionRegistry } from './minion-registry.js';
 import type { PillarService } from './pillar-service.js';
 import type { Session, SessionRole } from './sessions.js';
 
@@ -30,12 +32,15 @@ export class Operations {
     private readonly pillar: PillarService,
     private readonly audit: AuditLog,
     private readonly master: { fingerprint: string },
+    private readonly registry: MinionRegistry,
+    private readonly dispatcher: Dispatcher,
   ) {
     this.table = {
       hello: (args, ctx) => this.hello(args, ctx),
       ping: () => ({ value: true }),
       'pillar.items': (_args, ctx) => this.pillarItems(ctx),
       'pillar.get': (args, ctx) => this.pillarGet(args, ctx),
+      'job.return': (args, ctx) => this.jobReturn(args, ctx),
     };
   }
 
@@ -52,7 +57,18 @@ export class Operations {
     if (args['grains'] !== undefined && !isObject(args['grains'])) return fail('bad_request', "hello: 'grains' must be a mapping");
     ctx.session.role = role as SessionRole;
     ctx.session.grains = (args['grains'] as Record<string, Json> | undefined) ?? {};
+    if (role === 'daemon') this.registry.recordGrains(ctx.session.minionId, ctx.session.grains);
     return { value: { master: this.master.fingerprint } };
+  }
+
+  /** A minion reports a job's result; only for a job that was sent to it. */
+  private jobReturn(args: Request['args'], ctx: OpContext): OpResult {
+    const { jid, success, ret } = args;
+    if (typeof jid !== 'string' || typeof success !== 'boolean' || ret === undefined) {
+      return fail('bad_request', "job.return: needs 'jid' (string), 'success' (boolean) and 'ret'");
+    }
+    if (!this.dispatcher.onReturn(ctx.session, jid, success, ret)) return fail('unknown_job', `no job ${jid} for ${ctx.session.minionId}`);
+    return { value: true };
   }
 
   private compile(ctx: OpContext, path: string): { pillar: Record<string, unknown> } | { failed: OpResult } {

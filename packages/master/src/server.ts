@@ -3,8 +3,6 @@ import type { Logger } from '@brine/common';
 import {
   decodeFrame,
   decodePayload,
-  encodeMsg,
-  encodePayload,
   encodeRefuse,
   fingerprint,
   FrameType,
@@ -27,6 +25,7 @@ import type { KeyStore } from './keystore.js';
 import type { Operations } from './operations.js';
 import type { Session, SessionTable } from './sessions.js';
 import type { StaticKeys } from './static-keys.js';
+import type { Outbox } from './outbox.js';
 import type { MasterTransport } from './transport.js';
 
 export interface ServerDeps {
@@ -37,6 +36,7 @@ export interface ServerDeps {
   sessions: SessionTable;
   operations: Operations;
   audit: AuditLog;
+  outbox: Outbox;
   log: Logger;
   autoAccept: boolean;
   maxMessageBytes: number;
@@ -214,12 +214,7 @@ export class MasterServer {
     return { res: { t: 'res', id: req.id, ok: true, value: out.value ?? null }, body: undefined };
   }
 
-  /** Seals and sends; the plaintext (which may hold a secret) is zeroed as soon as it is sealed. */
   private reply(routingId: Buffer, sessionId: Buffer, cipher: SessionCipher, header: Header, body?: Uint8Array): void {
-    const plain = encodePayload(header, body);
-    body?.fill(0);
-    const { counter, ciphertext } = cipher.seal(plain);
-    plain.fill(0);
-    void this.d.transport.send(routingId, encodeMsg({ sessionId, counter, ciphertext }));
+    void this.d.outbox.send(routingId, sessionId, cipher, header, body);
   }
 }

@@ -11,6 +11,7 @@ import {
   RefuseCode,
   type AuthResult,
   type Frame,
+  type Job,
   type Json,
   type MasterTrust,
   type MinionIdentity,
@@ -77,6 +78,8 @@ export class MasterChannel {
   private readonly waiting = new Map<number, Pending<Payload>>();
   private nextId = 1;
   private closed = false;
+  private jobHandler: ((job: Job) => void) | undefined;
+  private sessionHandler: (() => void) | undefined;
 
   constructor(private readonly opts: ChannelOptions) {
     const routingId = randomBytes(16).toString('hex');
@@ -102,6 +105,16 @@ export class MasterChannel {
 
   get established(): boolean {
     return this.session !== undefined;
+  }
+
+  /** Where jobs the master pushes go. */
+  onJob(handler: (job: Job) => void): void {
+    this.jobHandler = handler;
+  }
+
+  /** Called after every successful handshake (first connect and each reconnect). */
+  onSession(handler: () => void): void {
+    this.sessionHandler = handler;
   }
 
   /** Runs the handshake unless a session is open. Rejects with pending/rejected/denied/... */
@@ -252,6 +265,7 @@ export class MasterChannel {
     this.session = { id: frame.sessionId.slice(), cipher };
     this.opts.log.info({ role: this.opts.role }, 'session with master established');
     this.finishHandshake();
+    this.sessionHandler?.();
   }
 
   private onReply(frame: MsgFrame): void {
@@ -262,7 +276,11 @@ export class MasterChannel {
     const headerBytes = plain.length - (payload.body?.length ?? 0);
     plain.subarray(0, headerBytes).fill(0);
     const { header } = payload;
-    if (header.t !== 'res') throw new ProtocolError('bad_payload', 'expected a response');
+    if (header.t === 'job') {
+      this.jobHandler?.(header);
+      return;
+    }
+    if (header.t !== 'res') throw new ProtocolError('bad_payload', 'expected a response or a job');
     const waiter = this.waiting.get(header.id);
     if (!waiter) {
       payload.body?.fill(0);

@@ -4,6 +4,15 @@ import { fingerprint } from '@brine/protocol';
 import { ChannelError } from './channel.js';
 import type { MinionConfig } from './config.js';
 import { openMinionContext, type MinionContext } from './connect.js';
+import { JobRunner, type JobFunction } from './jobs.js';
+import { ReturnStore } from './returns.js';
+
+/** The functions a master may run on this minion. */
+function jobFunctions(): Record<string, JobFunction> {
+  return {
+    'test.ping': async () => ({ success: true, ret: true }),
+  };
+}
 
 /**
  * Connects until the master lets this minion in. Pending keys retry every
@@ -41,6 +50,10 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
 export async function runMinion(config: MinionConfig): Promise<void> {
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
+  const runner = new JobRunner(channel, jobFunctions(), new ReturnStore(config.cachedir), log);
+  channel.onJob((job) => runner.enqueue(job));
+  // Returns that could not be delivered (master restarting) go out as soon as a session exists again.
+  channel.onSession(() => void runner.flush());
   log.info({ id: config.id, fingerprint: fingerprint(identity.publicKey), master: config.master }, 'minion starting');
   let stopping = false;
   const stop = new Promise<void>((done) => {

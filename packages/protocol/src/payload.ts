@@ -40,7 +40,15 @@ export interface AuthResult {
   res?: Response;
 }
 
-export type Header = Request | Response | AuthResult;
+/** A job the master pushes to one minion (never broadcast: sealed for that minion's session). */
+export interface Job {
+  t: 'job';
+  jid: string;
+  fun: string;
+  args: { [key: string]: Json };
+}
+
+export type Header = Request | Response | AuthResult | Job;
 
 export interface Payload<H extends Header = Header> {
   header: H;
@@ -80,6 +88,9 @@ export function decodePayload(bytes: Uint8Array): Payload {
       break;
     case 'res':
       if (!intId || typeof header['ok'] !== 'boolean') bad('malformed response');
+      break;
+    case 'job':
+      if (typeof header['jid'] !== 'string' || typeof header['fun'] !== 'string' || !isObject(header['args'])) bad('malformed job');
       break;
     case 'auth':
       if (!['accepted', 'pending', 'rejected', 'denied'].includes(header['status'] as string) || typeof header['message'] !== 'string') {

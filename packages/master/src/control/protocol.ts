@@ -1,0 +1,26 @@
+import type { Json } from '@brine/protocol';
+import type { MatchType } from '@brine/states';
+import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
+
+/*
+ * The local control socket speaks newline-delimited JSON: the client writes one
+ * request line, the master answers with event lines and closes the connection.
+ */
+
+export type ControlRequest =
+  | { cmd: 'ping'; target: string; tgt_type: MatchType; timeout: number }
+  | { cmd: 'apply'; target: string; tgt_type: MatchType; sls: string[]; test: boolean; timeout: number }
+  | { cmd: 'grains'; target: string; tgt_type: MatchType }
+  | { cmd: 'jobs.list' }
+  | { cmd: 'jobs.show'; jid: string };
+
+export type ControlEvent =
+  /** The job went out: who it is meant for, and who cannot get it. */
+  | { type: 'published'; jid: string; minions: string[]; not_connected: string[] }
+  | { type: 'return'; ret: MinionReturn }
+  /** Sent last for a job: minions that did not return in time, and those that had no session to get it. */
+  | { type: 'done'; jid: string; missing: string[]; not_connected: string[] }
+  | { type: 'grains'; grains: Record<string, Json | null> }
+  | { type: 'jobs'; jobs: JobRecord[] }
+  | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
+  | { type: 'error'; code: string; message: string };

@@ -1,0 +1,183 @@
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { BrineError, ensurePrivateDir, type Logger } from '@brine/common';
+import { assertSlsName, isMatchType } from '@brine/states';
+import type { Dispatcher } from '../jobs/dispatcher.js';
+import { isJid } from '../jobs/jid.js';
+import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
+import type { MinionRegistry } from '../minion-registry.js';
+import type { ControlEvent, ControlRequest } from './protocol.js';
+
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+class BadRequest extends BrineError {}
+
+function parseRequest(line: string): ControlRequest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new BadRequest('bad_request', 'request is not JSON');
+  }
+  const r = raw as Record<string, unknown>;
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new BadRequest('bad_request', what);
+  };
+  need(typeof r === 'object' && r !== null, 'request must be an object');
+  const targeted = () => {
+    need(typeof r['target'] === 'string' && r['target'] !== '', "'target' must be a non-empty string");
+    need(isMatchType(r['tgt_type']), "'tgt_type' must be a match type");
+  };
+  const timed = () => need(typeof r['timeout'] === 'number' && r['timeout'] > 0 && r['timeout'] <= 86_400, "'timeout' must be 1..86400 seconds");
+  switch (r['cmd']) {
+    case 'ping':
+      targeted();
+      timed();
+      break;
+    case 'apply':
+      targeted();
+      timed();
+      need(Array.isArray(r['sls']) && (r['sls'] as unknown[]).every((s) => typeof s === 'string'), "'sls' must be a list of SLS names");
+      for (const sls of r['sls'] as string[]) assertSlsName(sls);
+      need(typeof r['test'] === 'boolean', "'test' must be true or false");
+      break;
+    case 'grains':
+      targeted();
+      break;
+    case 'jobs.list':
+      break;
+    case 'jobs.show':
+      need(typeof r['jid'] === 'string' && isJid(r['jid'] as string), "'jid' must be a 20-digit job id");
+      break;
+    default:
+      throw new BadRequest('bad_request', `unknown command ${JSON.stringify(r['cmd'])}`);
+  }
+  return r as unknown as ControlRequest;
+}
+
+/**
+ * The master's local control socket: a Unix socket in a 0700 directory, itself
+ * 0600, so only the master's user can give commands. It is never exposed on the
+ * network, and minions have no way to reach it.
+ */
+export class ControlServer {
+  private readonly server: Server;
+
+  constructor(
+    private readonly path: string,
+    private readonly dispatcher: Dispatcher,
+    private readonly registry: MinionRegistry,
+    private readonly cache: JobCache,
+    private readonly log: Logger,
+  ) {
+    this.server = createServer((socket) => this.serve(socket));
+  }
+
+  async start(): Promise<void> {
+    ensurePrivateDir(dirname(this.path));
+    chmodSync(dirname(this.path), 0o700);
+    if (existsSync(this.path)) {
+      if (await isListening(this.path)) throw new BrineError('master_running', `another master is listening on ${this.path}`);
+      rmSync(this.path);
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.path, () => resolve());
+    });
+    chmodSync(this.path, 0o600);
+  }
+
+  close(): void {
+    this.server.close();
+    rmSync(this.path, { force: true });
+  }
+
+  private serve(socket: Socket): void {
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: string) => {
+      if (buffered === undefined) return;
+      buffered += chunk;
+      const nl = buffered.indexOf('\n');
+      if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return;
+      const line = nl < 0 ? buffered : buffered.slice(0, nl);
+      buffered = undefined as unknown as string;
+      const send = (event: ControlEvent) => {
+        if (!socket.destroyed) socket.write(`${JSON.stringify(event)}\n`);
+      };
+      try {
+        if (nl < 0) throw new BadRequest('bad_request', 'request too large');
+        this.run(parseRequest(line), send, socket);
+      } catch (err) {
+        const e = err instanceof BrineError ? err : new BrineError('internal', (err as Error).message);
+        if (!(err instanceof BrineError)) this.log.error({ err }, 'control command failed');
+        send({ type: 'error', code: e.code, message: e.message });
+        socket.end();
+      }
+    });
+  }
+
+  private run(req: ControlRequest, send: (e: ControlEvent) => void, socket: Socket): void {
+    switch (req.cmd) {
+      case 'ping':
+        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+      case 'apply':
+        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+      case 'grains': {
+        const ids = this.registry.match(req.target, req.tgt_type);
+        send({ type: 'grains', grains: Object.fromEntries(ids.map((id) => [id, this.registry.grains(id) ?? null])) });
+        socket.end();
+        return;
+      }
+      case 'jobs.list':
+        send({ type: 'jobs', jobs: this.cache.list() });
+        socket.end();
+        return;
+      case 'jobs.show': {
+        const job = this.cache.job(req.jid);
+        if (!job) throw new BrineError('unknown_job', `no job ${req.jid} in the job cache`);
+        send({ type: 'job', job, returns: this.cache.returns(req.jid) });
+        socket.end();
+      }
+    }
+  }
+
+  /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */
+  private job(publish: Parameters<Dispatcher['publish']>[0], timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
+    const waiting = new Set<string>();
+    let timer: NodeJS.Timeout | undefined;
+    const listener = (ret: MinionReturn) => {
+      if (!waiting.delete(ret.minion)) return;
+      send({ type: 'return', ret });
+      if (waiting.size === 0) finish();
+    };
+    const published = this.dispatcher.publish(publish, listener);
+    const finish = () => {
+      clearTimeout(timer);
+      this.dispatcher.unwatch(published.jid, listener);
+      send({ type: 'done', jid: published.jid, missing: [...waiting].sort(), not_connected: published.notConnected });
+      socket.end();
+    };
+    for (const id of published.minions) if (!published.notConnected.includes(id)) waiting.add(id);
+    send({ type: 'published', jid: published.jid, minions: published.minions, not_connected: published.notConnected });
+    if (waiting.size === 0) return finish();
+    timer = setTimeout(finish, timeoutSec * 1000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.dispatcher.unwatch(published.jid, listener);
+    });
+  }
+}
+
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}

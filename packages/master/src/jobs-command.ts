@@ -1,0 +1,181 @@
+import type { Command } from 'commander';
+import { BrineError } from '@brine/common';
+import type { Json } from '@brine/protocol';
+import type { MatchType } from '@brine/states';
+import { stringify } from 'yaml';
+import { controlSocketPath, loadMasterConfig } from './config.js';
+import { control } from './control/client.js';
+import type { ControlRequest } from './control/protocol.js';
+import type { MinionReturn } from './jobs/job-cache.js';
+
+interface TargetOptions {
+  config?: string;
+  pcre?: boolean;
+  list?: boolean;
+  grain?: boolean;
+  pillar?: boolean;
+  ipcidr?: boolean;
+  compound?: boolean;
+  json?: boolean;
+  timeout?: string;
+}
+
+/** Salt's "did not return" text, kept so scripts that grep Salt output keep working. */
+export const NO_RESPONSE = 'Minion did not return. [No response]';
+export const NOT_CONNECTED = 'Minion did not return. [Not connected]';
+
+function withTargeting(cmd: Command): Command {
+  return cmd
+    .option('-E, --pcre', 'target is a regular expression on minion ids')
+    .option('-L, --list', 'target is a comma-separated list of minion ids')
+    .option('-G, --grain', 'target is grain:glob')
+    .option('-I, --pillar', 'target is pillar:glob')
+    .option('-S, --ipcidr', 'target is a subnet or address (matched against ipv4 grains)')
+    .option('-C, --compound', 'target is a compound expression (G@, E@, L@, P@, I@, S@, and/or/not, parentheses)')
+    .option('-c, --config <file>', 'master config file');
+}
+
+function tgtType(opts: TargetOptions): MatchType {
+  const chosen = (
+    [
+      ['pcre', opts.pcre],
+      ['list', opts.list],
+      ['grain', opts.grain],
+      ['pillar', opts.pillar],
+      ['ipcidr', opts.ipcidr],
+      ['compound', opts.compound],
+    ] as const
+  ).filter(([, on]) => on);
+  if (chosen.length > 1) throw new BrineError('usage', `choose one of -E, -L, -G, -I, -S, -C (got ${chosen.length})`);
+  return chosen[0]?.[0] ?? 'glob';
+}
+
+function timeoutOf(opts: TargetOptions): number {
+  const t = Number(opts.timeout ?? 30);
+  if (!Number.isFinite(t) || t <= 0 || t > 86_400) throw new BrineError('usage', `--timeout must be 1..86400 seconds, got ${opts.timeout}`);
+  return t;
+}
+
+const socketOf = (opts: { config?: string }) => controlSocketPath(loadMasterConfig(opts.config));
+
+/** A progress line on a terminal's stderr, rewritten in place; nothing when redirected. */
+function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+}
+
+export interface RenderReturn {
+  (ret: MinionReturn): string;
+}
+
+/**
+ * Runs a job through the master and prints returns as they arrive; with
+ * `--json`, Salt's `{minion: ret}` shape once at the end. Exit status 1 when any
+ * minion failed or did not return.
+ */
+async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, opts: TargetOptions, render: RenderReturn): Promise<void> {
+  const all: Record<string, Json> = {};
+  let failed = false;
+  let total = 0;
+  let returned = 0;
+  for await (const event of control(socketOf(opts), req)) {
+    if (event.type === 'published') {
+      total = event.minions.length;
+      progress(`jid ${event.jid}: returned 0/${total}`);
+    } else if (event.type === 'return') {
+      returned++;
+      all[event.ret.minion] = event.ret.ret;
+      if (!event.ret.success) failed = true;
+      progress('');
+      if (!opts.json) process.stdout.write(render(event.ret));
+      progress(`returned ${returned}/${total}`);
+    } else if (event.type === 'done') {
+      progress('');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      const silent = [...event.missing.map((id) => [id, NO_RESPONSE] as const), ...event.not_connected.map((id) => [id, NOT_CONNECTED] as const)];
+      for (const [id, why] of silent) {
+        all[id] = why;
+        failed = true;
+        if (!opts.json) process.stdout.write(`${id}:\n    ${why}\n`);
+      }
+      if (!opts.json && silent.length > 0) process.stderr.write(`${silent.length} of ${total} minions did not return (jid ${event.jid}): ${silent.map(([id]) => id).join(', ')}\n`);
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(sortKeys(all), null, 2)}\n`);
+  if (failed) process.exitCode = 1;
+}
+
+const sortKeys = (o: Record<string, Json>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+
+/** Salt's nested output for a plain value: the minion id, then the value indented. */
+export function renderPlain(ret: MinionReturn): string {
+  const body = typeof ret.ret === 'boolean' ? (ret.ret ? 'True' : 'False') : stringify(ret.ret).trimEnd();
+  return `${ret.minion}:\n${body.replace(/^/gm, '    ')}\n`;
+}
+
+export function registerJobCommands(program: Command, renderApply: RenderReturn): void {
+  withTargeting(program.command('ping'))
+    .description("check which targeted minions answer (Salt's test.ping)")
+    .argument('<target>', 'minion target (glob by default)')
+    .option('--timeout <seconds>', 'how long to wait for returns', '30')
+    .option('--json', 'print {"<minion>": true, ...}')
+    .action((target: string, opts: TargetOptions) => runJob({ cmd: 'ping', target, tgt_type: tgtType(opts), timeout: timeoutOf(opts) }, opts, renderPlain));
+
+  withTargeting(program.command('apply'))
+    .description('apply SLS files, or the highstate, on targeted minions and stream their results')
+    .argument('<target>', 'minion target (glob by default)')
+    .argument('<state>', 'sls[,sls...] or highstate')
+    .option('--test', 'report what would change, change nothing')
+    .option('--timeout <seconds>', 'how long to wait for returns', '30')
+    .option('--json', 'print {"<minion>": {"<state tag>": {...}}} once all returned')
+    .action((target: string, state: string, opts: TargetOptions & { test?: boolean }) => {
+      const sls = state === 'highstate' ? [] : state.split(',').map((s) => s.trim()).filter(Boolean);
+      if (state !== 'highstate' && sls.length === 0) throw new BrineError('usage', 'name at least one SLS, or highstate');
+      return runJob({ cmd: 'apply', target, tgt_type: tgtType(opts), sls, test: opts.test === true, timeout: timeoutOf(opts) }, opts, renderApply);
+    });
+
+  withTargeting(program.command('grains'))
+    .description('show the grains targeted minions last reported')
+    .argument('<target>', 'minion target (glob by default)')
+    .option('--json', 'print JSON')
+    .action(async (target: string, opts: TargetOptions) => {
+      for await (const event of control(socketOf(opts), { cmd: 'grains', target, tgt_type: tgtType(opts) })) {
+        if (event.type !== 'grains') continue;
+        process.stdout.write(opts.json ? `${JSON.stringify(event.grains, null, 2)}\n` : stringify(event.grains));
+        if (Object.keys(event.grains).length === 0) process.exitCode = 1;
+      }
+    });
+
+  const jobs = program.command('jobs').description('the job cache');
+  jobs
+    .command('list')
+    .description('recent jobs, newest first')
+    .option('-c, --config <file>', 'master config file')
+    .option('--json', 'print JSON')
+    .action(async (opts: TargetOptions) => {
+      for await (const event of control(socketOf(opts), { cmd: 'jobs.list' })) {
+        if (event.type !== 'jobs') continue;
+        if (opts.json) process.stdout.write(`${JSON.stringify(event.jobs, null, 2)}\n`);
+        else for (const j of event.jobs) process.stdout.write(`${j.jid}  ${j.fun.padEnd(12)} ${j.tgt_type}:${j.target}  (${j.minions.length} minions)\n`);
+      }
+    });
+  jobs
+    .command('show')
+    .description("a job and the returns it got")
+    .argument('<jid>', 'job id')
+    .option('-c, --config <file>', 'master config file')
+    .option('--json', 'print JSON')
+    .action(async (jid: string, opts: TargetOptions) => {
+      for await (const event of control(socketOf(opts), { cmd: 'jobs.show', jid })) {
+        if (event.type !== 'job') continue;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ job: event.job, returns: event.returns }, null, 2)}\n`);
+          continue;
+        }
+        const { job, returns } = event;
+        process.stdout.write(`jid ${job.jid}: ${job.fun} on ${job.tgt_type}:${job.target} at ${job.start_time}\n`);
+        const got = new Set(returns.map((r) => r.minion));
+        for (const r of returns) process.stdout.write(job.fun === 'state.apply' ? renderApply(r) : renderPlain(r));
+        for (const id of job.minions.filter((m) => !got.has(m))) process.stdout.write(`${id}:\n    ${NO_RESPONSE}\n`);
+      }
+    });
+}

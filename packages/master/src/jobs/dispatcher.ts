@@ -1,0 +1,87 @@
+import { BrineError, type Logger } from '@brine/common';
+import type { Json } from '@brine/protocol';
+import type { MatchType } from '@brine/states';
+import type { AuditLog } from '../audit.js';
+import type { MinionRegistry } from '../minion-registry.js';
+import type { Outbox } from '../outbox.js';
+import type { Session } from '../sessions.js';
+import { newJid } from './jid.js';
+import type { JobCache, MinionReturn } from './job-cache.js';
+
+export interface PublishRequest {
+  fun: string;
+  args: { [key: string]: Json };
+  target: string;
+  tgt_type: MatchType;
+}
+
+export interface Published {
+  jid: string;
+  /** Every accepted minion the target matched. */
+  minions: string[];
+  /** Matched minions with no live session: they cannot return. */
+  notConnected: string[];
+}
+
+type Listener = (ret: MinionReturn) => void;
+
+/**
+ * Sends a job to exactly the minions a target matches, each sealed for that
+ * minion's own session (no broadcast another minion could read), and routes
+ * their returns to the job cache and to whoever is watching the job.
+ */
+export class Dispatcher {
+  private readonly watchers = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly registry: MinionRegistry,
+    private readonly cache: JobCache,
+    private readonly outbox: Outbox,
+    private readonly audit: AuditLog,
+    private readonly log: Logger,
+  ) {}
+
+  /** Throws (and sends nothing) when the target matches no accepted minion. */
+  publish(req: PublishRequest, listener?: Listener): Published {
+    const minions = this.registry.match(req.target, req.tgt_type);
+    if (minions.length === 0) {
+      throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`);
+    }
+    const jid = newJid();
+    this.cache.create({ jid, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() });
+    if (listener) this.watch(jid, listener);
+    const notConnected: string[] = [];
+    for (const id of minions) {
+      const session = this.registry.daemonSession(id);
+      if (!session) notConnected.push(id);
+      else void this.outbox.toSession(session, { t: 'job', jid, fun: req.fun, args: req.args });
+    }
+    this.audit.write({ event: 'job_published', op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
+    this.log.info({ jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length }, 'job published');
+    return { jid, minions, notConnected };
+  }
+
+  watch(jid: string, listener: Listener): void {
+    let set = this.watchers.get(jid);
+    if (!set) this.watchers.set(jid, (set = new Set()));
+    set.add(listener);
+  }
+
+  unwatch(jid: string, listener: Listener): void {
+    const set = this.watchers.get(jid);
+    set?.delete(listener);
+    if (set?.size === 0) this.watchers.delete(jid);
+  }
+
+  /**
+   * A minion's return. Accepted only for a job that was sent to that minion (the
+   * id comes from its session), including jobs from before a master restart,
+   * which the job cache still knows.
+   */
+  onReturn(session: Session, jid: string, success: boolean, ret: Json): boolean {
+    const record: MinionReturn = { minion: session.minionId, success, ret, time: new Date().toISOString() };
+    if (!this.cache.addReturn(jid, record)) return false;
+    for (const listener of this.watchers.get(jid) ?? []) listener(record);
+    return true;
+  }
+}

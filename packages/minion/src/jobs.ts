@@ -1,0 +1,87 @@
+import type { Logger } from '@brine/common';
+import type { Job, Json } from '@brine/protocol';
+import { ChannelError, type MasterChannel } from './channel.js';
+import type { ReturnStore } from './returns.js';
+
+/** What a job function gives back: Salt's `ret` and whether it succeeded. */
+export interface JobResult {
+  success: boolean;
+  ret: Json;
+}
+
+export type JobFunction = (args: Job['args'], jid: string) => Promise<JobResult>;
+
+/**
+ * Runs pushed jobs one at a time, in the order they arrived (a second state run
+ * waits for the first rather than failing as "already running"), and delivers
+ * each return until the master acknowledges it.
+ */
+export class JobRunner {
+  private readonly queue: Job[] = [];
+  private running = false;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly channel: MasterChannel,
+    private readonly functions: Record<string, JobFunction>,
+    private readonly returns: ReturnStore,
+    private readonly log: Logger,
+  ) {}
+
+  enqueue(job: Job): void {
+    this.log.info({ jid: job.jid, fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
+    this.queue.push(job);
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+        const result = await this.execute(job);
+        this.returns.add({ jid: job.jid, fun: job.fun, ...result });
+        this.log.info({ jid: job.jid, fun: job.fun, success: result.success }, 'job finished');
+        await this.flush();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async execute(job: Job): Promise<JobResult> {
+    const fn = Object.hasOwn(this.functions, job.fun) ? this.functions[job.fun] : undefined;
+    if (!fn) return { success: false, ret: `'${job.fun}' is not available on this minion` };
+    try {
+      return await fn(job.args, job.jid);
+    } catch (err) {
+      this.log.error({ jid: job.jid, fun: job.fun, err: (err as Error).message }, 'job failed');
+      return { success: false, ret: `${job.fun} failed: ${(err as Error).message}` };
+    }
+  }
+
+  /** Sends every pending return; ones the master cannot take now stay for the next try. */
+  flush(): Promise<void> {
+    this.flushing ??= this.sendPending().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async sendPending(): Promise<void> {
+    for (const ret of this.returns.pending()) {
+      try {
+        await this.channel.request('job.return', { jid: ret.jid, success: ret.success, ret: ret.ret });
+        this.returns.remove(ret.jid);
+      } catch (err) {
+        if (err instanceof ChannelError && err.code === 'unknown_job') {
+          this.log.warn({ jid: ret.jid }, 'master does not know this job any more; dropping its return');
+          this.returns.remove(ret.jid);
+          continue;
+        }
+        this.log.warn({ jid: ret.jid, code: (err as ChannelError).code }, 'could not deliver a job return; will retry after reconnecting');
+        return;
+      }
+    }
+  }
+}
