@@ -1,0 +1,71 @@
+// Small helpers shared by the benchmark scripts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** CPU time (ns) used so far by every thread of a process, from /proc schedstat (ns resolution). */
+export function cpuNs(pid) {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // thread exited between listing and reading
+    }
+  }
+  return total;
+}
+
+/** CPU time (ns) per thread name (node main thread, ZeroMQ I/O thread, V8 and libuv workers). */
+export function cpuByThread(pid) {
+  const out = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out[name] = (out[name] ?? 0) + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // thread exited
+    }
+  }
+  return out;
+}
+
+/** CPU time (ns) of a process and of its children it has reaped (utime+stime+cutime+cstime, clock ticks). */
+export function cpuWithChildrenNs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks * 1e9) / 100;
+}
+
+/** Resident memory of a process in MiB. */
+export function rssMiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export const round = (v, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** Waits until `text` holds a JSON log line with this message. */
+export async function waitForLog(get, msg, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = get().split('\n').find((l) => l.includes(`"msg":"${msg}`));
+    if (line) return JSON.parse(line);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for "${msg}":\n${get().slice(-2000)}`);
+}
