@@ -1,0 +1,48 @@
+import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
+
+/** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
+export interface RenderedSls {
+  file: string;
+  value: unknown;
+  /** 1-based line of a key path; worked out only when an error needs it. */
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+/**
+ * Parses rendered SLS text. The fast parser does the work on every run; line
+ * numbers come from re-reading the text with the position-tracking parser from
+ * `@brine/common`, which happens only when an error has to name a line. Same YAML
+ * 1.2 core schema as that parser: `on`/`yes` stay strings, duplicate keys fail.
+ * `template` marks text that came out of Jinja, so errors quote the rendered line.
+ */
+export function parseSls(text: string, file: string, template = false): RenderedSls {
+  let value: unknown;
+  try {
+    value = load(text, { schema: CORE_SCHEMA, filename: file }) ?? null;
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    const line = err.mark ? err.mark.line + 1 : undefined;
+    const column = err.mark ? err.mark.column + 1 : undefined;
+    let detail = `YAML error: ${err.reason}`;
+    if (template && line !== undefined) {
+      detail += ` (line ${line} of the rendered template reads: ${JSON.stringify(text.split('\n')[line - 1] ?? '')})`;
+    }
+    throw new InputError('yaml_syntax', { file, ...(line && { line }), ...(column && { column }) }, detail, { cause: err });
+  }
+  let positions: ParsedYaml | null | undefined;
+  return {
+    file,
+    value,
+    lineOf(path) {
+      if (positions === undefined) {
+        try {
+          positions = parseYaml(text, file);
+        } catch {
+          positions = null;
+        }
+      }
+      return positions ? lineOf(positions, path) : undefined;
+    },
+  };
+}
