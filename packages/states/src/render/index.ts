@@ -31,6 +31,12 @@ export interface JinjaRendererOptions {
   /** Where `{% include %}` / `{% import %}` look for templates (file_roots or pillar_roots). */
   roots: readonly string[];
   cache?: SourceCache<unknown>;
+  /**
+   * Quote the offending rendered line in YAML errors (default true). Pillar
+   * renderers pass false: a pillar line is likely a secret, and pillar values
+   * are not redacted the way values rendered into states are.
+   */
+  showRenderedLine?: boolean;
 }
 
 /**
@@ -59,7 +65,7 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
     const text = renderTemplate(template, file, vars);
     const last = lastOutput.get(file);
     if (last && last.text === text) return last.parsed;
-    const parsed = parseSls(text, file, true);
+    const parsed = parseSls(text, file, opts.showRenderedLine ?? true);
     lastOutput.set(file, { text, parsed });
     return parsed;
   };

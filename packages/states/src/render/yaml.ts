@@ -14,9 +14,10 @@ export interface RenderedSls {
  * numbers come from re-reading the text with the position-tracking parser from
  * `@brine/common`, which happens only when an error has to name a line. Same YAML
  * 1.2 core schema as that parser: `on`/`yes` stay strings, duplicate keys fail.
- * `template` marks text that came out of Jinja, so errors quote the rendered line.
+ * `quoteLine` makes a YAML error quote the offending line (for text that came out
+ * of Jinja, whose line numbers are those of the rendered output).
  */
-export function parseSls(text: string, file: string, template = false): RenderedSls {
+export function parseSls(text: string, file: string, quoteLine = false): RenderedSls {
   let value: unknown;
   try {
     value = load(text, { schema: CORE_SCHEMA, filename: file }) ?? null;
@@ -25,7 +26,7 @@ export function parseSls(text: string, file: string, template = false): Rendered
     const line = err.mark ? err.mark.line + 1 : undefined;
     const column = err.mark ? err.mark.column + 1 : undefined;
     let detail = `YAML error: ${err.reason}`;
-    if (template && line !== undefined) {
+    if (quoteLine && line !== undefined) {
       detail += ` (line ${line} of the rendered template reads: ${JSON.stringify(text.split('\n')[line - 1] ?? '')})`;
     }
     throw new InputError('yaml_syntax', { file, ...(line && { line }), ...(column && { column }) }, detail, { cause: err });
