@@ -1,11 +1,12 @@
 import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { isMap, isScalar } from 'yaml';
 import { InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
 
 /** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
 export interface RenderedSls {
   file: string;
   value: unknown;
-  /** 1-based line of a key path; worked out only when an error needs it. */
+  /** 1-based line of a key path (the key's own line for a mapping key); worked out only when an error needs it. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
 
@@ -43,7 +44,19 @@ export function parseSls(text: string, file: string, quoteLine = false): Rendere
           positions = null;
         }
       }
-      return positions ? lineOf(positions, path) : undefined;
+      return positions ? keyLine(positions, path) : undefined;
     },
   };
+}
+
+/** An error about `key:` belongs on the key's line, not where its value starts. */
+function keyLine(parsed: ParsedYaml, path: readonly (string | number)[]): number | undefined {
+  const last = path[path.length - 1];
+  if (typeof last === 'string') {
+    const parent = path.length > 1 ? parsed.doc.getIn(path.slice(0, -1), true) : parsed.doc.contents;
+    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === last) : undefined;
+    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+    if (range) return parsed.lines.linePos(range[0]).line;
+  }
+  return lineOf(parsed, path);
 }
