@@ -4,13 +4,28 @@ import type { RenderContext, RenderedSls, SlsRenderer } from '../render/index.js
 import { findSlsFile, resolveRelativeSls, SlsNameError } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
 import type { MinionFacts } from '../target/match.js';
-import { problemAt, type Locus } from './types.js';
+import { childLocus, pathOf, problemAt, type Locus } from './types.js';
 
-/** An argument as written: `- key: value`, or a bare function name. */
+/** An argument as written, `- key: value`: item `index` of the list at `list`. */
 export interface ArgEntry {
   key: string;
   value: unknown;
-  locus: Locus;
+  list: Locus;
+  index: number;
+}
+
+/** Where an argument is, for an error message. */
+export const argLocus = (arg: ArgEntry): Locus => childLocus(childLocus(arg.list, arg.index), arg.key);
+
+/** The key of a one-key mapping, without building arrays (this runs for every argument). */
+export function singleKey(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return undefined;
+  let found: string | undefined;
+  for (const key in value) {
+    if (found !== undefined) return undefined;
+    found = key;
+  }
+  return found;
 }
 
 /** `module.function:` (or `module:` with the function in its list) under an ID. */
@@ -90,16 +105,17 @@ export function gatherHighState(opts: GatherOptions): HighState {
     const top = rendered.value;
     if (top === null) return;
     if (!isPlainObject(top)) {
-      problems.push(problemAt({ source: rendered, path: [] }, `SLS '${sls}' does not render to a mapping of IDs`));
+      problems.push(problemAt({ source: rendered }, `SLS '${sls}' does not render to a mapping of IDs`));
       return;
     }
+    const doc: Locus = { source: rendered };
     const include = top['include'];
     if (include !== undefined) {
-      const incLocus = { source: rendered, path: ['include'] };
+      const incLocus = childLocus(doc, 'include');
       if (!Array.isArray(include)) problems.push(problemAt(incLocus, `include declaration in SLS '${sls}' is not formed as a list`));
       else {
         include.forEach((ref: unknown, i: number) => {
-          const locus = { source: rendered, path: ['include', i] };
+          const locus = childLocus(incLocus, i);
           if (typeof ref !== 'string') return void problems.push(problemAt(locus, `include entries must be SLS names, got ${JSON.stringify(ref)}`));
           try {
             visit(resolveRelativeSls(sls, ref, file!.endsWith('/init.sls')), sls, locus);
@@ -110,14 +126,15 @@ export function gatherHighState(opts: GatherOptions): HighState {
       }
     }
     order.push(sls);
-    for (const [id, body] of Object.entries(top)) {
-      const locus = { source: rendered, path: [id] };
+    for (const id in top) {
       if (id === 'include') continue;
+      const body = top[id];
+      const locus = childLocus(doc, id);
       if (id === 'extend') {
         if (!isPlainObject(body)) problems.push(problemAt(locus, `extend declaration in SLS '${sls}' must map IDs to state declarations`));
         else {
           for (const [extId, extBody] of Object.entries(body)) {
-            const extLocus = { source: rendered, path: ['extend', extId] };
+            const extLocus = childLocus(locus, extId);
             const modules = normalizeBody(extId, sls, extBody, extLocus, problems, true);
             if (modules) extensions.push({ id: extId, sls, modules, locus: extLocus });
           }
@@ -133,7 +150,7 @@ export function gatherHighState(opts: GatherOptions): HighState {
       const existing = decls.get(id);
       if (existing) {
         const first = existing.locus;
-        problems.push(problemAt(locus, `Detected conflicting IDs, SLS IDs need to be globally unique: '${id}' is in SLS '${existing.sls}' (${first.source.file}:${first.source.lineOf(first.path) ?? '?'}) and in SLS '${sls}'`, 'duplicate_id'));
+        problems.push(problemAt(locus, `Detected conflicting IDs, SLS IDs need to be globally unique: '${id}' is in SLS '${existing.sls}' (${first.source.file}:${first.source.lineOf(pathOf(first)) ?? '?'}) and in SLS '${sls}'`, 'duplicate_id'));
         continue;
       }
       decls.set(id, { id, sls, includedFrom: includedBy ? [includedBy] : [], modules, locus });
@@ -178,9 +195,10 @@ function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, pro
   }
   const out: ModuleDecl[] = [];
   let broken = false;
-  for (const [key, list] of Object.entries(body)) {
+  for (const key in body) {
     if (key.startsWith('__')) continue;
-    const at = { source: locus.source, path: [...locus.path, key] };
+    const list = body[key];
+    const at = childLocus(locus, key);
     const fail = (detail: string) => {
       problems.push(problemAt(at, detail));
       broken = true;
@@ -195,21 +213,21 @@ function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, pro
     }
     const dot = key.indexOf('.');
     const decl: ModuleDecl = { module: dot < 0 ? key : key.slice(0, dot), fun: dot < 0 ? undefined : key.slice(dot + 1), args: [], locus: at };
-    list.forEach((item: unknown, i: number) => {
-      const itemLocus = { source: locus.source, path: [...at.path, i] };
-      if (typeof item === 'string') {
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
+      const argKey = singleKey(item);
+      if (argKey !== undefined) {
+        decl.args.push({ key: argKey, value: (item as Record<string, unknown>)[argKey], list: at, index: i });
+      } else if (typeof item === 'string') {
         if (decl.fun !== undefined) {
-          problems.push(problemAt(itemLocus, `Too many functions declared in state '${key}' of ID '${id}' in SLS '${sls}' ('${decl.fun}' and '${item}')`));
+          problems.push(problemAt(childLocus(at, i), `Too many functions declared in state '${key}' of ID '${id}' in SLS '${sls}' ('${decl.fun}' and '${item}')`));
           broken = true;
         } else decl.fun = item;
-      } else if (isPlainObject(item) && Object.keys(item).length === 1) {
-        const [argKey, value] = Object.entries(item)[0]!;
-        decl.args.push({ key: argKey, value, locus: { source: locus.source, path: [...itemLocus.path, argKey] } });
       } else {
-        problems.push(problemAt(itemLocus, `Arguments of state '${key}' in ID '${id}' must each be one '- key: value' (got ${JSON.stringify(item)}); check the indentation`));
+        problems.push(problemAt(childLocus(at, i), `Arguments of state '${key}' in ID '${id}' must each be one '- key: value' (got ${JSON.stringify(item)}); check the indentation`));
         broken = true;
       }
-    });
+    }
     if (decl.fun === undefined && !extending) {
       fail(`No function declared in state '${key}' of ID '${id}' in SLS '${sls}' (write '${key}.<function>:')`);
       continue;

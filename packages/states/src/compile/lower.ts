@@ -3,16 +3,18 @@ import { isPlainObject } from '../merge.js';
 import { validateArgs } from '../modules/args.js';
 import { findFunction, type ModuleRegistry } from '../modules/registry.js';
 import type { Args } from '../modules/types.js';
-import type { ArgEntry, StateDecl } from './gather.js';
-import { IN_KINDS, problemAt, REQUISITE_KINDS, type Locus, type LowChunk, type RequisiteKey, type RetrySpec } from './types.js';
+import { argLocus, singleKey, type ArgEntry, type StateDecl } from './gather.js';
+import { childLocus, IN_KINDS, problemAt, REQUISITE_KINDS, type LowChunk, type RequisiteKey, type RetrySpec } from './types.js';
 
 /** A requisite as written, resolved against all states once every chunk exists. */
 export interface RawRequisite {
   chunk: number;
   key: RequisiteKey;
-  value: unknown;
-  locus: Locus;
+  arg: ArgEntry;
 }
+
+/** Shared by every chunk without unless/onlyif/creates; never mutated. */
+const NONE: string[] = [];
 
 const REQUISITE_KEYS = new Set<string>([...REQUISITE_KINDS, ...IN_KINDS, 'listen']);
 
@@ -21,6 +23,8 @@ const UNSUPPORTED = new Set([
   'parallel', 'check_cmd', 'use', 'use_in', 'reload_modules', 'reload_pillar', 'reload_grains', 'fire_event',
   'umask', 'runas_password', 'saltenv', 'provider', 'aggregate', 'onfail_stop', 'onchanges_in_any', 'state',
 ]);
+
+const NO_OVERRIDES: ArgEntry[] = [];
 
 interface Runtime {
   name?: string;
@@ -52,28 +56,30 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
         problems.push(problemAt(mod.locus, `State '${mod.module}.${fun}' was not found in SLS '${decl.sls}' (${hint})`, 'unknown_function'));
         continue;
       }
-      const runtime: Runtime = { onlyif: [], unless: [], creates: [] };
-      const moduleArgs: ArgEntry[] = [];
+      const runtime: Runtime = { onlyif: NONE, unless: NONE, creates: NONE };
+      const given: Record<string, unknown> = {};
       const reqs: ArgEntry[] = [];
       for (const arg of mod.args) {
         if (REQUISITE_KEYS.has(arg.key)) reqs.push(arg);
-        else if (UNSUPPORTED.has(arg.key)) problems.push(problemAt(arg.locus, `'${arg.key}' is a Salt state option Brine does not support`));
-        else if (!readRuntimeArg(arg, runtime, problems)) moduleArgs.push(arg);
+        else if (UNSUPPORTED.has(arg.key)) problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
+        else if (!readRuntimeArg(arg, runtime, problems)) given[arg.key] = arg.value;
       }
-      const given = Object.fromEntries(moduleArgs.map((a) => [a.key, a.value]));
       const { args, problems: argProblems } = validateArgs(fn.args, given, fn.extraArgs === true);
       for (const p of argProblems) {
-        const at = moduleArgs.find((a) => a.key === p.arg)?.locus ?? mod.locus;
+        const arg = mod.args.find((a) => a.key === p.arg);
+        const at = arg ? argLocus(arg) : mod.locus;
         problems.push(problemAt(at, `${mod.module}.${fun} in ID '${decl.id}': ${p.detail}`, 'bad_argument'));
       }
       if (argProblems.length > 0) continue;
-      const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: [] }];
+      const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: NO_OVERRIDES }];
       for (const { name, overrides } of names) {
-        let chunkArgs: Args = { ...args, name };
+        // One name (the usual case) takes the validated object as it is; several get a copy each.
+        let chunkArgs = (names.length === 1 ? args : { ...args }) as Args;
+        chunkArgs.name = name;
         if (overrides.length > 0) {
           const merged = validateArgs(fn.args, { ...given, ...Object.fromEntries(overrides.map((o) => [o.key, o.value])) }, fn.extraArgs === true);
           if (merged.problems.length > 0) {
-            for (const p of merged.problems) problems.push(problemAt(overrides[0]!.locus, `${mod.module}.${fun} name '${name}': ${p.detail}`, 'bad_argument'));
+            for (const p of merged.problems) problems.push(problemAt(argLocus(overrides[0]!), `${mod.module}.${fun} name '${name}': ${p.detail}`, 'bad_argument'));
             continue;
           }
           chunkArgs = { ...merged.args, name };
@@ -87,7 +93,7 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
           locus: mod.locus, args: chunkArgs, order: runtime.order, onlyif: runtime.onlyif, unless: runtime.unless,
           creates: runtime.creates, retry: runtime.retry, failhard: runtime.failhard, requisites: [], listen: [],
         });
-        for (const r of reqs) requisites.push({ chunk: index, key: r.key as RequisiteKey, value: r.value, locus: r.locus });
+        for (const arg of reqs) requisites.push({ chunk: index, key: arg.key as RequisiteKey, arg });
       }
     }
   }
@@ -96,7 +102,7 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
 
 /** Reads an engine-level argument (name, order, unless, retry, ...); false if it is the module's. */
 function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boolean {
-  const fail = (detail: string) => problems.push(problemAt(arg.locus, detail, 'bad_argument'));
+  const fail = (detail: string) => problems.push(problemAt(argLocus(arg), detail, 'bad_argument'));
   const v = arg.value;
   switch (arg.key) {
     case 'name':
@@ -142,22 +148,21 @@ function readNames(arg: ArgEntry, fail: (d: string) => void): Runtime['names'] {
     return undefined;
   }
   const out: NonNullable<Runtime['names']> = [];
+  const listLocus = argLocus(arg);
   arg.value.forEach((entry: unknown, i: number) => {
-    const locus = { source: arg.locus.source, path: [...arg.locus.path, i] };
-    if (typeof entry === 'string' || typeof entry === 'number') out.push({ name: String(entry), overrides: [] });
-    else if (isPlainObject(entry) && Object.keys(entry).length === 1) {
+    const name = singleKey(entry);
+    if (typeof entry === 'string' || typeof entry === 'number') out.push({ name: String(entry), overrides: NO_OVERRIDES });
+    else if (name !== undefined) {
       // - name: [{arg: value}, ...] overrides arguments for that name only.
-      const [name, list] = Object.entries(entry)[0]!;
+      const list = (entry as Record<string, unknown>)[name];
       const items = Array.isArray(list) ? list : [];
-      if (!items.every((o) => isPlainObject(o) && Object.keys(o).length === 1)) {
+      const keys = items.map(singleKey);
+      if (keys.some((k) => k === undefined)) {
         fail(`names entry '${name}' must list '- arg: value' overrides`);
         return;
       }
-      const overrides = items.map((o) => {
-        const [key, value] = Object.entries(o as Record<string, unknown>)[0]!;
-        return { key, value, locus };
-      });
-      out.push({ name, overrides });
+      const at = childLocus(childLocus(listLocus, i), name);
+      out.push({ name, overrides: items.map((o, j) => ({ key: keys[j]!, value: (o as Record<string, unknown>)[keys[j]!], list: at, index: j })) });
     } else fail(`names entries must be names or {name: [overrides]}, got ${JSON.stringify(entry)}`);
   });
   return out;

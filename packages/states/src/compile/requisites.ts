@@ -1,39 +1,47 @@
 import type { InputError } from '@brine/common';
-import { isPlainObject } from '../merge.js';
 import { findFunction, type ModuleRegistry } from '../modules/registry.js';
 import { globMatch } from '../target/glob.js';
+import { argLocus, singleKey } from './gather.js';
 import type { RawRequisite } from './lower.js';
-import { problemAt, type LowChunk, type RequisiteKind } from './types.js';
+import { childLocus, problemAt, type LowChunk, type RequisiteKind } from './types.js';
 
 const isPattern = (s: string): boolean => /[*?[\]]/.test(s);
 
 /** Lookups from a requisite reference (`module: id-or-name`, `id`, `sls: name`) to chunks. */
 class ChunkIndex {
   private readonly byIdOrName = new Map<string, number[]>();
-  private readonly byModule = new Map<string, number[]>();
+  /** module → ID or name → chunks */
+  private readonly byModule = new Map<string, Map<string, number[]>>();
   private readonly bySls = new Map<string, number[]>();
 
   constructor(private readonly chunks: readonly LowChunk[]) {
     for (const c of chunks) {
-      for (const key of new Set([c.id, c.name])) {
-        push(this.byIdOrName, key, c.index);
-        push(this.byModule, `${c.module}\0${key}`, c.index);
+      let inModule = this.byModule.get(c.module);
+      if (!inModule) this.byModule.set(c.module, (inModule = new Map()));
+      push(this.byIdOrName, c.id, c.index);
+      push(inModule, c.id, c.index);
+      if (c.name !== c.id) {
+        push(this.byIdOrName, c.name, c.index);
+        push(inModule, c.name, c.index);
       }
-      for (const sls of [c.sls, ...c.includedFrom]) push(this.bySls, sls, c.index);
+      push(this.bySls, c.sls, c.index);
+      for (const sls of c.includedFrom) push(this.bySls, sls, c.index);
     }
   }
 
-  find(key: string, value: string): number[] {
+  find(key: string, value: string): readonly number[] {
     if (key === 'sls') {
-      if (!isPattern(value)) return this.bySls.get(value) ?? [];
+      if (!isPattern(value)) return this.bySls.get(value) ?? NOTHING;
       return unique([...this.bySls].filter(([sls]) => globMatch(value, sls)).flatMap(([, ids]) => ids));
     }
-    if (!isPattern(value)) return (key === 'id' ? this.byIdOrName.get(value) : this.byModule.get(`${key}\0${value}`)) ?? [];
+    if (!isPattern(value)) return (key === 'id' ? this.byIdOrName.get(value) : this.byModule.get(key)?.get(value)) ?? NOTHING;
     return this.chunks
       .filter((c) => (key === 'id' || c.module === key) && (globMatch(value, c.id) || globMatch(value, c.name)))
       .map((c) => c.index);
   }
 }
+
+const NOTHING: readonly number[] = [];
 
 function push(map: Map<string, number[]>, key: string, index: number): void {
   const list = map.get(key);
@@ -41,7 +49,7 @@ function push(map: Map<string, number[]>, key: string, index: number): void {
   else if (list[list.length - 1] !== index) list.push(index);
 }
 
-const unique = (xs: number[]): number[] => [...new Set(xs)];
+const unique = (xs: readonly number[]): number[] => [...new Set(xs)];
 
 /**
  * Resolves every requisite to the chunks it names and records it on the state
@@ -51,27 +59,30 @@ const unique = (xs: number[]): number[] => [...new Set(xs)];
 export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite[], registry: ModuleRegistry): InputError[] {
   const problems: InputError[] = [];
   const index = new ChunkIndex(chunks);
-  const seen = new Set<string>();
   const addEdge = (dependent: number, kind: RequisiteKind, target: number, implicit = false) => {
-    const key = `${dependent}:${kind}:${target}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    chunks[dependent]!.requisites.push(implicit ? { kind, target, implicit } : { kind, target });
+    // A state has a handful of requisites: a scan beats building a key per edge.
+    const list = chunks[dependent]!.requisites;
+    if (list.some((r) => r.kind === kind && r.target === target)) return;
+    list.push(implicit ? { kind, target, implicit } : { kind, target });
   };
   for (const r of raw) {
     const self = chunks[r.chunk]!;
+    const value = r.arg.value;
     const where = `in state [${self.name}] in SLS [${self.sls}]`;
-    if (!Array.isArray(r.value)) {
-      problems.push(problemAt(r.locus, `The ${r.key} statement in state '${self.id}' in SLS '${self.sls}' needs to be formed as a list`, 'requisite_invalid'));
+    if (!Array.isArray(value)) {
+      problems.push(problemAt(argLocus(r.arg), `The ${r.key} statement in state '${self.id}' in SLS '${self.sls}' needs to be formed as a list`, 'requisite_invalid'));
       continue;
     }
-    r.value.forEach((item: unknown, i: number) => {
-      const locus = { source: r.locus.source, path: [...r.locus.path, i] };
-      const ref = parseReference(item);
-      if (typeof ref === 'string') return void problems.push(problemAt(locus, `Requisite [${r.key}: ${ref}] ${where} must be 'module: id-or-name', 'sls: name' or an ID`, 'requisite_invalid'));
+    for (let i = 0; i < value.length; i++) {
+      const ref = parseReference(value[i]);
+      if (typeof ref === 'string') {
+        problems.push(problemAt(childLocus(argLocus(r.arg), i), `Requisite [${r.key}: ${ref}] ${where} must be 'module: id-or-name', 'sls: name' or an ID`, 'requisite_invalid'));
+        continue;
+      }
       const targets = index.find(ref.key, ref.value);
       if (targets.length === 0) {
-        return void problems.push(problemAt(locus, `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`, 'requisite_missing'));
+        problems.push(problemAt(childLocus(argLocus(r.arg), i), `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`, 'requisite_missing'));
+        continue;
       }
       for (const t of targets) {
         if (r.key === 'listen') self.listen.push(t);
@@ -79,7 +90,7 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
         else if (r.key.endsWith('_in')) addEdge(t, r.key.slice(0, -3) as RequisiteKind, self.index);
         else addEdge(self.index, r.key as RequisiteKind, t);
       }
-    });
+    }
   }
   for (const c of chunks) {
     c.listen = unique(c.listen);
@@ -95,8 +106,9 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
 /** `x` (an ID or name), `{module: x}`, `{module.function: x}` (trimmed to the module), `{sls: x}`. */
 function parseReference(item: unknown): { key: string; value: string } | string {
   if (typeof item === 'string') return { key: 'id', value: item };
-  if (isPlainObject(item) && Object.keys(item).length === 1) {
-    const [rawKey, value] = Object.entries(item)[0]!;
+  const rawKey = singleKey(item);
+  if (rawKey !== undefined) {
+    const value = (item as Record<string, unknown>)[rawKey];
     const key = rawKey.split('.')[0]!;
     if (typeof value === 'string' || typeof value === 'number') return { key, value: String(value) };
     return `${rawKey} (the value must be a string)`;

@@ -15,14 +15,27 @@ export type InKind = (typeof IN_KINDS)[number];
 
 export type RequisiteKey = RequisiteKind | InKind | 'listen';
 
-/** Where a value sits in a rendered file; turned into file:line only when an error needs it. */
+/**
+ * Where a value sits in a rendered file, as a chain of keys up to the document;
+ * turned into file:line only when an error needs it (a compile of 10,000 states
+ * makes many of these, so each is one small object).
+ */
 export interface Locus {
   source: RenderedSls;
-  path: readonly (string | number)[];
+  parent?: Locus;
+  key?: string | number;
+}
+
+export const childLocus = (parent: Locus, key: string | number): Locus => ({ source: parent.source, parent, key });
+
+export function pathOf(locus: Locus): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: Locus | undefined = locus; at && at.key !== undefined; at = at.parent) path.unshift(at.key);
+  return path;
 }
 
 export const posOf = (locus: Locus): SourcePos => {
-  const line = locus.source.lineOf(locus.path);
+  const line = locus.source.lineOf(pathOf(locus));
   return line === undefined ? { file: locus.source.file } : { file: locus.source.file, line };
 };
 
