@@ -163,15 +163,18 @@ class Execution {
     return state;
   }
 
-  /** Conditions, inspect, then apply (or not, in test mode), then the watch action if one is due. */
-  private async call(chunk: LowChunk, watchFired: boolean, test = this.test): Promise<Result & { skipWatch?: boolean }> {
+  /**
+   * Conditions, inspect, then apply (or not, in test mode), then the watch action
+   * if one is due. A state skipped by its conditions never runs its watch action.
+   */
+  private async call(chunk: LowChunk, watchFired: boolean, test = this.test): Promise<Result> {
     const fn = this.fn(chunk);
     const ctx = this.context(chunk, test);
     const args = chunk.args as never;
     try {
       const verdict = await checkConditions(chunk, ctx);
       if (verdict.kind === 'error') return { result: false, comment: verdict.comment, changes: {} };
-      if (verdict.kind === 'skip') return { result: true, comment: verdict.comment, changes: {}, skipWatch: true };
+      if (verdict.kind === 'skip') return { result: true, comment: verdict.comment, changes: {} };
       const plan = await fn.inspect(args, ctx);
       let ret: Result;
       if (plan.kind === 'correct') ret = { result: true, comment: plan.comment, changes: {} };
