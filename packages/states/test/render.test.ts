@@ -56,6 +56,15 @@ describe('jinja|yaml renderer', () => {
     expect(() => render(join(root, 'py.sls'), { minion })).toThrow(/py\.sls:1: renderer '#!py' is not supported/);
   });
 
+  it('reads YAML 1.2 core (on/yes stay strings) with merge keys, as Salt SLS files use them', () => {
+    const root = tree({ 'm.sls': 'defaults: &d\n  mode: "0644"\n  user: root\nfile:\n  <<: *d\n  user: app\nflag: on\n' });
+    expect(jinjaYamlRenderer({ roots: [root] })(join(root, 'm.sls'), { minion }).value).toEqual({
+      defaults: { mode: '0644', user: 'root' },
+      file: { mode: '0644', user: 'app' },
+      flag: 'on',
+    });
+  });
+
   it('names file and line for template and YAML errors', () => {
     const root = tree({
       'syntax.sls': 'a: 1\n{% if %}\n',

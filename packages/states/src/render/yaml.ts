@@ -1,4 +1,4 @@
-import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { CORE_SCHEMA, load, mergeTag, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
 import { InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
 
@@ -18,10 +18,13 @@ export interface RenderedSls {
  * `quoteLine` makes a YAML error quote the offending line (for text that came out
  * of Jinja, whose line numbers are those of the rendered output).
  */
+/** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
+const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
+
 export function parseSls(text: string, file: string, quoteLine = false): RenderedSls {
   let value: unknown;
   try {
-    value = load(text, { schema: CORE_SCHEMA, filename: file }) ?? null;
+    value = load(text, { schema: SCHEMA, filename: file }) ?? null;
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
     const line = err.mark ? err.mark.line + 1 : undefined;
