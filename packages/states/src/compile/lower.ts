@@ -21,7 +21,7 @@ const REQUISITE_KEYS = new Set<string>([...REQUISITE_KINDS, ...IN_KINDS, 'listen
 /** Salt state options Brine does not implement; named so an SLS using one fails clearly, not silently. */
 const UNSUPPORTED = new Set([
   'parallel', 'check_cmd', 'use', 'use_in', 'reload_modules', 'reload_pillar', 'reload_grains', 'fire_event',
-  'umask', 'runas_password', 'saltenv', 'provider', 'aggregate', 'onfail_stop', 'onchanges_in_any', 'state',
+  'umask', 'runas_password', 'saltenv', 'provider', 'aggregate', 'onfail_stop', 'state',
 ]);
 
 const NO_OVERRIDES: ArgEntry[] = [];
