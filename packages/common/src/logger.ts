@@ -16,15 +16,17 @@ export const REDACTED_FIELDS = [
 export interface LoggerOptions {
   name: string;
   level: string;
-  /** Pretty, coloured lines instead of JSON; defaults to whether stdout is a terminal. */
+  /** Daemons log to stdout; one-shot commands to stderr, keeping stdout for their output. */
+  fd?: 1 | 2;
+  /** Pretty, coloured lines instead of JSON; defaults to whether the output is a terminal. */
   pretty?: boolean;
-  destination?: DestinationStream;
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
   const paths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]);
-  const pretty = opts.pretty ?? process.stdout.isTTY === true;
-  const stream = opts.destination ?? (pretty ? prettyStream() : pino.destination({ dest: 1, sync: true }));
+  const fd = opts.fd ?? 1;
+  const pretty = opts.pretty ?? (fd === 1 ? process.stdout : process.stderr).isTTY === true;
+  const stream = pretty ? prettyStream(fd) : pino.destination({ dest: fd, sync: true });
   return pino(
     {
       name: opts.name,
@@ -37,9 +39,9 @@ export function createLogger(opts: LoggerOptions): Logger {
   );
 }
 
-function prettyStream(): DestinationStream {
+function prettyStream(fd: 1 | 2): DestinationStream {
   // Loaded only on a terminal: daemons under systemd log JSON and skip the cost.
   const require = createRequire(import.meta.url);
   const pretty = require('pino-pretty') as (o: object) => DestinationStream;
-  return pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pretty({ sync: true, colorize: true, destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }

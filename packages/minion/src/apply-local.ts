@@ -67,7 +67,7 @@ async function applyLocal(target: string, flags: ApplyFlags): Promise<number> {
   const fileRoots = flags.fileRoot ?? config.file_roots;
   const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
   const grains = { id: config.id, ...config.grains };
-  const logger = createLogger({ name: 'minion', level: flags.logLevel, destination: process.stderr });
+  const logger = createLogger({ name: 'minion', level: flags.logLevel, fd: 2 });
   const color = process.stdout.isTTY === true && !flags.json;
   const reportProblems = (problems: string[]): number => {
     if (flags.json) process.stdout.write(`${JSON.stringify({ errors: problems }, null, 2)}\n`);

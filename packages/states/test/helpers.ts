@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Logger } from '@brine/common';
 import { compileStates, type CompiledRun } from '../src/compile/index.js';
 import { runStates, type RunOptions } from '../src/run/execute.js';
 import type { StateResult, StateResults } from '../src/run/results.js';
@@ -37,3 +38,10 @@ export const byId = (results: StateResults): Record<string, StateResult> =>
 /** State IDs in the order they ran. */
 export const runOrder = (results: StateResults): string[] =>
   Object.values(results).sort((a, b) => a.__run_num__ - b.__run_num__).map((r) => r.__id__);
+
+/** A logger that keeps each line (fields and message, as JSON) in `lines`, at every level. */
+export function captureLogger(lines: string[]): Logger {
+  const at = (level: string) => (fields: object, msg: string) => void lines.push(JSON.stringify({ level, msg, ...fields }));
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  return { isLevelEnabled: () => true, ...Object.fromEntries(levels.map((l) => [l, at(l)])) } as unknown as Logger;
+}

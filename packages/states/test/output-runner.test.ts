@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@brine/common';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
 import { redactingLog } from '../src/run/log.js';
 import { summarize, type StateResults } from '../src/run/results.js';
 import { execaRunner } from '../src/run/runner.js';
+import { captureLogger } from './helpers.js';
 
 const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };
 const results: StateResults = {
@@ -39,7 +39,7 @@ describe('highstate output', () => {
 describe('command runner', () => {
   it('feeds stdin from a Buffer and never logs it', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ name: 't', level: 'trace', destination: { write: (s: string) => void lines.push(s) } });
+    const logger = captureLogger(lines);
     const runner = execaRunner(redactingLog(logger, new Redactor()));
     const r = await runner.run('cat', [], { stdin: Buffer.from('key material 123') });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'key material 123' });

@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@brine/common';
 import { compileStates } from '../src/compile/index.js';
 import { StateCompileError } from '../src/compile/errors.js';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
 import { runStates } from '../src/run/execute.js';
 import { pillarSecretProvider } from '../src/run/secrets.js';
-import { tree } from './helpers.js';
+import { captureLogger, tree } from './helpers.js';
 
 const SECRET = 'Tr0ub4dor&3-luks';
 const KEYFILE = 'multi-line key material\nsecond line of the key\n';
@@ -38,7 +37,7 @@ describe('pillar secrets never leave a run', () => {
       ].join('\n'),
     });
     const logs: string[] = [];
-    const logger = createLogger({ name: 't', level: 'trace', destination: { write: (s: string) => void logs.push(s) } });
+    const logger = captureLogger(logs);
     const run = compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
     for (const test of [true, false]) {
       const results = await runStates(run, { test, secrets: pillarSecretProvider(pillar), logger });
