@@ -75,7 +75,7 @@ describe('jinja|yaml renderer', () => {
     expect(() => render(join(root, 'syntax.sls'), { minion })).toThrow(/syntax\.sls:2:\d+: Jinja error: unexpected token/);
     expect(() => render(join(root, 'undef.sls'), { minion })).toThrow(/undef\.sls:2:\d+: Jinja error: .*undefined/);
     // Duplicate key `b` only exists after the loop ran: the error quotes the rendered line.
-    expect(() => render(join(root, 'yaml.sls'), { minion })).toThrow(/yaml\.sls:5:1: YAML error: duplicated mapping key \(line 5 of the rendered template reads: "b: 2"\)/);
+    expect(() => render(join(root, 'yaml.sls'), { minion })).toThrow(/yaml\.sls:5:1: YAML error: Map keys must be unique \(line 5 of the rendered template reads: "b: 2"\)/);
   });
 
   it('parses a plain file once and a template again only when its output changes', () => {

@@ -1,6 +1,6 @@
 import { CORE_SCHEMA, load, mergeTag, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
-import { InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
+import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
 
 /** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
 export interface RenderedSls {
@@ -10,6 +10,9 @@ export interface RenderedSls {
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
 
+/** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
+const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
+
 /**
  * Parses rendered SLS text. The fast parser does the work on every run; line
  * numbers come from re-reading the text with the position-tracking parser from
@@ -18,22 +21,13 @@ export interface RenderedSls {
  * `quoteLine` makes a YAML error quote the offending line (for text that came out
  * of Jinja, whose line numbers are those of the rendered output).
  */
-/** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
-const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
-
 export function parseSls(text: string, file: string, quoteLine = false): RenderedSls {
   let value: unknown;
   try {
     value = load(text, { schema: SCHEMA, filename: file }) ?? null;
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
-    const line = err.mark ? err.mark.line + 1 : undefined;
-    const column = err.mark ? err.mark.column + 1 : undefined;
-    let detail = `YAML error: ${err.reason}`;
-    if (quoteLine && line !== undefined) {
-      detail += ` (line ${line} of the rendered template reads: ${JSON.stringify(text.split('\n')[line - 1] ?? '')})`;
-    }
-    throw new InputError('yaml_syntax', { file, ...(line && { line }), ...(column && { column }) }, detail, { cause: err });
+    throw syntaxError(text, file, err, quoteLine);
   }
   let positions: ParsedYaml | null | undefined;
   return {
@@ -50,6 +44,26 @@ export function parseSls(text: string, file: string, quoteLine = false): Rendere
       return positions ? keyLine(positions, path) : undefined;
     },
   };
+}
+
+/**
+ * A YAML error worded as everywhere else in Brine: the position-tracking parser
+ * from @brine/common reads the text again (errors only) and names the problem.
+ */
+function syntaxError(text: string, file: string, err: YAMLException, quoteLine: boolean): InputError {
+  let error: InputError | undefined;
+  try {
+    parseYaml(text, file);
+  } catch (e) {
+    if (e instanceof InputError) error = e;
+  }
+  // The two parsers disagree on this text: keep the fast parser's verdict.
+  error ??= new InputError('yaml_syntax', { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) }, `YAML error: ${err.reason}`);
+  const line = error.pos.line;
+  if (!quoteLine || line === undefined) return error;
+  const detail = error.message.slice(formatPos(error.pos).length + 2);
+  const quoted = JSON.stringify(text.split('\n')[line - 1] ?? '');
+  return new InputError(error.code, error.pos, `${detail} (line ${line} of the rendered template reads: ${quoted})`, { cause: err });
 }
 
 /** An error about `key:` belongs on the key's line, not where its value starts. */
