@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { runCli } from '@brine/common';
+import { registerApplyLocal } from './apply-local.js';
 import { ChannelError } from './channel.js';
 import { registerMinionCommands } from './commands.js';
 import { loadMinionConfig } from './config.js';
-import { runMinion } from './daemon.js';
 
 const program = new Command('minion')
   .description('Brine minion: authenticates to the master, fetches its pillar and runs states')
@@ -11,9 +11,11 @@ const program = new Command('minion')
   .showHelpAfterError()
   // Subcommands take their own -c; without this the top-level -c would swallow it.
   .enablePositionalOptions()
-  .action(async (opts: { config?: string }) => runMinion(loadMinionConfig(opts.config)));
+  // Loaded only for the daemon: one-shot commands stay quick to start.
+  .action(async (opts: { config?: string }) => (await import('./daemon.js')).runMinion(loadMinionConfig(opts.config)));
 
 registerMinionCommands(program);
+registerApplyLocal(program);
 
 // A refusal or failure from the master is an operational failure (1); bad config or usage is 2.
 await runCli('minion', program, (err) => (err instanceof ChannelError ? 1 : 2));

@@ -1,10 +1,29 @@
+// Targeting, files and pillar
 export * from './target/glob.js';
 export * from './target/match.js';
 export * from './target/compound.js';
 export * from './target/ip.js';
 export * from './sls-files.js';
 export * from './source-cache.js';
-export * from './render.js';
+export * from './render/index.js';
 export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
+
+// State runs: compile → run → report
+export { compileStates, type CompileOptions, type CompiledRun } from './compile/index.js';
+export { StateCompileError } from './compile/errors.js';
+export type { LowChunk, Requisite, RequisiteKind, RetrySpec } from './compile/types.js';
+export { runStates, type RunOptions } from './run/execute.js';
+export { summarize, type RunSummary, type StateResult, type StateResults } from './run/results.js';
+export { formatHighstate, formatCompileErrors, type HighstateFormat } from './output/highstate.js';
+export { Redactor, REDACTED } from './redact.js';
+
+// What state modules and their hosts plug into
+export type * from './modules/types.js';
+export { stateFunction } from './modules/types.js';
+export { builtinModules, moduleRegistry, type ModuleRegistry } from './modules/registry.js';
+export { execaRunner, type CommandRunner, type CommandOptions, type CommandResult } from './run/runner.js';
+export { pillarSecretProvider, SecretUnavailableError, type SecretProvider } from './run/secrets.js';
+export { localFileServer, type FileServer } from './run/files.js';
+export type { StateLog } from './run/log.js';

@@ -15,7 +15,7 @@ interface Entry<T> {
 export class SourceCache<T = unknown> {
   private readonly entries = new Map<string, Entry<T>>();
 
-  read(file: string): { text: string; derive: (kind: string, make: (text: string) => T) => T } {
+  read(file: string): { text: string; derive: <U extends T>(kind: string, make: (text: string) => U) => U } {
     const st = statSync(file, { bigint: true });
     const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     let entry = this.entries.get(file);
@@ -26,8 +26,8 @@ export class SourceCache<T = unknown> {
     const current = entry;
     return {
       text: current.text,
-      derive: (kind, make) => {
-        if (current.derived.has(kind)) return current.derived.get(kind)!;
+      derive: <U extends T>(kind: string, make: (text: string) => U): U => {
+        if (current.derived.has(kind)) return current.derived.get(kind) as U;
         const value = make(current.text);
         current.derived.set(kind, value);
         return value;

@@ -1,4 +1,7 @@
-import { InputError, lineOf, type ParsedYaml } from '@brine/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '@brine/common';
+import type { RenderedSls } from './render/index.js';
 import { isMatchType, matchTarget, MATCH_TYPES, type MatchType, type MinionFacts } from './target/match.js';
 
 /** One target block of a top file: which minions, and the SLS names they get. */
@@ -13,11 +16,11 @@ export interface TopEntry {
  * Reads a Salt top file: `base:` → target → list of SLS names, where the list may
  * carry `- match: <type>`. Only the base environment exists in Brine.
  */
-export function parseTopFile(parsed: ParsedYaml, file: string): TopEntry[] {
+export function parseTopFile(parsed: RenderedSls, file: string): TopEntry[] {
   const top = parsed.value;
   if (top === null) return [];
   const fail = (path: (string | number)[], detail: string): never => {
-    throw new InputError('top_invalid', { file, line: lineOf(parsed, path) }, detail);
+    throw new InputError('top_invalid', { file, line: parsed.lineOf(path) }, detail);
   };
   if (typeof top !== 'object' || Array.isArray(top)) return fail([], 'top file must map environments to targets (base: ...)');
   const envs = Object.keys(top);
@@ -38,8 +41,13 @@ export function parseTopFile(parsed: ParsedYaml, file: string): TopEntry[] {
         match = type as MatchType;
       } else fail([...path, i], `entries under '${target}' must be SLS names or '- match: <type>'`);
     });
-    return { target, match, sls, line: lineOf(parsed, path) };
+    return { target, match, sls, line: parsed.lineOf(path) };
   });
+}
+
+/** The first root's `top.sls`, as Salt picks the top file of an environment. */
+export function findTopFile(roots: readonly string[]): string | undefined {
+  return roots.map((root) => join(root, 'top.sls')).find((f) => existsSync(f));
 }
 
 /** The SLS names a top file gives this minion, in top-file order, each once. */

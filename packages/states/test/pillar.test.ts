@@ -1,18 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePillar } from '../src/pillar/compile.js';
-import { yamlRenderer } from '../src/render.js';
-
-function tree(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'pillar-'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, name)), { recursive: true });
-    writeFileSync(join(root, name), text);
-  }
-  return root;
-}
+import { yamlRenderer } from '../src/render/index.js';
+import { tree } from './helpers.js';
 
 const compile = (root: string, id: string) => compilePillar({ roots: [root], minion: { id }, render: yamlRenderer() });
 

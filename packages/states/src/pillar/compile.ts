@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { lineOf, type ParsedYaml } from '@brine/common';
 import { deepMerge } from '../merge.js';
-import type { SlsRenderer } from '../render.js';
+import type { RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls } from '../sls-files.js';
-import { parseTopFile, slsForMinion } from '../top-file.js';
+import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
 import type { MinionFacts } from '../target/match.js';
 
 export interface PillarResult {
@@ -29,7 +26,7 @@ export interface PillarOptions {
  */
 export function compilePillar(opts: PillarOptions): PillarResult {
   const result: PillarResult = { pillar: {}, errors: [], files: [] };
-  const topFile = opts.roots.map((root) => join(root, 'top.sls')).find((f) => existsSync(f));
+  const topFile = findTopFile(opts.roots);
   if (!topFile) return result;
   let names: string[];
   try {
@@ -50,14 +47,14 @@ function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, re
   if (seen.has(sls)) return undefined;
   seen.add(sls);
   let file: string | undefined;
-  let parsed: ParsedYaml;
+  let parsed: RenderedSls;
   try {
     file = findSlsFile(opts.roots, sls);
     if (!file) {
       result.errors.push(`Specified SLS '${sls}' in environment 'base' is not available in pillar_roots (${opts.roots.join(', ')})`);
       return undefined;
     }
-    parsed = opts.render(file, { minion: opts.minion });
+    parsed = opts.render(file, { minion: opts.minion, sls });
   } catch (err) {
     result.errors.push(describe(err));
     return undefined;
@@ -73,11 +70,11 @@ function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, re
   delete data['include'];
   if (includes === undefined) return data;
   if (!Array.isArray(includes)) {
-    result.errors.push(`${file}:${lineOf(parsed, ['include']) ?? 1}: include declaration in SLS '${sls}' is not formed as a list`);
+    result.errors.push(`${file}:${parsed.lineOf(['include']) ?? 1}: include declaration in SLS '${sls}' is not formed as a list`);
     return data;
   }
   for (const [i, item] of includes.entries()) {
-    const at = `${file}:${lineOf(parsed, ['include', i]) ?? 1}`;
+    const at = `${file}:${parsed.lineOf(['include', i]) ?? 1}`;
     const ref = parseInclude(item);
     if (typeof ref === 'string') {
       result.errors.push(`${at}: ${ref}`);

@@ -1,0 +1,67 @@
+import { formatPos, InputError } from '@brine/common';
+import { builtinModules, type ModuleRegistry } from '../modules/registry.js';
+import { Redactor } from '../redact.js';
+import { jinjaYamlRenderer, type SlsRenderer } from '../render/index.js';
+import { StateCompileError } from './errors.js';
+import { gatherHighState } from './gather.js';
+import { lowerHighState } from './lower.js';
+import { orderChunks } from './order.js';
+import { resolveRequisites } from './requisites.js';
+import type { LowChunk } from './types.js';
+
+export interface CompileOptions {
+  fileRoots: readonly string[];
+  /** This minion's compiled pillar. */
+  pillar: Record<string, unknown>;
+  grains?: Record<string, unknown>;
+  /** Minion options, as `opts` in templates. */
+  opts?: Record<string, unknown>;
+  minionId: string;
+  /** `highstate` (the top file's SLS for this minion) or SLS names. */
+  target: 'highstate' | readonly string[];
+  /** Reuse one renderer across runs to keep its parse cache. */
+  render?: SlsRenderer;
+  modules?: ModuleRegistry;
+}
+
+/** States ready to run: checked, with requisites resolved and an execution order. */
+export interface CompiledRun {
+  minionId: string;
+  fileRoots: readonly string[];
+  /** SLS names rendered, includes first. */
+  sls: readonly string[];
+  /** In declaration order; `Requisite.target` and `listen` index into it. */
+  chunks: readonly LowChunk[];
+  /** Indexes into `chunks`, in the order they run. */
+  sequence: readonly number[];
+  modules: ModuleRegistry;
+  /** Pillar values rendered into these states; the run redacts them (and what it fetches). */
+  redactor: Redactor;
+}
+
+/**
+ * Render → compile → order. Throws StateCompileError listing every problem
+ * found (file:line each) when the states cannot run as written; pillar values
+ * are redacted from those messages too.
+ */
+export function compileStates(opts: CompileOptions): CompiledRun {
+  const redactor = new Redactor();
+  const modules = opts.modules ?? builtinModules;
+  const fail = (problems: readonly InputError[]): never => {
+    throw new StateCompileError(problems.map((p) => new InputError(p.code, p.pos, redactor.string(p.message.slice(formatPos(p.pos).length + 2)))));
+  };
+  const high = gatherHighState({
+    roots: opts.fileRoots,
+    target: opts.target,
+    render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
+    minion: { id: opts.minionId, grains: opts.grains ?? {} },
+    context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: (value) => redactor.add(value) },
+  });
+  const low = lowerHighState(high.decls, modules);
+  const problems = [...high.problems, ...low.problems];
+  if (problems.length === 0) problems.push(...resolveRequisites(low.chunks, low.requisites, modules));
+  if (problems.length > 0) return fail(problems);
+  const sequence = orderChunks(low.chunks);
+  if (sequence instanceof InputError) return fail([sequence]);
+  return { minionId: opts.minionId, fileRoots: opts.fileRoots, sls: high.sls, chunks: low.chunks, sequence, modules, redactor };
+}

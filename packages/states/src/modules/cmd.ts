@@ -1,0 +1,104 @@
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { CommandOptions, CommandResult } from '../run/runner.js';
+import { lookupUser, runAsOptions } from './accounts.js';
+import { stateFunction, type Args, type Changes, type Outcome, type StateContext, type StateModule } from './types.js';
+
+export interface CmdRunArgs extends Args {
+  cwd?: string;
+  env: Record<string, string>;
+  runas?: string;
+  shell: string;
+  stateful: boolean;
+  timeout?: number;
+}
+
+/** The process options for a shell command run the way `cmd.run` (and unless/onlyif) runs it. */
+export async function shellCommandOptions(
+  ctx: Pick<StateContext, 'runner'>,
+  opts: { cwd?: string | undefined; env?: Record<string, string> | undefined; runas?: string | undefined; timeout?: number | undefined },
+): Promise<CommandOptions | string> {
+  const out: CommandOptions = { env: { ...opts.env } };
+  let home = homedir();
+  if (opts.runas !== undefined) {
+    const user = await lookupUser(ctx.runner, opts.runas);
+    if (!user) return `User '${opts.runas}' is not available`;
+    const as = runAsOptions(user);
+    Object.assign(out, { uid: as.uid, gid: as.gid, env: { ...as.env, ...out.env } });
+    home = user.home;
+  }
+  // Salt runs commands in the user's home unless told otherwise, not wherever the minion started.
+  const cwd = opts.cwd ?? (existsSync(home) ? home : '/');
+  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return `Desired working directory "${cwd}" is not available`;
+  out.cwd = cwd;
+  if (opts.timeout !== undefined) out.timeoutMs = opts.timeout * 1000;
+  return out;
+}
+
+/**
+ * Salt's stateful protocol: the command's last output line says whether it
+ * changed anything, as JSON (`{"changed": false, "comment": "..."}`) or as
+ * `changed=no comment='...'`.
+ */
+export function parseStatefulLine(stdout: string): { changed: boolean; comment?: string; extra: Changes } | undefined {
+  const lines = stdout.trimEnd().split('\n');
+  const last = lines[lines.length - 1]?.trim() ?? '';
+  let fields: Record<string, unknown> | undefined;
+  if (last.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(last);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) fields = parsed as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  } else {
+    fields = {};
+    for (const m of last.matchAll(/(\w+)=(?:'([^']*)'|"([^"]*)"|(\S*))/g)) fields[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
+  }
+  if (!fields || !('changed' in fields)) return undefined;
+  const { changed, comment, ...extra } = fields;
+  return {
+    changed: changed === true || (typeof changed === 'string' && /^(yes|true|1)$/i.test(changed)),
+    ...(comment !== undefined && { comment: String(comment) }),
+    extra,
+  };
+}
+
+async function runCommand(args: CmdRunArgs, ctx: StateContext): Promise<Outcome> {
+  const opts = await shellCommandOptions(ctx, args);
+  if (typeof opts === 'string') return { result: false, comment: opts, changes: {} };
+  const r: CommandResult = await ctx.runner.run(args.shell, ['-c', args.name], opts);
+  if (r.error) return { result: false, comment: `Command "${args.name}" did not complete: ${r.error}`, changes: {} };
+  const result = r.exitCode === 0;
+  const changes: Changes = { pid: r.pid, retcode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  if (args.stateful) {
+    const said = parseStatefulLine(r.stdout);
+    if (!said) return { result: false, comment: `Command "${args.name}" is stateful but its last output line does not say changed=yes/no`, changes };
+    const comment = said.comment ?? `Command "${args.name}" run`;
+    return { result, comment, changes: said.changed || !result ? { ...changes, ...said.extra } : {} };
+  }
+  return { result, comment: `Command "${args.name}" run`, changes };
+}
+
+const run = stateFunction<CmdRunArgs>({
+  args: {
+    cwd: { type: 'string', doc: "directory to run in (default: the user's home)" },
+    env: { type: 'env', default: {}, doc: 'environment variables to add' },
+    runas: { type: 'string', doc: 'user to run the command as' },
+    shell: { type: 'string', default: '/bin/sh', doc: 'shell that runs the command' },
+    stateful: { type: 'boolean', default: false, doc: "the command's last output line reports changed=yes/no" },
+    timeout: { type: 'integer', doc: 'seconds before the command is killed' },
+  },
+  async inspect(args, ctx) {
+    const opts = await shellCommandOptions(ctx, args);
+    if (typeof opts === 'string') return { kind: 'error', comment: opts };
+    return { kind: 'change', comment: `Command "${args.name}" would have been executed`, changes: {} };
+  },
+  apply: (args, _plan, ctx) => runCommand(args, ctx),
+  watch: {
+    describe: (args) => `Command "${args.name}" would have been executed`,
+    run: runCommand,
+  },
+});
+
+export const cmdModule: StateModule = { name: 'cmd', functions: { run } };

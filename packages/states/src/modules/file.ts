@@ -1,0 +1,223 @@
+import { constants, type Stats } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, normalize } from 'node:path';
+import { createPatch } from 'diff';
+import { lookupGroup, lookupUser } from './accounts.js';
+import { stateFunction, type Args, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
+
+/** Text files up to this size get a unified diff in `changes`; larger ones a note. */
+const MAX_DIFF_BYTES = 1 << 20;
+
+interface Ownership {
+  user?: string;
+  group?: string;
+  mode?: string;
+}
+
+/** The differences between what is on disk and the wanted owner, group and mode. */
+async function attributeChanges(ctx: StateContext, st: Stats | undefined, want: Ownership): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
+  const changes: Changes = {};
+  const out: { changes: Changes; uid?: number; gid?: number } = { changes };
+  if (want.user !== undefined) {
+    const user = await lookupUser(ctx.runner, want.user);
+    if (!user) return `User ${want.user} is not available`;
+    out.uid = user.uid;
+    if (!st || st.uid !== user.uid) changes['user'] = want.user;
+  }
+  if (want.group !== undefined) {
+    const gid = await lookupGroup(ctx.runner, want.group);
+    if (gid === undefined) return `Group ${want.group} is not available`;
+    out.gid = gid;
+    if (!st || st.gid !== gid) changes['group'] = want.group;
+  }
+  if (want.mode !== undefined && (!st || (st.mode & 0o7777) !== parseInt(want.mode, 8))) changes['mode'] = want.mode;
+  return out;
+}
+
+async function statOrUndefined(path: string, follow = true): Promise<Stats | undefined> {
+  try {
+    return await (follow ? stat(path) : lstat(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function badPath(name: string): string | undefined {
+  if (!isAbsolute(name)) return `Specified file ${name} is not an absolute path`;
+  return normalize(name) === '/' ? `Refusing to manage "/" itself` : undefined;
+}
+
+const describeDiff = (before: Buffer, after: Buffer, name: string): string => {
+  if (before.includes(0) || after.includes(0)) return 'Replace binary file';
+  if (before.length > MAX_DIFF_BYTES || after.length > MAX_DIFF_BYTES) return 'Replace text file (too large to show a diff)';
+  // Drop jsdiff's "Index:" / "=====" preamble; keep the ---/+++/@@ unified diff.
+  return createPatch(name, before.toString('utf8'), after.toString('utf8'), '', '').split('\n').slice(2).join('\n');
+};
+
+/** Where new content comes from, read only when a state runs. */
+async function wantedContent(args: ManagedArgs, ctx: StateContext): Promise<Buffer | undefined | string> {
+  const given = [args.source, args.contents, args.contents_pillar].filter((v) => v !== undefined).length;
+  if (given > 1) return 'Only one of source, contents and contents_pillar may be given';
+  let content: Buffer | undefined;
+  if (args.source !== undefined) content = await ctx.files.read(args.source);
+  else if (args.contents !== undefined) content = Buffer.from(args.contents.join('\n'), 'utf8');
+  else if (args.contents_pillar !== undefined) content = await ctx.secrets.fetch(args.contents_pillar);
+  if (content && args.source === undefined && args.contents_newline && content.length > 0 && content[content.length - 1] !== 0x0a) {
+    const withNewline = Buffer.concat([content, Buffer.from('\n')]);
+    content.fill(0);
+    content = withNewline;
+  }
+  return content;
+}
+
+/** Creates a file's content beside it and renames it into place, so readers never see half a file. */
+async function writeInPlace(path: string, content: Buffer, mode: number, uid: number | undefined, gid: number | undefined): Promise<void> {
+  const tmp = `${path}.brine-${process.pid}-${Date.now()}`;
+  // Private until owner and mode are set: the content may be a secret.
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await fh.writeFile(content);
+    if (uid !== undefined || gid !== undefined) await fh.chown(uid ?? -1, gid ?? -1);
+    await fh.chmod(mode);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
+
+interface ManagedArgs extends Args, Ownership {
+  source?: string;
+  contents?: string[];
+  contents_pillar?: string;
+  contents_newline: boolean;
+  makedirs: boolean;
+  replace: boolean;
+  show_changes: boolean;
+}
+
+interface ManagedPlan {
+  content: Buffer | undefined;
+  writeContent: boolean;
+  uid?: number;
+  gid?: number;
+  mode?: number;
+}
+
+const OWNERSHIP_ARGS = {
+  user: { type: 'string', doc: 'owner (name or uid)' },
+  group: { type: 'string', doc: 'group (name or gid)' },
+  makedirs: { type: 'boolean', default: false, doc: 'create missing parent directories' },
+} as const;
+
+const managed = stateFunction<ManagedArgs, ManagedPlan>({
+  args: {
+    source: { type: 'string', doc: 'salt://path in the file roots, or an absolute local path' },
+    contents: { type: 'string-list', doc: 'the content itself (a list is joined with newlines)' },
+    contents_pillar: { type: 'string', doc: 'pillar key (a:b:c) whose value is the content, fetched only when the state runs' },
+    contents_newline: { type: 'boolean', default: true, doc: 'end contents/contents_pillar with a newline' },
+    mode: { type: 'mode', doc: "file mode, e.g. '0640' (default 0644 for new files)" },
+    ...OWNERSHIP_ARGS,
+    replace: { type: 'boolean', default: true, doc: 'replace the content of an existing file' },
+    show_changes: { type: 'boolean', default: true, doc: 'show a diff of the content in changes' },
+  },
+  async inspect(args, ctx): Promise<Plan<ManagedPlan>> {
+    const bad = badPath(args.name);
+    if (bad) return { kind: 'error', comment: bad };
+    const st = await statOrUndefined(args.name);
+    if (st?.isDirectory()) return { kind: 'error', comment: `Specified target ${args.name} is a directory` };
+    if (!st && !args.makedirs && !(await statOrUndefined(dirname(args.name)))) {
+      return { kind: 'error', comment: `Parent directory not present for ${args.name} (set makedirs: True to create it)` };
+    }
+    const content = await wantedContent(args, ctx);
+    if (typeof content === 'string') return { kind: 'error', comment: content };
+    const attrs = await attributeChanges(ctx, st, args);
+    if (typeof attrs === 'string') return { kind: 'error', comment: attrs };
+    const changes = attrs.changes;
+    const before = st && content && args.replace ? await readFile(args.name) : undefined;
+    const writeContent = !st || (before !== undefined && content !== undefined && !before.equals(content));
+    if (writeContent) changes['diff'] = !st ? 'New file' : args.show_changes ? describeDiff(before!, content!, args.name) : '<show_changes=False>';
+    before?.fill(0);
+    if (Object.keys(changes).length === 0) {
+      content?.fill(0);
+      return { kind: 'correct', comment: `File ${args.name} is in the correct state` };
+    }
+    if (ctx.test) content?.fill(0);
+    // A new file gets 0644 unless told otherwise; a rewritten one keeps its mode and owner.
+    const mode = args.mode !== undefined ? parseInt(args.mode, 8) : st ? st.mode & 0o7777 : 0o644;
+    const data: ManagedPlan = { content, writeContent, mode, uid: attrs.uid ?? st?.uid, gid: attrs.gid ?? st?.gid };
+    return { kind: 'change', comment: `The file ${args.name} is set to be changed`, changes, data };
+  },
+  async apply(args, plan) {
+    const { content, writeContent, mode, uid, gid } = plan.data!;
+    try {
+      if (args.makedirs) await mkdir(dirname(args.name), { recursive: true, mode: 0o755 });
+      if (writeContent) await writeInPlace(args.name, content ?? Buffer.alloc(0), mode!, uid, gid);
+      else {
+        if (uid !== undefined || gid !== undefined) await chown(args.name, uid ?? -1, gid ?? -1);
+        await chmod(args.name, mode!);
+      }
+    } finally {
+      content?.fill(0);
+    }
+    return { result: true, comment: `File ${args.name} updated`, changes: plan.changes };
+  },
+});
+
+interface DirectoryArgs extends Args, Ownership {
+  dir_mode?: string;
+  makedirs: boolean;
+}
+
+const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exists: boolean }>({
+  args: {
+    dir_mode: { type: 'mode', doc: "directory mode, e.g. '0755'" },
+    mode: { type: 'mode', doc: 'same as dir_mode' },
+    ...OWNERSHIP_ARGS,
+  },
+  async inspect(args, ctx) {
+    const bad = badPath(args.name);
+    if (bad) return { kind: 'error', comment: bad };
+    const st = await statOrUndefined(args.name);
+    if (st && !st.isDirectory()) return { kind: 'error', comment: `Specified location ${args.name} exists and is a file` };
+    if (!st && !args.makedirs && !(await statOrUndefined(dirname(args.name)))) {
+      return { kind: 'error', comment: `No directory to create ${args.name} in (set makedirs: True to create parents)` };
+    }
+    const attrs = await attributeChanges(ctx, st, { ...args, mode: args.dir_mode ?? args.mode });
+    if (typeof attrs === 'string') return { kind: 'error', comment: attrs };
+    const changes: Changes = st ? attrs.changes : { [args.name]: 'New Dir', ...attrs.changes };
+    if (Object.keys(changes).length === 0) return { kind: 'correct', comment: `The directory ${args.name} is in the correct state` };
+    const comment = st ? `The directory ${args.name} is set to be updated` : `The directory ${args.name} is set to be created`;
+    return { kind: 'change', comment, changes, data: { uid: attrs.uid, gid: attrs.gid, exists: !!st } };
+  },
+  async apply(args, plan) {
+    const { uid, gid } = plan.data!;
+    const mode = args.dir_mode ?? args.mode;
+    await mkdir(args.name, { recursive: args.makedirs, mode: mode !== undefined ? parseInt(mode, 8) : 0o755 });
+    if (uid !== undefined || gid !== undefined) await chown(args.name, uid ?? -1, gid ?? -1);
+    // mkdir's mode is cut by the umask; set it exactly.
+    if (mode !== undefined) await chmod(args.name, parseInt(mode, 8));
+    return { result: true, comment: `Directory ${args.name} updated`, changes: plan.changes };
+  },
+});
+
+const absent = stateFunction<Args, { isDir: boolean }>({
+  args: {},
+  async inspect(args) {
+    const bad = badPath(args.name);
+    if (bad) return { kind: 'error', comment: bad };
+    const st = await statOrUndefined(args.name, false);
+    if (!st) return { kind: 'correct', comment: `File ${args.name} is not present` };
+    return { kind: 'change', comment: `File ${args.name} is set for removal`, changes: { removed: args.name }, data: { isDir: st.isDirectory() } };
+  },
+  async apply(args, plan) {
+    await rm(args.name, { recursive: true, force: true });
+    return { result: true, comment: `Removed ${plan.data?.isDir ? 'directory' : 'file'} ${args.name}`, changes: plan.changes };
+  },
+});
+
+export const fileModule: StateModule = { name: 'file', functions: { managed, directory, absent } };

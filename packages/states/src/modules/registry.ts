@@ -1,0 +1,19 @@
+import { cmdModule } from './cmd.js';
+import { fileModule } from './file.js';
+import { testModule } from './test.js';
+import type { StateFunction, StateModule } from './types.js';
+
+/** The state modules a compile can use, by module name. */
+export type ModuleRegistry = ReadonlyMap<string, StateModule>;
+
+export function moduleRegistry(modules: readonly StateModule[]): ModuleRegistry {
+  return new Map(modules.map((m) => [m.name, m]));
+}
+
+/** Modules that ship with Brine. System modules (lvm, luks, mount, service) join this list. */
+export const builtinModules: ModuleRegistry = moduleRegistry([testModule, cmdModule, fileModule]);
+
+export function findFunction(registry: ModuleRegistry, module: string, fun: string): StateFunction<never, never> | undefined {
+  const functions = registry.get(module)?.functions;
+  return functions && Object.hasOwn(functions, fun) ? functions[fun] : undefined;
+}

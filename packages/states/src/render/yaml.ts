@@ -1,0 +1,79 @@
+import { CORE_SCHEMA, load, mergeTag, YAMLException } from 'js-yaml';
+import { isMap, isScalar } from 'yaml';
+import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
+
+/** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
+export interface RenderedSls {
+  file: string;
+  value: unknown;
+  /** 1-based line of a key path (the key's own line for a mapping key); worked out only when an error needs it. */
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+/** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
+const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
+
+/**
+ * Parses rendered SLS text. The fast parser does the work on every run; line
+ * numbers come from re-reading the text with the position-tracking parser from
+ * `@brine/common`, which happens only when an error has to name a line. Same YAML
+ * 1.2 core schema as that parser: `on`/`yes` stay strings, duplicate keys fail.
+ * `quoteLine` makes a YAML error quote the offending line (for text that came out
+ * of Jinja, whose line numbers are those of the rendered output).
+ */
+export function parseSls(text: string, file: string, quoteLine = false): RenderedSls {
+  let value: unknown;
+  try {
+    value = load(text, { schema: SCHEMA, filename: file }) ?? null;
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    throw syntaxError(text, file, err, quoteLine);
+  }
+  let positions: ParsedYaml | null | undefined;
+  return {
+    file,
+    value,
+    lineOf(path) {
+      if (positions === undefined) {
+        try {
+          positions = parseYaml(text, file);
+        } catch {
+          positions = null;
+        }
+      }
+      return positions ? keyLine(positions, path) : undefined;
+    },
+  };
+}
+
+/**
+ * A YAML error worded as everywhere else in Brine: the position-tracking parser
+ * from @brine/common reads the text again (errors only) and names the problem.
+ */
+function syntaxError(text: string, file: string, err: YAMLException, quoteLine: boolean): InputError {
+  let error: InputError | undefined;
+  try {
+    parseYaml(text, file);
+  } catch (e) {
+    if (e instanceof InputError) error = e;
+  }
+  // The two parsers disagree on this text: keep the fast parser's verdict.
+  error ??= new InputError('yaml_syntax', { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) }, `YAML error: ${err.reason}`);
+  const line = error.pos.line;
+  if (!quoteLine || line === undefined) return error;
+  const detail = error.message.slice(formatPos(error.pos).length + 2);
+  const quoted = JSON.stringify(text.split('\n')[line - 1] ?? '');
+  return new InputError(error.code, error.pos, `${detail} (line ${line} of the rendered template reads: ${quoted})`, { cause: err });
+}
+
+/** An error about `key:` belongs on the key's line, not where its value starts. */
+function keyLine(parsed: ParsedYaml, path: readonly (string | number)[]): number | undefined {
+  const last = path[path.length - 1];
+  if (typeof last === 'string') {
+    const parent = path.length > 1 ? parsed.doc.getIn(path.slice(0, -1), true) : parsed.doc.contents;
+    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === last) : undefined;
+    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+    if (range) return parsed.lines.linePos(range[0]).line;
+  }
+  return lineOf(parsed, path);
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { StateCompileError } from '../src/compile/errors.js';
+import { compileTree } from './helpers.js';
+
+/** The compile problems for a tree, one message each (file:line: detail). */
+function problems(files: Record<string, string>, target: string[] | 'highstate' = ['main']): string[] {
+  try {
+    compileTree(files, { target });
+  } catch (err) {
+    if (err instanceof StateCompileError) return err.problems.map((p) => p.message);
+    throw err;
+  }
+  throw new Error('expected the compile to fail');
+}
+
+const tags = (files: Record<string, string>, target: string[] | 'highstate' = ['main']) => {
+  const run = compileTree(files, { target });
+  return run.sequence.map((i) => run.chunks[i]!.tag);
+};
+
+describe('SLS forms', () => {
+  it('takes the forms Salt takes, with name defaulting to the ID', () => {
+    const sls = [
+      'short: test.nop',
+      'long:',
+      '  test.nop: []',
+      'modfirst:',
+      '  test:',
+      '    - nop',
+      '    - name: other-name',
+      'multi:',
+      '  test.succeed_without_changes: []',
+      '  cmd.run:',
+      '    - name: "true"',
+      'numeric:',
+      '  test.nop:',
+      '    - name: 1234',
+    ].join('\n');
+    expect(tags({ 'main.sls': sls })).toEqual([
+      'test_|-short_|-short_|-nop',
+      'test_|-long_|-long_|-nop',
+      'test_|-modfirst_|-other-name_|-nop',
+      'test_|-multi_|-multi_|-succeed_without_changes',
+      'cmd_|-multi_|-true_|-run',
+      'test_|-numeric_|-1234_|-nop',
+    ]);
+  });
+
+  it('expands names into one state each, with per-name overrides', () => {
+    const run = compileTree({
+      'main.sls': 'dirs:\n  file.directory:\n    - names:\n      - /srv/a\n      - /srv/b:\n        - mode: 700\n    - mode: 755\n',
+    });
+    expect(run.chunks.map((c) => [c.name, c.args['mode']])).toEqual([['/srv/a', '0755'], ['/srv/b', '0700']]);
+  });
+
+  it('includes (relative too) before the including SLS, and extends', () => {
+    const files = {
+      'web/init.sls': 'include:\n  - .conf\n  - base\nweb:\n  test.nop: []\nextend:\n  conf:\n    test.succeed_with_changes:\n      - require:\n        - base-state\n      - comment: replaced\n',
+      'web/conf.sls': 'conf:\n  test.succeed_with_changes:\n    - require:\n      - web\n    - comment: original\n',
+      'base.sls': 'base-state:\n  test.nop: []\n',
+    };
+    const run = compileTree(files, { target: ['web'] });
+    const conf = run.chunks.find((c) => c.id === 'conf')!;
+    expect(conf.args['comment']).toBe('replaced');
+    expect(conf.requisites.map((r) => run.chunks[r.target]!.id)).toEqual(['web', 'base-state']);
+    expect(run.sls).toEqual(['web.conf', 'base', 'web']);
+  });
+
+  it('compiles the highstate from top.sls for this minion', () => {
+    const files = {
+      'top.sls': "base:\n  '*':\n    - common\n  'other':\n    - never\n  'm1':\n    - match: list\n    - mine\n",
+      'common.sls': 'a: test.nop\n',
+      'mine.sls': 'b: test.nop\n',
+    };
+    expect(tags(files, 'highstate')).toEqual(['test_|-a_|-a_|-nop', 'test_|-b_|-b_|-nop']);
+  });
+});
+
+describe('compile errors name file and line', () => {
+  it.each([
+    ['YAML syntax', 'a:\n  test.nop: [\n', /main\.sls:3:1: YAML error/],
+    ['unknown function', 'a:\n  test.nope: []\n', /main\.sls:2: State 'test\.nope' was not found in SLS 'main' \(test has: nop,/],
+    ['unknown module', 'a:\n  pkg.installed: []\n', /main\.sls:2: State 'pkg\.installed' was not found in SLS 'main' \(known modules: test, cmd, file/],
+    ['argument the function does not take', 'a:\n  cmd.run:\n    - nmae: x\n', /main\.sls:3: cmd\.run in ID 'a': 'nmae' is not an argument of this function \(it takes: name, cwd,/],
+    ['argument of the wrong type', 'a:\n  file.managed:\n    - name: /x\n    - mode: rwx\n', /main\.sls:4: file\.managed in ID 'a': argument 'mode' must be an octal file mode/],
+    ['missing requisite target', 'a:\n  test.nop:\n    - require:\n      - pkg: vim\n', /main\.sls:4: Referenced state does not exist for requisite \[require: \(pkg: vim\)\] in state \[a\] in SLS \[main\]/],
+    ['requisite not a list', 'a:\n  test.nop:\n    - require: b\nb: test.nop\n', /main\.sls:3: The require statement in state 'a' in SLS 'main' needs to be formed as a list/],
+    ['trailing colon', 'a:\n  test.nop:\n', /main\.sls:2: ID 'a' in SLS 'main' contains a short declaration \(test\.nop\) with a trailing colon/],
+    ['two functions', 'a:\n  test:\n    - nop\n    - succeed_without_changes\n', /main\.sls:4: Too many functions declared/],
+    ['no function', 'a:\n  test:\n    - name: x\n', /main\.sls:2: No function declared in state 'test'/],
+    ['bad order', 'a:\n  test.nop:\n    - order: soon\n', /main\.sls:3: 'order' must be a number, 'first' or 'last'/],
+    ['unsupported Salt option', 'a:\n  test.nop:\n    - parallel: True\n', /main\.sls:3: 'parallel' is a Salt state option Brine does not support/],
+    ['extend of a missing ID', 'extend:\n  ghost:\n    test.nop: []\n', /main\.sls:2: Cannot extend ID 'ghost' in 'base:main'\. It is not part of the high state\./],
+    ['missing include', 'include:\n  - nowhere\n', /main\.sls:2: No matching sls found for 'nowhere'/],
+  ])('%s', (_, sls, pattern) => {
+    const found = problems({ 'main.sls': sls });
+    expect(found.some((p) => pattern.test(p)), found.join('\n')).toBe(true);
+  });
+
+  it('reports duplicate IDs across files with both places', () => {
+    const found = problems({ 'main.sls': 'include:\n  - other\n\ndup:\n  test.nop: []\n', 'other.sls': 'dup:\n  test.nop: []\n' });
+    expect(found).toEqual([expect.stringMatching(/main\.sls:4: Detected conflicting IDs.*'dup' is in SLS 'other' \(.*other\.sls:1\) and in SLS 'main'/)]);
+  });
+
+  it('reports every problem of a run at once', () => {
+    const found = problems({ 'main.sls': 'a:\n  test.nope: []\nb:\n  cmd.run:\n    - bogus: 1\n' });
+    expect(found).toHaveLength(2);
+  });
+
+  it('fails a highstate with no top file or no match for this minion', () => {
+    expect(problems({ 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(/No Top file found/);
+    expect(problems({ 'top.sls': "base:\n  'web*':\n    - x\n", 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(/No Top file matches found for minion 'm1'/);
+  });
+});

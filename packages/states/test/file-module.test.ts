@@ -1,0 +1,137 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileStates } from '../src/compile/index.js';
+import { runStates } from '../src/run/execute.js';
+import { pillarSecretProvider } from '../src/run/secrets.js';
+import { byId, tree } from './helpers.js';
+
+const modeOf = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
+
+/** Compiles `main` from a state tree and runs it: once, or as asked. */
+async function apply(states: Record<string, string>, opts: { test?: boolean; pillar?: Record<string, unknown> } = {}) {
+  const root = tree(states);
+  const pillar = opts.pillar ?? {};
+  const run = compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
+  return byId(await runStates(run, { test: opts.test ?? false, secrets: pillarSecretProvider(pillar) }));
+}
+
+describe('file.managed', () => {
+  it('creates a file from contents with mode, then finds it correct (idempotent)', async () => {
+    const dir = tree({});
+    const path = join(dir, 'sub', 'app.conf');
+    const sls = { 'main.sls': JSON.stringify({ conf: { 'file.managed': [{ name: path }, { contents: ['a = 1', 'b = 2'] }, { mode: 640 }, { makedirs: true }] } }) };
+    const first = (await apply(sls))['conf']!;
+    expect(first).toMatchObject({ result: true, comment: `File ${path} updated`, changes: { diff: 'New file', mode: '0640' } });
+    expect(readFileSync(path, 'utf8')).toBe('a = 1\nb = 2\n');
+    expect(modeOf(path)).toBe('0640');
+    const second = (await apply(sls))['conf']!;
+    expect(second).toMatchObject({ result: true, comment: `File ${path} is in the correct state`, changes: {} });
+  });
+
+  it('shows a diff in test mode and changes nothing; applies it for real', async () => {
+    const dir = tree({ 'app.conf': 'a = 1\nb = 2\n' });
+    const path = join(dir, 'app.conf');
+    const states = { 'main.sls': JSON.stringify({ conf: { 'file.managed': [{ name: path }, { source: 'salt://files/app.conf' }, { user: 'nobody' }] } }), 'files/app.conf': 'a = 1\nb = 3\n' };
+    const test = (await apply(states, { test: true }))['conf']!;
+    expect(test.result).toBeNull();
+    expect(test.comment).toBe(`The file ${path} is set to be changed`);
+    expect(test.changes['diff']).toContain('-b = 2\n+b = 3');
+    expect(test.changes['user']).toBe('nobody');
+    expect(readFileSync(path, 'utf8')).toBe('a = 1\nb = 2\n');
+    const real = (await apply(states))['conf']!;
+    expect(real.result).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('a = 1\nb = 3\n');
+    expect(statSync(path).uid).toBe(65534);
+  });
+
+  it('keeps the mode of a file it rewrites, and leaves content alone with replace: False', async () => {
+    const dir = tree({ 'keep.conf': 'old\n' });
+    const path = join(dir, 'keep.conf');
+    await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { mode: '0600' }] } }) });
+    await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { contents: 'new' }] } }) });
+    expect(readFileSync(path, 'utf8')).toBe('new\n');
+    expect(modeOf(path)).toBe('0600');
+    const r = (await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { contents: 'other' }, { replace: false }] } }) }))['k']!;
+    expect(r.comment).toBe(`File ${path} is in the correct state`);
+  });
+
+  it('writes contents_pillar fetched just in time, private until its mode is set', async () => {
+    const dir = tree({});
+    const path = join(dir, 'key');
+    const r = (await apply(
+      { 'main.sls': JSON.stringify({ key: { 'file.managed': [{ name: path }, { contents_pillar: 'luks:key' }, { mode: '0400' }] } }) },
+      { pillar: { luks: { key: 'correct horse battery' } } },
+    ))['key']!;
+    expect(r.result).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('correct horse battery\n');
+    expect(modeOf(path)).toBe('0400');
+  });
+
+  it('refuses what it cannot do, saying why', async () => {
+    const dir = tree({ 'adir/x': '' });
+    const results = await apply({
+      'main.sls': JSON.stringify({
+        relative: { 'file.managed': [{ name: 'etc/x' }] },
+        isdir: { 'file.managed': [{ name: join(dir, 'adir') }] },
+        noparent: { 'file.managed': [{ name: join(dir, 'no/such/x') }] },
+        both: { 'file.managed': [{ name: join(dir, 'b') }, { contents: 'x' }, { source: '/etc/hostname' }] },
+        nosource: { 'file.managed': [{ name: join(dir, 'c') }, { source: 'salt://missing.conf' }] },
+        nouser: { 'file.managed': [{ name: join(dir, 'd') }, { user: 'no-such-user-here' }] },
+      }),
+    });
+    expect(results['relative']!.comment).toBe('Specified file etc/x is not an absolute path');
+    expect(results['isdir']!.comment).toBe(`Specified target ${join(dir, 'adir')} is a directory`);
+    expect(results['noparent']!.comment).toMatch(/^Parent directory not present/);
+    expect(results['both']!.comment).toBe('Only one of source, contents and contents_pillar may be given');
+    expect(results['nosource']!.comment).toMatch(/source file 'salt:\/\/missing\.conf' not found/);
+    expect(results['nouser']!.comment).toBe('User no-such-user-here is not available');
+    for (const r of Object.values(results)) expect(r.result).toBe(false);
+  });
+});
+
+describe('file.directory and file.absent', () => {
+  it('creates a directory with owner and mode, then finds it correct', async () => {
+    const dir = tree({});
+    const path = join(dir, 'a', 'b');
+    const sls = { 'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: path }, { makedirs: true }, { dir_mode: 750 }, { group: 'daemon' }] } }) };
+    expect((await apply(sls))['d']).toMatchObject({ result: true, changes: { [path]: 'New Dir', mode: '0750', group: 'daemon' } });
+    expect(modeOf(path)).toBe('0750');
+    expect(statSync(path).gid).toBe(1);
+    expect((await apply(sls))['d']).toMatchObject({ result: true, comment: `The directory ${path} is in the correct state`, changes: {} });
+  });
+
+  it('refuses a path that is a file', async () => {
+    const dir = tree({ f: 'x' });
+    expect((await apply({ 'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: join(dir, 'f') }] } }) }))['d']!.comment).toBe(`Specified location ${join(dir, 'f')} exists and is a file`);
+  });
+
+  it('removes files and directories, says so in test mode first, and refuses /', async () => {
+    const dir = tree({ 'gone.txt': 'x', 'tree/a/b': 'y' });
+    const sls = {
+      'main.sls': JSON.stringify({
+        f: { 'file.absent': [{ name: join(dir, 'gone.txt') }] },
+        t: { 'file.absent': [{ name: join(dir, 'tree') }] },
+        root: { 'file.absent': [{ name: '/' }] },
+      }),
+    };
+    const test = await apply(sls, { test: true });
+    expect(test['f']).toMatchObject({ result: null, comment: `File ${join(dir, 'gone.txt')} is set for removal` });
+    expect(existsSync(join(dir, 'gone.txt'))).toBe(true);
+    const real = await apply(sls);
+    expect(real['f']).toMatchObject({ result: true, comment: `Removed file ${join(dir, 'gone.txt')}`, changes: { removed: join(dir, 'gone.txt') } });
+    expect(real['t']!.comment).toBe(`Removed directory ${join(dir, 'tree')}`);
+    expect(real['root']).toMatchObject({ result: false, comment: 'Refusing to manage "/" itself' });
+    expect(existsSync(join(dir, 'tree'))).toBe(false);
+    expect((await apply(sls))['f']!.comment).toBe(`File ${join(dir, 'gone.txt')} is not present`);
+  });
+});
+
+describe('salt:// sources', () => {
+  it('cannot leave the file roots', async () => {
+    const dir = tree({});
+    mkdirSync(join(dir, 'x'));
+    const r = (await apply({ 'main.sls': JSON.stringify({ c: { 'file.managed': [{ name: join(dir, 'x/out') }, { source: 'salt://../../../../etc/passwd' }] } }) }))['c']!;
+    expect(r.comment).toMatch(/the path leaves the file roots/);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { formatHighstate } from '../src/output/highstate.js';
+import { Redactor } from '../src/redact.js';
+import { redactingLog } from '../src/run/log.js';
+import { summarize, type StateResults } from '../src/run/results.js';
+import { execaRunner } from '../src/run/runner.js';
+import { captureLogger } from './helpers.js';
+
+const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };
+const results: StateResults = {
+  'test_|-a_|-a_|-nop': { ...base, name: 'a', result: true, changes: {}, comment: 'Success!', __id__: 'a', __run_num__: 0 },
+  'cmd_|-b_|-echo hi_|-run': { ...base, name: 'echo hi', result: true, changes: { retcode: 0, stdout: 'line1\nline2', ok: true, list: ['x', 'y'] }, comment: 'Command "echo hi" run', __id__: 'b', __run_num__: 1 },
+  'test_|-c_|-c_|-fail_without_changes': { ...base, name: 'c', result: false, changes: {}, comment: 'first\nsecond', __id__: 'c', __run_num__: 2 },
+};
+
+describe('highstate output', () => {
+  it('lays out each state and the summary as Salt does', () => {
+    const text = formatHighstate(results, { color: false, minionId: 'web1' });
+    expect(text).toContain('          ID: b\n    Function: cmd.run\n        Name: echo hi\n      Result: True\n');
+    expect(text).toContain('     Changes:\n              ----------\n              list:\n                  - x\n                  - y\n              ok:\n                  True\n              retcode:\n                  0\n              stdout:\n                  line1\n                  line2\n');
+    expect(text).toContain('     Comment: first\n              second\n');
+    expect(text).toContain('Succeeded: 2 (changed=1)\nFailed:    1\n------------\nTotal states run:     3\nTotal run time:     4.500 ms\n');
+    expect(text).not.toContain('\x1b[');
+  });
+
+  it('colours by outcome on a terminal', () => {
+    const text = formatHighstate(results, { color: true, minionId: 'web1' });
+    expect(text).toContain('\x1b[0;32m----------\n          ID: a');
+    expect(text).toContain('\x1b[0;36m----------\n          ID: b');
+    expect(text).toContain('\x1b[0;31m----------\n          ID: c');
+    expect(text).toContain('\x1b[0;31mFailed:    1');
+  });
+
+  it('summarizes', () => {
+    expect(summarize(results)).toEqual({ succeeded: 2, failed: 1, changed: 1, wouldChange: 0, total: 3, durationMs: 4.5 });
+  });
+});
+
+describe('command runner', () => {
+  it('feeds stdin from a Buffer and never logs it', async () => {
+    const lines: string[] = [];
+    const logger = captureLogger(lines);
+    const runner = execaRunner(redactingLog(logger, new Redactor()));
+    const r = await runner.run('cat', [], { stdin: Buffer.from('key material 123') });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'key material 123' });
+    expect(lines.join('')).toContain('"input":"16 bytes"');
+    expect(lines.join('')).not.toContain('key material');
+  });
+
+  it('reports a command that cannot start or times out, without throwing', async () => {
+    const runner = execaRunner();
+    expect(await runner.run('/nonexistent/program', [])).toMatchObject({ exitCode: -1, error: expect.stringMatching(/ENOENT/) });
+    expect(await runner.run('sleep', ['5'], { timeoutMs: 100 })).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
+  });
+});

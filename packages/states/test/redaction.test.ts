@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileStates } from '../src/compile/index.js';
+import { StateCompileError } from '../src/compile/errors.js';
+import { formatHighstate } from '../src/output/highstate.js';
+import { Redactor } from '../src/redact.js';
+import { runStates } from '../src/run/execute.js';
+import { pillarSecretProvider } from '../src/run/secrets.js';
+import { captureLogger, tree } from './helpers.js';
+
+const SECRET = 'Tr0ub4dor&3-luks';
+const KEYFILE = 'multi-line key material\nsecond line of the key\n';
+const pillar = { luks: { password: SECRET, keyfile: KEYFILE }, site: 'lab' };
+
+describe('pillar secrets never leave a run', () => {
+  it('are redacted from results, highstate text, JSON and logs', async () => {
+    const out = tree({ 'existing.conf': 'password = old-value\n' });
+    const root = tree({
+      'main.sls': [
+        'unlock:',
+        '  cmd.run:',
+        "    - name: echo '{{ pillar.luks.password }}' > /dev/null; echo \"done {{ pillar['luks']['password'] }}\"",
+        '    - env:',
+        "      - PASSPHRASE: {{ salt['pillar.get']('luks:password') }}",
+        'conf:',
+        '  file.managed:',
+        `    - name: ${join(out, 'existing.conf')}`,
+        '    - contents: "password = {{ pillar.luks.password }}"',
+        'keyfile:',
+        '  file.managed:',
+        `    - name: ${join(out, 'keyfile')}`,
+        '    - contents_pillar: luks:keyfile',
+        'note:',
+        '  test.configurable_test_state:',
+        '    - comment: "unlocked with {{ pillar.luks.password }} on {{ pillar.site }}"',
+        '    - changes: False',
+      ].join('\n'),
+    });
+    const logs: string[] = [];
+    const logger = captureLogger(logs);
+    const run = compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
+    for (const test of [true, false]) {
+      const results = await runStates(run, { test, secrets: pillarSecretProvider(pillar), logger });
+      const json = JSON.stringify(results);
+      const text = formatHighstate(results, { color: false, minionId: 'm1', test });
+      for (const leak of [SECRET, 'Tr0ub4dor', 'multi-line key material', 'second line of the key']) {
+        expect(json).not.toContain(leak);
+        expect(text).not.toContain(leak);
+        expect(logs.join('')).not.toContain(leak);
+      }
+      expect(Object.values(results).filter((r) => r.result === false)).toEqual([]);
+      // What is not a secret still shows, and the redaction is visible.
+      expect(text).toContain('unlocked with <redacted> on lab');
+      expect(Object.keys(results)).toContain('cmd_|-unlock_|-echo \'<redacted>\' > /dev/null; echo "done <redacted>"_|-run');
+    }
+    const after = await runStates(run, { secrets: pillarSecretProvider(pillar) });
+    expect(JSON.stringify(after)).not.toContain(SECRET);
+    expect(logs.length).toBeGreaterThan(10);
+  });
+
+  it('are redacted from compile errors', () => {
+    const root = tree({ 'main.sls': "a:\n  test.nop:\n    - require:\n      - test: {{ pillar.luks.password }}\n" });
+    try {
+      compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(StateCompileError);
+      expect((err as Error).message).toContain('(test: <redacted>)');
+      expect((err as Error).message).not.toContain(SECRET);
+    }
+  });
+});
+
+describe('Redactor', () => {
+  it('blanks whole values and each line of multi-line ones, longest first, keys included', () => {
+    const r = new Redactor();
+    r.add('abcd');
+    r.add('abcdef');
+    r.add(Buffer.from('line one\nline two'));
+    r.add('no'); // too short to be a secret
+    expect(r.string('x abcdef y abcd z')).toBe('x <redacted> y <redacted> z');
+    expect(r.deep({ 'key abcd': ['line two', 'no'] })).toEqual({ 'key <redacted>': ['<redacted>', 'no'] });
+  });
+});
