@@ -244,6 +244,22 @@ function writeJobFiles(job, share, startedAt) {
  */
 async function boot(job, vm) {
   const dir = mkdtempSync(join(tmpdir(), 'brine-vm-'));
+  try {
+    return await runQemu(job, vm, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs QEMU until the guest powers off or a limit passes, and turns what the guest left in the
+ * job share into a result or a typed error. QEMU is not running any more when this settles.
+ * @param {Job} job
+ * @param {import('./provision.mjs').VmAssets} vm
+ * @param {string} dir a fresh directory for the job share and the console log
+ * @returns {Promise<RunResult>}
+ */
+async function runQemu(job, vm, dir) {
   const share = join(dir, 'share');
   const consolePath = join(dir, 'console.log');
   mkdirSync(share);
@@ -295,6 +311,5 @@ async function boot(job, vm) {
   } finally {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     await exited;
-    rmSync(dir, { recursive: true, force: true });
   }
 }
