@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The whole test suite: type-check the tests, then run unit and end-to-end tests.
+// The whole test suite: type-check the tests, run unit and end-to-end tests, then the VM suite
+// (real LUKS and LVM in QEMU guests; see docs/VM-HARNESS.md).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,3 +15,4 @@ function step(cmd, args) {
 
 step(bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
 step(bin('vitest'), ['run', ...process.argv.slice(2)]);
+step(bin('vitest'), ['run', '--config', 'vitest.vm.config.ts']);
