@@ -84,6 +84,7 @@ export class Cluster {
   constructor(
     private readonly pillarRoot: string,
     private readonly masterExtra: Record<string, unknown> = {},
+    private readonly fileRoot: string = join(ROOT, 'test', 'fixtures', 'states'),
   ) {}
 
   get masterConfig(): string {
@@ -107,6 +108,7 @@ export class Cluster {
         port: this.port,
         pki_dir: join(this.dir, 'master-pki'),
         pillar_roots: [this.pillarRoot],
+        file_roots: [this.fileRoot],
         audit_log: this.auditLog,
         sock_dir: join(this.dir, 'run'),
         cachedir: join(this.dir, 'master-cache'),

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { runCli } from '@brine/common';
 import { loadMasterConfig } from './config.js';
-import { registerJobCommands, renderPlain } from './jobs-command.js';
+import { registerJobCommands } from './jobs-command.js';
 import { registerKeysCommand } from './keys-command.js';
 
 const program = new Command('master')
@@ -11,9 +11,13 @@ const program = new Command('master')
   // Subcommands take their own -c; without this the top-level -c would swallow it.
   .enablePositionalOptions()
   // Loaded only for the daemon: the other commands stay quick to start.
-  .action(async (opts: { config?: string }) => (await import('./daemon.js')).runMaster(loadMasterConfig(opts.config)));
+  .action(async (opts: { config?: string }) => {
+    await (await import('./daemon.js')).runMaster(loadMasterConfig(opts.config));
+    // Sockets the receive loop still references must not keep a stopped master alive.
+    process.exit(0);
+  });
 
 registerKeysCommand(program);
-registerJobCommands(program, renderPlain);
+registerJobCommands(program);
 
 await runCli('master', program);

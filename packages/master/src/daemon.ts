@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '@brine/common';
+import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
 import { AuditLog } from './audit.js';
 import { controlSocketPath, type MasterConfig } from './config.js';
@@ -7,6 +7,7 @@ import { Dispatcher } from './jobs/dispatcher.js';
 import { JobCache } from './jobs/job-cache.js';
 import { MinionRegistry } from './minion-registry.js';
 import { Outbox } from './outbox.js';
+import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
 import { KeyStore } from './keystore.js';
 import { Operations } from './operations.js';
@@ -46,7 +47,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     keys,
     statics,
     sessions,
-    operations: new Operations(pillar, audit, identity, registry, dispatcher),
+    operations: new Operations(pillar, audit, identity, registry, dispatcher, new StateTree(config.file_roots)),
     outbox,
     audit,
     log,
@@ -72,8 +73,10 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   pruneJobs();
   const pruner = setInterval(pruneJobs, 3600_000).unref();
 
+  let stopped = false;
   const stop = new Promise<void>((done) => {
     const shutdown = (signal: string) => {
+      stopped = true;
       log.info({ signal }, 'master stopping');
       clearInterval(sweeper);
       clearInterval(pruner);
@@ -85,15 +88,23 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
 
-  const receive = (async () => {
-    try {
-      for await (const frames of transport.messages()) server.handle(frames);
-    } catch (err) {
-      // Closing the socket ends the iteration with an error; anything else is fatal.
-      if ((err as { code?: string }).code !== 'EBADF' && (err as { code?: string }).code !== 'ETERM') throw err;
-    }
+  // Frames are handled one at a time, in arrival order. The loop ends when the socket closes;
+  // unless that was a shutdown, the master fails (exit status 1) so systemd restarts it.
+  const receiving = (async () => {
+    for await (const frames of transport.messages()) server.handle(frames);
   })();
-  await stop;
-  await receive.catch(() => undefined);
-  await audit.close();
+  const broken = receiving.then(
+    () => {
+      if (!stopped) throw new BrineError('socket_closed', 'the master socket closed unexpectedly');
+    },
+    (err: unknown) => {
+      if (!stopped) throw err;
+    },
+  );
+  try {
+    await Promise.race([stop, broken]);
+  } finally {
+    // Whatever happened, the audit trail is flushed; a stuck disk must not hold the exit forever.
+    await Promise.race([audit.close(), sleep(3000)]);
+  }
 }

@@ -63,8 +63,18 @@ function progress(text: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
 }
 
-export interface RenderReturn {
-  (ret: MinionReturn): string;
+export type RenderReturn = (ret: MinionReturn, test: boolean) => Promise<string> | string;
+
+/**
+ * A state.apply return as Salt prints it: the highstate block per minion, or the
+ * compile errors. The state engine's formatter is loaded only for apply output.
+ */
+export async function renderApply(ret: MinionReturn, test: boolean): Promise<string> {
+  const { formatCompileErrors, formatHighstate } = await import('@brine/states');
+  const color = process.stdout.isTTY === true;
+  if (Array.isArray(ret.ret)) return formatCompileErrors(ret.ret.map(String), { color, minionId: ret.minion });
+  if (ret.ret === null || typeof ret.ret !== 'object') return renderPlain(ret);
+  return formatHighstate(ret.ret as never, { color, minionId: ret.minion, test });
 }
 
 /**
@@ -86,7 +96,7 @@ async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, o
       all[event.ret.minion] = event.ret.ret;
       if (!event.ret.success) failed = true;
       progress('');
-      if (!opts.json) process.stdout.write(render(event.ret));
+      if (!opts.json) process.stdout.write(await render(event.ret, req.cmd === 'apply' && req.test));
       progress(`returned ${returned}/${total}`);
     } else if (event.type === 'done') {
       progress('');
@@ -112,7 +122,7 @@ export function renderPlain(ret: MinionReturn): string {
   return `${ret.minion}:\n${body.replace(/^/gm, '    ')}\n`;
 }
 
-export function registerJobCommands(program: Command, renderApply: RenderReturn): void {
+export function registerJobCommands(program: Command): void {
   withTargeting(program.command('ping'))
     .description("check which targeted minions answer (Salt's test.ping)")
     .argument('<target>', 'minion target (glob by default)')
@@ -174,7 +184,8 @@ export function registerJobCommands(program: Command, renderApply: RenderReturn)
         const { job, returns } = event;
         process.stdout.write(`jid ${job.jid}: ${job.fun} on ${job.tgt_type}:${job.target} at ${job.start_time}\n`);
         const got = new Set(returns.map((r) => r.minion));
-        for (const r of returns) process.stdout.write(job.fun === 'state.apply' ? renderApply(r) : renderPlain(r));
+        const test = job.args['test'] === true;
+        for (const r of returns) process.stdout.write(job.fun === 'state.apply' ? await renderApply(r, test) : renderPlain(r));
         for (const id of job.minions.filter((m) => !got.has(m))) process.stdout.write(`${id}:\n    ${NO_RESPONSE}\n`);
       }
     });

@@ -4,6 +4,7 @@ import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
 import type { MinionRegistry } from './minion-registry.js';
 import type { PillarService } from './pillar-service.js';
+import type { StateTree } from './state-tree.js';
 import type { Session, SessionRole } from './sessions.js';
 
 /** What an operation answers: a JSON value, or raw bytes (secrets), or an error. */
@@ -34,6 +35,7 @@ export class Operations {
     private readonly master: { fingerprint: string },
     private readonly registry: MinionRegistry,
     private readonly dispatcher: Dispatcher,
+    private readonly stateTree: StateTree,
   ) {
     this.table = {
       hello: (args, ctx) => this.hello(args, ctx),
@@ -41,6 +43,8 @@ export class Operations {
       'pillar.items': (_args, ctx) => this.pillarItems(ctx),
       'pillar.get': (args, ctx) => this.pillarGet(args, ctx),
       'job.return': (args, ctx) => this.jobReturn(args, ctx),
+      'job.begin': (args, ctx) => this.jobBegin(args, ctx),
+      'state.tree': (args) => this.stateTreeOp(args),
     };
   }
 
@@ -59,6 +63,26 @@ export class Operations {
     ctx.session.grains = (args['grains'] as Record<string, Json> | undefined) ?? {};
     if (role === 'daemon') this.registry.recordGrains(ctx.session.minionId, ctx.session.grains);
     return { value: { master: this.master.fingerprint } };
+  }
+
+  /** The state tree from file_roots, unless the minion already holds this version (`have`). */
+  private stateTreeOp(args: Request['args']): OpResult {
+    const snapshot = this.stateTree.snapshot();
+    if (args['have'] === snapshot.hash) return { value: { hash: snapshot.hash, unchanged: true } };
+    const files: Record<string, string> = {};
+    for (const [path, data] of snapshot.files) files[path] = data.toString('base64');
+    return { value: { hash: snapshot.hash, files } };
+  }
+
+  /**
+   * A job the minion starts itself (startup states): recorded in the job cache
+   * like a pushed one, for this minion only, so its return is kept and shown by
+   * `master jobs`.
+   */
+  private jobBegin(args: Request['args'], ctx: OpContext): OpResult {
+    const { fun, args: jobArgs } = args;
+    if (fun !== 'state.apply' || !isObject(jobArgs)) return fail('bad_request', "job.begin: only 'state.apply' with an 'args' mapping");
+    return { value: this.dispatcher.record({ fun, args: jobArgs, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId]) };
   }
 
   /** A minion reports a job's result; only for a job that was sent to it. */

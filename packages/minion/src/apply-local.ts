@@ -1,16 +1,8 @@
 import { Command, Option } from 'commander';
-import { BrineError, createLogger, LOG_LEVELS } from '@brine/common';
-import {
-  compilePillar,
-  compileStates,
-  formatCompileErrors,
-  formatHighstate,
-  jinjaYamlRenderer,
-  pillarSecretProvider,
-  runStates,
-  StateCompileError,
-} from '@brine/states';
+import { createLogger, LOG_LEVELS } from '@brine/common';
+import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
 import { loadMinionConfig } from './config.js';
+import { anyFailed, runStateTree } from './state-run.js';
 
 /** Exit codes of `minion apply`: every state succeeded (or would), one failed, nothing ran. */
 export const APPLY_EXIT = { ok: 0, failed: 1, unusable: 2 } as const;
@@ -82,22 +74,18 @@ async function applyLocal(target: string, flags: ApplyFlags): Promise<number> {
   });
   if (pillar.errors.length > 0) return reportProblems(pillar.errors.map((e) => `Pillar failed to render: ${e}`));
 
-  let run;
-  try {
-    run = compileStates({
-      fileRoots,
-      pillar: pillar.pillar,
-      grains,
-      opts: { id: config.id, file_roots: fileRoots, pillar_roots: pillarRoots, test: flags.test === true },
-      minionId: config.id,
-      target: sls,
-    });
-  } catch (err) {
-    if (err instanceof StateCompileError) return reportProblems(err.problems.map((p) => p.message));
-    if (err instanceof BrineError) return reportProblems([err.message]);
-    throw err;
-  }
-  const results = await runStates(run, { test: flags.test === true, secrets: pillarSecretProvider(pillar.pillar), logger });
+  const outcome = await runStateTree({
+    minionId: config.id,
+    fileRoots,
+    pillar: pillar.pillar,
+    grains,
+    target: sls,
+    test: flags.test === true,
+    secrets: pillarSecretProvider(pillar.pillar),
+    logger,
+  });
+  if (outcome.kind === 'problems') return reportProblems(outcome.problems);
+  const { results } = outcome;
   process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : formatHighstate(results, { color, minionId: config.id, test: flags.test === true }));
-  return Object.values(results).some((r) => r.result === false) ? APPLY_EXIT.failed : APPLY_EXIT.ok;
+  return anyFailed(results) ? APPLY_EXIT.failed : APPLY_EXIT.ok;
 }

@@ -25,6 +25,8 @@ const spec = {
   acceptance_wait_time: { type: 'integer', default: 10, min: 1, max: 3600 },
   /** Longest wait, in seconds, between attempts to reach an unreachable master. */
   reconnect_max: { type: 'integer', default: 30, min: 1, max: 3600 },
+  /** Longest wait, in seconds, before startup states that failed are run again (they retry until they succeed). */
+  startup_retry_max: { type: 'integer', default: 300, min: 1, max: 86400 },
   /** Seconds between pings that keep the session alive and notice a lost master. */
   keepalive: { type: 'integer', default: 60, min: 5, max: 86400 },
 } as const;

@@ -1,5 +1,5 @@
 import { createLogger, type Logger } from '@brine/common';
-import type { MinionIdentity } from '@brine/protocol';
+import type { Json, MinionIdentity } from '@brine/protocol';
 import { MasterChannel } from './channel.js';
 import { masterAddress, type MinionConfig } from './config.js';
 import { collectGrains } from './grains.js';
@@ -11,23 +11,26 @@ export interface MinionContext {
   log: Logger;
   identity: MinionIdentity;
   channel: MasterChannel;
+  /** Reported to the master at every handshake; states render with them. */
+  grains: Record<string, Json>;
 }
 
 /** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
 export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
   const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir);
   const { host, port } = masterAddress(config);
+  const grains = collectGrains(config.id, config.grains);
   const channel = new MasterChannel({
     host,
     port,
     identity,
     trust: masterTrust(config.pki_dir, config.master_finger, log),
     role,
-    grains: collectGrains(config.id, config.grains),
+    grains,
     timeoutMs: config.request_timeout * 1000,
     log,
   });
-  return { config, log, identity, channel };
+  return { config, log, identity, channel, grains };
 }
 
 /** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */

@@ -1,18 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { Backoff, jittered, sleep } from '@brine/common';
-import { fingerprint } from '@brine/protocol';
+import { fingerprint, type Json } from '@brine/protocol';
+import { summarize } from '@brine/states';
 import { ChannelError } from './channel.js';
 import type { MinionConfig } from './config.js';
 import { openMinionContext, type MinionContext } from './connect.js';
-import { JobRunner, type JobFunction } from './jobs.js';
+import { StateTreeMirror } from './file-sync.js';
+import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
+import { masterSecrets } from './master-secrets.js';
 import { ReturnStore } from './returns.js';
-
-/** The functions a master may run on this minion. */
-function jobFunctions(): Record<string, JobFunction> {
-  return {
-    'test.ping': async () => ({ success: true, ret: true }),
-  };
-}
+import { anyFailed, runStateTree } from './state-run.js';
+import { notifySystemd } from './systemd-notify.js';
 
 /**
  * Connects until the master lets this minion in. Pending keys retry every
@@ -46,12 +44,67 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
   }
 }
 
+/**
+ * `state.apply` as the master pushes it (and as startup states run): the state
+ * tree mirrored from the master, pillar from the master for rendering, and each
+ * secret fetched from the master at the moment a state needs it.
+ */
+function stateApply(ctx: MinionContext, mirror: StateTreeMirror, grains: Record<string, Json>): JobFunction {
+  return async (args) => {
+    const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
+    const test = args['test'] === true;
+    const fileRoot = await mirror.sync();
+    const { value: pillar } = await ctx.channel.request('pillar.items');
+    const secrets = masterSecrets(ctx.channel);
+    const outcome = await runStateTree({
+      minionId: ctx.config.id,
+      fileRoots: [fileRoot],
+      pillar: (pillar ?? {}) as Record<string, unknown>,
+      grains,
+      target: mods.length > 0 ? mods : 'highstate',
+      test,
+      secrets,
+      logger: ctx.log,
+    });
+    if (outcome.kind === 'problems') return { success: false, ret: outcome.problems };
+    return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };
+  };
+}
+
+/** The functions a master may run on this minion. */
+function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror, grains: Record<string, Json>): Record<string, JobFunction> {
+  return {
+    'test.ping': async () => ({ success: true, ret: true }),
+    'state.apply': stateApply(ctx, mirror, grains),
+  };
+}
+
+/** What `startup_states` asks for, as state.apply arguments; undefined when none. */
+function startupArgs(config: MinionConfig): { mods: string[]; test: boolean } | undefined {
+  if (config.startup_states === 'highstate') return { mods: [], test: false };
+  if (config.startup_states === 'sls') return { mods: config.sls_list, test: false };
+  return undefined;
+}
+
+/** Runs the startup states once, recorded as a job on the master; says how it went. */
+async function runStartupStates(ctx: MinionContext, runner: JobRunner, args: { mods: string[]; test: boolean }): Promise<JobResult> {
+  const { value: jid } = await ctx.channel.request('job.begin', { fun: 'state.apply', args });
+  return runner.enqueue({ t: 'job', jid: jid as string, fun: 'state.apply', args });
+}
+
+function describe(result: JobResult): Record<string, unknown> {
+  if (Array.isArray(result.ret)) return { problems: result.ret.length };
+  if (typeof result.ret === 'string') return { reason: result.ret };
+  const s = summarize(result.ret as never);
+  return { succeeded: s.succeeded, failed: s.failed, changed: s.changed, total: s.total };
+}
+
 /** Runs the minion in the foreground until SIGTERM or SIGINT. */
 export async function runMinion(config: MinionConfig): Promise<void> {
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
-  const runner = new JobRunner(channel, jobFunctions(), new ReturnStore(config.cachedir), log);
-  channel.onJob((job) => runner.enqueue(job));
+  const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel), ctx.grains), new ReturnStore(config.cachedir), log);
+  channel.onJob((job) => void runner.enqueue(job));
   // Returns that could not be delivered (master restarting) go out as soon as a session exists again.
   channel.onSession(() => void runner.flush());
   log.info({ id: config.id, fingerprint: fingerprint(identity.publicKey), master: config.master }, 'minion starting');
@@ -65,12 +118,37 @@ export async function runMinion(config: MinionConfig): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  const startup = startupArgs(config);
+  let booted = startup === undefined;
+  const retry = new Backoff(1000, config.startup_retry_max * 1000);
 
   const live = (async () => {
     while (!stopping) {
+      await notifySystemd({ status: `connecting to master ${config.master}` }, log);
       await connectUntilAccepted(ctx, () => stopping);
       if (stopping) return;
       log.info({ id: config.id, ready_ms: Math.round(performance.now()) }, 'minion ready');
+      while (!booted && !stopping) {
+        await notifySystemd({ status: 'running startup states' }, log);
+        let result: JobResult;
+        try {
+          result = await runStartupStates(ctx, runner, startup!);
+        } catch (err) {
+          result = { success: false, ret: (err as Error).message, transient: true };
+        }
+        if (result.success) {
+          booted = true;
+          log.info({ ...describe(result), ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
+          break;
+        }
+        const wait = retry.next();
+        log.error({ ...describe(result), transient: result.transient === true, retry_ms: wait }, 'startup states failed; running them again later');
+        await notifySystemd({ status: `startup states failed; retrying in ${Math.round(wait / 1000)} s` }, log);
+        await Promise.race([sleep(wait), stop]);
+        if (result.transient) break; // the master went away: reconnect first
+      }
+      if (!booted) continue;
+      await notifySystemd({ ready: true, status: 'ready' }, log);
       // Keepalive: notices a lost or restarted master and reconnects.
       while (!stopping) {
         await Promise.race([sleep(jittered(config.keepalive * 1000)), stop]);

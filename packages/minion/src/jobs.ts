@@ -7,6 +7,8 @@ import type { ReturnStore } from './returns.js';
 export interface JobResult {
   success: boolean;
   ret: Json;
+  /** Failed because the master could not be reached, not because of the states: worth running again. */
+  transient?: boolean;
 }
 
 export type JobFunction = (args: Job['args'], jid: string) => Promise<JobResult>;
@@ -17,7 +19,7 @@ export type JobFunction = (args: Job['args'], jid: string) => Promise<JobResult>
  * each return until the master acknowledges it.
  */
 export class JobRunner {
-  private readonly queue: Job[] = [];
+  private readonly queue: { job: Job; done: (r: JobResult) => void }[] = [];
   private running = false;
   private flushing: Promise<void> | undefined;
 
@@ -28,20 +30,24 @@ export class JobRunner {
     private readonly log: Logger,
   ) {}
 
-  enqueue(job: Job): void {
+  /** Queues a job; the promise settles with its result once it has run. */
+  enqueue(job: Job): Promise<JobResult> {
     this.log.info({ jid: job.jid, fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
-    this.queue.push(job);
+    const result = new Promise<JobResult>((done) => this.queue.push({ job, done }));
     void this.drain();
+    return result;
   }
 
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        const { job, done } = next;
         const result = await this.execute(job);
-        this.returns.add({ jid: job.jid, fun: job.fun, ...result });
+        this.returns.add({ jid: job.jid, fun: job.fun, success: result.success, ret: result.ret });
         this.log.info({ jid: job.jid, fun: job.fun, success: result.success }, 'job finished');
+        done(result);
         await this.flush();
       }
     } finally {
@@ -56,7 +62,7 @@ export class JobRunner {
       return await fn(job.args, job.jid);
     } catch (err) {
       this.log.error({ jid: job.jid, fun: job.fun, err: (err as Error).message }, 'job failed');
-      return { success: false, ret: `${job.fun} failed: ${(err as Error).message}` };
+      return { success: false, ret: `${job.fun} failed: ${(err as Error).message}`, transient: err instanceof ChannelError };
     }
   }
 

@@ -47,8 +47,7 @@ export class Dispatcher {
     if (minions.length === 0) {
       throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`);
     }
-    const jid = newJid();
-    this.cache.create({ jid, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() });
+    const jid = this.record(req, minions);
     if (listener) this.watch(jid, listener);
     const notConnected: string[] = [];
     for (const id of minions) {
@@ -59,6 +58,13 @@ export class Dispatcher {
     this.audit.write({ event: 'job_published', op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
     this.log.info({ jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length }, 'job published');
     return { jid, minions, notConnected };
+  }
+
+  /** Creates a job in the job cache for these minions and returns its id. */
+  record(req: PublishRequest, minions: string[]): string {
+    const jid = newJid();
+    this.cache.create({ jid, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() });
+    return jid;
   }
 
   watch(jid: string, listener: Listener): void {

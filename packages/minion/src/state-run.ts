@@ -1,0 +1,42 @@
+import { BrineError, type Logger } from '@brine/common';
+import { compileStates, runStates, StateCompileError, type SecretProvider, type StateResults } from '@brine/states';
+
+export interface StateRunRequest {
+  minionId: string;
+  fileRoots: readonly string[];
+  pillar: Record<string, unknown>;
+  grains: Record<string, unknown>;
+  /** 'highstate' (the top file's states for this minion) or SLS names. */
+  target: 'highstate' | string[];
+  test: boolean;
+  secrets: SecretProvider;
+  logger: Logger;
+}
+
+/** A run either never started (render/compile problems, each naming file:line) or produced results. */
+export type StateRunOutcome = { kind: 'problems'; problems: string[] } | { kind: 'results'; results: StateResults };
+
+/**
+ * render → compile → order → execute, the same for `minion apply --local` and for
+ * state runs the master pushes or the minion starts at boot.
+ */
+export async function runStateTree(req: StateRunRequest): Promise<StateRunOutcome> {
+  let run;
+  try {
+    run = compileStates({
+      fileRoots: [...req.fileRoots],
+      pillar: req.pillar,
+      grains: req.grains,
+      opts: { id: req.minionId, file_roots: req.fileRoots, test: req.test },
+      minionId: req.minionId,
+      target: req.target,
+    });
+  } catch (err) {
+    if (err instanceof StateCompileError) return { kind: 'problems', problems: err.problems.map((p) => p.message) };
+    if (err instanceof BrineError) return { kind: 'problems', problems: [err.message] };
+    throw err;
+  }
+  return { kind: 'results', results: await runStates(run, { test: req.test, secrets: req.secrets, logger: req.logger }) };
+}
+
+export const anyFailed = (results: StateResults): boolean => Object.values(results).some((r) => r.result === false);

@@ -1,0 +1,19 @@
+import { execa } from 'execa';
+import type { Logger } from '@brine/common';
+
+/**
+ * Tells systemd about the daemon's state when it runs as a Type=notify unit. Node
+ * cannot send on a Unix datagram socket, so this uses `systemd-notify` with the
+ * daemon's PID; the unit sets NotifyAccess=all so systemd accepts it from a child.
+ * Outside systemd (no NOTIFY_SOCKET) it does nothing.
+ */
+export async function notifySystemd(fields: { ready?: boolean; status: string }, log: Logger): Promise<void> {
+  if (!process.env['NOTIFY_SOCKET']) return;
+  const args = [`--pid=${process.pid}`, `--status=${fields.status}`];
+  if (fields.ready) args.push('--ready');
+  try {
+    await execa('systemd-notify', args, { timeout: 5000 });
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'systemd-notify failed');
+  }
+}

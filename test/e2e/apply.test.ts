@@ -1,0 +1,99 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ROOT } from '../support/cluster.js';
+
+const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
+const SECRETS = ['DB1-SECRET-7f3a9c', 'WEB1-SECRET-b2e4d1'];
+
+describe('master apply: states pushed to running minions', () => {
+  const cluster = new Cluster(PILLAR, { auto_accept: true });
+  const out = join(cluster.dir, 'out');
+
+  beforeAll(async () => {
+    mkdirSync(out);
+    await cluster.startMaster();
+    const minions = ['db1', 'web1'].map((id) => cluster.startMinion({ id, extra: { grains: { out_dir: out } } }));
+    await Promise.all(minions.map((m) => m.waitFor('minion ready')));
+  });
+  afterAll(() => cluster.close());
+
+  it('test mode reports what would change and changes nothing', async () => {
+    const r = await cluster.masterCmd('apply', '*', 'hello', '--test', '--json');
+    expect(r.exitCode).toBe(0);
+    const ret = JSON.parse(String(r.stdout)) as Record<string, Record<string, { result: boolean | null; comment: string }>>;
+    expect(Object.keys(ret)).toEqual(['db1', 'web1']);
+    const greeting = Object.entries(ret['db1']!).find(([tag]) => tag.startsWith('file_|-greeting'))![1];
+    expect(greeting.result).toBeNull();
+    expect(existsSync(join(out, 'db1.txt'))).toBe(false);
+  });
+
+  it('applies an SLS on the targeted minion only, rendered with its grains and pillar', async () => {
+    const r = await cluster.masterCmd('apply', 'db1', 'hello');
+    expect(r.exitCode).toBe(0);
+    expect(String(r.stdout)).toContain('Summary for db1');
+    expect(String(r.stdout)).toMatch(/Succeeded: 2 \(changed=2\)/);
+    expect(readFileSync(join(out, 'db1.txt'), 'utf8')).toBe('hello from db1, site e2e\n');
+    expect(existsSync(join(out, 'web1.txt'))).toBe(false);
+    // Running it again leaves the file alone (cmd.run, by design, runs every time).
+    const again = await cluster.masterCmd('apply', 'db1', 'hello', '--json');
+    const states = JSON.parse(String(again.stdout))['db1'] as Record<string, { changes: object; comment: string }>;
+    const greeting = Object.entries(states).find(([tag]) => tag.startsWith('file_|-greeting'))![1];
+    expect(greeting.changes).toEqual({});
+    expect(greeting.comment).toContain('is in the correct state');
+  });
+
+  it('a failing state gives exit 1 and its comment, and its dependents do not run', async () => {
+    const r = await cluster.masterCmd('apply', 'web1', 'broken');
+    expect(r.exitCode).toBe(1);
+    const text = String(r.stdout);
+    expect(text).toContain('Command "echo about to fail && exit 3" run');
+    expect(text).toContain('One or more requisite failed: broken.will-fail');
+    expect(text).toMatch(/Failed:\s+2/);
+  });
+
+  it('runs the highstate from the master\'s top file', async () => {
+    const r = await cluster.masterCmd('apply', 'web1', 'highstate');
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(out, 'web1.txt'), 'utf8')).toBe('hello from web1, site e2e\n');
+  });
+
+  it('keeps pillar secrets out of returns, the job cache and every log', async () => {
+    const r = await cluster.masterCmd('apply', '*', 'hello', '--json');
+    const text = String(r.stdout);
+    expect(text).toContain('<redacted>');
+    const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
+    const shown = await Promise.all(jobs.map((j) => cluster.masterCmd('jobs', 'show', j.jid, '--json')));
+    const everything = [text, ...shown.map((s) => String(s.stdout)), ...cluster.daemons.map((d) => d.output), ...cluster.cliStderr, JSON.stringify(cluster.audit())].join('\n');
+    for (const secret of SECRETS) expect(everything).not.toContain(secret);
+  });
+
+  it('delivers a return after a master restart, for a job that finished while the master was down', async () => {
+    const early = await cluster.masterCmd('apply', 'db1', 'slow', '--timeout', '1');
+    expect(early.exitCode).toBe(1);
+    expect(String(early.stdout)).toContain('Minion did not return. [No response]');
+    const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string; args: { mods: string[] } }[];
+    expect(job!.args.mods).toEqual(['slow']);
+    await cluster.master!.stop();
+    const db1 = cluster.daemons.find((d) => d.output.includes('"id":"db1"'))!;
+    await db1.waitFor('could not deliver a job return; will retry after reconnecting');
+    await cluster.startMaster();
+    const deadline = Date.now() + 30_000;
+    let returns: { minion: string; success: boolean }[] = [];
+    while (returns.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      returns = JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns;
+    }
+    expect(returns).toEqual([expect.objectContaining({ minion: 'db1', success: true })]);
+  });
+
+  it('runs jobs one at a time in arrival order on a minion', async () => {
+    const [a, b] = await Promise.all([cluster.masterCmd('apply', 'db1', 'hello'), cluster.masterCmd('ping', 'db1')]);
+    expect(a.exitCode).toBe(0);
+    expect(b.exitCode).toBe(0);
+    const db1 = cluster.daemons.find((d) => d.output.includes('"id":"db1"'))!;
+    const received = db1.lines().filter((l) => l['msg'] === 'job received').slice(-2);
+    const finished = db1.lines().filter((l) => l['msg'] === 'job finished').slice(-2);
+    expect(finished.map((l) => l['jid'])).toEqual(received.map((l) => l['jid']));
+  });
+});
