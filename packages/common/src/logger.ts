@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream, Logger, pino as Pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -22,7 +22,11 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
+// pino is loaded on the first logger, not on import: one-shot commands that never log start faster.
+const require = createRequire(import.meta.url);
+
 export function createLogger(opts: LoggerOptions): Logger {
+  const { pino } = require('pino') as { pino: typeof Pino };
   const paths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]);
   const fd = opts.fd ?? 1;
   const pretty = opts.pretty ?? (fd === 1 ? process.stdout : process.stderr).isTTY === true;
@@ -41,7 +45,6 @@ export function createLogger(opts: LoggerOptions): Logger {
 
 function prettyStream(fd: 1 | 2): DestinationStream {
   // Loaded only on a terminal: daemons under systemd log JSON and skip the cost.
-  const require = createRequire(import.meta.url);
   const pretty = require('pino-pretty') as (o: object) => DestinationStream;
   return pretty({ sync: true, colorize: true, destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }

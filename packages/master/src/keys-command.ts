@@ -1,18 +1,23 @@
 import type { Command } from 'commander';
-import { fingerprint } from '@brine/protocol';
+import { BrineError } from '@brine/common';
 import { loadMasterConfig } from './config.js';
-import { readMasterPublic } from './identity.js';
-import { KEY_STATES, KeyStore, KeyStoreError, type KeyState } from './keystore.js';
+import type { KeyState, KeyStore } from './keystore.js';
+
+// The key store pulls in crypto and targeting code; only key commands load it.
+const keystore = () => import('./keystore.js');
 
 interface ConfigOption {
   config?: string;
 }
 
-const store = (opts: ConfigOption) => new KeyStore(loadMasterConfig(opts.config).pki_dir, { create: false });
+async function store(opts: ConfigOption): Promise<KeyStore> {
+  const { KeyStore } = await keystore();
+  return new KeyStore(loadMasterConfig(opts.config).pki_dir, { create: false });
+}
 
-function moveKeys(opts: ConfigOption & { all?: boolean }, patterns: string[], from: KeyState[], to: KeyState, verb: string): void {
-  const keys = store(opts);
-  if (patterns.length === 0 && !opts.all) throw new KeyStoreError('usage', `name at least one minion id or glob, or pass --all`);
+async function moveKeys(opts: ConfigOption & { all?: boolean }, patterns: string[], from: KeyState[], to: KeyState, verb: string): Promise<void> {
+  if (patterns.length === 0 && !opts.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);
+  const keys = await store(opts);
   const selected = keys.select(from, patterns, opts.all === true);
   if (selected.length === 0) {
     process.stderr.write(`no ${from.join(' or ')} keys match ${opts.all ? '--all' : patterns.join(' ')}\n`);
@@ -33,8 +38,8 @@ export function registerKeysCommand(program: Command): void {
   withConfig(keys.command('list'))
     .description('list keys by state')
     .option('--json', 'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...]}')
-    .action((opts: ConfigOption & { json?: boolean }) => {
-      const listed = store(opts).list();
+    .action(async (opts: ConfigOption & { json?: boolean }) => {
+      const listed = (await store(opts)).list();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(listed)}\n`);
         return;
@@ -63,9 +68,9 @@ export function registerKeysCommand(program: Command): void {
   withConfig(keys.command('delete'))
     .description('delete every key held for the ids; a connected minion is cut off on its next request')
     .argument('<ids...>', 'minion ids or globs')
-    .action((ids: string[], opts: ConfigOption) => {
-      const keys = store(opts);
-      const targets = new Set(keys.select(KEY_STATES, ids, false).map((k) => k.id));
+    .action(async (ids: string[], opts: ConfigOption) => {
+      const keys = await store(opts);
+      const targets = new Set(keys.select((await keystore()).KEY_STATES, ids, false).map((k) => k.id));
       if (targets.size === 0) {
         process.stderr.write(`no keys match ${ids.join(' ')}\n`);
         process.exitCode = 1;
@@ -76,18 +81,18 @@ export function registerKeysCommand(program: Command): void {
   withConfig(keys.command('fingerprint'))
     .description("print the master's fingerprint, or a minion key's")
     .argument('[id]', 'minion id')
-    .action((id: string | undefined, opts: ConfigOption) => {
-      const config = loadMasterConfig(opts.config);
+    .action(async (id: string | undefined, opts: ConfigOption) => {
       if (!id) {
-        process.stdout.write(`master: ${fingerprint(readMasterPublic(config.pki_dir))}\n`);
+        const [{ readMasterPublic }, { fingerprint }] = await Promise.all([import('./identity.js'), import('@brine/protocol')]);
+        process.stdout.write(`master: ${fingerprint(readMasterPublic(loadMasterConfig(opts.config).pki_dir))}\n`);
         return;
       }
-      const keys = new KeyStore(config.pki_dir, { create: false });
-      const found = KEY_STATES.flatMap((state) => {
+      const keys = await store(opts);
+      const found = (await keystore()).KEY_STATES.flatMap((state) => {
         const fp = keys.fingerprintOf(state, id);
         return fp ? [`${id} (${state}): ${fp}`] : [];
       });
-      if (found.length === 0) throw new KeyStoreError('key_not_found', `no key for minion '${id}'`);
+      if (found.length === 0) throw new BrineError('key_not_found', `no key for minion '${id}'`);
       process.stdout.write(`${found.join('\n')}\n`);
     });
 }
