@@ -1,0 +1,62 @@
+// A master and minion daemons started from the real CLIs in a temporary directory, for benchmarks.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForLog } from './proc.mjs';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+export class BenchCluster {
+  constructor(files = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'brine-bench-'));
+    this.children = [];
+    for (const [rel, text] of Object.entries({ 'pillar/top.sls': "base:\n  '*':\n    - common\n", 'pillar/common.sls': 'site: bench\n', ...files })) {
+      mkdirSync(dirname(join(this.dir, rel)), { recursive: true });
+      writeFileSync(join(this.dir, rel), text);
+    }
+    mkdirSync(join(this.dir, 'states'), { recursive: true });
+  }
+
+  get masterConfig() {
+    return join(this.dir, 'master.yml');
+  }
+
+  async startMaster() {
+    this.port = await freePort();
+    const d = this.dir;
+    writeFileSync(this.masterConfig, [`interface: 127.0.0.1`, `port: ${this.port}`, `pki_dir: ${d}/pki`, `pillar_roots: [${d}/pillar]`, `file_roots: [${d}/states]`, `audit_log: ${d}/audit.jsonl`, `sock_dir: ${d}/run`, `cachedir: ${d}/cache`, 'auto_accept: true', ''].join('\n'));
+    this.master = this.spawn('master', ['-c', this.masterConfig]);
+    await waitForLog(() => this.master.log, 'master listening');
+    return this.master;
+  }
+
+  /** Starts `count` minion daemons (ids m000…) and waits until all are ready. */
+  async startMinions(count) {
+    const minions = [];
+    for (let i = 0; i < count; i++) {
+      const id = `m${String(i).padStart(3, '0')}`;
+      const cfg = join(this.dir, `${id}.yml`);
+      writeFileSync(cfg, [`master: 127.0.0.1:${this.port}`, `id: ${id}`, `pki_dir: ${this.dir}/${id}/pki`, `cachedir: ${this.dir}/${id}/cache`, 'log_level: info', ''].join('\n'));
+      minions.push(this.spawn('minion', ['-c', cfg]));
+    }
+    await Promise.all(minions.map((m) => waitForLog(() => m.log, 'minion ready', 120_000)));
+    return minions;
+  }
+
+  spawn(name, args) {
+    const child = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const state = { child, log: '' };
+    child.stdout.on('data', (d) => (state.log += d));
+    child.stderr.on('data', (d) => (state.log += d));
+    this.children.push(state);
+    return state;
+  }
+
+  close() {
+    for (const { child } of this.children) child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

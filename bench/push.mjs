@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Push latency: `master ping` and a 5-state `master apply` to real minion daemons,
+// the CLI round trip including Node's start, and 1,000 simulated minions in one
+// process answering a ping. Usage: node bench/push.mjs [--minions 50] [--runs 10] [--simulated 1000]
+import { fork, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchCluster, bin } from './lib/cluster.mjs';
+import { percentile, round } from './lib/proc.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return Number(i > 0 ? process.argv[i + 1] : fallback);
+};
+
+// Five states of the kind Salt's figure used: file.managed and cmd.run tied by require/require_in.
+const FIVE_STATES = `
+{% set base = '/tmp/brine-bench/' ~ grains['id'] %}
+config-dir:
+  file.directory:
+    - name: {{ base }}
+    - makedirs: True
+config:
+  file.managed:
+    - name: {{ base }}/app.conf
+    - contents: "site={{ pillar['site'] }}"
+    - require:
+      - file: config-dir
+check-config:
+  cmd.run:
+    - name: test -s {{ base }}/app.conf
+    - require:
+      - file: config
+marker:
+  file.managed:
+    - name: {{ base }}/marker
+    - contents: ok
+    - require_in:
+      - cmd: announce
+announce:
+  cmd.run:
+    - name: echo applied
+`;
+
+if (process.argv.includes('--worker')) await simulatedWorker();
+else await main();
+
+async function main() {
+  const minions = arg('minions', 50);
+  const runs = arg('runs', 10);
+  const simulated = arg('simulated', 1000);
+  const { control } = await import('@brine/master');
+  const results = {};
+
+  const cluster = new BenchCluster({ 'states/five.sls': FIVE_STATES });
+  try {
+    await cluster.startMaster();
+    await cluster.startMinions(minions);
+    const sock = join(cluster.dir, 'run', 'master.sock');
+    const job = (req) => timeJob(control, sock, req);
+    results.ping_all_in_process_ms = await median(runs, () => job({ cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), minions);
+    results.apply5_all_first_ms = round((await job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 })).ms);
+    results.apply5_all_in_process_ms = await median(runs, () => job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 }), minions);
+    results.cli_ping_one_ms = await median(runs, async () => cli(['ping', 'm000', '-c', cluster.masterConfig]), 1);
+    results.cli_ping_all_ms = await median(runs, async () => cli(['ping', '*', '-c', cluster.masterConfig]), minions);
+    results.cli_apply5_one_ms = await median(runs, async () => cli(['apply', 'm000', 'five', '-c', cluster.masterConfig]), 1);
+  } finally {
+    cluster.close();
+    rmSync('/tmp/brine-bench', { recursive: true, force: true });
+  }
+
+  const sim = new BenchCluster();
+  const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    await sim.startMaster();
+    await ask(worker, { type: 'start', port: sim.port, count: simulated }, 'ready');
+    const sock = join(sim.dir, 'run', 'master.sock');
+    results.ping_simulated_in_process_ms = await median(runs, () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), simulated);
+  } finally {
+    worker.kill();
+    sim.close();
+  }
+
+  console.log(JSON.stringify({ minions, simulated, runs, ...results }));
+  const goals = {
+    ping_all_in_process_ms: [`ping '*' to ${minions} minions (in-process)`, 100, 2270],
+    apply5_all_in_process_ms: [`5-state apply to ${minions} minions (in-process)`, 300, 9630],
+    cli_ping_one_ms: ['CLI round trip, one minion (with Node start)', 150, 704],
+    cli_ping_all_ms: [`CLI ping '*' to ${minions} minions`, null, null],
+    apply5_all_first_ms: [`first 5-state apply to ${minions} (state tree sync)`, null, null],
+    cli_apply5_one_ms: ['CLI 5-state apply, one minion', null, 962],
+    ping_simulated_in_process_ms: [`ping '*' to ${simulated} simulated minions`, 1000, null],
+  };
+  console.table(Object.fromEntries(Object.entries(goals).map(([k, [label, goal, salt]]) => [label, { 'median ms': results[k], 'goal ms': goal ?? '', 'Salt 3006.1 ms': salt ?? '' }])));
+}
+
+/** One job through the control socket; fails the run unless every minion returned successfully. */
+async function timeJob(control, sock, req) {
+  const start = process.hrtime.bigint();
+  let returned = 0;
+  let ok = true;
+  let missing = [];
+  for await (const ev of control(sock, req)) {
+    if (ev.type === 'return') {
+      returned++;
+      ok &&= ev.ret.success;
+    } else if (ev.type === 'done') missing = [...ev.missing, ...ev.not_connected];
+  }
+  if (!ok || missing.length > 0) throw new Error(`${req.cmd} failed: ${missing.length} missing, success=${ok}`);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, returned };
+}
+
+function cli(args) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(bin('master'), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`master ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6 };
+}
+
+/** Median of `runs` timed calls after one warm-up, checking each reached `expect` minions. */
+async function median(runs, fn, expect) {
+  await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await fn();
+    if (r.returned !== undefined && r.returned !== expect) throw new Error(`expected ${expect} returns, got ${r.returned}`);
+    times.push(r.ms);
+  }
+  return round(percentile(times.sort((a, b) => a - b), 50));
+}
+
+function ask(child, message, replyType) {
+  return new Promise((resolve, reject) => {
+    child.on('message', (m) => m.type === replyType && resolve(m));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    child.send(message);
+  });
+}
+
+/** Many minions in one process: each its own key, session and socket, answering test.ping. */
+async function simulatedWorker() {
+  const { X25519Key, MinionIdentity } = await import('@brine/protocol');
+  const { MasterChannel } = await import('@brine/minion');
+  const { createLogger } = await import('@brine/common');
+  (await import('zeromq')).context.maxSockets = 65_536;
+  const log = createLogger({ name: 'sim', level: 'silent' });
+  process.on('message', async (m) => {
+    if (m.type !== 'start') return;
+    const channels = Array.from({ length: m.count }, (_, i) => {
+      const channel = new MasterChannel({ host: '127.0.0.1', port: m.port, identity: new MinionIdentity(`sim${i}`, X25519Key.generate()), trust: () => {}, role: 'daemon', grains: {}, timeoutMs: 30_000, log });
+      channel.onJob((job) => void channel.request('job.return', { jid: job.jid, success: true, ret: true }).catch(() => {}));
+      return channel;
+    });
+    for (let i = 0; i < channels.length; i += 100) await Promise.all(channels.slice(i, i + 100).map((c) => c.connect()));
+    process.send({ type: 'ready' });
+  });
+}
