@@ -49,6 +49,8 @@ export class AuditLog {
   private readonly out: WriteStream;
   private readonly windows = new Map<string, { until: number; count: number; record: AuditRecord }>();
   private readonly timer: NodeJS.Timeout;
+  /** Lines waiting for the end of this turn of the event loop: one write for a whole burst. */
+  private pending: string[] = [];
 
   constructor(file: string) {
     ensurePrivateDir(dirname(file));
@@ -57,7 +59,14 @@ export class AuditLog {
   }
 
   write(record: AuditRecord): void {
-    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    if (this.pending.length === 0) setImmediate(() => this.flush());
+    this.pending.push(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.out.write(this.pending.join(''));
+    this.pending = [];
   }
 
   /** For refusals of peers not yet authenticated: rate-limited per peer and event. */
@@ -88,6 +97,7 @@ export class AuditLog {
   close(): Promise<void> {
     clearInterval(this.timer);
     this.flushWindows(Infinity);
+    this.flush();
     return new Promise((done) => this.out.end(done));
   }
 }
