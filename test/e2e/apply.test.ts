@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT } from '../support/cluster.js';
@@ -85,6 +85,14 @@ describe('master apply: states pushed to running minions', () => {
       returns = JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns;
     }
     expect(returns).toEqual([expect.objectContaining({ minion: 'db1', success: true })]);
+  });
+
+  it('blanks a pillar value out of a return even when the minion did not know it was one', async () => {
+    writeFileSync(join(out, 'copied-secret'), `${SECRETS[0]}\n`);
+    const r = await cluster.masterCmd('apply', 'db1', 'leak', '--json');
+    expect(r.exitCode).toBe(0);
+    expect(String(r.stdout)).toContain('"stdout": "<redacted>"');
+    expect(String(r.stdout)).not.toContain(SECRETS[0]);
   });
 
   it('runs jobs one at a time in arrival order on a minion', async () => {

@@ -1,6 +1,6 @@
 import { BrineError, type Logger } from '@brine/common';
 import type { Json } from '@brine/protocol';
-import type { MatchType } from '@brine/states';
+import { Redactor, type MatchType } from '@brine/states';
 import type { AuditLog } from '../audit.js';
 import type { MinionRegistry } from '../minion-registry.js';
 import type { Outbox } from '../outbox.js';
@@ -85,9 +85,25 @@ export class Dispatcher {
    * which the job cache still knows.
    */
   onReturn(session: Session, jid: string, success: boolean, ret: Json): boolean {
-    const record: MinionReturn = { minion: session.minionId, success, ret, time: new Date().toISOString() };
+    const record: MinionReturn = { minion: session.minionId, success, ret: this.scrub(session.minionId, ret), time: new Date().toISOString() };
     if (!this.cache.addReturn(jid, record)) return false;
     for (const listener of this.watchers.get(jid) ?? []) listener(record);
     return true;
+  }
+
+  /**
+   * The minion's state engine already blanks pillar values out of its returns;
+   * the master does it again with the minion's whole pillar before anything is
+   * stored or shown, so a state that leaked a secret still cannot put it in the
+   * job cache or on an operator's screen.
+   */
+  private scrub(minionId: string, ret: Json): Json {
+    const redactor = new Redactor();
+    const collect = (node: unknown): void => {
+      if (typeof node === 'string' || typeof node === 'number') redactor.add(String(node));
+      else if (node && typeof node === 'object') for (const v of Object.values(node)) collect(v);
+    };
+    collect(this.registry.facts(minionId).pillar?.());
+    return redactor.deep(ret);
   }
 }
