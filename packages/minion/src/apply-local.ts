@@ -1,13 +1,10 @@
 import { Command, Option } from 'commander';
-import { createLogger, LOG_LEVELS } from '@brine/common';
-import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
-import { loadMinionConfig } from './config.js';
-import { anyFailed, runStateTree } from './state-run.js';
+import { LOG_LEVELS } from '@brine/common';
 
 /** Exit codes of `minion apply`: every state succeeded (or would), one failed, nothing ran. */
 export const APPLY_EXIT = { ok: 0, failed: 1, unusable: 2 } as const;
 
-interface ApplyFlags {
+export interface ApplyFlags {
   local?: boolean;
   config?: string;
   test?: boolean;
@@ -37,55 +34,7 @@ export function registerApplyLocal(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level for stderr').choices([...LOG_LEVELS]).default('warn'))
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : APPLY_EXIT.unusable))
     .action(async (target: string, flags: ApplyFlags) => {
-      process.exitCode = await applyLocal(target, flags);
+      // The state engine loads only when a local apply runs, not for every minion command.
+      process.exitCode = await (await import('./apply-local-run.js')).applyLocal(target, flags);
     });
-}
-
-async function applyLocal(target: string, flags: ApplyFlags): Promise<number> {
-  const fail = (message: string): number => {
-    process.stderr.write(`minion apply: ${message}\n`);
-    return APPLY_EXIT.unusable;
-  };
-  if (!flags.local) return fail('only --local is supported here (applying through the master is the daemon\'s job)');
-  const sls = target === 'highstate' ? 'highstate' : target.split(',').map((s) => s.trim()).filter(Boolean);
-  if (sls !== 'highstate' && sls.length === 0) return fail(`no SLS names in '${target}'`);
-
-  let config;
-  try {
-    config = loadMinionConfig(flags.config);
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
-  }
-  const fileRoots = flags.fileRoot ?? config.file_roots;
-  const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
-  const grains = { id: config.id, ...config.grains };
-  const logger = createLogger({ name: 'minion', level: flags.logLevel, fd: 2 });
-  const color = process.stdout.isTTY === true && !flags.json;
-  const reportProblems = (problems: string[]): number => {
-    if (flags.json) process.stdout.write(`${JSON.stringify({ errors: problems }, null, 2)}\n`);
-    process.stderr.write(formatCompileErrors(problems, { color: process.stderr.isTTY === true, minionId: config.id }));
-    return APPLY_EXIT.unusable;
-  };
-
-  const pillar = compilePillar({
-    roots: pillarRoots,
-    minion: { id: config.id, grains },
-    render: jinjaYamlRenderer({ roots: pillarRoots, showRenderedLine: false }),
-  });
-  if (pillar.errors.length > 0) return reportProblems(pillar.errors.map((e) => `Pillar failed to render: ${e}`));
-
-  const outcome = await runStateTree({
-    minionId: config.id,
-    fileRoots,
-    pillar: pillar.pillar,
-    grains,
-    target: sls,
-    test: flags.test === true,
-    secrets: pillarSecretProvider(pillar.pillar),
-    logger,
-  });
-  if (outcome.kind === 'problems') return reportProblems(outcome.problems);
-  const { results } = outcome;
-  process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : formatHighstate(results, { color, minionId: config.id, test: flags.test === true }));
-  return anyFailed(results) ? APPLY_EXIT.failed : APPLY_EXIT.ok;
 }

@@ -1,15 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { Backoff, jittered, sleep } from '@brine/common';
-import { fingerprint, type Json } from '@brine/protocol';
-import { summarize } from '@brine/states';
+import { fingerprint } from '@brine/protocol';
 import { ChannelError } from './channel.js';
 import type { MinionConfig } from './config.js';
 import { openMinionContext, type MinionContext } from './connect.js';
 import { StateTreeMirror } from './file-sync.js';
 import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
-import { masterSecrets } from './master-secrets.js';
 import { ReturnStore } from './returns.js';
-import { anyFailed, runStateTree } from './state-run.js';
 import { notifySystemd } from './systemd-notify.js';
 
 /**
@@ -45,37 +42,14 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
 }
 
 /**
- * `state.apply` as the master pushes it (and as startup states run): the state
- * tree mirrored from the master, pillar from the master for rendering, and each
- * secret fetched from the master at the moment a state needs it.
+ * The functions a master may run on this minion. The state engine is loaded on
+ * the first state run, not at start: a minion waiting at boot is up sooner and
+ * smaller.
  */
-function stateApply(ctx: MinionContext, mirror: StateTreeMirror, grains: Record<string, Json>): JobFunction {
-  return async (args) => {
-    const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
-    const test = args['test'] === true;
-    const fileRoot = await mirror.sync();
-    const { value: pillar } = await ctx.channel.request('pillar.items');
-    const secrets = masterSecrets(ctx.channel);
-    const outcome = await runStateTree({
-      minionId: ctx.config.id,
-      fileRoots: [fileRoot],
-      pillar: (pillar ?? {}) as Record<string, unknown>,
-      grains,
-      target: mods.length > 0 ? mods : 'highstate',
-      test,
-      secrets,
-      logger: ctx.log,
-    });
-    if (outcome.kind === 'problems') return { success: false, ret: outcome.problems };
-    return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };
-  };
-}
-
-/** The functions a master may run on this minion. */
-function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror, grains: Record<string, Json>): Record<string, JobFunction> {
+function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<string, JobFunction> {
   return {
     'test.ping': async () => ({ success: true, ret: true }),
-    'state.apply': stateApply(ctx, mirror, grains),
+    'state.apply': async (args, jid) => (await import('./state-jobs.js')).stateApply(ctx, mirror)(args, jid),
   };
 }
 
@@ -92,18 +66,24 @@ async function runStartupStates(ctx: MinionContext, runner: JobRunner, args: { m
   return runner.enqueue({ t: 'job', jid: jid as string, fun: 'state.apply', args });
 }
 
+/** A log-safe summary of a state run's result: counts, never contents. */
 function describe(result: JobResult): Record<string, unknown> {
   if (Array.isArray(result.ret)) return { problems: result.ret.length };
   if (typeof result.ret === 'string') return { reason: result.ret };
-  const s = summarize(result.ret as never);
-  return { succeeded: s.succeeded, failed: s.failed, changed: s.changed, total: s.total };
+  const states = Object.values(result.ret as Record<string, { result: boolean | null; changes: object }>);
+  return {
+    succeeded: states.filter((r) => r.result !== false).length,
+    failed: states.filter((r) => r.result === false).length,
+    changed: states.filter((r) => Object.keys(r.changes).length > 0).length,
+    total: states.length,
+  };
 }
 
 /** Runs the minion in the foreground until SIGTERM or SIGINT. */
 export async function runMinion(config: MinionConfig): Promise<void> {
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
-  const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel), ctx.grains), new ReturnStore(config.cachedir), log);
+  const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel)), new ReturnStore(config.cachedir), log);
   channel.onJob((job) => void runner.enqueue(job));
   // Returns that could not be delivered (master restarting) go out as soon as a session exists again.
   channel.onSession(() => void runner.flush());

@@ -1,0 +1,55 @@
+import { createLogger } from '@brine/common';
+import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
+import { APPLY_EXIT, type ApplyFlags } from './apply-local.js';
+import { loadMinionConfig } from './config.js';
+import { anyFailed, runStateTree } from './state-run.js';
+
+/** `minion apply --local`: render pillar and states from this machine's roots, run, report; returns the exit status. */
+export async function applyLocal(target: string, flags: ApplyFlags): Promise<number> {
+  const fail = (message: string): number => {
+    process.stderr.write(`minion apply: ${message}\n`);
+    return APPLY_EXIT.unusable;
+  };
+  if (!flags.local) return fail('only --local is supported here (applying through the master is the daemon\'s job)');
+  const sls = target === 'highstate' ? 'highstate' : target.split(',').map((s) => s.trim()).filter(Boolean);
+  if (sls !== 'highstate' && sls.length === 0) return fail(`no SLS names in '${target}'`);
+
+  let config;
+  try {
+    config = loadMinionConfig(flags.config);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+  const fileRoots = flags.fileRoot ?? config.file_roots;
+  const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
+  const grains = { id: config.id, ...config.grains };
+  const logger = createLogger({ name: 'minion', level: flags.logLevel, fd: 2 });
+  const color = process.stdout.isTTY === true && !flags.json;
+  const reportProblems = (problems: string[]): number => {
+    if (flags.json) process.stdout.write(`${JSON.stringify({ errors: problems }, null, 2)}\n`);
+    process.stderr.write(formatCompileErrors(problems, { color: process.stderr.isTTY === true, minionId: config.id }));
+    return APPLY_EXIT.unusable;
+  };
+
+  const pillar = compilePillar({
+    roots: pillarRoots,
+    minion: { id: config.id, grains },
+    render: jinjaYamlRenderer({ roots: pillarRoots, showRenderedLine: false }),
+  });
+  if (pillar.errors.length > 0) return reportProblems(pillar.errors.map((e) => `Pillar failed to render: ${e}`));
+
+  const outcome = await runStateTree({
+    minionId: config.id,
+    fileRoots,
+    pillar: pillar.pillar,
+    grains,
+    target: sls,
+    test: flags.test === true,
+    secrets: pillarSecretProvider(pillar.pillar),
+    logger,
+  });
+  if (outcome.kind === 'problems') return reportProblems(outcome.problems);
+  const { results } = outcome;
+  process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : formatHighstate(results, { color, minionId: config.id, test: flags.test === true }));
+  return anyFailed(results) ? APPLY_EXIT.failed : APPLY_EXIT.ok;
+}

@@ -1,0 +1,34 @@
+import type { Json } from '@brine/protocol';
+import type { MinionContext } from './connect.js';
+import type { StateTreeMirror } from './file-sync.js';
+import type { JobFunction } from './jobs.js';
+import { masterSecrets } from './master-secrets.js';
+import { anyFailed, runStateTree } from './state-run.js';
+
+/**
+ * `state.apply` as the master pushes it (and as startup states run): the state
+ * tree mirrored from the master, pillar from the master for rendering, and each
+ * secret fetched from the master at the moment a state needs it.
+ */
+export function stateApply(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
+  return async (args) => {
+    const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
+    const test = args['test'] === true;
+    const fileRoot = await mirror.sync();
+    const { value: pillar } = await ctx.channel.request('pillar.items');
+    const secrets = masterSecrets(ctx.channel);
+    const outcome = await runStateTree({
+      minionId: ctx.config.id,
+      fileRoots: [fileRoot],
+      pillar: (pillar ?? {}) as Record<string, unknown>,
+      grains: ctx.grains,
+      target: mods.length > 0 ? mods : 'highstate',
+      test,
+      secrets,
+      logger: ctx.log,
+    });
+    if (outcome.kind === 'problems') return { success: false, ret: outcome.problems };
+    return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };
+  };
+}
+
