@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@brine/common';
 import {
+  asRequest,
   decodeFrame,
   decodePayload,
   encodeRefuse,
@@ -154,7 +155,11 @@ export class MasterServer {
     };
     this.d.sessions.add(session);
     this.d.audit.write({ event: 'session_opened', ...who });
-    const { res, body } = this.answer(this.request(payload), session, peer);
+    // hello may carry the session's first real request (`then`): answered here, it saves a round trip.
+    const hello = this.request(payload);
+    const then = asRequest(hello.args['then']);
+    let { res, body } = this.answer(hello, session, peer);
+    if (res.ok && then && then.op !== 'hello') ({ res, body } = this.answer(then, session, peer));
     this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
   }
 

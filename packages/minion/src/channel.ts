@@ -55,9 +55,11 @@ interface Pending<T> {
   timer: NodeJS.Timeout;
 }
 
-type HandshakeState =
-  | { step: 'welcome'; hs: ClientHandshake; done: Pending<void> }
-  | { step: 'auth'; cipher: SessionCipher; done: Pending<void> };
+/** A handshake in progress; it may carry the session's first request, whose reply settles `done`. */
+type HandshakeState = { first: Request | undefined; done: Pending<Payload | undefined> } & (
+  | { step: 'welcome'; hs: ClientHandshake }
+  | { step: 'auth'; cipher: SessionCipher }
+);
 
 /** Errors worth one fresh handshake and a retry: the master may have restarted. */
 const RETRYABLE = new Set(['session_lost', 'timeout']);
@@ -74,7 +76,7 @@ export class MasterChannel {
   private readonly limit: number;
   private session: { id: Uint8Array; cipher: SessionCipher } | undefined;
   private handshake: HandshakeState | undefined;
-  private connecting: Promise<void> | undefined;
+  private connecting: Promise<Payload | undefined> | undefined;
   private readonly waiting = new Map<number, Pending<Payload>>();
   private nextId = 1;
   private closed = false;
@@ -118,9 +120,14 @@ export class MasterChannel {
   }
 
   /** Runs the handshake unless a session is open. Rejects with pending/rejected/denied/... */
-  connect(): Promise<void> {
-    if (this.session) return Promise.resolve();
-    this.connecting ??= this.runHandshake().finally(() => {
+  async connect(): Promise<void> {
+    if (this.session) return;
+    await this.handshakeWith(undefined);
+  }
+
+  /** Starts a handshake (or joins the one under way); `first` rides in the AUTH and its reply comes back. */
+  private handshakeWith(first: Request | undefined): Promise<Payload | undefined> {
+    this.connecting ??= this.runHandshake(first).finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
@@ -144,14 +151,23 @@ export class MasterChannel {
   }
 
   private async requestOnce(op: string, args: Request['args']): Promise<Reply> {
+    const request: Request = { t: 'req', id: this.nextId++, op, args };
+    // With no session yet, the request travels inside the handshake: one round trip fewer.
+    const early = !this.session && !this.connecting ? await this.handshakeWith(request) : undefined;
+    const { header, body } = early ?? (await this.send(request));
+    return this.reply(header as Response, body);
+  }
+
+  private async send(request: Request): Promise<Payload> {
     await this.connect();
     const session = this.session!;
-    const id = this.nextId++;
-    const reply = this.expect(this.waiting, id, `${op} request`);
-    const { counter, ciphertext } = session.cipher.seal(encodePayload({ t: 'req', id, op, args }));
+    const reply = this.expect(this.waiting, request.id, `${request.op} request`);
+    const { counter, ciphertext } = session.cipher.seal(encodePayload(request));
     await this.sender.send(encodeMsg({ sessionId: session.id, counter, ciphertext }));
-    const { header, body } = await reply;
-    const res = header as Response;
+    return reply;
+  }
+
+  private reply(res: Response, body: Uint8Array | undefined): Reply {
     if (!res.ok) {
       const code = res.error?.code ?? 'error';
       if (code === 'revoked') this.dropSession();
@@ -160,10 +176,10 @@ export class MasterChannel {
     return { value: res.value, raw: res.raw ? body : undefined };
   }
 
-  private async runHandshake(): Promise<void> {
+  private async runHandshake(first: Request | undefined): Promise<Payload | undefined> {
     const hs = new ClientHandshake();
-    const done = new Promise<void>((resolve, reject) => {
-      this.handshake = { step: 'welcome', hs, done: { resolve, reject, timer: this.timer(reject, 'handshake') } };
+    const done = new Promise<Payload | undefined>((resolve, reject) => {
+      this.handshake = { step: 'welcome', hs, first, done: { resolve, reject, timer: this.timer(reject, 'handshake') } };
     });
     await this.sender.send(hs.helloFrame);
     return done;
@@ -185,13 +201,13 @@ export class MasterChannel {
     });
   }
 
-  private finishHandshake(error?: Error): void {
+  private finishHandshake(outcome: { error: Error } | { reply: Payload | undefined }): void {
     const state = this.handshake;
     this.handshake = undefined;
     if (!state) return;
     clearTimeout(state.done.timer);
-    if (error) state.done.reject(error);
-    else state.done.resolve();
+    if ('error' in outcome) state.done.reject(outcome.error);
+    else state.done.resolve(outcome.reply);
   }
 
   /** Forgets the session; in-flight requests fail with `why` (default: session_lost). */
@@ -203,7 +219,7 @@ export class MasterChannel {
       p.reject(why);
       this.waiting.delete(id);
     }
-    this.finishHandshake(why);
+    this.finishHandshake({ error: why });
   }
 
   private async receive(): Promise<void> {
@@ -225,46 +241,50 @@ export class MasterChannel {
     const state = this.handshake;
     switch (frame.type) {
       case FrameType.Welcome:
-        if (state?.step === 'welcome' && state.hs.answers(frame)) this.onWelcome(state.hs, frame);
+        if (state?.step === 'welcome' && state.hs.answers(frame)) this.onWelcome(state, frame);
         return;
       case FrameType.Msg:
-        if (state?.step === 'auth') this.onAuthResult(state.cipher, frame);
+        if (state?.step === 'auth') this.onAuthResult(state, frame);
         else this.onReply(frame);
         return;
       case FrameType.Refuse:
         // Unauthenticated: acted on only by starting over, never by trusting its content.
         if (frame.code === RefuseCode.UnknownSession && this.session) this.dropSession();
-        else if (state && frame.code !== RefuseCode.UnknownSession) this.finishHandshake(new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`));
+        else if (state && frame.code !== RefuseCode.UnknownSession) this.finishHandshake({ error: new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`) });
         return;
       default:
         throw new ProtocolError('bad_frame', 'unexpected frame type from master');
     }
   }
 
-  private onWelcome(hs: ClientHandshake, welcome: Extract<Frame, { type: typeof FrameType.Welcome }>): void {
-    const first = encodePayload({ t: 'req', id: 0, op: 'hello', args: { role: this.opts.role, grains: this.opts.grains } });
+  private onWelcome(state: Extract<HandshakeState, { step: 'welcome' }>, welcome: Extract<Frame, { type: typeof FrameType.Welcome }>): void {
+    const hello: Request['args'] = { role: this.opts.role, grains: this.opts.grains };
+    if (state.first) hello['then'] = state.first as unknown as Json;
     try {
-      const { authFrame, cipher } = hs.complete(welcome, this.opts.identity, this.opts.trust, first);
-      this.handshake = { step: 'auth', cipher, done: this.handshake!.done };
+      const { authFrame, cipher } = state.hs.complete(welcome, this.opts.identity, this.opts.trust, encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }));
+      this.handshake = { step: 'auth', cipher, first: state.first, done: state.done };
       void this.sender.send(authFrame);
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'auth_failed';
-      this.finishHandshake(new ChannelError(code, (err as Error).message));
+      this.finishHandshake({ error: new ChannelError(code, (err as Error).message) });
     }
   }
 
-  private onAuthResult(cipher: SessionCipher, frame: MsgFrame): void {
-    const { header } = decodePayload(cipher.open(frame.counter, frame.ciphertext));
+  private onAuthResult(state: Extract<HandshakeState, { step: 'auth' }>, frame: MsgFrame): void {
+    const { cipher } = state;
+    const { header, body } = decodePayload(cipher.open(frame.counter, frame.ciphertext));
     if (header.t !== 'auth') throw new ProtocolError('bad_payload', 'expected the auth result');
     const result = header as AuthResult;
     if (result.status !== 'accepted') {
       cipher.destroy();
-      this.finishHandshake(new ChannelError(result.status, `master says: ${result.message}`));
+      this.finishHandshake({ error: new ChannelError(result.status, `master says: ${result.message}`) });
       return;
     }
     this.session = { id: frame.sessionId.slice(), cipher };
     this.opts.log.info({ role: this.opts.role }, 'session with master established');
-    this.finishHandshake();
+    // The reply to a request that rode in the handshake; a master that ignored it answered hello only.
+    const answered = state.first && result.res?.id === state.first.id;
+    this.finishHandshake({ reply: answered ? { header: result.res!, body } : undefined });
     this.sessionHandler?.();
   }
 

@@ -66,6 +66,12 @@ export function encodePayload(header: Header, body?: Uint8Array): Uint8Array {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A request carried inside another message (hello's `then`), checked as a top-level one would be. */
+export function asRequest(value: unknown): Request | undefined {
+  if (!isObject(value) || value['t'] !== 'req') return undefined;
+  return Number.isSafeInteger(value['id']) && typeof value['op'] === 'string' && isObject(value['args']) ? (value as unknown as Request) : undefined;
+}
+
 export function decodePayload(bytes: Uint8Array): Payload {
   const bad = (why: string): never => {
     throw new ProtocolError('bad_payload', why);

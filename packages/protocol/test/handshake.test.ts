@@ -186,3 +186,13 @@ describe('codec', () => {
     expect(() => decodeFrame(new Uint8Array(100), 50)).toThrow(/exceeds the limit/);
   });
 });
+
+describe('payloads', () => {
+  it('accepts a nested request only when it is shaped like one', async () => {
+    const { asRequest } = await import('../src/payload.js');
+    expect(asRequest({ t: 'req', id: 3, op: 'pillar.get', args: { path: 'a' } })).toEqual({ t: 'req', id: 3, op: 'pillar.get', args: { path: 'a' } });
+    for (const bad of [null, 'x', { t: 'res', id: 1, op: 'x', args: {} }, { t: 'req', id: 1.5, op: 'x', args: {} }, { t: 'req', id: 1, op: 2, args: {} }, { t: 'req', id: 1, op: 'x', args: [] }]) {
+      expect(asRequest(bad)).toBeUndefined();
+    }
+  });
+});
