@@ -61,8 +61,12 @@ type HandshakeState = { first: Request | undefined; done: Pending<Payload | unde
   | { step: 'auth'; cipher: SessionCipher }
 );
 
-/** Errors worth one fresh handshake and a retry: the master may have restarted. */
-const RETRYABLE = new Set(['session_lost', 'timeout']);
+/**
+ * Worth one fresh handshake and an immediate retry: the master restarted and
+ * forgot the session. A timeout is not: an overloaded master would get the same
+ * work again at once, so callers retry those with backoff.
+ */
+const RETRYABLE = new Set(['session_lost']);
 
 /**
  * The minion's encrypted session with its master over one DEALER socket.
@@ -138,6 +142,7 @@ export class MasterChannel {
     try {
       return await this.requestOnce(op, args);
     } catch (err) {
+      if (err instanceof ChannelError && err.code === 'timeout') this.dropSession(err);
       if (!(err instanceof ChannelError) || !RETRYABLE.has(err.code) || this.closed) throw err;
       this.dropSession();
       return this.requestOnce(op, args);
