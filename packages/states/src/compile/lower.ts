@@ -2,7 +2,7 @@ import type { InputError } from '@brine/common';
 import { isPlainObject } from '../merge.js';
 import { validateArgs } from '../modules/args.js';
 import { findFunction, type ModuleRegistry } from '../modules/registry.js';
-import type { Args } from '../modules/types.js';
+import type { ArgProblem, Args } from '../modules/types.js';
 import { argLocus, singleKey, type ArgEntry, type StateDecl } from './gather.js';
 import { childLocus, IN_KINDS, problemAt, REQUISITE_KINDS, type LowChunk, type RequisiteKey, type RetrySpec } from './types.js';
 
@@ -64,13 +64,15 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
         else if (UNSUPPORTED.has(arg.key)) problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
         else if (!readRuntimeArg(arg, runtime, problems)) given[arg.key] = arg.value;
       }
+      const report = (found: ArgProblem[]): boolean => {
+        for (const p of found) {
+          const arg = mod.args.find((a) => a.key === p.arg);
+          problems.push(problemAt(arg ? argLocus(arg) : mod.locus, `${mod.module}.${fun} in ID '${decl.id}': ${p.detail}`, 'bad_argument'));
+        }
+        return found.length > 0;
+      };
       const { args, problems: argProblems } = validateArgs(fn.args, given, fn.extraArgs === true);
-      for (const p of argProblems) {
-        const arg = mod.args.find((a) => a.key === p.arg);
-        const at = arg ? argLocus(arg) : mod.locus;
-        problems.push(problemAt(at, `${mod.module}.${fun} in ID '${decl.id}': ${p.detail}`, 'bad_argument'));
-      }
-      if (argProblems.length > 0) continue;
+      if (report(argProblems)) continue;
       const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: NO_OVERRIDES }];
       for (const { name, overrides } of names) {
         // One name (the usual case) takes the validated object as it is; several get a copy each.
@@ -84,6 +86,7 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
           }
           chunkArgs = { ...merged.args, name };
         }
+        if (fn.validate && report(fn.validate(chunkArgs as never))) continue;
         const tag = `${mod.module}_|-${decl.id}_|-${name}_|-${fun}`;
         if (tags.has(tag)) continue;
         tags.add(tag);

@@ -1,5 +1,5 @@
 import { isPlainObject as isMapping } from '../merge.js';
-import type { ArgSpec, ArgSpecs, ArgType } from './types.js';
+import type { ArgProblem, ArgSpec, ArgSpecs, ArgType } from './types.js';
 
 const TYPE_WORDS: Record<ArgType, string> = {
   string: 'a string',
@@ -19,9 +19,13 @@ export function coerceArg(spec: ArgSpec, value: unknown): { ok: true; value: unk
   switch (spec.type) {
     case 'any':
       return ok(value);
-    case 'string':
+    case 'string': {
       // YAML reads `name: 1234` as a number; Salt takes it as the text it was.
-      return typeof value === 'string' ? ok(value) : typeof value === 'number' ? ok(String(value)) : fail;
+      const text = typeof value === 'number' ? String(value) : value;
+      if (typeof text !== 'string') return fail;
+      if (spec.values && !spec.values.includes(text)) return { ok: false, want: `one of ${spec.values.join(', ')}` };
+      return ok(text);
+    }
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) ? ok(value) : fail;
     case 'boolean':
@@ -57,9 +61,9 @@ export function validateArgs(
   specs: ArgSpecs,
   given: Record<string, unknown>,
   extraArgs: boolean,
-): { args: Record<string, unknown>; problems: { arg: string | null; detail: string }[] } {
+): { args: Record<string, unknown>; problems: ArgProblem[] } {
   const args: Record<string, unknown> = {};
-  const problems: { arg: string | null; detail: string }[] = [];
+  const problems: ArgProblem[] = [];
   for (const [key, value] of Object.entries(given)) {
     const spec = specs[key];
     if (!spec) {
@@ -78,3 +82,6 @@ export function validateArgs(
   }
   return { args, problems };
 }
+
+/** Salt takes option lists (mount opts, crypttab opts) as a list or as one comma-separated string. */
+export const splitOptions = (opts: readonly string[]): string[] => opts.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);

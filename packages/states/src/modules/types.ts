@@ -16,11 +16,19 @@ export interface ArgSpec {
   type: ArgType;
   required?: boolean;
   default?: unknown;
+  /** For `string` arguments: the only values allowed (e.g. `['ext4', 'xfs']`). */
+  values?: readonly string[];
   /** One line for docs and error messages. */
   doc: string;
 }
 
 export type ArgSpecs = Record<string, ArgSpec>;
+
+/** A problem with a state's arguments; `arg` names the argument it is about, if one. */
+export interface ArgProblem {
+  arg: string | null;
+  detail: string;
+}
 
 /** Arguments after compile: every declared argument is present or has its default. */
 export type Args = Record<string, unknown> & { name: string };
@@ -69,6 +77,11 @@ export interface StateFunction<A extends Args = Args, D = unknown> {
   args: ArgSpecs;
   /** Accept undeclared arguments too, as Salt's `**kwargs` functions do (test.*). */
   extraArgs?: boolean;
+  /**
+   * Checks that span arguments (one of `size` or `extents`, say), after each was
+   * checked on its own; run at compile time, so a bad state stops the run before anything runs.
+   */
+  validate?(args: A): ArgProblem[];
   inspect(args: A, ctx: StateContext): Promise<Plan<D>>;
   apply(args: A, plan: ChangePlan<D>, ctx: StateContext): Promise<Outcome>;
   /**
