@@ -1,6 +1,9 @@
-# Which pillar files each minion gets (Salt's pillar top file).
+# Which pillar files each minion gets (Salt's pillar top file). Every minion has
+# its own file: a minion can only ever receive its own LUKS passphrase.
 base:
   '*':
     - common
-  'db*':
-    - storage.db
+  'db1':
+    - minions.db1
+  'db2':
+    - minions.db2

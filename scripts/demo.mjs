@@ -86,7 +86,7 @@ async function main() {
   say('audit log on the master: who got what, never the value');
   const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   for (const r of audit) show(`${r.time} ${r.event}${r.minion ? ` ${r.minion}` : ''}${r.path ? ` ${r.path}` : ''}${r.peer ? ` from ${r.peer}` : ''}\n`);
-  const secret = /password: (.*)/.exec(readFileSync(join(root, 'pillar', 'storage', 'db.sls'), 'utf8'))[1];
+  const secret = /password: (.*)/.exec(readFileSync(join(root, 'pillar', 'minions', 'db1.sls'), 'utf8'))[1];
   const leaked = [master.log, minion.log, JSON.stringify(audit)].some((t) => t.includes(secret));
   say(leaked ? 'FAIL: the passphrase appeared in a log' : 'ok: the passphrase appears in no daemon log and not in the audit log');
   if (leaked) process.exitCode = 1;

@@ -1,0 +1,6 @@
+# Example only: generate one random passphrase per minion, e.g. `openssl rand -base64 32`.
+luks:
+  password: demo-passphrase-db2-91be77-change-me
+  dev_name: /dev/vdb
+  vg_name: vg_data
+  mountpoint: /srv/data
