@@ -16,4 +16,13 @@ describe('a minion that starts before its master', () => {
     await minion.waitFor('minion ready', { timeoutMs: 30_000 });
     expect((await cluster.pillar('db1', ['get', 'luks:vg_name'])).stdout).toBe('vg_db');
   });
+
+  it('keeps retrying when the master address swallows connection attempts (a NAT forwarder or firewall, nothing answering)', async () => {
+    // 203.0.113.0/24 is reserved for documentation (RFC 5737): SYNs there go unanswered.
+    const minion = cluster.startMinion({ id: 'db2', extra: { master: '203.0.113.1:4506', request_timeout: 1 } });
+    await minion.waitFor('cannot authenticate to the master yet', { times: 3, timeoutMs: 30_000 });
+    expect(minion.child.exitCode).toBeNull();
+    const codes = minion.lines().filter((l) => l['msg'] === 'cannot authenticate to the master yet').map((l) => l['code']);
+    expect(new Set(codes)).toEqual(new Set(['timeout']));
+  });
 });

@@ -102,6 +102,11 @@ export class MasterChannel {
       heartbeatInterval: 10_000,
       heartbeatTimeout: 30_000,
       sendHighWaterMark: 100,
+      // Queue nothing for a master that is not connected: a send waits for a live
+      // connection for at most one timeout and fails, so stale hellos never pile up
+      // and a blocked send never holds the queue behind it.
+      immediate: true,
+      sendTimeout: opts.timeoutMs,
       maxMessageSize: this.limit,
     });
     this.socket.connect(`tcp://${opts.host}:${opts.port}`);
@@ -168,7 +173,13 @@ export class MasterChannel {
     const session = this.session!;
     const reply = this.expect(this.waiting, request.id, `${request.op} request`);
     const { counter, ciphertext } = session.cipher.seal(encodePayload(request));
-    await this.sender.send(encodeMsg({ sessionId: session.id, counter, ciphertext }));
+    this.sender.send(encodeMsg({ sessionId: session.id, counter, ciphertext })).catch((err: unknown) => {
+      const waiter = this.waiting.get(request.id);
+      if (!waiter) return;
+      this.waiting.delete(request.id);
+      clearTimeout(waiter.timer);
+      waiter.reject(this.unreachable(`${request.op} request`, err));
+    });
     return reply;
   }
 
@@ -181,19 +192,28 @@ export class MasterChannel {
     return { value: res.value, raw: res.raw ? body : undefined };
   }
 
-  private async runHandshake(first: Request | undefined): Promise<Payload | undefined> {
+  private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
     const hs = new ClientHandshake();
     const done = new Promise<Payload | undefined>((resolve, reject) => {
-      this.handshake = { step: 'welcome', hs, first, done: { resolve, reject, timer: this.timer(reject, 'handshake') } };
+      const timer = this.timer((error) => this.finishHandshake({ error }), 'handshake');
+      this.handshake = { step: 'welcome', hs, first, done: { resolve, reject, timer } };
     });
-    await this.sender.send(hs.helloFrame);
+    this.sender.send(hs.helloFrame).catch((err: unknown) => {
+      if (this.handshake?.step === 'welcome' && this.handshake.hs === hs) this.finishHandshake({ error: this.unreachable('handshake', err) });
+    });
     return done;
   }
 
-  private timer(reject: (e: Error) => void, what: string): NodeJS.Timeout {
+  private timer(fail: (e: Error) => void, what: string): NodeJS.Timeout {
     return setTimeout(() => {
-      reject(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.opts.host}:${this.opts.port} unreachable or not answering)`));
+      fail(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.opts.host}:${this.opts.port} unreachable or not answering)`));
     }, this.opts.timeoutMs);
+  }
+
+  /** A send that could not leave: no connection to the master within the timeout. */
+  private unreachable(what: string, err: unknown): ChannelError {
+    const why = (err as { code?: string }).code === 'EAGAIN' ? `no connection within ${this.opts.timeoutMs} ms` : (err as Error).message;
+    return new ChannelError('timeout', `${what} could not be sent to master ${this.opts.host}:${this.opts.port}: ${why}`);
   }
 
   private expect<K>(map: Map<K, Pending<Payload>>, key: K, what: string): Promise<Payload> {
@@ -268,7 +288,7 @@ export class MasterChannel {
     try {
       const { authFrame, cipher } = state.hs.complete(welcome, this.opts.identity, this.opts.trust, encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }));
       this.handshake = { step: 'auth', cipher, first: state.first, done: state.done };
-      void this.sender.send(authFrame);
+      this.sender.send(authFrame).catch((err: unknown) => this.finishHandshake({ error: this.unreachable('handshake', err) }));
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'auth_failed';
       this.finishHandshake({ error: new ChannelError(code, (err as Error).message) });
