@@ -245,9 +245,10 @@ export async function inspectClosed(name: string, ctx: StateContext): Promise<Pl
   const status = MAPPING_NAME.test(name) ? await mappingStatus(ctx, name) : undefined;
   if (!status) return { kind: 'correct', comment: `${mapper} is not open` };
   if (!status.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${status.type || 'unknown'}); not closing it` };
+  const would = `Would close ${mapper}`;
   const busy = describeUsage(await deviceUsage(ctx, mapper));
-  if (busy) return { kind: 'error', comment: `Cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)` };
-  return { kind: 'change', comment: `Would close ${mapper}`, changes: { closed: mapper } };
+  if (busy) return pending(ctx, `cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)`, would, { closed: mapper }, `it is ${busy} now; an earlier state must release it`);
+  return { kind: 'change', comment: would, changes: { closed: mapper } };
 }
 
 export async function applyClosed(name: string, changes: Changes, ctx: StateContext): Promise<Outcome> {

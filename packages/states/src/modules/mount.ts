@@ -197,7 +197,7 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
     }
     if (fstab) {
       await writeLines(args.config, fstab);
-      done.push(`${plan.changes['persist'] === 'new' ? 'added' : 'updated'} ${name} in ${args.config}`);
+      done.push(plan.changes['persist'] === 'new' ? `added ${name} to ${args.config}` : `updated ${name} in ${args.config}`);
     }
     return { result: true, comment: done.join('; '), changes: plan.changes };
   },

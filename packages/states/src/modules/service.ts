@@ -74,18 +74,19 @@ async function checkRunning(ctx: StateContext, name: string, done: string): Prom
   return { result: false, comment: `${done}, but it is not running (ActiveState=${u.ActiveState}); see journalctl -u ${u.Id}`, changes: { [name]: true } };
 }
 
-const PAST: Record<string, string> = { start: 'Started', stop: 'Stopped', enable: 'enabled', disable: 'disabled' };
-
 async function applyService(name: string, plan: ServicePlan, ctx: StateContext): Promise<Outcome> {
-  const done: string[] = [];
-  for (const verb of [plan.file, plan.run]) {
-    if (!verb) continue;
-    const failed = await systemctl(ctx, verb, name);
-    if (failed) return done.length > 0 ? { ...failed, comment: `${done.join(', ')}; ${failed.comment}`, changes: { [name]: true } } : failed;
-    done.push(verb === 'start' || verb === 'stop' ? `${PAST[verb]} service ${name}` : `Service ${name} ${PAST[verb]}`);
+  const { run, file } = plan;
+  // Unit files first: a unit that is enabled but fails to start is still reported as enabled.
+  if (file) {
+    const failed = await systemctl(ctx, file, name);
+    if (failed) return failed;
   }
-  if (plan.run === 'start') return checkRunning(ctx, name, done.join(', '));
-  return { result: true, comment: done.join(', '), changes: { [name]: true } };
+  if (run) {
+    const failed = await systemctl(ctx, run, name);
+    if (failed) return file ? { ...failed, comment: `Service ${name} ${file}d; ${failed.comment}`, changes: { [name]: true } } : failed;
+  }
+  const comment = run ? `${run === 'start' ? 'Started' : 'Stopped'} service ${name}${file ? ` and ${file}d it` : ''}` : `Service ${name} ${file}d`;
+  return run === 'start' ? checkRunning(ctx, name, comment) : { result: true, comment, changes: { [name]: true } };
 }
 
 interface DeadArgs extends Args {
