@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster, bin } from './lib/cluster.mjs';
-import { percentile, round } from './lib/proc.mjs';
+import { ask, percentile, round } from './lib/proc.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -128,14 +128,6 @@ async function median(runs, fn, expect) {
     times.push(r.ms);
   }
   return round(percentile(times.sort((a, b) => a - b), 50));
-}
-
-function ask(child, message, replyType) {
-  return new Promise((resolve, reject) => {
-    child.on('message', (m) => m.type === replyType && resolve(m));
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    child.send(message);
-  });
 }
 
 /** Many minions in one process: each its own key, session and socket, answering test.ping. */

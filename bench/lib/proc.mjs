@@ -69,3 +69,32 @@ export async function waitForLog(get, msg, timeoutMs = 60_000) {
   }
   throw new Error(`timed out waiting for "${msg}":\n${get().slice(-2000)}`);
 }
+
+/** Sends a message to a forked worker and waits for its reply of `replyType`; rejects if the worker exits first. */
+export function ask(child, message, replyType) {
+  return new Promise((resolve, reject) => {
+    const onExit = (code) => reject(new Error(`worker exited with ${code}`));
+    const onMessage = (m) => {
+      if (m.type !== replyType) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(message);
+  });
+}
+
+/** What every storm reports, from its workers' reports: deliveries, failures, wall time and latency. */
+export function stormSummary(reports, startAt) {
+  const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  return {
+    delivered: latencies.length,
+    errors: reports.reduce((s, r) => s + r.errors, 0),
+    retries: reports.reduce((s, r) => s + r.retries, 0),
+    wall_s: round(Math.max(...reports.map((r) => r.lastDoneAt)) / 1000 - startAt / 1000, 3),
+    p50_ms: round(percentile(latencies, 50)),
+    p99_ms: round(percentile(latencies, 99)),
+  };
+}

@@ -1,0 +1,61 @@
+// A real master started from the CLI in a temporary directory, with minion keys accepted
+// beforehand (provisioning), for the footprint and memory benchmarks.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForLog } from './proc.mjs';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Runs a CLI as users do, through `root`'s node_modules/.bin shim (a shell that execs node, so
+ * the pid is node's); with node flags (--cpu-prof is refused in NODE_OPTIONS), node runs the
+ * package's bin directly.
+ */
+export function spawnCli(root, name, args, nodeFlags = []) {
+  const [cmd, argv] = nodeFlags.length
+    ? [process.execPath, [...nodeFlags, join(root, 'packages', name, 'bin', `${name}.js`), ...args]]
+    : [join(root, 'node_modules', '.bin', name), args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const state = { child, log: '', exited: new Promise((resolve) => child.once('exit', resolve)) };
+  child.stdout.on('data', (d) => (state.log += d));
+  child.stderr.on('data', (d) => (state.log += d));
+  return state;
+}
+
+/**
+ * `accepted`: [id, base64 public key] pairs written as accepted keys before the master starts.
+ * BRINE_BENCH_NODE_FLAGS (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2) go to the master's node.
+ */
+export async function startMaster({ root = repoRoot, accepted = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'brine-master-bench-'));
+  let master;
+  const stop = async () => {
+    master?.child.kill('SIGTERM');
+    await master?.exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await freePort();
+    const pillar = join(dir, 'pillar');
+    mkdirSync(pillar);
+    writeFileSync(join(pillar, 'top.sls'), "base:\n  '*':\n    - luks\n");
+    writeFileSync(join(pillar, 'luks.sls'), 'luks:\n  password: bench-passphrase-not-a-secret\n');
+    const pki = join(dir, 'pki');
+    mkdirSync(join(pki, 'minions'), { recursive: true, mode: 0o700 });
+    for (const [id, pub] of accepted) writeFileSync(join(pki, 'minions', id), `${pub}\n`);
+    const config = join(dir, 'master.yml');
+    const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
+    lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info', '');
+    writeFileSync(config, lines.join('\n'));
+    master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
+    const { fingerprint } = await waitForLog(() => master.log, 'master identity');
+    await waitForLog(() => master.log, 'master listening');
+    return { dir, port, fingerprint, pid: master.child.pid, master, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+// Worker process of storm.mjs and master-memory.mjs: minions that stay connected as daemons do (each with
+// its own key pair, session and socket), keep their session alive with pings, and on command
+// all reconnect at once with a fresh socket and session and fetch their key: a boot storm.
+import { createLogger } from '@brine/common';
+import { ChannelError, MasterChannel } from '@brine/minion';
+import { fingerprint, MinionIdentity, X25519Key } from '@brine/protocol';
+import zmq from 'zeromq';
+
+// Thousands of minions in one process: raise libzmq's per-context socket limit (default 1023).
+zmq.context.maxSockets = 65_536;
+const log = createLogger({ name: 'fleet', level: 'silent' });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fleet = []; // { identity, channel, nextPing }
+let master; // { port, trust, pingMs }
+let pingErrors = 0;
+
+process.on('message', async (m) => {
+  if (m.type === 'keys') {
+    for (let i = 0; i < m.count; i++) fleet.push({ identity: new MinionIdentity(`fleet${m.first + i}`, X25519Key.generate()) });
+    process.send({ type: 'keys', keys: fleet.map(({ identity }) => [identity.id, Buffer.from(identity.publicKey).toString('base64')]) });
+  } else if (m.type === 'connect') {
+    useMaster(m);
+    process.send({ type: 'done', ...(await storm(m.startAt, (channel) => channel.connect())) });
+    setInterval(pingDue, 1000).unref();
+  } else if (m.type === 'storm') {
+    // A storm without a connect first (bench/storm.mjs) names the master itself.
+    if (m.port) useMaster(m);
+    process.send({ type: 'done', ...(await storm(m.startAt, fetchKey)) });
+  } else if (m.type === 'stats') {
+    process.send({ type: 'stats', pingErrors, connected: fleet.filter((minion) => minion.channel?.established).length });
+  }
+});
+
+/** The master to talk to: its port and pinned public key; how minions say hello, ping and give up. */
+function useMaster(m) {
+  const pinned = fingerprint(new Uint8Array(Buffer.from(m.identity, 'base64')));
+  const trust = (identity) => {
+    if (fingerprint(identity) !== pinned) throw new Error('wrong master');
+  };
+  master = { port: m.port, trust, pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
+}
+
+async function fetchKey(channel) {
+  const { raw } = await channel.request('pillar.get', { path: 'luks:password', raw: true });
+  raw.fill(0);
+}
+
+/**
+ * Every minion drops its socket and session, opens new ones at `startAt` and runs `work`,
+ * retrying as storm.mjs does. Minions still busy after the deadline are reported as stuck, by
+ * where they are: without a session (handshake) or waiting for an answer in one (request).
+ */
+async function storm(startAt, work) {
+  await sleep(Math.max(0, startAt - Date.now()));
+  const latencies = [];
+  let errors = 0;
+  let retries = 0;
+  let lastDoneAt = 0;
+  const busy = new Set(fleet);
+  const all = Promise.all(
+    fleet.map(async (minion) => {
+      minion.channel?.close();
+      const options = { host: '127.0.0.1', port: master.port, identity: minion.identity, trust: master.trust, role: master.role, grains: { id: minion.identity.id } };
+      const channel = new MasterChannel({ ...options, timeoutMs: 10_000, log });
+      minion.channel = channel;
+      minion.nextPing = Date.now() + master.pingMs * (0.5 + Math.random() / 2);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await work(channel);
+          const now = Date.now();
+          latencies.push(now - startAt);
+          lastDoneAt = Math.max(lastDoneAt, now);
+          busy.delete(minion);
+          return;
+        } catch (err) {
+          // Closed by the next storm while stuck in this one, where it was counted.
+          if (err.code === 'closed') return;
+          if (!(err instanceof ChannelError) || attempt >= 5) {
+            errors++;
+            busy.delete(minion);
+            return;
+          }
+          retries++;
+          await sleep(200 * 2 ** attempt * (0.5 + Math.random() / 2));
+        }
+      }
+    }),
+  );
+  await Promise.race([all, sleep(master.deadlineMs)]);
+  const stuck = { handshake: 0, request: 0 };
+  for (const minion of busy) stuck[minion.channel.established ? 'request' : 'handshake']++;
+  return { latencies, errors, retries, lastDoneAt, stuck };
+}
+
+/** Keepalive as the daemon does it: a ping per minion every pingMs, jittered. */
+function pingDue() {
+  const now = Date.now();
+  for (const minion of fleet) {
+    if (!minion.channel || minion.nextPing > now) continue;
+    minion.nextPing = now + master.pingMs * (0.5 + Math.random() / 2);
+    minion.channel.request('ping').catch(() => pingErrors++);
+  }
+}
