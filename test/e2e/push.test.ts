@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeKeyFile } from '@brine/common';
-import { X25519Key } from '@brine/protocol';
+import { FrameType, RefuseCode, X25519Key } from '@brine/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, Cluster, ROOT, type Daemon } from '../support/cluster.js';
 import { RawClient } from '../support/raw-client.js';
@@ -92,6 +92,30 @@ describe('pushing jobs to targeted minions', () => {
     } finally {
       spy.close();
       await cluster.keys('delete', 'spy1');
+    }
+  });
+
+  it('keeps one daemon session per minion: a restarted daemon replaces its old session, a CLI session does not', async () => {
+    const key = X25519Key.generate();
+    writeKeyFile(join(cluster.dir, 'master-pki', 'minions', 'twin1'), key.publicKey, { secret: false });
+    const [before, after, cli] = [0, 1, 2].map(() => new RawClient(cluster.port, 'twin1', key));
+    try {
+      expect((await before!.handshake('daemon')).header).toMatchObject({ status: 'accepted' });
+      expect((await after!.handshake('daemon')).header).toMatchObject({ status: 'accepted' });
+      expect((await cli!.handshake('cli')).header).toMatchObject({ status: 'accepted' });
+      // The old session is gone from the master: its next request is refused as unknown.
+      await before!.sendRaw(before!.request('ping'));
+      expect(await before!.receive()).toMatchObject({ type: FrameType.Refuse, code: RefuseCode.UnknownSession });
+      expect((await after!.call(after!.request('ping')))?.header).toMatchObject({ ok: true });
+      expect((await cli!.call(cli!.request('ping')))?.header).toMatchObject({ ok: true });
+      // Jobs go to the live daemon session only.
+      const pending = ping('twin1');
+      expect((await after!.next())?.header).toMatchObject({ t: 'job', fun: 'test.ping' });
+      expect(await cli!.next()).toBeUndefined();
+      await pending;
+    } finally {
+      for (const c of [before, after, cli]) c!.close();
+      await cluster.keys('delete', 'twin1');
     }
   });
 

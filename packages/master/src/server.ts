@@ -159,6 +159,7 @@ export class MasterServer {
     const hello = this.request(payload);
     const then = asRequest(hello.args['then']);
     let { res, body } = this.answer(hello, session, peer);
+    if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0) this.d.log.debug(who, 'new daemon session replaces the older one');
     if (res.ok && then && then.op !== 'hello') ({ res, body } = this.answer(then, session, peer));
     this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
   }

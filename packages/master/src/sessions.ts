@@ -50,6 +50,17 @@ export class SessionTable {
     session.cipher.destroy();
   }
 
+  /**
+   * A minion runs one daemon: its newest daemon session replaces the older ones (a
+   * restarted minion's last session would otherwise linger until session_timeout).
+   * Returns how many were closed.
+   */
+  supersede(session: Session): number {
+    const older = this.ofMinion(session.minionId).filter((s) => s !== session && s.role === 'daemon');
+    for (const s of older) this.close(s);
+    return older.length;
+  }
+
   /** Closes sessions idle since before `cutoff`; returns how many. */
   expire(cutoff: number): number {
     let n = 0;
