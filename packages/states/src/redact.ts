@@ -15,9 +15,19 @@ export const MIN_SECRET_LENGTH = 4;
  */
 export class Redactor {
   private readonly secrets = new Set<string>();
+  /** Numbers read from pillar: blanked only where they stand alone, never inside a longer number. */
+  private readonly numbers = new Set<string>();
   private pattern: RegExp | null = null;
 
-  add(value: string | Uint8Array): void {
+  add(value: string | number | bigint | Uint8Array): void {
+    if (typeof value === 'number' || typeof value === 'bigint') {
+      const digits = String(value);
+      if (digits.length >= MIN_SECRET_LENGTH && !this.numbers.has(digits)) {
+        this.numbers.add(digits);
+        this.pattern = null;
+      }
+      return;
+    }
     const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
     for (const part of [text, ...text.split(/\r?\n/)]) {
       for (const s of [part, part.trim()]) {
@@ -30,22 +40,25 @@ export class Redactor {
   }
 
   get size(): number {
-    return this.secrets.size;
+    return this.secrets.size + this.numbers.size;
   }
 
   string(text: string): string {
-    if (this.secrets.size === 0) return text;
+    if (this.size === 0) return text;
     if (!this.pattern) {
       // Longest first, so a secret that contains another is blanked whole.
-      const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
-      this.pattern = new RegExp(alternatives.join('|'), 'g');
+      const alternatives = [
+        ...[...this.secrets].map((s) => ({ length: s.length, source: escapeRegExp(s) })),
+        ...[...this.numbers].map((n) => ({ length: n.length, source: `(?<![0-9])${escapeRegExp(n)}(?![0-9])` })),
+      ].sort((a, b) => b.length - a.length);
+      this.pattern = new RegExp(alternatives.map((a) => a.source).join('|'), 'g');
     }
     return text.replace(this.pattern, REDACTED);
   }
 
   /** A copy of `value` with every string (mapping keys included) redacted. */
   deep<T>(value: T): T {
-    if (this.secrets.size === 0) return value;
+    if (this.size === 0) return value;
     return this.walk(value) as T;
   }
 

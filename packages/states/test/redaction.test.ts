@@ -81,4 +81,14 @@ describe('Redactor', () => {
     expect(r.string('x abcdef y abcd z')).toBe('x <redacted> y <redacted> z');
     expect(r.deep({ 'key abcd': ['line two', 'no'] })).toEqual({ 'key <redacted>': ['<redacted>', 'no'] });
   });
+
+  it('blanks a number read from pillar where it stands alone, not inside a longer number', () => {
+    const r = new Redactor();
+    r.add(1000);
+    r.add(424242n);
+    r.add('1000x'); // a string secret is blanked wherever it appears
+    expect(r.string('pbkdf iterations 1000, at 09:35:55.591000, size 10000, pin 424242.')).toBe('pbkdf iterations <redacted>, at 09:35:55.591000, size 10000, pin <redacted>.');
+    expect(r.string('a1000x')).toBe('a<redacted>');
+    expect(r.deep({ n: 'x1000' })).toEqual({ n: 'x<redacted>' });
+  });
 });

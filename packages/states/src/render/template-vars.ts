@@ -1,7 +1,7 @@
 import { lookupPath } from '../merge.js';
 
 /** Called with every pillar value a template reads, so the run can redact it. */
-export type PillarReadSink = (value: string) => void;
+export type PillarReadSink = (value: string | number | bigint) => void;
 
 /**
  * A read-only view of pillar data that reports each scalar a template reads
@@ -13,7 +13,7 @@ export function trackedPillar<T>(data: T, sink: PillarReadSink): T {
   const wrap = (value: unknown): unknown => {
     if (value === null || value === undefined) return value;
     if (typeof value !== 'object') {
-      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') sink(String(value));
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') sink(value);
       return value;
     }
     let view = views.get(value);
