@@ -56,6 +56,9 @@ const SAVE_JOURNAL = (name: string) => `journalctl -u brine-minion -o cat > ${sh
 function boot(name: string, command: string, timeoutMs = 240_000) {
   return runInVm({
     systemd: true,
+    // The minion's unit holds multi-user.target back until its startup states have run; these
+    // commands watch the boot while it waits (and wait for the minion themselves).
+    jobAfter: 'basic.target',
     setup: SETUP,
     disks: [disk],
     shareDir: share,

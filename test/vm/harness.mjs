@@ -29,6 +29,8 @@ export * from './errors.mjs';
  * @property {string} command bash script (one line or many) run as root in the guest
  * @property {readonly string[]} [disks] raw images, attached in order as /dev/vda, /dev/vdb, …; writes persist
  * @property {boolean} [systemd] boot systemd as PID 1 and run the command from a unit after multi-user.target
+ * @property {string} [jobAfter] with systemd, the target the command's unit waits for (default multi-user.target);
+ *   basic.target lets a command watch a boot that a unit holds back from reaching multi-user.target
  * @property {string} [setup] bash script run as root before the command; with systemd, before systemd starts,
  *   so units it installs and enables take part in the boot. A non-zero status raises VmSetupError.
  * @property {readonly Forward[]} [forwards] guest → host TCP forwards; any forward also brings up eth0 (10.0.2.15/24)
@@ -145,12 +147,14 @@ function checkOptions(o) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new VmUsageError(`env name ${JSON.stringify(name)} is not a shell variable name`);
     if (typeof value !== 'string' || value.includes('\0')) throw new VmUsageError(`env ${name} must be a string without NUL bytes`);
   }
+  if (o.jobAfter !== undefined && !/^[a-z][a-z0-9-]*\.target$/.test(o.jobAfter)) throw new VmUsageError(`jobAfter must name a systemd target (like basic.target), got ${JSON.stringify(o.jobAfter)}`);
   const shareDir = o.shareDir === undefined ? undefined : resolve(o.shareDir);
   if (shareDir !== undefined && !statSync(shareDir, { throwIfNoEntry: false })?.isDirectory()) throw new VmUsageError(`shareDir ${shareDir} is not a directory`);
   const job = {
     command: o.command,
     disks,
     systemd: o.systemd ?? false,
+    jobAfter: o.jobAfter ?? 'multi-user.target',
     setup: o.setup,
     forwards: o.forwards ?? [],
     env: o.env ?? {},
@@ -224,6 +228,7 @@ function writeJobFiles(job, share, startedAt) {
   const conf = {
     BRINE_GUEST_DIR: GUEST_DIR,
     BRINE_SYSTEMD: job.systemd ? '1' : '0',
+    BRINE_JOB_AFTER: job.jobAfter,
     BRINE_NET: job.forwards.length > 0 ? '1' : '0',
     BRINE_DISKS: String(job.disks.length),
     BRINE_SHARE_DIR: job.shareDir ?? '',

@@ -8,6 +8,7 @@ import { prepareVm, runInVm, VmError, VmTimeoutError } from './harness.mjs';
 const USAGE = `usage: node test/vm/run.mjs [options] -- <shell command>
   --disk IMG             attach a raw image (repeatable; /dev/vda, /dev/vdb, … in order)
   --systemd              boot systemd as PID 1; the command runs from a unit after multi-user.target
+  --job-after TARGET     with --systemd, run the command after this target instead (e.g. basic.target)
   --setup SCRIPT         shell script run before the command (with --systemd: before systemd starts)
   --forward G=H          guest 10.0.2.100:G reaches host 127.0.0.1:H (repeatable; G may be ADDR:PORT)
   --env NAME=VALUE       export to the command (repeatable)
@@ -37,6 +38,7 @@ async function main() {
     options: {
       disk: { type: 'string', multiple: true, default: [] },
       systemd: { type: 'boolean', default: false },
+      'job-after': { type: 'string' },
       setup: { type: 'string' },
       forward: { type: 'string', multiple: true, default: [] },
       env: { type: 'string', multiple: true, default: [] },
@@ -64,6 +66,7 @@ async function main() {
     command: positionals.join(' '),
     disks: values.disk,
     systemd: values.systemd,
+    jobAfter: values['job-after'],
     ...(values.setup !== undefined ? { setup: values.setup } : {}),
     forwards: values.forward.map(parseForward),
     env: Object.fromEntries(values.env.map(parseEnv)),

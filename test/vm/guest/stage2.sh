@@ -70,7 +70,7 @@ prepare_systemd() {
 	cat >"$units/brine-vm-job.service" <<EOF
 [Unit]
 Description=Brine VM harness job: run the test command, then power off
-After=multi-user.target
+After=$BRINE_JOB_AFTER
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 
