@@ -23,3 +23,4 @@ if (existsSync(bin('pnpm'))) run(bin('pnpm'), pnpmArgs);
 // No global pnpm on a fresh machine: fetch the pinned version once through npx.
 else run('npx', ['-y', packageManager, ...pnpmArgs]);
 run(bin('tsc'), ['-b']);
+run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]);

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { DestinationStream, Logger, pino as Pino } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -22,11 +22,9 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
-// pino is loaded on the first logger, not on import: one-shot commands that never log start faster.
 const require = createRequire(import.meta.url);
 
 export function createLogger(opts: LoggerOptions): Logger {
-  const { pino } = require('pino') as { pino: typeof Pino };
   const paths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]);
   const fd = opts.fd ?? 1;
   const pretty = opts.pretty ?? (fd === 1 ? process.stdout : process.stderr).isTTY === true;

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Bundles each CLI (master, minion) from its compiled dist/ into dist/bundle/, which its bin runs.
+// Why: Node 20 resolves, reads and links every ES module file one by one; the minion's ~300
+// files (yaml, commander, tweetnacl, the workspace packages) cost ~70 ms of a ~200 ms start on
+// the boot's critical path, and every `master` one-shot command pays the same. Code splitting
+// keeps the lazy imports lazy (the state engine loads on the first state run).
+// Kept outside: zeromq (a native addon, loaded from its package) and pino-pretty (loaded by
+// path on a terminal only).
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+for (const name of ['master', 'minion']) {
+  const pkg = join(root, 'packages', name);
+  rmSync(join(pkg, 'dist', 'bundle'), { recursive: true, force: true });
+  await build({
+    entryPoints: [join(pkg, 'dist', 'cli.js')],
+    outdir: join(pkg, 'dist', 'bundle'),
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['zeromq', 'pino-pretty'],
+    // CommonJS dependencies (commander, pino) call require() for Node's built-ins.
+    banner: { js: "import { createRequire as __brineRequire } from 'node:module'; const require = __brineRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
