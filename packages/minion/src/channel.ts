@@ -75,8 +75,8 @@ const RETRYABLE = new Set(['session_lost']);
  * answering, so callers only see a request succeed or fail with a ChannelError.
  */
 export class MasterChannel {
-  private readonly socket: zmq.Dealer;
-  private readonly sender: SendQueue<Uint8Array>;
+  private socket!: zmq.Dealer;
+  private sender!: SendQueue<Uint8Array>;
   private readonly limit: number;
   private session: { id: Uint8Array; cipher: SessionCipher } | undefined;
   private handshake: HandshakeState | undefined;
@@ -88,9 +88,14 @@ export class MasterChannel {
   private sessionHandler: (() => void) | undefined;
 
   constructor(private readonly opts: ChannelOptions) {
-    const routingId = randomBytes(16).toString('hex');
     this.limit = opts.maxMessageBytes ?? 64 << 20;
-    this.socket = new zmq.Dealer({
+    this.openSocket();
+  }
+
+  /** A fresh DEALER socket, connected; replies and jobs arrive through `receive`. */
+  private openSocket(): void {
+    const routingId = randomBytes(16).toString('hex');
+    const socket = new zmq.Dealer({
       routingId,
       // Carries the routing id to the master's ZAP handler (for audit peer addresses); not a credential.
       plainUsername: routingId,
@@ -99,6 +104,8 @@ export class MasterChannel {
       // Spread reconnects of a fleet that lost its master at the same moment.
       reconnectInterval: 200 + Math.floor(Math.random() * 300),
       reconnectMaxInterval: 5000,
+      // A connection whose ZMTP greeting never completes is dropped and made again.
+      handshakeInterval: this.opts.timeoutMs,
       heartbeatInterval: 10_000,
       heartbeatTimeout: 30_000,
       sendHighWaterMark: 100,
@@ -106,12 +113,25 @@ export class MasterChannel {
       // connection for at most one timeout and fails, so stale hellos never pile up
       // and a blocked send never holds the queue behind it.
       immediate: true,
-      sendTimeout: opts.timeoutMs,
+      sendTimeout: this.opts.timeoutMs,
       maxMessageSize: this.limit,
     });
-    this.socket.connect(`tcp://${opts.host}:${opts.port}`);
-    this.sender = new SendQueue(this.socket);
-    void this.receive();
+    socket.connect(`tcp://${this.opts.host}:${this.opts.port}`);
+    this.socket = socket;
+    this.sender = new SendQueue(socket);
+    void this.receive(socket);
+  }
+
+  /**
+   * A handshake that got no answer starts the next one on a new socket: a TCP
+   * connection that a NAT forwarder accepted while the master was down can stay
+   * open and silent, and libzmq would keep waiting on it.
+   */
+  private renewSocket(): void {
+    if (this.closed) return;
+    const old = this.socket;
+    this.openSocket();
+    old.close();
   }
 
   get established(): boolean {
@@ -195,11 +215,16 @@ export class MasterChannel {
   private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
     const hs = new ClientHandshake();
     const done = new Promise<Payload | undefined>((resolve, reject) => {
-      const timer = this.timer((error) => this.finishHandshake({ error }), 'handshake');
+      const timer = this.timer((error) => {
+        this.finishHandshake({ error });
+        this.renewSocket();
+      }, 'handshake');
       this.handshake = { step: 'welcome', hs, first, done: { resolve, reject, timer } };
     });
     this.sender.send(hs.helloFrame).catch((err: unknown) => {
-      if (this.handshake?.step === 'welcome' && this.handshake.hs === hs) this.finishHandshake({ error: this.unreachable('handshake', err) });
+      if (this.handshake?.step !== 'welcome' || this.handshake.hs !== hs) return;
+      this.finishHandshake({ error: this.unreachable('handshake', err) });
+      this.renewSocket();
     });
     return done;
   }
@@ -247,9 +272,9 @@ export class MasterChannel {
     this.finishHandshake({ error: why });
   }
 
-  private async receive(): Promise<void> {
+  private async receive(socket: zmq.Dealer): Promise<void> {
     try {
-      for await (const [raw] of this.socket) {
+      for await (const [raw] of socket) {
         if (!raw) continue;
         try {
           this.onFrame(decodeFrame(raw, this.limit));
@@ -258,7 +283,7 @@ export class MasterChannel {
         }
       }
     } catch (err) {
-      if (!this.closed) this.opts.log.error({ err }, 'master socket failed');
+      if (!this.closed && socket === this.socket) this.opts.log.error({ err }, 'master socket failed');
     }
   }
 
