@@ -104,15 +104,13 @@ export class MasterChannel {
       // Spread reconnects of a fleet that lost its master at the same moment.
       reconnectInterval: 200 + Math.floor(Math.random() * 300),
       reconnectMaxInterval: 5000,
-      // A connection whose ZMTP greeting never completes is dropped and made again.
-      handshakeInterval: this.opts.timeoutMs,
       heartbeatInterval: 10_000,
       heartbeatTimeout: 30_000,
       sendHighWaterMark: 100,
-      // Queue nothing for a master that is not connected: a send waits for a live
-      // connection for at most one timeout and fails, so stale hellos never pile up
-      // and a blocked send never holds the queue behind it.
-      immediate: true,
+      // A send that cannot leave (no connection yet) fails after one timeout instead of
+      // holding the send queue behind it. Not `immediate`: in a boot storm the master
+      // takes a while to complete thousands of ZMTP handshakes, and messages must wait
+      // in the pipe for that rather than fail and reconnect.
       sendTimeout: this.opts.timeoutMs,
       maxMessageSize: this.limit,
     });
