@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /*
@@ -19,6 +19,13 @@ function importX25519Public(publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64u(publicKey) }, format: 'jwk' });
 }
 
+// Node returns the public key as a JWK and the private one as a key object when only
+// publicKeyEncoding is given; @types/node declares no overload for that mix.
+function generateJwkPublic(): { privateKey: KeyObject; publicKey: JsonWebKey } {
+  const generate = generateKeyPairSync as unknown as (type: 'x25519', options: object) => { privateKey: KeyObject; publicKey: JsonWebKey };
+  return generate('x25519', { publicKeyEncoding: { format: 'jwk' } });
+}
+
 /** An X25519 key pair whose secret lives in a native key object. */
 export class X25519Key {
   private constructor(
@@ -28,8 +35,12 @@ export class X25519Key {
 
   /** A fresh key pair (ephemeral keys: one per handshake or prekey). */
   static generate(): X25519Key {
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    return new X25519Key(raw(publicKey.export({ format: 'jwk' }).x), privateKey);
+    // The public key is encoded by the generating job itself. Exporting it afterwards from the
+    // returned key object deadlocked a process of Node 20: the export holds the key's mutex while
+    // it allocates, the allocation ran a GC, and the GC freed the finished job, whose destructor
+    // takes the same mutex. Encoding inside the call is as fast and never outlives the job.
+    const { privateKey, publicKey } = generateJwkPublic();
+    return new X25519Key(raw(publicKey.x), privateKey);
   }
 
   /** Loads a 32-byte secret key as tweetnacl's `box.keyPair` produces it. */

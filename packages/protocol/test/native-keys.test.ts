@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { Ed25519Key, ed25519Verify, X25519Key } from '../src/native-keys.js';
@@ -18,6 +21,25 @@ describe('native NaCl primitives', () => {
     const b = X25519Key.generate();
     expect(Buffer.from(a.agree(b.publicKey))).toEqual(Buffer.from(b.agree(a.publicKey)));
   });
+
+  it('generates keys under heavy garbage collection without deadlocking (Node 20 key export bug)', async () => {
+    // With a 1 MiB young generation a GC runs every few hundred keys; exporting the public key
+    // from the returned key object deadlocked such a process within a second.
+    const built = fileURLToPath(new URL('../dist/native-keys.js', import.meta.url));
+    const script = `
+      const { X25519Key } = await import(${JSON.stringify(built)});
+      const peer = X25519Key.generate().publicKey;
+      const kept = [];
+      for (let i = 0; i < 20000; i++) {
+        const key = X25519Key.generate();
+        kept.push({ key, junk: Array.from({ length: i % 40 }, (_, j) => ({ j, s: 'x'.repeat(j) })) });
+        if (kept.length > 5000) kept.splice(0, 2500);
+        key.agree(peer);
+      }
+      console.log('generated 20000');`;
+    const run = promisify(execFile)(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { timeout: 30_000 });
+    await expect(run).resolves.toMatchObject({ stdout: 'generated 20000\n' });
+  }, 40_000);
 
   it('refuses a low-order peer key', () => {
     const a = X25519Key.generate();
