@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { writeKeyFile } from '@brine/common';
 import { FrameType, RefuseCode, X25519Key } from '@brine/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BIN, Cluster, ROOT, type Daemon } from '../support/cluster.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -116,6 +117,32 @@ describe('pushing jobs to targeted minions', () => {
     } finally {
       for (const c of [before, after, cli]) c!.close();
       await cluster.keys('delete', 'twin1');
+    }
+  });
+
+  it('saves reported grains for offline targeting, rewriting the file only when they change', async () => {
+    const key = X25519Key.generate();
+    writeKeyFile(join(cluster.dir, 'master-pki', 'minions', 'rack1'), key.publicKey, { secret: false });
+    const file = join(cluster.dir, 'master-cache', 'minions', 'rack1', 'grains.json');
+    const saved = async (grains: Record<string, string>) => {
+      const client = new RawClient(cluster.port, 'rack1', key);
+      try {
+        expect((await client.handshake('daemon', grains)).header).toMatchObject({ status: 'accepted' });
+        // Written off the master's event loop: wait for it, then for any write still to land.
+        await vi.waitUntil(() => existsSync(file) && readFileSync(file, 'utf8') === JSON.stringify(grains), { timeout: 5000, interval: 50 });
+        await sleep(300);
+        return statSync(file).ino;
+      } finally {
+        client.close();
+      }
+    };
+    try {
+      const first = await saved({ rack: 'r1' });
+      expect(await saved({ rack: 'r1' })).toBe(first);
+      expect(await saved({ rack: 'r2' })).not.toBe(first);
+      expect((await ping('rack:r2', '-G', '--timeout', '1')).out).toEqual({ rack1: 'Minion did not return. [No response]' });
+    } finally {
+      await cluster.keys('delete', 'rack1');
     }
   });
 

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Creates a directory (and parents) that only its owner can enter. */
@@ -12,7 +13,7 @@ export function ensurePrivateDir(path: string): void {
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   ensurePrivateDir(dirname(path));
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = tempPath(path);
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -21,4 +22,21 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+let tempSerial = 0;
+const tempPath = (path: string) => `${path}.tmp-${process.pid}-${Date.now()}-${tempSerial++}`;
+
+/** writeFileAtomic off the event loop: for writes on a hot path (one per minion in a boot storm). */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = tempPath(path);
+  const file = await open(tmp, 'wx', mode);
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrivateDir, writeFileAtomic } from '@brine/common';
+import { ensurePrivateDir, writeFileAtomicAsync, type Logger } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import { matchTarget, type MatchType, type MinionFacts } from '@brine/states';
 import type { KeyStore } from './keystore.js';
@@ -16,21 +16,47 @@ import type { Session, SessionTable } from './sessions.js';
 export class MinionRegistry {
   private readonly dir: string;
   private readonly grainsCache = new Map<string, Record<string, Json>>();
+  /** Grains (JSON) waiting to be written, per minion; a minion has at most one write in flight. */
+  private readonly unwritten = new Map<string, string>();
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(
     cachedir: string,
     private readonly keys: KeyStore,
     private readonly sessions: SessionTable,
     private readonly pillar: PillarService,
+    private readonly log: Logger,
   ) {
     this.dir = join(cachedir, 'minions');
     ensurePrivateDir(this.dir);
   }
 
+  /**
+   * Called at every daemon hello, so in a boot storm once per minion at once: unchanged grains
+   * (the usual reconnect) touch no disk, and changed ones are written off the event loop.
+   */
   recordGrains(id: string, grains: Record<string, Json>): void {
+    const json = JSON.stringify(grains);
+    const known = this.grains(id);
     this.grainsCache.set(id, grains);
-    ensurePrivateDir(join(this.dir, id));
-    writeFileAtomic(join(this.dir, id, 'grains.json'), JSON.stringify(grains));
+    if (known !== undefined && JSON.stringify(known) === json) return;
+    this.unwritten.set(id, json);
+    if (!this.writing.has(id)) this.writing.set(id, this.writeLatest(id));
+  }
+
+  private async writeLatest(id: string): Promise<void> {
+    for (let json = this.unwritten.get(id); json !== undefined; json = this.unwritten.get(id)) {
+      this.unwritten.delete(id);
+      await writeFileAtomicAsync(join(this.dir, id, 'grains.json'), json).catch((err: unknown) =>
+        this.log.warn({ minion: id, err: (err as Error).message }, 'could not save grains; targeting by grain uses the last saved ones after a restart'),
+      );
+    }
+    this.writing.delete(id);
+  }
+
+  /** Resolves when every grains write started so far is on disk (for shutdown and tests). */
+  async flushed(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all(this.writing.values());
   }
 
   grains(id: string): Record<string, Json> | undefined {
