@@ -14,11 +14,11 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
  * the pid is node's); with node flags (--cpu-prof is refused in NODE_OPTIONS), node runs the
  * package's bin directly.
  */
-export function spawnCli(root, name, args, nodeFlags = []) {
+export function spawnCli(root, name, args, nodeFlags = [], env = process.env) {
   const [cmd, argv] = nodeFlags.length
     ? [process.execPath, [...nodeFlags, join(root, 'packages', name, 'bin', `${name}.js`), ...args]]
     : [join(root, 'node_modules', '.bin', name), args];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const state = { child, log: '', exited: new Promise((resolve) => child.once('exit', resolve)) };
   child.stdout.on('data', (d) => (state.log += d));
   child.stderr.on('data', (d) => (state.log += d));
@@ -50,7 +50,9 @@ export async function startMaster({ root = repoRoot, accepted = [] } = {}) {
     const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
     lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info', '');
     writeFileSync(config, lines.join('\n'));
-    master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
+    // The malloc setting of packages/master/systemd/brine-master.service, as the master runs in production.
+    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+    master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), env);
     const { fingerprint } = await waitForLog(() => master.log, 'master identity');
     await waitForLog(() => master.log, 'master listening');
     return { dir, port, fingerprint, pid: master.child.pid, master, stop };
