@@ -21,12 +21,6 @@ export function majMin(rdev: number): string {
   return `${major}:${minor}`;
 }
 
-/** True if both paths are the same block device (`/dev/vg0/lv` and `/dev/mapper/vg0-lv`, say). */
-export async function sameBlockDevice(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([deviceNode(a), deviceNode(b)]);
-  return x.kind === 'block' && y.kind === 'block' && x.rdev === y.rdev;
-}
-
 const TAGGED = /^(UUID|LABEL|PARTUUID|PARTLABEL)=./;
 
 /** True for `UUID=…`, `LABEL=…`, `PARTUUID=…`, `PARTLABEL=…`. */

@@ -2,8 +2,10 @@
 // provider asks the master for that one value) or comes from the rendered `key` argument; either
 // way it reaches cryptsetup only on stdin (--key-file=-), never on argv or in a file, and the
 // buffer holding it is zeroed as soon as cryptsetup is done with it.
+import { open as openFile } from 'node:fs/promises';
 import { SecretUnavailableError } from '../run/secrets.js';
-import { describeUsage, deviceUsage, pending, resolveDevice, sameBlockDevice, unlessBlockDevice } from './devices.js';
+import { describeUsage, deviceNode, deviceUsage, majMin, pending, resolveDevice, unlessBlockDevice } from './devices.js';
+import { findMapping } from './dm-mappings.js';
 import { clearance, describeSignatures, destroyedChange, prepareDevice, probeSignatures, wouldCreate, type Signature } from './signatures.js';
 import { stateFunction, type Args, type ArgProblem, type ArgSpecs, type ChangePlan, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
@@ -90,7 +92,23 @@ export function luksFormatArgv(args: FormatArgs, device: string): string[] {
 
 const formatAction = (args: FormatArgs) => (device: string) => `format ${device} as ${args.type.toUpperCase()}`;
 
+const LUKS_MAGIC = Buffer.from('LUKS\xba\xbe', 'latin1');
+
+/** True if the device starts with a LUKS1/LUKS2 header: magic and a known version, read without a process. */
+export async function hasLuksHeader(device: string): Promise<boolean> {
+  const head = Buffer.alloc(8);
+  const file = await openFile(device, 'r');
+  try {
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.subarray(0, 6).equals(LUKS_MAGIC) && [1, 2].includes(head.readUInt16BE(6));
+  } finally {
+    await file.close();
+  }
+}
+
+/** The header check settles the usual case; cryptsetup decides the rest (a LUKS2 device whose primary header is damaged). */
 async function isLuks(ctx: StateContext, device: string): Promise<boolean> {
+  if (await hasLuksHeader(device)) return true;
   const r = await ctx.runner.run('cryptsetup', ['isLuks', device]);
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`cryptsetup isLuks ${device} failed: ${r.error ?? r.stderr.trim()}`);
   return r.exitCode === 0;
@@ -152,27 +170,19 @@ export function luksOpenArgv(spec: MappingSpec, device: string): string[] {
   return ['open', '--type', 'luks', ...(spec.readonly ? ['--readonly'] : []), ...(spec.discard ? ['--allow-discards'] : []), '--key-file=-', device, spec.name];
 }
 
-/** An open mapping's type and backing device, from `cryptsetup status`; undefined if not open. */
-async function mappingStatus(ctx: StateContext, name: string): Promise<{ type: string; device: string } | undefined> {
-  const r = await ctx.runner.run('cryptsetup', ['status', name]);
-  // 4: the mapping does not exist.
-  if (r.exitCode === 4) return undefined;
-  if (r.exitCode !== 0) throw new Error(`cryptsetup status ${name} failed: ${r.error ?? r.stderr.trim()}`);
-  const field = (key: string) => new RegExp(`^\\s*${key}:\\s*(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() ?? '';
-  return { type: field('type'), device: field('device') };
-}
-
 export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Promise<Plan<MappingPlan>> {
   if (!MAPPING_NAME.test(spec.name)) return { kind: 'error', comment: `'${spec.name}' is not a usable mapping name (letters, digits, . _ + -)` };
   const mapper = `/dev/mapper/${spec.name}`;
   const device = await resolveDevice(ctx, spec.device);
   const openChange = { opened: mapper };
   if (device === undefined) return pending(ctx, `no device has ${spec.device}`, `Would open ${spec.device} as ${mapper}`, openChange);
-  const status = await mappingStatus(ctx, spec.name);
-  if (status) {
-    if (!status.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} exists and is not a LUKS mapping (type ${status.type || 'unknown'})` };
-    if (await sameBlockDevice(status.device, device)) return { kind: 'correct', comment: `${device} is open as ${mapper}` };
-    return { kind: 'error', comment: `${mapper} is open on ${status.device}, not on ${device}; close it first (luks.closed)` };
+  const open = await findMapping(spec.name);
+  if (open) {
+    if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} exists and is not a LUKS mapping (type ${open.type})` };
+    const node = await deviceNode(device);
+    if (node.kind === 'block' && open.backing.some((b) => b.majMin === majMin(node.rdev))) return { kind: 'correct', comment: `${device} is open as ${mapper}` };
+    const under = open.backing.map((b) => `/dev/${b.kernelName}`).join(', ') || 'no device';
+    return { kind: 'error', comment: `${mapper} is open on ${under}, not on ${device}; close it first (luks.closed)` };
   }
   const would = spec.format ? `Would ${formatAction(spec.format)(device)} and open it as ${mapper}` : `Would open ${device} as ${mapper}`;
   const notThere = await unlessBlockDevice(ctx, device, would, spec.format ? { ...formatChanges(spec.format, []), ...openChange } : openChange);
@@ -242,9 +252,9 @@ const mapped = stateFunction<MappedArgs, MappingPlan>({
 
 export async function inspectClosed(name: string, ctx: StateContext): Promise<Plan> {
   const mapper = `/dev/mapper/${name}`;
-  const status = MAPPING_NAME.test(name) ? await mappingStatus(ctx, name) : undefined;
-  if (!status) return { kind: 'correct', comment: `${mapper} is not open` };
-  if (!status.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${status.type || 'unknown'}); not closing it` };
+  const open = MAPPING_NAME.test(name) ? await findMapping(name) : undefined;
+  if (!open) return { kind: 'correct', comment: `${mapper} is not open` };
+  if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${open.type}); not closing it` };
   const would = `Would close ${mapper}`;
   const busy = describeUsage(await deviceUsage(ctx, mapper));
   if (busy) return pending(ctx, `cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)`, would, { closed: mapper }, `it is ${busy} now; an earlier state must release it`);
