@@ -1,9 +1,9 @@
 // A master and minion daemons started from the real CLIs in a temporary directory, for benchmarks.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnCli } from './brine-master.mjs';
 import { freePort, waitForLog } from './proc.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,17 +46,17 @@ export class BenchCluster {
     return minions;
   }
 
+  /** BRINE_BENCH_NODE_FLAGS (e.g. --cpu-prof) go to the master's node, as in brine-master.mjs. */
   spawn(name, args) {
-    const child = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const state = { child, log: '' };
-    child.stdout.on('data', (d) => (state.log += d));
-    child.stderr.on('data', (d) => (state.log += d));
+    const flags = name === 'master' ? (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+    const state = spawnCli(root, name, args, flags);
     this.children.push(state);
     return state;
   }
 
   close() {
-    for (const { child } of this.children) child.kill('SIGKILL');
+    // The master stops cleanly (a --cpu-prof profile is written at exit); minions are killed.
+    for (const { child } of this.children) child.kill(child === this.master?.child ? 'SIGTERM' : 'SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

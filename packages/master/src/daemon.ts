@@ -38,7 +38,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const outbox = new Outbox(transport);
   const pillar = new PillarService(config.pillar_roots);
   const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log);
-  const jobs = new JobCache(config.cachedir, config.keep_jobs);
+  const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log);
   const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log);
   const server = new MasterServer({
@@ -104,7 +104,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   try {
     await Promise.race([stop, broken]);
   } finally {
-    // Whatever happened, the audit trail and grains are flushed; a stuck disk must not hold the exit forever.
-    await Promise.race([Promise.all([audit.close(), registry.flushed()]), sleep(3000)]);
+    // Whatever happened, the audit trail, grains and job returns are flushed; a stuck disk must not hold the exit forever.
+    await Promise.race([Promise.all([audit.close(), registry.flushed(), jobs.flushed()]), sleep(3000)]);
   }
 }

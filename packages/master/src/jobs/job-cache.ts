@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrivateDir, writeFileAtomic } from '@brine/common';
+import { ensurePrivateDir, writeFileAtomic, writeFileAtomicAsync, type Logger } from '@brine/common';
 import { minionIdProblem, type Json } from '@brine/protocol';
 import { isJid, jidTime } from './jid.js';
 
@@ -22,17 +22,28 @@ export interface MinionReturn {
   time: string;
 }
 
+/** Jobs this master published lately, kept in memory so returns are checked without reading job.json. */
+const RECENT_JOBS = 256;
+
 /**
  * Jobs and their returns on disk, one directory per jid (as Salt's local job
  * cache): `job.json` and `returns/<minion>.json`. Returns are stored as the minion
  * sent them, already redacted there. Old jobs are removed after `keepHours`.
+ * A job is on disk before it is sent; returns are written off the event loop (a
+ * ping to a thousand minions is a thousand returns at once) and read back from
+ * memory until they are on disk.
  */
 export class JobCache {
   private readonly root: string;
+  private readonly recent = new Map<string, JobRecord>();
+  /** Returns not yet on disk, by jid and minion. */
+  private readonly unwritten = new Map<string, Map<string, MinionReturn>>();
+  private readonly writes = new Set<Promise<void>>();
 
   constructor(
     cachedir: string,
     private readonly keepHours: number,
+    private readonly log: Logger,
   ) {
     this.root = join(cachedir, 'jobs');
     ensurePrivateDir(this.root);
@@ -46,9 +57,13 @@ export class JobCache {
   create(job: JobRecord): void {
     ensurePrivateDir(join(this.dir(job.jid), 'returns'));
     writeFileAtomic(join(this.dir(job.jid), 'job.json'), JSON.stringify(job));
+    this.recent.set(job.jid, job);
+    if (this.recent.size > RECENT_JOBS) this.recent.delete(this.recent.keys().next().value!);
   }
 
   job(jid: string): JobRecord | undefined {
+    const known = this.recent.get(jid);
+    if (known) return known;
     const file = join(this.dir(jid), 'job.json');
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JobRecord) : undefined;
   }
@@ -58,17 +73,37 @@ export class JobCache {
     if (!isJid(jid) || minionIdProblem(ret.minion)) return false;
     const job = this.job(jid);
     if (!job || !job.minions.includes(ret.minion)) return false;
-    writeFileAtomic(join(this.dir(jid), 'returns', `${ret.minion}.json`), JSON.stringify(ret));
+    let pending = this.unwritten.get(jid);
+    if (!pending) this.unwritten.set(jid, (pending = new Map()));
+    pending.set(ret.minion, ret);
+    const write = writeFileAtomicAsync(join(this.dir(jid), 'returns', `${ret.minion}.json`), JSON.stringify(ret))
+      .catch((err: unknown) => this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'))
+      .finally(() => {
+        this.writes.delete(write);
+        // A later return of the same minion for this job may have replaced this one meanwhile.
+        if (pending.get(ret.minion) === ret) pending.delete(ret.minion);
+        if (pending.size === 0 && this.unwritten.get(jid) === pending) this.unwritten.delete(jid);
+      });
+    this.writes.add(write);
     return true;
   }
 
   returns(jid: string): MinionReturn[] {
     const dir = join(this.dir(jid), 'returns');
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as MinionReturn);
+    const byMinion = new Map<string, MinionReturn>();
+    if (existsSync(dir)) {
+      for (const f of readdirSync(dir).filter((name) => name.endsWith('.json'))) {
+        const ret = JSON.parse(readFileSync(join(dir, f), 'utf8')) as MinionReturn;
+        byMinion.set(ret.minion, ret);
+      }
+    }
+    for (const [minion, ret] of this.unwritten.get(jid) ?? []) byMinion.set(minion, ret);
+    return [...byMinion.keys()].sort().map((minion) => byMinion.get(minion)!);
+  }
+
+  /** Resolves when every return received so far is on disk (for shutdown and tests). */
+  async flushed(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes);
   }
 
   /** Newest first. */
@@ -87,6 +122,7 @@ export class JobCache {
     for (const jid of readdirSync(this.root).filter(isJid)) {
       if (jidTime(jid) < cutoff) {
         rmSync(this.dir(jid), { recursive: true, force: true });
+        this.recent.delete(jid);
         removed++;
       }
     }
