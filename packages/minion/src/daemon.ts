@@ -47,9 +47,11 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
  * smaller.
  */
 function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<string, JobFunction> {
+  // One state.apply for the daemon's life: it keeps parsed SLS files between runs.
+  let stateApply: Promise<JobFunction> | undefined;
   return {
     'test.ping': async () => ({ success: true, ret: true }),
-    'state.apply': async (args, jid) => (await import('./state-jobs.js')).stateApply(ctx, mirror)(args, jid),
+    'state.apply': async (args, jid) => (await (stateApply ??= import('./state-jobs.js').then((m) => m.stateApply(ctx, mirror))))(args, jid),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Json } from '@brine/protocol';
+import { jinjaYamlRenderer } from '@brine/states';
 import type { MinionContext } from './connect.js';
 import type { StateTreeMirror } from './file-sync.js';
 import type { JobFunction } from './jobs.js';
@@ -8,9 +9,12 @@ import { anyFailed, runStateTree } from './state-run.js';
 /**
  * `state.apply` as the master pushes it (and as startup states run): the state
  * tree mirrored from the master, pillar from the master for rendering, and each
- * secret fetched from the master at the moment a state needs it.
+ * secret fetched from the master at the moment a state needs it. One renderer serves
+ * every run: files the mirror left unchanged are not parsed again (it checks each file's
+ * stat, so an updated tree is read afresh).
  */
 export function stateApply(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
+  const render = jinjaYamlRenderer({ roots: [mirror.root] });
   return async (args) => {
     const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
     const test = args['test'] === true;
@@ -26,6 +30,7 @@ export function stateApply(ctx: MinionContext, mirror: StateTreeMirror): JobFunc
       test,
       secrets,
       logger: ctx.log,
+      render,
     });
     if (outcome.kind === 'problems') return { success: false, ret: outcome.problems };
     return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };

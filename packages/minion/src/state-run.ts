@@ -1,5 +1,5 @@
 import { BrineError, type Logger } from '@brine/common';
-import { compileStates, runStates, StateCompileError, type SecretProvider, type StateResults } from '@brine/states';
+import { compileStates, runStates, StateCompileError, type SecretProvider, type SlsRenderer, type StateResults } from '@brine/states';
 
 export interface StateRunRequest {
   minionId: string;
@@ -11,6 +11,8 @@ export interface StateRunRequest {
   test: boolean;
   secrets: SecretProvider;
   logger: Logger;
+  /** A renderer kept between runs (its caches); a fresh one per run without. */
+  render?: SlsRenderer;
 }
 
 /** A run either never started (render/compile problems, each naming file:line) or produced results. */
@@ -30,6 +32,7 @@ export async function runStateTree(req: StateRunRequest): Promise<StateRunOutcom
       opts: { id: req.minionId, file_roots: req.fileRoots, test: req.test },
       minionId: req.minionId,
       target: req.target,
+      ...(req.render && { render: req.render }),
     });
   } catch (err) {
     if (err instanceof StateCompileError) return { kind: 'problems', problems: err.problems.map((p) => p.message) };

@@ -1,6 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compileStates } from '../src/compile/index.js';
 import { StateCompileError } from '../src/compile/errors.js';
-import { compileTree } from './helpers.js';
+import { jinjaYamlRenderer } from '../src/render/index.js';
+import { compileTree, tree } from './helpers.js';
 
 /** The compile problems for a tree, one message each (file:line: detail). */
 function problems(files: Record<string, string>, target: string[] | 'highstate' = ['main']): string[] {
@@ -64,6 +68,27 @@ describe('SLS forms', () => {
     expect(conf.args['comment']).toBe('replaced');
     expect(conf.requisites.map((r) => run.chunks[r.target]!.id)).toEqual(['web', 'base-state']);
     expect(run.sls).toEqual(['web.conf', 'base', 'web']);
+  });
+
+  it('compiles the same from a renderer kept between runs (as the minion daemon keeps one), and sees an edit', () => {
+    const root = tree({
+      'web/init.sls': 'include:\n  - .conf\nweb:\n  test.nop:\n    - require_in:\n      - test: conf\nextend:\n  conf:\n    test.succeed_with_changes:\n      - comment: replaced\n',
+      'web/conf.sls': "conf:\n  test.succeed_with_changes:\n    - comment: original\ndirs:\n  file.directory:\n    - names:\n      - /srv/a\n      - /srv/b\n    - mode: 755\n{% for i in range(2) %}\nloop{{ i }}: test.nop\n{% endfor %}\n",
+    });
+    const render = jinjaYamlRenderer({ roots: [root] });
+    const compile = () => {
+      const run = compileStates({ fileRoots: [root], pillar: {}, minionId: 'm1', target: ['web'], render });
+      return run.sequence.map((i) => {
+        const c = run.chunks[i]!;
+        return { id: c.id, name: c.name, args: c.args, requisites: c.requisites.map((r) => run.chunks[r.target]!.id) };
+      });
+    };
+    const first = compile();
+    expect(first.find((c) => c.id === 'conf')).toMatchObject({ args: { comment: 'replaced' }, requisites: ['web'] });
+    expect(compile()).toEqual(first);
+    expect(compile()).toEqual(first);
+    writeFileSync(join(root, 'web', 'conf.sls'), 'conf:\n  test.succeed_with_changes:\n    - comment: edited\n');
+    expect(compile().map((c) => c.id)).toEqual(['web', 'conf']);
   });
 
   it('compiles the highstate from top.sls for this minion', () => {
