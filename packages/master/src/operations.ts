@@ -8,7 +8,8 @@ import type { StateTree } from './state-tree.js';
 import type { Session, SessionRole } from './sessions.js';
 
 /** What an operation answers: a JSON value, or raw bytes (secrets), or an error. */
-export type OpResult = { value?: Json; raw?: Uint8Array; error?: ErrorInfo };
+/** `later`: the answer is sent once this settles (a return is acknowledged when it is on disk). */
+export type OpResult = { value?: Json; raw?: Uint8Array; error?: ErrorInfo; later?: Promise<OpResult> };
 
 export interface OpContext {
   session: Session;
@@ -91,8 +92,10 @@ export class Operations {
     if (typeof jid !== 'string' || typeof success !== 'boolean' || ret === undefined) {
       return fail('bad_request', "job.return: needs 'jid' (string), 'success' (boolean) and 'ret'");
     }
-    if (!this.dispatcher.onReturn(ctx.session, jid, success, ret)) return fail('unknown_job', `no job ${jid} for ${ctx.session.minionId}`);
-    return { value: true };
+    const saved = this.dispatcher.onReturn(ctx.session, jid, success, ret);
+    if (!saved) return fail('unknown_job', `no job ${jid} for ${ctx.session.minionId}`);
+    // The minion drops its copy on this answer, so it is sent only once the return is on disk.
+    return { later: saved.then(() => ({ value: true }), () => fail('return_not_saved', `the master could not save the return of job ${jid}; the minion keeps it and retries`)) };
   }
 
   private compile(ctx: OpContext, path: string): { pillar: Record<string, unknown> } | { failed: OpResult } {

@@ -23,11 +23,16 @@ import {
 } from '@brine/protocol';
 import type { AuditEvent, AuditLog } from './audit.js';
 import type { KeyStore } from './keystore.js';
-import type { Operations } from './operations.js';
+import type { OpResult, Operations } from './operations.js';
 import type { Session, SessionTable } from './sessions.js';
 import type { StaticKeys } from './static-keys.js';
 import type { Outbox } from './outbox.js';
 import type { MasterTransport } from './transport.js';
+
+interface Answer {
+  res: Response;
+  body: Uint8Array | undefined;
+}
 
 export interface ServerDeps {
   transport: MasterTransport;
@@ -158,10 +163,10 @@ export class MasterServer {
     // hello may carry the session's first real request (`then`): answered here, it saves a round trip.
     const hello = this.request(payload);
     const then = asRequest(hello.args['then']);
-    let { res, body } = this.answer(hello, session, peer);
+    const greeted = this.answer(hello, session, peer);
     if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0) this.d.log.debug(who, 'new daemon session replaces the older one');
-    if (res.ok && then && then.op !== 'hello') ({ res, body } = this.answer(then, session, peer));
-    this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
+    const welcome = ({ res, body }: Answer) => this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
+    this.whenAnswered(greeted, (a) => (a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, peer), welcome) : welcome(a)));
   }
 
   /** Logs a key the master has just recorded: once, not on every retry of the minion. */
@@ -202,8 +207,7 @@ export class MasterServer {
       this.d.sessions.close(session);
       return;
     }
-    const { res, body } = this.answer(this.request(plain), session, peer);
-    this.reply(routingId, session.id, session.cipher, res, body);
+    this.whenAnswered(this.answer(this.request(plain), session, peer), ({ res, body }) => this.reply(routingId, session.id, session.cipher, res, body));
   }
 
   private request(plain: Uint8Array): Request {
@@ -213,11 +217,20 @@ export class MasterServer {
     return header;
   }
 
-  private answer(req: Request, session: Session, peer: string | undefined): { res: Response; body: Uint8Array | undefined } {
+  /** The response to a request; a promise when the operation answers later (see OpResult). */
+  private answer(req: Request, session: Session, peer: string | undefined): Answer | Promise<Answer> {
+    const respond = (out: OpResult): Answer => {
+      if (out.error) return { res: { t: 'res', id: req.id, ok: false, error: out.error }, body: undefined };
+      if (out.raw) return { res: { t: 'res', id: req.id, ok: true, raw: true }, body: out.raw };
+      return { res: { t: 'res', id: req.id, ok: true, value: out.value ?? null }, body: undefined };
+    };
     const out = this.d.operations.run(req, { session, peer });
-    if (out.error) return { res: { t: 'res', id: req.id, ok: false, error: out.error }, body: undefined };
-    if (out.raw) return { res: { t: 'res', id: req.id, ok: true, raw: true }, body: out.raw };
-    return { res: { t: 'res', id: req.id, ok: true, value: out.value ?? null }, body: undefined };
+    return out.later ? out.later.then(respond) : respond(out);
+  }
+
+  private whenAnswered(answer: Answer | Promise<Answer>, send: (a: Answer) => void): void {
+    if (!(answer instanceof Promise)) return send(answer);
+    answer.then(send).catch((err: unknown) => this.d.log.error({ err: (err as Error).message }, 'could not send a deferred answer'));
   }
 
   private reply(routingId: Buffer, sessionId: Buffer, cipher: SessionCipher, header: Header, body?: Uint8Array): void {

@@ -82,13 +82,14 @@ export class Dispatcher {
   /**
    * A minion's return. Accepted only for a job that was sent to that minion (the
    * id comes from its session), including jobs from before a master restart,
-   * which the job cache still knows.
+   * which the job cache still knows. Undefined if refused; else settles once the return is on disk.
    */
-  onReturn(session: Session, jid: string, success: boolean, ret: Json): boolean {
+  onReturn(session: Session, jid: string, success: boolean, ret: Json): Promise<void> | undefined {
     const record: MinionReturn = { minion: session.minionId, success, ret: this.scrub(session.minionId, ret), time: new Date().toISOString() };
-    if (!this.cache.addReturn(jid, record)) return false;
+    const saved = this.cache.addReturn(jid, record);
+    if (!saved) return undefined;
     for (const listener of this.watchers.get(jid) ?? []) listener(record);
-    return true;
+    return saved;
   }
 
   /**

@@ -68,24 +68,26 @@ export class JobCache {
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JobRecord) : undefined;
   }
 
-  /** Stores a return if the job exists and was meant for that minion; says whether it did. */
-  addReturn(jid: string, ret: MinionReturn): boolean {
-    if (!isJid(jid) || minionIdProblem(ret.minion)) return false;
+  /**
+   * Stores a return if the job exists and was meant for that minion: undefined if it was not,
+   * else a promise that settles once the return is on disk (and rejects if it could not be written).
+   */
+  addReturn(jid: string, ret: MinionReturn): Promise<void> | undefined {
+    if (!isJid(jid) || minionIdProblem(ret.minion)) return undefined;
     const job = this.job(jid);
-    if (!job || !job.minions.includes(ret.minion)) return false;
+    if (!job || !job.minions.includes(ret.minion)) return undefined;
     let pending = this.unwritten.get(jid);
     if (!pending) this.unwritten.set(jid, (pending = new Map()));
     pending.set(ret.minion, ret);
-    const write = writeFileAtomicAsync(join(this.dir(jid), 'returns', `${ret.minion}.json`), JSON.stringify(ret))
-      .catch((err: unknown) => this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'))
-      .finally(() => {
-        this.writes.delete(write);
-        // A later return of the same minion for this job may have replaced this one meanwhile.
-        if (pending.get(ret.minion) === ret) pending.delete(ret.minion);
-        if (pending.size === 0 && this.unwritten.get(jid) === pending) this.unwritten.delete(jid);
-      });
-    this.writes.add(write);
-    return true;
+    const write = writeFileAtomicAsync(join(this.dir(jid), 'returns', `${ret.minion}.json`), JSON.stringify(ret)).finally(() => {
+      this.writes.delete(settled);
+      // A later return of the same minion for this job may have replaced this one meanwhile.
+      if (pending.get(ret.minion) === ret) pending.delete(ret.minion);
+      if (pending.size === 0 && this.unwritten.get(jid) === pending) this.unwritten.delete(jid);
+    });
+    const settled = write.catch((err: unknown) => this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'));
+    this.writes.add(settled);
+    return write;
   }
 
   returns(jid: string): MinionReturn[] {
