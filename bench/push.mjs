@@ -66,7 +66,7 @@ async function main() {
     results.cli_ping_all_ms = await median(runs, async () => cli(['ping', '*', '-c', cluster.masterConfig]), minions);
     results.cli_apply5_one_ms = await median(runs, async () => cli(['apply', 'm000', 'five', '-c', cluster.masterConfig]), 1);
   } finally {
-    cluster.close();
+    await cluster.close();
     rmSync('/tmp/brine-bench', { recursive: true, force: true });
   }
 
@@ -79,7 +79,7 @@ async function main() {
     results.ping_simulated_in_process_ms = await median(runs, () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), simulated);
   } finally {
     worker.kill();
-    sim.close();
+    await sim.close();
   }
 
   console.log(JSON.stringify({ minions, simulated, runs, ...results }));

@@ -54,9 +54,10 @@ export class BenchCluster {
     return state;
   }
 
-  close() {
-    // The master stops cleanly (a --cpu-prof profile is written at exit); minions are killed.
+  /** The master stops cleanly (it flushes its job cache; a --cpu-prof profile is written); minions are killed. */
+  async close() {
     for (const { child } of this.children) child.kill(child === this.master?.child ? 'SIGTERM' : 'SIGKILL');
+    await Promise.all(this.children.map((c) => c.exited));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
