@@ -1,4 +1,4 @@
-import { CORE_SCHEMA, load, mergeTag, YAMLException } from 'js-yaml';
+import { CORE_SCHEMA, load, types, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
 import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
 
@@ -11,7 +11,7 @@ export interface RenderedSls {
 }
 
 /** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
-const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
+const SCHEMA = CORE_SCHEMA.extend({ implicit: [types.merge] });
 
 /**
  * Parses rendered SLS text. The fast parser does the work on every run; line
