@@ -23,7 +23,7 @@ export { Redactor, REDACTED } from './redact.js';
 export type * from './modules/types.js';
 export { stateFunction } from './modules/types.js';
 export { builtinModules, moduleRegistry, type ModuleRegistry } from './modules/registry.js';
-export { execaRunner, type CommandRunner, type CommandOptions, type CommandResult } from './run/runner.js';
+export { processRunner, type CommandRunner, type CommandOptions, type CommandResult } from './run/runner.js';
 export { pillarSecretProvider, SecretUnavailableError, type SecretProvider } from './run/secrets.js';
 export { localFileServer, type FileServer } from './run/files.js';
 export type { StateLog } from './run/log.js';

@@ -1,9 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
 import { redactingLog } from '../src/run/log.js';
 import { summarize, type StateResults } from '../src/run/results.js';
-import { execaRunner } from '../src/run/runner.js';
+import { processRunner } from '../src/run/runner.js';
 import { captureLogger } from './helpers.js';
 
 const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };
@@ -40,7 +41,7 @@ describe('command runner', () => {
   it('feeds stdin from a Buffer and never logs it', async () => {
     const lines: string[] = [];
     const logger = captureLogger(lines);
-    const runner = execaRunner(redactingLog(logger, new Redactor()));
+    const runner = processRunner(redactingLog(logger, new Redactor()));
     const r = await runner.run('cat', [], { stdin: Buffer.from('key material 123') });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'key material 123' });
     expect(lines.join('')).toContain('"input":"16 bytes"');
@@ -48,8 +49,40 @@ describe('command runner', () => {
   });
 
   it('reports a command that cannot start or times out, without throwing', async () => {
-    const runner = execaRunner();
+    const runner = processRunner();
     expect(await runner.run('/nonexistent/program', [])).toMatchObject({ exitCode: -1, error: expect.stringMatching(/ENOENT/) });
     expect(await runner.run('sleep', ['5'], { timeoutMs: 100 })).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
+  });
+
+  it('returns exit code and output without the final newline, in the given directory, with env added to the inherited one', async () => {
+    const runner = processRunner();
+    const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$BRINE_T:${PATH:+path}"; echo oops >&2; exit 3'], { cwd: '/tmp', env: { BRINE_T: 'x' } });
+    expect(r).toMatchObject({ exitCode: 3, stdout: '/tmp\nx:path', stderr: 'oops' });
+    expect((await runner.run('printf', ['a\\n\\n'])).stdout).toBe('a\n');
+    expect(r.pid).toBeGreaterThan(0);
+    expect(r.error).toBeUndefined();
+  });
+
+  it('does not fail when the command exits without reading its input', async () => {
+    const r = await processRunner().run('true', [], { stdin: Buffer.alloc(4 * 1024 * 1024, 1) });
+    expect(r).toMatchObject({ exitCode: 0 });
+    expect(r.error).toBeUndefined();
+  });
+
+  it('kills a command that ignores SIGTERM after its timeout, and one whose output runs away', async () => {
+    const runner = processRunner();
+    const started = Date.now();
+    const stubborn = await runner.run('/bin/sh', ['-c', 'trap "" TERM; sleep 30 & echo $!; wait'], { timeoutMs: 100 });
+    expect(stubborn).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // What the command started went with it (gone, or a zombie waiting for its new parent to reap it).
+    const leftover = `/proc/${Number(stubborn.stdout)}/stat`;
+    await expect.poll(() => (existsSync(leftover) ? readFileSync(leftover, 'utf8').split(') ')[1]![0] : 'gone'), { timeout: 2_000 }).toMatch(/^(gone|Z)$/);
+    const flood = await runner.run('head', ['-c', String(80 * 1024 * 1024), '/dev/zero']);
+    expect(flood).toMatchObject({ exitCode: -1, error: expect.stringMatching(/^stdout exceeded \d+ bytes$/) });
+  });
+
+  it('reports a command killed by a signal', async () => {
+    expect(await processRunner().run('/bin/sh', ['-c', 'kill -9 $$'])).toMatchObject({ exitCode: -1, error: 'killed by SIGKILL' });
   });
 });

@@ -8,7 +8,7 @@ import { localFileServer, type FileServer } from './files.js';
 import { redactingLog, type StateLog } from './log.js';
 import { requisiteStatus, type RequisiteStatus, type TargetState } from './requisite-status.js';
 import { pyResult, timeOfDay, type StateResult, type StateResults } from './results.js';
-import { execaRunner, type CommandRunner } from './runner.js';
+import { processRunner, type CommandRunner } from './runner.js';
 import { noSecrets, redactingSecrets, type SecretProvider } from './secrets.js';
 
 export interface RunOptions {
@@ -66,7 +66,7 @@ class Execution {
   ) {
     this.test = opts.test === true;
     this.log = redactingLog(opts.logger, run.redactor);
-    this.runner = opts.runner ?? execaRunner(this.log);
+    this.runner = opts.runner ?? processRunner(this.log);
     this.secrets = redactingSecrets(opts.secrets ?? noSecrets, run.redactor);
     this.files = opts.files ?? localFileServer(run.fileRoots);
     this.sleep = opts.sleep ?? realSleep;
