@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT } from '../support/cluster.js';
@@ -85,6 +85,28 @@ describe('master apply: states pushed to running minions', () => {
       returns = JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns;
     }
     expect(returns).toEqual([expect.objectContaining({ minion: 'db1', success: true })]);
+  });
+
+  it('keeps a return on disk across a minion restart, delivers it, then removes it', async () => {
+    // The master was restarted just before: web1 answers once its keepalive has found the new one.
+    await expect.poll(async () => (await cluster.masterCmd('ping', 'web1', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 }).toBe(0);
+    const early = await cluster.masterCmd('apply', 'web1', 'slow', '--timeout', '1');
+    expect(early.exitCode).toBe(1);
+    const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
+    await cluster.master!.stop();
+    const web1 = cluster.daemons.find((d) => d.output.includes('"id":"web1"'))!;
+    await web1.waitFor('could not deliver a job return; will retry after reconnecting');
+    const saved = join(cluster.dir, 'minion-cache-web1', 'returns');
+    expect(readdirSync(saved)).toEqual([`${job!.jid}.json`]);
+    expect(await web1.stop()).toBe(0);
+    await cluster.startMaster();
+    await cluster.startMinion({ id: 'web1', extra: { grains: { out_dir: out } } }).waitFor('minion ready');
+    await expect
+      .poll(async () => JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns, { timeout: 30_000, interval: 500 })
+      .toEqual([expect.objectContaining({ minion: 'web1', success: true })]);
+    await expect.poll(() => readdirSync(saved), { timeout: 5_000 }).toEqual([]);
+    // The tests after this one need db1 back on the new master too.
+    await expect.poll(async () => (await cluster.masterCmd('ping', '*', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 }).toBe(0);
   });
 
   it('blanks a pillar value out of a return even when the minion did not know it was one', async () => {

@@ -85,7 +85,8 @@ function describe(result: JobResult): Record<string, unknown> {
 export async function runMinion(config: MinionConfig): Promise<void> {
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
-  const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel)), new ReturnStore(config.cachedir), log);
+  const returns = new ReturnStore(config.cachedir, log);
+  const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel)), returns, log);
   channel.onJob((job) => void runner.enqueue(job));
   // Returns that could not be delivered (master restarting) go out as soon as a session exists again.
   channel.onSession(() => void runner.flush());
@@ -146,4 +147,6 @@ export async function runMinion(config: MinionConfig): Promise<void> {
   })();
   await Promise.race([stop, live]);
   channel.close();
+  // A return still being written must reach the disk, to be delivered after the restart.
+  await returns.saved();
 }

@@ -78,11 +78,11 @@ export class JobRunner {
     for (const ret of this.returns.pending()) {
       try {
         await this.channel.request('job.return', { jid: ret.jid, success: ret.success, ret: ret.ret });
-        this.returns.remove(ret.jid);
+        void this.returns.remove(ret.jid);
       } catch (err) {
         if (err instanceof ChannelError && err.code === 'unknown_job') {
           this.log.warn({ jid: ret.jid }, 'master does not know this job any more; dropping its return');
-          this.returns.remove(ret.jid);
+          void this.returns.remove(ret.jid);
           continue;
         }
         this.log.warn({ jid: ret.jid, code: (err as ChannelError).code }, 'could not deliver a job return; will retry after reconnecting');

@@ -1,0 +1,43 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@brine/common';
+import { ReturnStore } from '../src/returns.js';
+
+const log = createLogger({ name: 'test', level: 'silent' });
+const dirs: string[] = [];
+const cachedir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'returns-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const ret = (jid: string) => ({ jid, fun: 'test.ping', success: true, ret: true });
+
+describe('minion return store', () => {
+  it('keeps returns on disk, private, and hands them to a new store oldest first', async () => {
+    const dir = cachedir();
+    const store = new ReturnStore(dir, log);
+    store.add(ret('20261124120000000002'));
+    store.add(ret('20261124120000000001'));
+    expect(store.pending().map((r) => r.jid)).toEqual(['20261124120000000002', '20261124120000000001']);
+    await store.saved();
+    const files = readdirSync(join(dir, 'returns')).sort();
+    expect(files).toEqual(['20261124120000000001.json', '20261124120000000002.json']);
+    expect(JSON.parse(readFileSync(join(dir, 'returns', files[0]!), 'utf8'))).toEqual(ret('20261124120000000001'));
+    expect(new ReturnStore(dir, log).pending().map((r) => r.jid)).toEqual(['20261124120000000001', '20261124120000000002']);
+  });
+
+  it('does not leave a file behind when the acknowledgement comes before the write has landed', async () => {
+    const dir = cachedir();
+    const store = new ReturnStore(dir, log);
+    store.add(ret('20261124120000000003'));
+    // Acknowledged at once: the write is still in flight.
+    await store.remove('20261124120000000003');
+    expect(store.pending()).toEqual([]);
+    expect(readdirSync(join(dir, 'returns'))).toEqual([]);
+    expect(new ReturnStore(dir, log).pending()).toEqual([]);
+  });
+});
