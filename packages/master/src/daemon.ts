@@ -4,6 +4,7 @@ import { AuditLog } from './audit.js';
 import { controlSocketPath, type MasterConfig } from './config.js';
 import { ControlServer } from './control/server.js';
 import { Dispatcher } from './jobs/dispatcher.js';
+import { StateJobContext } from './jobs/state-job-context.js';
 import { JobCache } from './jobs/job-cache.js';
 import { MinionRegistry } from './minion-registry.js';
 import { Outbox } from './outbox.js';
@@ -39,7 +40,8 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const pillar = new PillarService(config.pillar_roots);
   const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log);
   const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
-  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log);
+  const stateTree = new StateTree(config.file_roots);
+  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
   const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log);
   const server = new MasterServer({
     transport,
@@ -47,7 +49,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     keys,
     statics,
     sessions,
-    operations: new Operations(pillar, audit, identity, registry, dispatcher, new StateTree(config.file_roots)),
+    operations: new Operations(pillar, audit, identity, registry, dispatcher, stateTree),
     outbox,
     audit,
     log,

@@ -51,7 +51,7 @@ function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<strin
   let stateApply: Promise<JobFunction> | undefined;
   return {
     'test.ping': async () => ({ success: true, ret: true }),
-    'state.apply': async (args, jid) => (await (stateApply ??= import('./state-jobs.js').then((m) => m.stateApply(ctx, mirror))))(args, jid),
+    'state.apply': async (job) => (await (stateApply ??= import('./state-jobs.js').then((m) => m.stateApply(ctx, mirror))))(job),
   };
 }
 

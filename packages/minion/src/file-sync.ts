@@ -5,8 +5,9 @@ import type { MasterChannel } from './channel.js';
 
 /**
  * The master's file_roots mirrored into the minion's cache (as Salt keeps
- * /var/cache/salt/minion/files/base), refreshed before each state run: one
- * request, answered with "unchanged" when the tree's hash matches.
+ * /var/cache/salt/minion/files/base), refreshed before each state run: no
+ * request when the job names the hash the mirror has, else one request,
+ * answered with "unchanged" when the tree's hash matches.
  */
 export class StateTreeMirror {
   readonly root: string;
@@ -19,7 +20,9 @@ export class StateTreeMirror {
     this.root = join(cachedir, 'files', 'base');
   }
 
-  async sync(): Promise<string> {
+  /** The mirrored tree, fetched first unless it already has the hash `expected` (a job's, say). */
+  async sync(expected?: string): Promise<string> {
+    if (expected !== undefined && expected === this.hash && existsSync(this.root)) return this.root;
     const { value } = await this.channel.request('state.tree', this.hash ? { have: this.hash } : {});
     const reply = value as { hash: string; unchanged?: boolean; files?: Record<string, string> };
     if (reply.unchanged && existsSync(this.root)) return this.root;

@@ -11,7 +11,7 @@ export interface JobResult {
   transient?: boolean;
 }
 
-export type JobFunction = (args: Job['args'], jid: string) => Promise<JobResult>;
+export type JobFunction = (job: Job) => Promise<JobResult>;
 
 /**
  * Runs pushed jobs one at a time, in the order they arrived (a second state run
@@ -59,7 +59,7 @@ export class JobRunner {
     const fn = Object.hasOwn(this.functions, job.fun) ? this.functions[job.fun] : undefined;
     if (!fn) return { success: false, ret: `'${job.fun}' is not available on this minion` };
     try {
-      return await fn(job.args, job.jid);
+      return await fn(job);
     } catch (err) {
       this.log.error({ jid: job.jid, fun: job.fun, err: (err as Error).message }, 'job failed');
       return { success: false, ret: `${job.fun} failed: ${(err as Error).message}`, transient: err instanceof ChannelError };

@@ -9,17 +9,19 @@ import { anyFailed, runStateTree } from './state-run.js';
 /**
  * `state.apply` as the master pushes it (and as startup states run): the state
  * tree mirrored from the master, pillar from the master for rendering, and each
- * secret fetched from the master at the moment a state needs it. One renderer serves
- * every run: files the mirror left unchanged are not parsed again (it checks each file's
- * stat, so an updated tree is read afresh).
+ * secret fetched from the master at the moment a state needs it. A pushed job
+ * brings the tree's hash and the pillar along; a startup run, or a job without
+ * them, asks the master. One renderer serves every run: files the mirror left
+ * unchanged are not parsed again (it checks each file's stat, so an updated
+ * tree is read afresh).
  */
 export function stateApply(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
   const render = jinjaYamlRenderer({ roots: [mirror.root] });
-  return async (args) => {
+  return async ({ args, context }) => {
     const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
     const test = args['test'] === true;
-    const fileRoot = await mirror.sync();
-    const { value: pillar } = await ctx.channel.request('pillar.items');
+    const fileRoot = await mirror.sync(context?.state_tree);
+    const pillar = context?.pillar ?? (await ctx.channel.request('pillar.items')).value;
     const secrets = masterSecrets(ctx.channel);
     const outcome = await runStateTree({
       minionId: ctx.config.id,

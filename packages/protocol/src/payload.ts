@@ -40,12 +40,23 @@ export interface AuthResult {
   res?: Response;
 }
 
+/**
+ * What a `state.apply` job brings along so the minion need not ask before it runs:
+ * its own compiled pillar and the hash of the state tree at publish time. Either
+ * may be missing (a pillar that failed to render); the minion then asks as usual.
+ */
+export interface JobContext {
+  pillar?: { [key: string]: Json };
+  state_tree?: string;
+}
+
 /** A job the master pushes to one minion (never broadcast: sealed for that minion's session). */
 export interface Job {
   t: 'job';
   jid: string;
   fun: string;
   args: { [key: string]: Json };
+  context?: JobContext;
 }
 
 export type Header = Request | Response | AuthResult | Job;
@@ -72,6 +83,9 @@ export function asRequest(value: unknown): Request | undefined {
   return Number.isSafeInteger(value['id']) && typeof value['op'] === 'string' && isObject(value['args']) ? (value as unknown as Request) : undefined;
 }
 
+const isJobContext = (v: unknown): boolean =>
+  isObject(v) && (v['pillar'] === undefined || isObject(v['pillar'])) && (v['state_tree'] === undefined || typeof v['state_tree'] === 'string');
+
 export function decodePayload(bytes: Uint8Array): Payload {
   const bad = (why: string): never => {
     throw new ProtocolError('bad_payload', why);
@@ -97,6 +111,7 @@ export function decodePayload(bytes: Uint8Array): Payload {
       break;
     case 'job':
       if (typeof header['jid'] !== 'string' || typeof header['fun'] !== 'string' || !isObject(header['args'])) bad('malformed job');
+      if (header['context'] !== undefined && !isJobContext(header['context'])) bad('malformed job context');
       break;
     case 'auth':
       if (!['accepted', 'pending', 'rejected', 'denied'].includes(header['status'] as string) || typeof header['message'] !== 'string') {

@@ -7,6 +7,7 @@ import type { Outbox } from '../outbox.js';
 import type { Session } from '../sessions.js';
 import { newJid } from './jid.js';
 import type { JobCache, MinionReturn } from './job-cache.js';
+import type { StateJobContext } from './state-job-context.js';
 
 export interface PublishRequest {
   fun: string;
@@ -39,6 +40,7 @@ export class Dispatcher {
     private readonly outbox: Outbox,
     private readonly audit: AuditLog,
     private readonly log: Logger,
+    private readonly stateContext: StateJobContext,
   ) {}
 
   /** Throws (and sends nothing) when the target matches no accepted minion. */
@@ -50,10 +52,11 @@ export class Dispatcher {
     const jid = this.record(req, minions);
     if (listener) this.watch(jid, listener);
     const notConnected: string[] = [];
+    const contextFor = this.stateContext.forPublish(req.fun);
     for (const id of minions) {
       const session = this.registry.daemonSession(id);
       if (!session) notConnected.push(id);
-      else void this.outbox.toSession(session, { t: 'job', jid, fun: req.fun, args: req.args });
+      else void this.outbox.toSession(session, { t: 'job', jid, fun: req.fun, args: req.args, ...(contextFor && { context: contextFor(session) }) });
     }
     this.audit.write({ event: 'job_published', op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
     this.log.info({ jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length }, 'job published');
