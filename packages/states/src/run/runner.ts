@@ -47,9 +47,8 @@ export function processRunner(log?: StateLog): CommandRunner {
       log?.debug('running command', { command: [file, ...args].join(' '), cwd: opts.cwd, input: opts.stdin ? `${opts.stdin.length} bytes` : 'none' });
       return new Promise((resolve) => {
         const child = spawn(file, args, {
+          // In the minion's own process group: Ctrl-C on `minion apply --local` reaches the command too.
           stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-          // Its own process group, so stopping it stops what it started too.
-          detached: true,
           ...(opts.cwd !== undefined && { cwd: opts.cwd }),
           ...(opts.env && { env: { ...process.env, ...opts.env } }),
           ...(opts.uid !== undefined && { uid: opts.uid }),
@@ -57,18 +56,11 @@ export function processRunner(log?: StateLog): CommandRunner {
         });
         let error: string | undefined;
         let killer: NodeJS.Timeout | undefined;
-        const signalGroup = (signal: NodeJS.Signals) => {
-          try {
-            process.kill(-child.pid!, signal);
-          } catch {
-            // The group is gone already.
-          }
-        };
         const stop = (why: string, signal: NodeJS.Signals = 'SIGTERM') => {
           if (child.pid === undefined) return;
           error ??= why;
-          signalGroup(signal);
-          killer ??= setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+          child.kill(signal);
+          killer ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
         };
         const timer = opts.timeoutMs !== undefined ? setTimeout(() => stop(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
         const stdout = collect(child.stdout!, 'stdout', stop);
