@@ -14,6 +14,12 @@ export interface JobResult {
 export type JobFunction = (job: Job) => Promise<JobResult>;
 
 /**
+ * Returns not worth a write to disk: a ping's answer matters only while someone
+ * waits for it. They are still sent again after a master restart, from memory.
+ */
+const EPHEMERAL_RETURNS: ReadonlySet<string> = new Set(['test.ping']);
+
+/**
  * Runs pushed jobs one at a time, in the order they arrived (a second state run
  * waits for the first rather than failing as "already running"), and delivers
  * each return until the master acknowledges it.
@@ -45,7 +51,7 @@ export class JobRunner {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const { job, done } = next;
         const result = await this.execute(job);
-        this.returns.add({ jid: job.jid, fun: job.fun, success: result.success, ret: result.ret });
+        this.returns.add({ jid: job.jid, fun: job.fun, success: result.success, ret: result.ret }, !EPHEMERAL_RETURNS.has(job.fun));
         this.log.info({ jid: job.jid, fun: job.fun, success: result.success }, 'job finished');
         done(result);
         await this.flush();

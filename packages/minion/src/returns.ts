@@ -40,10 +40,13 @@ export class ReturnStore {
     }
   }
 
-  add(ret: PendingReturn): void {
-    const saved = writeFileAtomicAsync(this.file(ret.jid), JSON.stringify(ret)).catch((err: Error) => {
-      this.log.error({ jid: ret.jid, err: err.message }, 'could not save a job return on disk; it is kept in memory until the master has it');
-    });
+  /** Keeps a return until the master has it; on disk too unless `durable` is false. */
+  add(ret: PendingReturn, durable = true): void {
+    const saved = durable
+      ? writeFileAtomicAsync(this.file(ret.jid), JSON.stringify(ret)).catch((err: Error) => {
+          this.log.error({ jid: ret.jid, err: err.message }, 'could not save a job return on disk; it is kept in memory until the master has it');
+        })
+      : Promise.resolve();
     this.waiting.set(ret.jid, { ret, saved });
   }
 

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@brine/common';
+import { ChannelError, type MasterChannel } from '../src/channel.js';
+import { JobRunner } from '../src/jobs.js';
 import { ReturnStore } from '../src/returns.js';
 
 const log = createLogger({ name: 'test', level: 'silent' });
@@ -39,5 +41,21 @@ describe('minion return store', () => {
     expect(store.pending()).toEqual([]);
     expect(readdirSync(join(dir, 'returns'))).toEqual([]);
     expect(new ReturnStore(dir, log).pending()).toEqual([]);
+  });
+});
+
+describe('minion job runner', () => {
+  it('keeps state runs on disk until the master has them, and ping answers in memory only', async () => {
+    const dir = cachedir();
+    const store = new ReturnStore(dir, log);
+    // A master that never answers: every return stays pending.
+    const unreachable = { request: () => Promise.reject(new ChannelError('timeout', 'master unreachable')) } as unknown as MasterChannel;
+    const runner = new JobRunner(unreachable, { 'test.ping': async () => ({ success: true, ret: true }), 'state.apply': async () => ({ success: true, ret: {} }) }, store, log);
+    await runner.enqueue({ t: 'job', jid: '20261124120000000005', fun: 'test.ping', args: {} });
+    await runner.enqueue({ t: 'job', jid: '20261124120000000006', fun: 'state.apply', args: {} });
+    await runner.flush();
+    await store.saved();
+    expect(store.pending().map((r) => r.jid)).toEqual(['20261124120000000005', '20261124120000000006']);
+    expect(readdirSync(join(dir, 'returns'))).toEqual(['20261124120000000006.json']);
   });
 });

@@ -102,6 +102,8 @@ export class Dispatcher {
    * job cache or on an operator's screen.
    */
   private scrub(minionId: string, ret: Json): Json {
+    // Nothing a pillar value could hide in (a ping's `true`): no pillar to compile.
+    if (!hasTextLeaf(ret)) return ret;
     const redactor = new Redactor();
     const collect = (node: unknown): void => {
       if (typeof node === 'string' || typeof node === 'number') redactor.add(String(node));
@@ -110,4 +112,11 @@ export class Dispatcher {
     collect(this.registry.facts(minionId).pillar?.());
     return redactor.deep(ret);
   }
+}
+
+/** Whether a value holds a string or number anywhere: where a pillar value could appear. */
+function hasTextLeaf(node: Json): boolean {
+  if (typeof node === 'string' || typeof node === 'number') return true;
+  if (node === null || typeof node !== 'object') return false;
+  return Object.values(node).some(hasTextLeaf);
 }
