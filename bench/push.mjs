@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster, bin } from './lib/cluster.mjs';
-import { ask, percentile, round } from './lib/proc.mjs';
+import { ask, cpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,9 +59,13 @@ async function main() {
     await cluster.startMinions(minions);
     const sock = join(cluster.dir, 'run', 'master.sock');
     const job = (req) => timeJob(control, sock, req);
+    const pingCpuBefore = cpuOf(cluster);
     results.ping_all_in_process_ms = await median(runs, () => job({ cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), minions);
+    results.ping_cpu_ms_per_job = cpuSince(cpuOf(cluster), pingCpuBefore, runs + 1);
     results.apply5_all_first_ms = round((await job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 })).ms);
+    const cpuBefore = cpuOf(cluster);
     results.apply5_all_in_process_ms = await median(runs, () => job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 }), minions);
+    results.apply5_cpu_ms_per_job = cpuSince(cpuOf(cluster), cpuBefore, runs + 1);
     results.cli_ping_one_ms = await median(runs, async () => cli(['ping', 'm000', '-c', cluster.masterConfig]), 1);
     results.cli_ping_all_ms = await median(runs, async () => cli(['ping', '*', '-c', cluster.masterConfig]), minions);
     results.cli_apply5_one_ms = await median(runs, async () => cli(['apply', 'm000', 'five', '-c', cluster.masterConfig]), 1);
@@ -93,6 +97,29 @@ async function main() {
     ping_simulated_in_process_ms: [`ping '*' to ${simulated} simulated minions`, 1000, null],
   };
   console.table(Object.fromEntries(Object.entries(goals).map(([k, [label, goal, salt]]) => [label, { 'median ms': results[k], 'goal ms': goal ?? '', 'Salt 3006.1 ms': salt ?? '' }])));
+  const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells': cpu.minion_children });
+  console.table({
+    [`CPU ms per ping to ${minions} minions`]: cpuRow(results.ping_cpu_ms_per_job),
+    [`CPU ms per 5-state apply to ${minions} minions`]: cpuRow(results.apply5_cpu_ms_per_job),
+  });
+}
+
+/**
+ * CPU used so far by the master (all threads), the minion daemons (all threads) and the
+ * processes the minions started and reaped (their shells): on two shared cores, a job's
+ * wall time follows the sum.
+ */
+function cpuOf(cluster) {
+  const minions = cluster.children.filter((c) => c !== cluster.master);
+  return {
+    master: cpuNs(cluster.master.child.pid),
+    minions: minions.reduce((sum, m) => sum + cpuNs(m.child.pid), 0),
+    minion_children: minions.reduce((sum, m) => sum + reapedChildrenCpuNs(m.child.pid), 0),
+  };
+}
+
+function cpuSince(now, before, jobs) {
+  return Object.fromEntries(Object.keys(now).map((k) => [k, round((now[k] - before[k]) / 1e6 / jobs)]));
 }
 
 /** One job through the control socket; fails the run unless every minion returned successfully. */

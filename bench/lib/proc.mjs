@@ -29,12 +29,17 @@ export function cpuByThread(pid) {
   return out;
 }
 
-/** CPU time (ns) of a process and of its children it has reaped (utime+stime+cutime+cstime, clock ticks). */
-export function cpuWithChildrenNs(pid) {
+/** Sum of /proc/<pid>/stat clock-tick fields (after the command name: 11 utime, 12 stime, 13 cutime, 14 cstime), in ns. */
+function statTicksNs(pid, indexes) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-  return (ticks * 1e9) / 100;
+  return (indexes.reduce((sum, i) => sum + Number(fields[i]), 0) * 1e9) / 100;
 }
+
+/** CPU time (ns) of a process and of its children it has reaped. */
+export const cpuWithChildrenNs = (pid) => statTicksNs(pid, [11, 12, 13, 14]);
+
+/** CPU time (ns) of the children a process has reaped (the shells a minion starts). */
+export const reapedChildrenCpuNs = (pid) => statTicksNs(pid, [13, 14]);
 
 /** Resident memory of a process in MiB. */
 export function rssMiB(pid) {
