@@ -3,7 +3,17 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const PINO_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Salt's level names, so a `log_level:` line copied from a Salt config works as it is. */
+const SALT_LEVELS: Record<string, (typeof PINO_LEVELS)[number]> = {
+  all: 'trace', garbage: 'trace', profile: 'debug', warning: 'warn', critical: 'fatal', quiet: 'silent',
+};
+
+export const LOG_LEVELS = [...PINO_LEVELS, ...Object.keys(SALT_LEVELS)] as const;
+
+/** The pino level for a configured name (Salt's or pino's). */
+export const pinoLevel = (level: string): string => SALT_LEVELS[level] ?? level;
 
 /**
  * Field names that may carry a secret. Code never passes pillar values to the
@@ -32,7 +42,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       name: opts.name,
-      level: opts.level,
+      level: pinoLevel(opts.level),
       base: { pid: process.pid },
       redact: { paths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '@brine/common';
+import { createLogger, pinoLevel, type Logger } from '@brine/common';
 import type { Json, MinionIdentity } from '@brine/protocol';
 import { MasterChannel } from './channel.js';
 import { masterAddress, type MinionConfig } from './config.js';
@@ -36,7 +36,7 @@ export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', 
 /** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */
 function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
   if (role === 'daemon') return createLogger({ name: 'minion', level: config.log_level });
-  const level = ['trace', 'debug'].includes(config.log_level) ? config.log_level : 'warn';
+  const level = ['trace', 'debug'].includes(pinoLevel(config.log_level)) ? config.log_level : 'warn';
   return createLogger({ name: 'minion', level, fd: 2 });
 }
 
