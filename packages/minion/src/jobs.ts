@@ -38,7 +38,7 @@ export class JobRunner {
 
   /** Queues a job; the promise settles with its result once it has run. */
   enqueue(job: Job): Promise<JobResult> {
-    this.log.info({ jid: job.jid, fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
+    this.log.debug({ jid: job.jid, fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
     const result = new Promise<JobResult>((done) => this.queue.push({ job, done }));
     void this.drain();
     return result;
@@ -50,9 +50,10 @@ export class JobRunner {
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const { job, done } = next;
+        const t0 = performance.now();
         const result = await this.execute(job);
         this.returns.add({ jid: job.jid, fun: job.fun, success: result.success, ret: result.ret }, !EPHEMERAL_RETURNS.has(job.fun));
-        this.log.info({ jid: job.jid, fun: job.fun, success: result.success }, 'job finished');
+        this.log.info({ jid: job.jid, fun: job.fun, success: result.success, ms: Math.round(performance.now() - t0) }, 'job finished');
         done(result);
         await this.flush();
       }

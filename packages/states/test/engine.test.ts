@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyTree, byId, runOrder, tree } from './helpers.js';
+import { applyTree, byId, captureLogger, runOrder, tree } from './helpers.js';
 import { FakeRunner } from './fake-runner.js';
 
 describe('unless, onlyif, creates', () => {
@@ -36,6 +36,23 @@ describe('unless, onlyif, creates', () => {
       }),
     }));
     expect(results['watcher']).toMatchObject({ comment: 'onlyif condition is false', changes: {} });
+  });
+});
+
+describe('log lines', () => {
+  it('log a change at info, a failure at error, and a state already correct only at debug', async () => {
+    const lines: string[] = [];
+    await applyTree({
+      'main.sls': JSON.stringify({
+        same: { 'test.succeed_without_changes': [] },
+        changed: { 'test.succeed_with_changes': [] },
+        broken: { 'test.fail_without_changes': [] },
+      }),
+    }, { logger: captureLogger(lines) });
+    const at = (level: string) => lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === level).map((l) => l.msg);
+    expect(at('info')).toEqual([expect.stringMatching(/^test\.succeed_with_changes \[changed\]: True: /)]);
+    expect(at('error')).toEqual([expect.stringMatching(/^test\.fail_without_changes \[broken\]: False: /)]);
+    expect(at('debug')).toEqual(expect.arrayContaining([expect.stringMatching(/^test\.succeed_without_changes \[same\]: True: /), 'Executing state test.succeed_with_changes for [changed]']));
   });
 });
 

@@ -113,13 +113,15 @@ class Execution {
     }
     const notRun = NOT_RUN_COMMENT[status];
     if (notRun) return this.record(chunk, { result: true, comment: notRun, changes: {} }, started, t0, false);
-    this.log.info(`Running state [${chunk.name}] at time ${timeOfDay(started)}`);
-    this.log.info(`Executing state ${chunk.module}.${chunk.fun} for [${chunk.name}]`);
+    this.log.debug(`Running state [${chunk.name}] at time ${timeOfDay(started)}`);
+    this.log.debug(`Executing state ${chunk.module}.${chunk.fun} for [${chunk.name}]`);
     const ret = await this.withRetry(chunk, () => this.call(chunk, status === 'change'));
     const result = this.record(chunk, ret, started, t0, true);
+    // At info, the log is a record of what changed on the machine; states found correct log at debug.
     const line = `${chunk.module}.${chunk.fun} [${chunk.name}]: ${pyResult(ret.result)}: ${ret.comment}`;
     if (ret.result === false) this.log.error(line);
-    else this.log.info(line);
+    else if (Object.keys(ret.changes).length > 0) this.log.info(line);
+    else this.log.debug(line);
     return result;
   }
 
