@@ -147,6 +147,6 @@ export async function runMinion(config: MinionConfig): Promise<void> {
   })();
   await Promise.race([stop, live]);
   channel.close();
-  // A return still being written must reach the disk, to be delivered after the restart.
-  await returns.saved();
+  // Returns the master has not acknowledged go to disk, to be delivered after the restart.
+  await returns.saveAll();
 }

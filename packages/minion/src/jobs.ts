@@ -92,6 +92,7 @@ export class JobRunner {
           void this.returns.remove(ret.jid);
           continue;
         }
+        await this.returns.saveAll();
         this.log.warn({ jid: ret.jid, code: (err as ChannelError).code }, 'could not deliver a job return; will retry after reconnecting');
         return;
       }
