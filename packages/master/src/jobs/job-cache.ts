@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrivateDir, writeFileAtomic, writeFileAtomicAsync, type Logger } from '@brine/common';
+import { ensurePrivateDir, writeFileAtomic, type Logger } from '@brine/common';
 import { minionIdProblem, type Json } from '@brine/protocol';
+import { GroupAppender } from './group-append.js';
 import { isJid, jidTime } from './jid.js';
 
 export interface JobRecord {
@@ -25,13 +26,17 @@ export interface MinionReturn {
 /** Jobs this master published lately, kept in memory so returns are checked without reading job.json. */
 const RECENT_JOBS = 256;
 
+/** One JSON return per line, appended as returns arrive. */
+const RETURNS_FILE = 'returns.jsonl';
+
 /**
  * Jobs and their returns on disk, one directory per jid (as Salt's local job
- * cache): `job.json` and `returns/<minion>.json`. Returns are stored as the minion
- * sent them, already redacted there. Old jobs are removed after `keepHours`.
- * A job is on disk before it is sent; returns are written off the event loop (a
- * ping to a thousand minions is a thousand returns at once) and read back from
- * memory until they are on disk.
+ * cache): `job.json` and `returns.jsonl`. Returns are stored as the minion
+ * sent them, already redacted there; a minion's later return for the same job
+ * replaces its earlier one. Old jobs are removed after `keepHours`.
+ * A job is on disk before it is sent; returns are appended off the event loop in
+ * batches (a ping to a thousand minions is a thousand returns at once), and read
+ * back from memory until they are on disk.
  */
 export class JobCache {
   private readonly root: string;
@@ -39,6 +44,7 @@ export class JobCache {
   /** Returns not yet on disk, by jid and minion. */
   private readonly unwritten = new Map<string, Map<string, MinionReturn>>();
   private readonly writes = new Set<Promise<void>>();
+  private readonly appender = new GroupAppender();
 
   constructor(
     cachedir: string,
@@ -54,9 +60,14 @@ export class JobCache {
     return join(this.root, jid);
   }
 
+  private returnsFile(jid: string): string {
+    return join(this.dir(jid), RETURNS_FILE);
+  }
+
   create(job: JobRecord): void {
-    ensurePrivateDir(join(this.dir(job.jid), 'returns'));
+    ensurePrivateDir(this.dir(job.jid));
     writeFileAtomic(join(this.dir(job.jid), 'job.json'), JSON.stringify(job));
+    this.appender.fresh(this.returnsFile(job.jid));
     this.recent.set(job.jid, job);
     if (this.recent.size > RECENT_JOBS) this.recent.delete(this.recent.keys().next().value!);
   }
@@ -79,7 +90,7 @@ export class JobCache {
     let pending = this.unwritten.get(jid);
     if (!pending) this.unwritten.set(jid, (pending = new Map()));
     pending.set(ret.minion, ret);
-    const write = writeFileAtomicAsync(join(this.dir(jid), 'returns', `${ret.minion}.json`), JSON.stringify(ret)).finally(() => {
+    const write = this.appender.append(this.returnsFile(jid), JSON.stringify(ret)).finally(() => {
       this.writes.delete(settled);
       // A later return of the same minion for this job may have replaced this one meanwhile.
       if (pending.get(ret.minion) === ret) pending.delete(ret.minion);
@@ -91,13 +102,19 @@ export class JobCache {
   }
 
   returns(jid: string): MinionReturn[] {
-    const dir = join(this.dir(jid), 'returns');
+    const file = this.returnsFile(jid);
     const byMinion = new Map<string, MinionReturn>();
-    if (existsSync(dir)) {
-      for (const f of readdirSync(dir).filter((name) => name.endsWith('.json'))) {
-        const ret = JSON.parse(readFileSync(join(dir, f), 'utf8')) as MinionReturn;
-        byMinion.set(ret.minion, ret);
-      }
+    if (existsSync(file)) {
+      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+        if (line === '') return;
+        try {
+          const ret = JSON.parse(line) as MinionReturn;
+          byMinion.set(ret.minion, ret);
+        } catch {
+          // Only an append cut short by a crash leaves such a line; the lines after it are whole.
+          this.log.warn({ file, line: i + 1 }, 'skipped a partly written return in the job cache');
+        }
+      });
     }
     for (const [minion, ret] of this.unwritten.get(jid) ?? []) byMinion.set(minion, ret);
     return [...byMinion.keys()].sort().map((minion) => byMinion.get(minion)!);
@@ -124,6 +141,7 @@ export class JobCache {
     for (const jid of readdirSync(this.root).filter(isJid)) {
       if (jidTime(jid) < cutoff) {
         rmSync(this.dir(jid), { recursive: true, force: true });
+        this.appender.forget(this.returnsFile(jid));
         this.recent.delete(jid);
         removed++;
       }
