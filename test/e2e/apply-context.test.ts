@@ -11,6 +11,13 @@ const states = mkdtempSync(join(tmpdir(), 'brine-e2e-states-'));
 const note = (version: string) =>
   `note:\n  file.managed:\n    - name: {{ grains['out_dir'] }}/{{ grains['id'] }}.note\n    - contents: "${version} site {{ pillar['site'] }}"\n`;
 
+/** What a template can read of a pillar whose passphrase is marked !secret (fixtures/pillar/vault.sls). */
+const PROBE = `probe:
+  file.managed:
+    - name: {{ grains['out_dir'] }}/{{ grains['id'] }}.probe
+    - contents: "vg {{ pillar['luks']['vg_name'] }}, password {{ salt['pillar.get']('luks:password', 'not sent') }}"
+`;
+
 describe('master apply: what a pushed state.apply brings along', () => {
   const cluster = new Cluster(PILLAR, { auto_accept: true }, states);
   const out = join(cluster.dir, 'out');
@@ -20,7 +27,8 @@ describe('master apply: what a pushed state.apply brings along', () => {
     mkdirSync(out);
     writeFileSync(join(states, 'note.sls'), note('v1'));
     await cluster.startMaster();
-    const minions = ['db1', 'broken1'].map((id) => cluster.startMinion({ id, extra: { grains: { out_dir: out } } }));
+    writeFileSync(join(states, 'probe.sls'), PROBE);
+    const minions = ['db1', 'broken1', 'vault2'].map((id) => cluster.startMinion({ id, extra: { grains: { out_dir: out } } }));
     await Promise.all(minions.map((m) => m.waitFor('minion ready')));
   });
   afterAll(() => {
@@ -40,6 +48,13 @@ describe('master apply: what a pushed state.apply brings along', () => {
     await expect.poll(() => requestsOf('db1', 'state.apply')).toBe(3);
     expect(requestsOf('db1', 'pillar.items')).toBe(0);
     expect(cluster.audit()).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: 'db1', op: 'state.apply', path: '*', peer: '127.0.0.1' }));
+  });
+
+  it('leaves a value marked !secret out of the pillar the job carries', async () => {
+    const r = await cluster.masterCmd('apply', 'vault2', 'probe', '--json');
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(out, 'vault2.probe'), 'utf8')).toBe('vg vg_vault, password not sent\n');
+    expect(String(r.stdout)).not.toContain('VAULT-SECRET');
   });
 
   it('still reports a pillar that fails to render, naming the file', async () => {

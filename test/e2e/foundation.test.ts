@@ -6,7 +6,8 @@ import { Cluster, ROOT } from '../support/cluster.js';
 import { RawClient } from '../support/raw-client.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
-const SECRETS = ['DB1-SECRET-7f3a9c', 'WEB1-SECRET-b2e4d1'];
+const VAULT_SECRET = 'VAULT-SECRET-5d9e21';
+const SECRETS = ['DB1-SECRET-7f3a9c', 'WEB1-SECRET-b2e4d1', VAULT_SECRET];
 
 describe('master and minion over the encrypted channel', () => {
   const cluster = new Cluster(PILLAR);
@@ -107,6 +108,25 @@ describe('master and minion over the encrypted channel', () => {
         expect(tree?.header).toMatchObject({ ok: true, value: 'e2e' });
       } finally {
         jit.close();
+      }
+    });
+
+    it('keeps a value marked !secret out of the pillar it sends, and hands it out only raw', async () => {
+      writeKeyFile(join(cluster.dir, 'master-pki', 'minions', 'vault1'), key.publicKey, { secret: false });
+      const vault = new RawClient(cluster.port, 'vault1', key);
+      try {
+        expect((await vault.handshake()).header).toMatchObject({ status: 'accepted' });
+        const items = await vault.call(vault.request('pillar.items'));
+        expect(items?.header).toMatchObject({ ok: true, value: { site: 'e2e', luks: { vg_name: 'vg_vault' } } });
+        expect(JSON.stringify(items?.header)).not.toContain(VAULT_SECRET);
+        const asJson = await vault.call(vault.request('pillar.get', { path: 'luks:password' }));
+        expect(asJson?.header).toMatchObject({ ok: false, error: { code: 'secret', message: expect.stringContaining('key_pillar') } });
+        expect(JSON.stringify(asJson?.header)).not.toContain(VAULT_SECRET);
+        const justInTime = await vault.call(vault.request('pillar.get', { path: 'luks:password', raw: true }));
+        expect(justInTime?.header).toMatchObject({ ok: true, raw: true });
+        expect(Buffer.from(justInTime!.body!).toString()).toBe(VAULT_SECRET);
+      } finally {
+        vault.close();
       }
     });
 

@@ -73,7 +73,8 @@ export class MinionRegistry {
     return {
       id,
       grains: this.grains(id) ?? {},
-      pillar: () => this.pillar.compile({ id, grains: this.grains(id) ?? {} }).pillar,
+      // Secrets included: returns are scrubbed of them too. Only the master sees this (I@ targeting).
+      pillar: () => this.pillar.compile({ id, grains: this.grains(id) ?? {} }).raw,
     };
   }
 

@@ -1,4 +1,4 @@
-import { lookupPath } from '@brine/states';
+import { lookupPath, type PillarResult } from '@brine/states';
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
@@ -98,10 +98,10 @@ export class Operations {
     return { later: saved.then(() => ({ value: true }), () => fail('return_not_saved', `the master could not save the return of job ${jid}; the minion keeps it and retries`)) };
   }
 
-  private compile(ctx: OpContext, path: string): { pillar: Record<string, unknown> } | { failed: OpResult } {
+  private compile(ctx: OpContext, path: string): { pillar: PillarResult } | { failed: OpResult } {
     const { session } = ctx;
     const result = this.pillar.compile({ id: session.minionId, grains: session.grains });
-    if (result.errors.length === 0) return { pillar: result.pillar };
+    if (result.errors.length === 0) return { pillar: result };
     this.audit.write({ event: 'pillar_render_failed', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, path, reason: result.errors.join('; ') });
     return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
   }
@@ -115,22 +115,27 @@ export class Operations {
     const compiled = this.compile(ctx, '*');
     if ('failed' in compiled) return compiled.failed;
     this.delivered(ctx, 'pillar.items', '*');
-    return { value: compiled.pillar as Json };
+    return { value: compiled.pillar.pillar as Json };
   }
 
   /**
    * One value by `a:b:c` path. With `raw`, a scalar comes back as bytes outside
    * the JSON header, so the minion can keep it in a buffer it zeroes (LUKS keys).
+   * A value marked `!secret` is delivered only that way.
    */
   private pillarGet(args: Request['args'], ctx: OpContext): OpResult {
     const path = args['path'];
     if (typeof path !== 'string' || path.length === 0 || path.length > 1024) return fail('bad_request', "pillar.get: 'path' must be a non-empty string");
     const compiled = this.compile(ctx, path);
     if ('failed' in compiled) return compiled.failed;
-    const { found, value } = lookupPath(compiled.pillar, path);
+    const raw = args['raw'] === true;
+    const { found, value } = lookupPath(raw ? compiled.pillar.raw : compiled.pillar.pillar, path);
+    if (!found && !raw && lookupPath(compiled.pillar.raw, path).found) {
+      return fail('secret', `pillar key '${path}' is marked !secret: the master hands it only to a state that names it (key_pillar)`);
+    }
     if (!found) return fail('not_found', `pillar key '${path}' not found for ${ctx.session.minionId}`);
     this.delivered(ctx, 'pillar.get', path);
-    if (args['raw'] !== true) return { value: value as Json };
+    if (!raw) return { value: value as Json };
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return fail('not_scalar', `pillar key '${path}' is not a single value`);
     }

@@ -11,7 +11,7 @@ export class PillarService {
   private readonly render: SlsRenderer;
 
   constructor(private readonly roots: readonly string[]) {
-    this.render = jinjaYamlRenderer({ roots, showRenderedLine: false });
+    this.render = jinjaYamlRenderer({ roots, pillar: true });
   }
 
   compile(minion: MinionFacts): PillarResult {

@@ -34,7 +34,7 @@ export async function applyLocal(target: string, flags: ApplyFlags): Promise<num
   const pillar = compilePillar({
     roots: pillarRoots,
     minion: { id: config.id, grains },
-    render: jinjaYamlRenderer({ roots: pillarRoots, showRenderedLine: false }),
+    render: jinjaYamlRenderer({ roots: pillarRoots, pillar: true }),
   });
   if (pillar.errors.length > 0) return reportProblems(pillar.errors.map((e) => `Pillar failed to render: ${e}`));
 
@@ -45,7 +45,7 @@ export async function applyLocal(target: string, flags: ApplyFlags): Promise<num
     grains,
     target: sls,
     test: flags.test === true,
-    secrets: pillarSecretProvider(pillar.pillar),
+    secrets: pillarSecretProvider(pillar.raw),
     logger,
   });
   if (outcome.kind === 'problems') return reportProblems(outcome.problems);

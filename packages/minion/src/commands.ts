@@ -36,7 +36,7 @@ export function registerMinionCommands(program: Command): void {
   const pillar = program.command('pillar').description("read this minion's pillar, live from the master");
   pillar
     .command('get')
-    .description('print one value by path, e.g. luks:password (like pillar.get)')
+    .description('print one value by path, e.g. luks:vg_name (like pillar.get; a value marked !secret is refused)')
     .argument('<path>', 'colon-separated path')
     .option('-c, --config <file>', 'minion config file')
     .option('--json', 'print JSON')
@@ -46,7 +46,7 @@ export function registerMinionCommands(program: Command): void {
     });
   pillar
     .command('items')
-    .description('print the whole pillar tree')
+    .description('print the whole pillar tree (without the values marked !secret)')
     .option('-c, --config <file>', 'minion config file')
     .option('--json', 'print JSON')
     .action(async (opts: ConfigOption & { json?: boolean }) => {

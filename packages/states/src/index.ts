@@ -9,6 +9,7 @@ export * from './render/index.js';
 export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
+export { PillarSecret } from './pillar/secret.js';
 
 // State runs: compile → run → report
 export { compileStates, type CompileOptions, type CompiledRun } from './compile/index.js';

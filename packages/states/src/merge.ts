@@ -1,5 +1,9 @@
-export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A mapping as YAML or JSON makes one; class instances (a pillar secret, say) are values, not mappings. */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
 
 /**
  * Salt's default ("smart"/recurse) merge: mappings merge key by key, anything else

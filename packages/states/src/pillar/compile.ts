@@ -2,10 +2,16 @@ import { deepMerge } from '../merge.js';
 import type { RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
+import { splitSecrets } from './secret.js';
 import type { MinionFacts } from '../target/match.js';
 
 export interface PillarResult {
+  /** The pillar without the values marked `!secret`: what templates see and minions are sent for rendering. */
   pillar: Record<string, unknown>;
+  /** The pillar with its secrets: for fetching one by name (`key_pillar`) and for redaction, never for rendering. */
+  raw: Record<string, unknown>;
+  /** Colon paths of the values marked `!secret`. */
+  secrets: string[];
   /** One line per problem, each naming the file (and line) at fault. Non-empty means do not use `pillar`. */
   errors: string[];
   /** Files that went into this minion's pillar, in merge order. */
@@ -25,7 +31,7 @@ export interface PillarOptions {
  * reach it.
  */
 export function compilePillar(opts: PillarOptions): PillarResult {
-  const result: PillarResult = { pillar: {}, errors: [], files: [] };
+  const result: PillarResult = { pillar: {}, raw: {}, secrets: [], errors: [], files: [] };
   const topFile = findTopFile(opts.roots);
   if (!topFile) return result;
   let names: string[];
@@ -36,11 +42,13 @@ export function compilePillar(opts: PillarOptions): PillarResult {
     return result;
   }
   const seen = new Set<string>();
+  let merged: Record<string, unknown> = {};
   for (const sls of names) {
     const data = renderPillarSls(sls, opts, seen, result);
-    if (data) result.pillar = deepMerge(result.pillar, data);
+    if (data) merged = deepMerge(merged, data);
   }
-  return result;
+  const split = splitSecrets(merged);
+  return { ...result, pillar: split.visible, raw: split.raw, secrets: split.secrets };
 }
 
 function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, result: PillarResult): Record<string, unknown> | undefined {

@@ -32,11 +32,11 @@ export interface JinjaRendererOptions {
   roots: readonly string[];
   cache?: SourceCache<unknown>;
   /**
-   * Quote the offending rendered line in YAML errors (default true). Pillar
-   * renderers pass false: a pillar line is likely a secret, and pillar values
-   * are not redacted the way values rendered into states are.
+   * Renders pillar files: `!secret` marks a value, and YAML errors do not quote
+   * the offending rendered line (a pillar line is likely a secret, and pillar
+   * values are not redacted the way values rendered into states are).
    */
-  showRenderedLine?: boolean;
+  pillar?: boolean;
 }
 
 /**
@@ -48,11 +48,12 @@ export interface JinjaRendererOptions {
 export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
   const cache = opts.cache ?? new SourceCache<unknown>();
   const lastOutput = new Map<string, { text: string; parsed: RenderedSls }>();
+  const pillar = opts.pillar === true;
   return (file, ctx) => {
     const source = cache.read(file);
     const pipeline = source.derive('pipeline', (text) => rendererOf(text, file));
     if (pipeline === 'yaml' || !hasTemplateSyntax(source.text)) {
-      return source.derive('yaml', (text) => parseSls(stripShebang(text), file));
+      return source.derive('yaml', (text) => parseSls(stripShebang(text), file, { pillar }));
     }
     const template = source.derive('template', (text) => compileTemplate(stripShebang(text), file, opts.roots));
     const vars = templateVars({
@@ -65,7 +66,7 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
     const text = renderTemplate(template, file, vars);
     const last = lastOutput.get(file);
     if (last && last.text === text) return last.parsed;
-    const parsed = parseSls(text, file, opts.showRenderedLine ?? true);
+    const parsed = parseSls(text, file, { quoteLine: !pillar, pillar });
     lastOutput.set(file, { text, parsed });
     return parsed;
   };

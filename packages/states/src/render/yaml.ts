@@ -1,6 +1,7 @@
 import { CORE_SCHEMA, load, types, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
 import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
+import { secretYamlType } from '../pillar/secret.js';
 
 /** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
 export interface RenderedSls {
@@ -12,22 +13,33 @@ export interface RenderedSls {
 
 /** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
 const SCHEMA = CORE_SCHEMA.extend({ implicit: [types.merge] });
+/** Pillar files may also mark values `!secret`. */
+const PILLAR_SCHEMA = SCHEMA.extend({ explicit: [secretYamlType] });
+
+export interface ParseOptions {
+  /** Quote the offending line in a YAML error (text that came out of Jinja, whose line numbers are the rendered output's). */
+  quoteLine?: boolean;
+  /** A pillar file: `!secret` marks a value (see pillar/secret.ts). */
+  pillar?: boolean;
+}
 
 /**
  * Parses rendered SLS text. The fast parser does the work on every run; line
  * numbers come from re-reading the text with the position-tracking parser from
  * `@brine/common`, which happens only when an error has to name a line. Same YAML
  * 1.2 core schema as that parser: `on`/`yes` stay strings, duplicate keys fail.
- * `quoteLine` makes a YAML error quote the offending line (for text that came out
- * of Jinja, whose line numbers are those of the rendered output).
  */
-export function parseSls(text: string, file: string, quoteLine = false): RenderedSls {
+export function parseSls(text: string, file: string, opts: ParseOptions = {}): RenderedSls {
   let value: unknown;
   try {
-    value = load(text, { schema: SCHEMA, filename: file }) ?? null;
+    value = load(text, { schema: opts.pillar ? PILLAR_SCHEMA : SCHEMA, filename: file }) ?? null;
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
-    throw syntaxError(text, file, err, quoteLine);
+    if (opts.pillar && err.reason.includes('!secret')) {
+      const pos = { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) };
+      throw new InputError('yaml_syntax', pos, "YAML error: !secret marks one non-empty value (write 'password: !secret <value>'), not a mapping or a list");
+    }
+    throw syntaxError(text, file, err, opts.quoteLine === true);
   }
   let positions: ParsedYaml | null | undefined;
   return {
