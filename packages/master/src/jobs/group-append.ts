@@ -68,6 +68,8 @@ export class GroupAppender {
       }
       for (const q of lines) q.done();
     } catch (err) {
+      // A write that failed part-way may have left a partial line.
+      this.clean.delete(path);
       for (const q of lines) q.fail(err as Error);
     }
   }
