@@ -16,6 +16,10 @@ const PROBE = `probe:
   file.managed:
     - name: {{ grains['out_dir'] }}/{{ grains['id'] }}.probe
     - contents: "vg {{ pillar['luks']['vg_name'] }}, password {{ salt['pillar.get']('luks:password', 'not sent') }}"
+fetched:
+  file.managed:
+    - name: {{ grains['out_dir'] }}/{{ grains['id'] }}.fetched
+    - contents_pillar: luks:password
 `;
 
 describe('master apply: what a pushed state.apply brings along', () => {
@@ -50,11 +54,13 @@ describe('master apply: what a pushed state.apply brings along', () => {
     expect(cluster.audit()).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: 'db1', op: 'state.apply', path: '*', peer: '127.0.0.1' }));
   });
 
-  it('leaves a value marked !secret out of the pillar the job carries', async () => {
+  it('leaves a value marked !secret out of the pillar the job carries; a state fetches it by name', async () => {
     const r = await cluster.masterCmd('apply', 'vault2', 'probe', '--json');
     expect(r.exitCode).toBe(0);
     expect(readFileSync(join(out, 'vault2.probe'), 'utf8')).toBe('vg vg_vault, password not sent\n');
+    expect(readFileSync(join(out, 'vault2.fetched'), 'utf8')).toBe('VAULT-SECRET-5d9e21\n');
     expect(String(r.stdout)).not.toContain('VAULT-SECRET');
+    expect(cluster.audit()).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: 'vault2', op: 'pillar.get', path: 'luks:password' }));
   });
 
   it('still reports a pillar that fails to render, naming the file', async () => {

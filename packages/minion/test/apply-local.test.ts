@@ -195,4 +195,28 @@ describe('minion apply --local', () => {
     }
     expect(readFileSync(join(dir, 'key'), 'utf8')).toBe(`${secret}\n`);
   });
+
+  it('keeps a value marked !secret out of templates; a state gets it by name', async () => {
+    const secret = 'T0ken-marked-secret';
+    const { dir, config } = site(
+      {
+        'app.sls': [
+          'token:',
+          '  file.managed:',
+          '    - name: {{ opts.file_roots[0] }}/../token',
+          '    - contents_pillar: app:token',
+          'seen:',
+          '  file.managed:',
+          '    - name: {{ opts.file_roots[0] }}/../seen',
+          "    - contents: \"user {{ pillar['app']['user'] }}, token {{ salt['pillar.get']('app:token', 'not rendered') }}\"",
+        ].join('\n'),
+      },
+      { 'top.sls': "base:\n  '*':\n    - app\n", 'app.sls': `app:\n  user: www\n  token: !secret ${secret}\n` },
+    );
+    const r = await apply(config, 'app', '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'token'), 'utf8')).toBe(`${secret}\n`);
+    expect(readFileSync(join(dir, 'seen'), 'utf8')).toBe('user www, token not rendered\n');
+    expect(r.stdout).not.toContain(secret);
+  });
 });
