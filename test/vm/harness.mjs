@@ -306,7 +306,9 @@ async function runQemu(job, vm, dir) {
     if (setupStatus !== '' && setupStatus !== '0') throw new VmSetupError(Number(setupStatus), read('setup.out'), log);
     const status = read('status').trim();
     if (status === '') {
-      if (/Kernel panic/.test(log)) throw new VmKernelPanicError('the guest kernel panicked', log);
+      // The reason comes first in a panic, before a stack trace that can push it out of the tail.
+      const panic = /Kernel panic - not syncing: ([^\r\n]*)|Kernel panic/.exec(log);
+      if (panic) throw new VmKernelPanicError(`the guest kernel panicked${panic[1] ? `: ${panic[1].trim()}` : ''}`, log);
       throw new VmCrashError(`QEMU exited (${exit.signal ? `signal ${exit.signal}` : `status ${exit.code}`}) before the guest reported an exit status`, log, qemuStderr);
     }
     if (existsSync(join(share, 'timedout'))) {
