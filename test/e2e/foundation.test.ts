@@ -125,6 +125,13 @@ describe('master and minion over the encrypted channel', () => {
         const justInTime = await vault.call(vault.request('pillar.get', { path: 'luks:password', raw: true }));
         expect(justInTime?.header).toMatchObject({ ok: true, raw: true });
         expect(Buffer.from(justInTime!.body!).toString()).toBe(VAULT_SECRET);
+        // Raw fetches say in the audit log whether the value was marked; a refusal is not a delivery.
+        const unmarked = await vault.call(vault.request('pillar.get', { path: 'luks:vg_name', raw: true }));
+        expect(unmarked?.header).toMatchObject({ ok: true, raw: true });
+        const mapping = await vault.call(vault.request('pillar.get', { path: 'luks', raw: true }));
+        expect(mapping?.header).toMatchObject({ ok: false, error: { code: 'not_scalar' } });
+        const deliveries = () => cluster.audit().filter((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'vault1' && r['op'] === 'pillar.get');
+        await expect.poll(() => deliveries().map((r) => [r['path'], r['secret']])).toEqual([['luks:password', true], ['luks:vg_name', false]]);
       } finally {
         vault.close();
       }

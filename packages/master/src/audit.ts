@@ -32,6 +32,8 @@ export interface AuditRecord {
   /** Operation and pillar path asked for; never a value. */
   op?: string;
   path?: string;
+  /** A value fetched raw by name: whether the pillar marks it `!secret` (false: it also travels in the rendering pillar). */
+  secret?: boolean;
   reason?: string;
   count?: number;
 }

@@ -106,9 +106,9 @@ export class Operations {
     return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
   }
 
-  private delivered(ctx: OpContext, op: string, path: string): void {
+  private delivered(ctx: OpContext, op: string, path: string, secret?: boolean): void {
     const { session } = ctx;
-    this.audit.write({ event: 'pillar_delivered', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, op, path });
+    this.audit.write({ event: 'pillar_delivered', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, op, path, ...(secret !== undefined && { secret }) });
   }
 
   private pillarItems(ctx: OpContext): OpResult {
@@ -134,11 +134,14 @@ export class Operations {
       return fail('secret', `pillar key '${path}' is marked !secret: the master hands it only to a state that names it (key_pillar)`);
     }
     if (!found) return fail('not_found', `pillar key '${path}' not found for ${ctx.session.minionId}`);
-    this.delivered(ctx, 'pillar.get', path);
-    if (!raw) return { value: value as Json };
+    if (!raw) {
+      this.delivered(ctx, 'pillar.get', path);
+      return { value: value as Json };
+    }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return fail('not_scalar', `pillar key '${path}' is not a single value`);
     }
+    this.delivered(ctx, 'pillar.get', path, compiled.pillar.secrets.includes(path));
     return { raw: new TextEncoder().encode(String(value)) };
   }
 }
