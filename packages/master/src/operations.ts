@@ -98,10 +98,10 @@ export class Operations {
     return { later: saved.then(() => ({ value: true }), () => fail('return_not_saved', `the master could not save the return of job ${jid}; the minion keeps it and retries`)) };
   }
 
-  private compile(ctx: OpContext, path: string): { pillar: PillarResult } | { failed: OpResult } {
+  private compile(ctx: OpContext, path: string): { result: PillarResult } | { failed: OpResult } {
     const { session } = ctx;
     const result = this.pillar.compile({ id: session.minionId, grains: session.grains });
-    if (result.errors.length === 0) return { pillar: result };
+    if (result.errors.length === 0) return { result };
     this.audit.write({ event: 'pillar_render_failed', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, path, reason: result.errors.join('; ') });
     return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
   }
@@ -115,7 +115,7 @@ export class Operations {
     const compiled = this.compile(ctx, '*');
     if ('failed' in compiled) return compiled.failed;
     this.delivered(ctx, 'pillar.items', '*');
-    return { value: compiled.pillar.pillar as Json };
+    return { value: compiled.result.pillar as Json };
   }
 
   /**
@@ -129,8 +129,8 @@ export class Operations {
     const compiled = this.compile(ctx, path);
     if ('failed' in compiled) return compiled.failed;
     const raw = args['raw'] === true;
-    const { found, value } = lookupPath(raw ? compiled.pillar.raw : compiled.pillar.pillar, path);
-    if (!found && !raw && lookupPath(compiled.pillar.raw, path).found) {
+    const { found, value } = lookupPath(raw ? compiled.result.raw : compiled.result.pillar, path);
+    if (!found && !raw && lookupPath(compiled.result.raw, path).found) {
       return fail('secret', `pillar key '${path}' is marked !secret: the master hands it only to a state that names it (key_pillar)`);
     }
     if (!found) return fail('not_found', `pillar key '${path}' not found for ${ctx.session.minionId}`);
@@ -141,7 +141,7 @@ export class Operations {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return fail('not_scalar', `pillar key '${path}' is not a single value`);
     }
-    this.delivered(ctx, 'pillar.get', path, compiled.pillar.secrets.includes(path));
+    this.delivered(ctx, 'pillar.get', path, compiled.result.secrets.includes(path));
     return { raw: new TextEncoder().encode(String(value)) };
   }
 }
