@@ -8,6 +8,11 @@ export class Outbox {
 
   /** Seals and sends; the plaintext (which may hold a secret) is zeroed as soon as it is sealed. */
   send(routingId: Buffer, sessionId: Uint8Array, cipher: SessionCipher, header: Header, body?: Uint8Array): Promise<boolean> {
+    if (cipher.isDestroyed) {
+      // The session closed while this answer was being prepared (a late acknowledgement): drop it.
+      body?.fill(0);
+      return Promise.resolve(false);
+    }
     const plain = encodePayload(header, body);
     body?.fill(0);
     const { counter, ciphertext } = cipher.seal(plain);

@@ -10,7 +10,8 @@ export type ProtocolErrorCode =
   | 'tampered' // authentication tag did not verify
   | 'bad_signature' // master prekey signature did not verify
   | 'master_mismatch' // master identity differs from the pinned one
-  | 'bad_payload'; // decrypted payload is not a valid message
+  | 'bad_payload' // decrypted payload is not a valid message
+  | 'bad_key'; // a public key of low order (its Diffie-Hellman result would be all zeros)
 
 export class ProtocolError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 import type { WelcomeFrame } from './codec.js';
 import { KEY_BYTES, Label, MAX_ID_BYTES } from './constants.js';
 import { concat, fixedNonce, hkdf, labelBytes, open, seal, sha512, zero } from './crypto.js';
+import { ProtocolError } from './errors.js';
 import { Direction, SessionCipher } from './session-cipher.js';
 
 /** The fields of a WELCOME; every handshake key is bound to all of them. */
@@ -36,7 +37,12 @@ export function openIdentity(key: Uint8Array, sealed: Uint8Array): { id: string;
   if (!plain || plain.length < 1) return null;
   const idLength = plain[0]!;
   if (plain.length !== 1 + idLength + KEY_BYTES) return null;
-  const id = new TextDecoder('utf-8', { fatal: true }).decode(plain.subarray(1, 1 + idLength));
+  let id: string;
+  try {
+    id = new TextDecoder('utf-8', { fatal: true }).decode(plain.subarray(1, 1 + idLength));
+  } catch {
+    throw new ProtocolError('bad_payload', 'minion id is not valid UTF-8');
+  }
   return { id, minionPublic: plain.slice(1 + idLength) };
 }
 

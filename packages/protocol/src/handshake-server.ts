@@ -172,8 +172,15 @@ export class HandshakeResponder {
       cookie: auth.cookie,
     });
     const idKey = identityKey(ee, transcript);
-    const identity = openIdentity(idKey, auth.sealedIdentity);
-    zero(idKey);
+    let identity: ReturnType<typeof openIdentity>;
+    try {
+      identity = openIdentity(idKey, auth.sealedIdentity);
+    } catch (err) {
+      zero(ee);
+      throw err;
+    } finally {
+      zero(idKey);
+    }
     if (!identity) {
       zero(ee);
       throw new ProtocolError('tampered', 'AUTH identity does not open');

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.js';
+import { ProtocolError } from './errors.js';
 
 /*
  * Keys are NaCl keys (X25519 for key agreement, Ed25519 for signatures) stored and
@@ -25,6 +26,9 @@ function generateJwkPublic(): { privateKey: KeyObject; publicKey: JsonWebKey } {
   const generate = generateKeyPairSync as unknown as (type: 'x25519', options: object) => { privateKey: KeyObject; publicKey: JsonWebKey };
   return generate('x25519', { publicKeyEncoding: { format: 'jwk' } });
 }
+
+/** The peer chose this key: a refusal of the peer, not a fault of the one who computes with it. */
+const lowOrder = () => new ProtocolError('bad_key', 'X25519 peer key has low order');
 
 /** An X25519 key pair whose secret lives in a native key object. */
 export class X25519Key {
@@ -54,8 +58,15 @@ export class X25519Key {
 
   /** Raw X25519 shared secret with `peerPublic`; refuses low-order peer keys (all-zero result). */
   agree(peerPublic: Uint8Array): Uint8Array {
-    const shared = new Uint8Array(diffieHellman({ privateKey: this.secret, publicKey: importX25519Public(peerPublic) }));
-    if (shared.every((b) => b === 0)) throw new RangeError('X25519 peer key has low order');
+    let shared: Uint8Array;
+    try {
+      shared = new Uint8Array(diffieHellman({ privateKey: this.secret, publicKey: importX25519Public(peerPublic) }));
+    } catch (err) {
+      // OpenSSL refuses a low-order peer key itself ("failed during derivation").
+      if ((err as { code?: string }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION') throw lowOrder();
+      throw err;
+    }
+    if (shared.every((b) => b === 0)) throw lowOrder();
     return shared;
   }
 }

@@ -30,7 +30,8 @@ export interface Response {
   raw?: boolean;
 }
 
-export type AuthStatus = 'accepted' | 'pending' | 'rejected' | 'denied';
+/** `refused`: a new key the master would not record (too many pending keys, see max_pending_keys). */
+export type AuthStatus = 'accepted' | 'pending' | 'rejected' | 'denied' | 'refused';
 
 /** The master's answer to an AUTH: whether the minion is let in, and the answer to its first request. */
 export interface AuthResult {
@@ -114,7 +115,7 @@ export function decodePayload(bytes: Uint8Array): Payload {
       if (header['context'] !== undefined && !isJobContext(header['context'])) bad('malformed job context');
       break;
     case 'auth':
-      if (!['accepted', 'pending', 'rejected', 'denied'].includes(header['status'] as string) || typeof header['message'] !== 'string') {
+      if (!['accepted', 'pending', 'rejected', 'denied', 'refused'].includes(header['status'] as string) || typeof header['message'] !== 'string') {
         bad('malformed auth result');
       }
       break;

@@ -22,6 +22,7 @@ function nonce(direction: Direction, counter: number): Uint8Array {
 export class SessionCipher {
   private nextSend = 0;
   private lastReceived = -1;
+  private destroyed = false;
 
   constructor(
     private readonly sendKey: Uint8Array,
@@ -34,11 +35,14 @@ export class SessionCipher {
   }
 
   seal(plain: Uint8Array): { counter: number; ciphertext: Uint8Array } {
+    // A destroyed cipher's keys are zeros: sealing under them would publish the plaintext.
+    if (this.destroyed) throw new Error('session cipher is destroyed; nothing may be sealed under it');
     const counter = this.nextSend++;
     return { counter, ciphertext: seal(this.sendKey, nonce(this.sendDirection, counter), plain) };
   }
 
   open(counter: number, ciphertext: Uint8Array): Uint8Array {
+    if (this.destroyed) throw new ProtocolError('unknown_session', 'session is closed');
     if (counter <= this.lastReceived) {
       throw new ProtocolError('replay', `counter ${counter} not above last accepted ${this.lastReceived}`);
     }
@@ -50,6 +54,11 @@ export class SessionCipher {
 
   /** Forgets the keys; the cipher is unusable afterwards. */
   destroy(): void {
+    this.destroyed = true;
     zero(this.sendKey, this.receiveKey);
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
   }
 }

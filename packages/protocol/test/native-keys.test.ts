@@ -41,9 +41,12 @@ describe('native NaCl primitives', () => {
     await expect(run).resolves.toMatchObject({ stdout: 'generated 20000\n' });
   }, 40_000);
 
-  it('refuses a low-order peer key', () => {
+  it('refuses a low-order peer key as a protocol refusal (the peer chose it), not an internal error', () => {
     const a = X25519Key.generate();
-    expect(() => a.agree(new Uint8Array(32))).toThrow();
+    const order8 = new Uint8Array(Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex'));
+    for (const point of [new Uint8Array(32), order8]) {
+      expect(() => a.agree(point)).toThrow(expect.objectContaining({ name: 'ProtocolError', code: 'bad_key' }));
+    }
   });
 
   it('Ed25519 signatures interoperate with tweetnacl both ways', () => {
