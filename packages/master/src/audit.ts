@@ -20,6 +20,11 @@ export type AuditEvent =
   | 'refused_tampered'
   | 'refused_cookie'
   | 'refused_bad_request'
+  | 'refused_bad_key'
+  | 'refused_unbound_peer'
+  | 'refused_connection'
+  | 'refused_key_limit'
+  | 'refused_internal'
   | 'pillar_render_failed'
   | 'job_published'
   | 'suppressed';
@@ -38,31 +43,54 @@ export interface AuditRecord {
   count?: number;
 }
 
-/** Unauthenticated refusals per peer and event allowed into the log per window; the rest are counted. */
-const BURST = 20;
+/** Refusal lines one peer and reason may write per window; the rest are counted. */
+const BURST = 10;
+/** Refusal lines all peers together may write per window: the log's growth under attack is bounded. */
+const GLOBAL_BURST = 200;
 const WINDOW_MS = 10_000;
+/** Peer/reason pairs tracked at once; past this, new pairs share one tally per reason. */
+const MAX_TRACKED = 10_000;
+/** `suppressed` lines per window; past this, the rest are summed into one line. */
+const MAX_SUPPRESSED_LINES = 50;
+
+interface Tally {
+  /** Refusals seen this window, and how many of them were written. */
+  seen: number;
+  written: number;
+  peer: string;
+  event: AuditEvent;
+}
 
 /**
- * Append-only JSON-lines audit trail. Records carry names, never values. A peer
- * spraying garbage cannot flood the log: past a burst per window its refusals are
- * counted and written once as a `suppressed` record.
+ * Append-only JSON-lines audit trail. Records carry names, never values.
+ * Deliveries, sessions and key events are always written. Refusals (anything a
+ * peer can provoke at will) are rate-limited: per peer and reason a burst per
+ * window, then a count; over all peers a global burst per window, so a flood
+ * from many addresses cannot fill the disk either. What was not written comes
+ * out once per window as `suppressed` records with counts: nothing goes unrecorded.
  */
 export class AuditLog {
   private readonly out: WriteStream;
-  private readonly windows = new Map<string, { until: number; count: number; record: AuditRecord }>();
+  private readonly tallies = new Map<string, Tally>();
+  private windowEnds: number;
+  private writtenThisWindow = 0;
   private readonly timer: NodeJS.Timeout;
   /** Lines waiting for the end of this turn of the event loop: one write for a whole burst. */
   private pending: string[] = [];
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly now: () => number = Date.now,
+  ) {
     ensurePrivateDir(dirname(file));
     this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
-    this.timer = setInterval(() => this.flushWindows(Date.now()), WINDOW_MS).unref();
+    this.windowEnds = this.now() + WINDOW_MS;
+    this.timer = setInterval(() => this.rollWindow(), WINDOW_MS).unref();
   }
 
   write(record: AuditRecord): void {
     if (this.pending.length === 0) setImmediate(() => this.flush());
-    this.pending.push(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    this.pending.push(`${JSON.stringify({ time: new Date(this.now()).toISOString(), ...record })}\n`);
   }
 
   private flush(): void {
@@ -71,34 +99,43 @@ export class AuditLog {
     this.pending = [];
   }
 
-  /** For refusals of peers not yet authenticated: rate-limited per peer and event. */
+  /** A refusal: written within the per-peer and global bursts, counted beyond them. */
   refuse(record: AuditRecord): void {
-    const key = `${record.peer ?? '?'}|${record.event}`;
-    const now = Date.now();
-    const w = this.windows.get(key);
-    if (!w || now >= w.until) {
-      if (w) this.emitSuppressed(w);
-      this.windows.set(key, { until: now + WINDOW_MS, count: 1, record });
-      this.write(record);
-    } else if (++w.count <= BURST) this.write(record);
-  }
-
-  private emitSuppressed(w: { count: number; record: AuditRecord }): void {
-    if (w.count > BURST) this.write({ event: 'suppressed', peer: w.record.peer, reason: w.record.event, count: w.count - BURST });
-  }
-
-  private flushWindows(now: number): void {
-    for (const [key, w] of this.windows) {
-      if (now >= w.until) {
-        this.emitSuppressed(w);
-        this.windows.delete(key);
-      }
+    if (this.now() >= this.windowEnds) this.rollWindow();
+    const peer = record.peer ?? '?';
+    let key = `${peer}|${record.event}`;
+    let tally = this.tallies.get(key);
+    if (!tally && this.tallies.size >= MAX_TRACKED) {
+      key = `*|${record.event}`;
+      tally = this.tallies.get(key);
     }
+    if (!tally) this.tallies.set(key, (tally = { seen: 0, written: 0, peer: key.startsWith('*|') ? '*' : peer, event: record.event }));
+    tally.seen++;
+    if (tally.written < BURST && this.writtenThisWindow < GLOBAL_BURST) {
+      tally.written++;
+      this.writtenThisWindow++;
+      this.write(record);
+    }
+  }
+
+  /** Ends the window: one `suppressed` line per peer and reason that went over (summed past a cap). */
+  private rollWindow(): void {
+    const over = [...this.tallies.values()].filter((t) => t.seen > t.written);
+    over.sort((a, b) => b.seen - b.written - (a.seen - a.written));
+    for (const t of over.slice(0, MAX_SUPPRESSED_LINES)) this.write({ event: 'suppressed', peer: t.peer, reason: t.event, count: t.seen - t.written });
+    const rest = over.slice(MAX_SUPPRESSED_LINES);
+    if (rest.length > 0) {
+      const count = rest.reduce((n, t) => n + t.seen - t.written, 0);
+      this.write({ event: 'suppressed', peer: '*', reason: `${rest.length} more peer/reason pairs`, count });
+    }
+    this.tallies.clear();
+    this.writtenThisWindow = 0;
+    this.windowEnds = this.now() + WINDOW_MS;
   }
 
   close(): Promise<void> {
     clearInterval(this.timer);
-    this.flushWindows(Infinity);
+    this.rollWindow();
     this.flush();
     return new Promise((done) => this.out.end(done));
   }

@@ -26,6 +26,14 @@ const spec = {
   handshake_timeout: { type: 'integer', default: 30, min: 1, max: 600 },
   /** Seconds an idle session is kept; minions keep theirs alive with pings. */
   session_timeout: { type: 'integer', default: 3600, min: 10, max: 7 * 86400 },
+  /** Pending keys held at most; new keys beyond it are refused (and counted in the audit log), never written. */
+  max_pending_keys: { type: 'integer', default: 1000, min: 1, max: 1_000_000 },
+  /** New keys one address may have waiting (pending, or auto-accepted/denied within the hour). */
+  max_pending_keys_per_address: { type: 'integer', default: 64, min: 1, max: 1_000_000 },
+  /** Live connections one address may hold; a NAT in front of many minions needs more. */
+  max_connections_per_address: { type: 'integer', default: 4096, min: 1, max: 1_000_000 },
+  /** Seconds without a ZMTP heartbeat answer after which a connection (and what it holds) is released. */
+  peer_timeout: { type: 'integer', default: 60, min: 2, max: 3600 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
 } as const;

@@ -13,6 +13,7 @@ import { loadOrCreateMasterIdentity } from './identity.js';
 import { KeyStore } from './keystore.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
+import { NewKeyLimits } from './new-key-limits.js';
 import { MasterServer } from './server.js';
 import { SessionTable } from './sessions.js';
 import { StaticKeys } from './static-keys.js';
@@ -35,7 +36,17 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable();
   const endpoint = `tcp://${config.interface}:${config.port}`;
-  const transport = new MasterTransport({ endpoint, backlog: config.listen_backlog, hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR }, log);
+  const transport = new MasterTransport(
+    {
+      endpoint,
+      backlog: config.listen_backlog,
+      hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR,
+      peerTimeoutMs: config.peer_timeout * 1000,
+      maxConnectionsPerAddress: config.max_connections_per_address,
+      onRefusedConnection: (peer, why) => audit.refuse({ event: 'refused_connection', peer, reason: why }),
+    },
+    log,
+  );
   const outbox = new Outbox(transport);
   const pillar = new PillarService(config.pillar_roots);
   const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log);
@@ -47,6 +58,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     transport,
     responder,
     keys,
+    newKeys: new NewKeyLimits(keys, { maxPending: config.max_pending_keys, maxPerAddress: config.max_pending_keys_per_address }),
     statics,
     sessions,
     operations: new Operations(pillar, audit, identity, registry, dispatcher, stateTree),

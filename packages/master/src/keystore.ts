@@ -15,12 +15,17 @@ const DIRS: Record<KeyState, string> = {
   denied: 'minions_denied',
 };
 
+/** The states a key the master has not seen before can be recorded in. */
+export type NewKeyState = 'accepted' | 'pending' | 'denied';
+
 export class KeyStoreError extends BrineError {}
 
 /** What the master decides when a minion presents a key, and whether that was recorded just now. */
 export interface Admission {
-  status: 'accepted' | 'pending' | 'rejected' | 'denied';
+  status: 'accepted' | 'pending' | 'rejected' | 'denied' | 'refused';
   recorded: boolean;
+  /** Why a new key was not recorded (status `refused`). */
+  reason?: string;
 }
 
 /**
@@ -74,7 +79,7 @@ export class KeyStore {
    * accepted with auto_accept); a known id with a different key is denied and the
    * presented key kept for the operator to inspect, never swapped in.
    */
-  admit(id: string, key: Uint8Array, autoAccept: boolean): Admission {
+  admit(id: string, key: Uint8Array, autoAccept: boolean, limit?: (status: NewKeyState) => string | undefined): Admission {
     if (this.read('rejected', id)) return { status: 'rejected', recorded: false };
     for (const state of ['accepted', 'pending'] as const) {
       const known = this.read(state, id);
@@ -82,10 +87,14 @@ export class KeyStore {
       if (equalBytes(known, key)) return { status: state, recorded: false };
       const denied = this.read('denied', id);
       if (denied && equalBytes(denied, key)) return { status: 'denied', recorded: false };
+      const refusal = limit?.('denied');
+      if (refusal) return { status: 'refused', recorded: false, reason: refusal };
       writeKeyFile(this.path('denied', id), key, { secret: false });
       return { status: 'denied', recorded: true };
     }
     const status = autoAccept ? 'accepted' : 'pending';
+    const refusal = limit?.(status);
+    if (refusal) return { status: 'refused', recorded: false, reason: refusal };
     writeKeyFile(this.path(status, id), key, { secret: false });
     return { status, recorded: true };
   }
@@ -130,6 +139,16 @@ export class KeyStore {
     for (const state of removed) rmSync(this.path(state, id));
     this.acceptedCache.delete(id);
     return removed;
+  }
+
+  /** Whether `id` holds a key in `state` (a stat, no read). */
+  has(state: KeyState, id: string): boolean {
+    return existsSync(this.path(state, id));
+  }
+
+  /** How many keys are in `state` now (a directory read). */
+  count(state: KeyState): number {
+    return this.list()[state].length;
   }
 
   fingerprintOf(state: KeyState, id: string): string | undefined {

@@ -23,6 +23,7 @@ import {
 } from '@brine/protocol';
 import type { AuditEvent, AuditLog } from './audit.js';
 import type { KeyStore } from './keystore.js';
+import type { NewKeyLimits } from './new-key-limits.js';
 import type { OpResult, Operations } from './operations.js';
 import type { Session, SessionTable } from './sessions.js';
 import type { StaticKeys } from './static-keys.js';
@@ -38,6 +39,7 @@ export interface ServerDeps {
   transport: MasterTransport;
   responder: HandshakeResponder;
   keys: KeyStore;
+  newKeys: NewKeyLimits;
   statics: StaticKeys;
   sessions: SessionTable;
   operations: Operations;
@@ -56,9 +58,21 @@ const REFUSAL_EVENT: Record<string, AuditEvent> = {
   replay: 'refused_replay',
   tampered: 'refused_tampered',
   bad_payload: 'refused_bad_request',
+  bad_key: 'refused_bad_key',
 };
 
-const STATUS_MESSAGE: Record<Exclude<AuthStatus, 'accepted'>, string> = {
+const REFUSED_STATUS_EVENT: Record<Exclude<AuthStatus, 'accepted'>, AuditEvent> = {
+  pending: 'refused_pending',
+  rejected: 'refused_rejected',
+  denied: 'refused_denied',
+  refused: 'refused_key_limit',
+};
+
+/** Internal errors logged per window at most; a fault a peer can trigger must not flood the log. */
+const INTERNAL_ERROR_BURST = 5;
+const INTERNAL_ERROR_WINDOW_MS = 60_000;
+
+const STATUS_MESSAGE: Record<Exclude<AuthStatus, 'accepted' | 'refused'>, string> = {
   pending: 'key is pending; an operator must accept it on the master (master keys accept <id>)',
   rejected: 'key has been rejected on the master',
   denied: 'a different key is already registered for this id; the presented key was denied',
@@ -70,12 +84,19 @@ const STATUS_MESSAGE: Record<Exclude<AuthStatus, 'accepted'>, string> = {
  * audited, and at most answered with an unauthenticated REFUSE hint.
  */
 export class MasterServer {
+  private internalErrors = { windowEnds: 0, count: 0 };
+
   constructor(private readonly d: ServerDeps) {}
 
   handle(frames: Buffer[]): void {
     const [routingId, ...body] = frames;
     if (!routingId) return;
     const peer = this.d.transport.peerOf(routingId);
+    if (peer === undefined) {
+      // Not a connection whose address ZAP bound to it (see PeerBook): its frames could claim any address.
+      this.d.audit.refuse({ event: 'refused_unbound_peer', reason: 'routing id differs from the PLAIN user name, or the connection is gone' });
+      return;
+    }
     try {
       if (body.length !== 1) throw new ProtocolError('bad_frame', `expected one frame, got ${body.length}`);
       const raw = body[0]!;
@@ -87,7 +108,7 @@ export class MasterServer {
       const frame = decodeFrame(raw, this.d.maxMessageBytes);
       switch (frame.type) {
         case FrameType.Hello:
-          void this.d.transport.send(routingId, this.d.responder.welcome(frame));
+          this.d.transport.sendBestEffort(routingId, this.d.responder.welcome(frame));
           return;
         case FrameType.Auth:
           this.auth(routingId, peer, frame);
@@ -106,21 +127,34 @@ export class MasterServer {
   /** Audits a refused frame and, where a hint helps an honest minion, answers with REFUSE. */
   private reject(routingId: Buffer, peer: string | undefined, err: unknown, minion?: Session): void {
     if (!(err instanceof ProtocolError)) {
-      this.d.log.error({ err, peer }, 'internal error while handling a frame');
+      // A bug, not the peer's fault as far as we know; still a refusal for the peer, and the log stays bounded.
+      this.d.audit.refuse({ event: 'refused_internal', peer, minion: minion?.minionId });
+      this.logInternal(err, peer);
       return;
     }
     const event = REFUSAL_EVENT[err.code] ?? 'refused_bad_frame';
-    const record = { event, peer, reason: err.message, minion: minion?.minionId, fingerprint: minion?.fingerprint };
-    if (minion) this.d.audit.write(record);
-    else this.d.audit.refuse(record);
+    this.d.audit.refuse({ event, peer, reason: err.message, minion: minion?.minionId, fingerprint: minion?.fingerprint });
     if (err.code === 'bad_frame') this.refuse(routingId, RefuseCode.BadFrame, err.message);
     else if (err.code === 'cookie_invalid') this.refuse(routingId, RefuseCode.CookieInvalid, 'handshake expired; start again');
-    else if (err.code === 'tampered' && !minion) this.refuse(routingId, RefuseCode.AuthFailed, 'authentication failed');
+    else if ((err.code === 'tampered' || err.code === 'bad_key' || err.code === 'bad_payload') && !minion) this.refuse(routingId, RefuseCode.AuthFailed, 'authentication failed');
     // Replays and tampering inside a session get no answer: the real minion is not waiting for one.
   }
 
+  private logInternal(err: unknown, peer: string | undefined): void {
+    const now = Date.now();
+    if (now >= this.internalErrors.windowEnds) {
+      if (this.internalErrors.count > INTERNAL_ERROR_BURST) {
+        this.d.log.error({ suppressed: this.internalErrors.count - INTERNAL_ERROR_BURST }, 'more internal errors while handling frames were not logged');
+      }
+      this.internalErrors = { windowEnds: now + INTERNAL_ERROR_WINDOW_MS, count: 0 };
+    }
+    if (++this.internalErrors.count <= INTERNAL_ERROR_BURST) {
+      this.d.log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err), peer }, 'internal error while handling a frame');
+    }
+  }
+
   private refuse(routingId: Buffer, code: RefuseCode, reason: string): void {
-    void this.d.transport.send(routingId, encodeRefuse({ code, reason }));
+    this.d.transport.sendBestEffort(routingId, encodeRefuse({ code, reason }));
   }
 
   private auth(routingId: Buffer, peer: string | undefined, frame: AuthFrame): void {
@@ -135,14 +169,17 @@ export class MasterServer {
     const { cipher, payload } = opened.accept(shared);
     const fp = fingerprint(opened.minionPublic);
     const who = { minion: opened.id, fingerprint: fp, peer };
-    const { status, recorded } = this.d.keys.isAccepted(opened.id, opened.minionPublic)
-      ? { status: 'accepted' as const, recorded: false }
-      : this.d.keys.admit(opened.id, opened.minionPublic, this.d.autoAccept);
-    if (recorded) this.announce(status, who);
+    const { status, recorded, reason } = this.d.keys.isAccepted(opened.id, opened.minionPublic)
+      ? { status: 'accepted' as const, recorded: false, reason: undefined }
+      : this.d.keys.admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state));
+    if (recorded) {
+      if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
+      this.announce(status, who);
+    }
     if (status !== 'accepted') {
-      const event: AuditEvent = status === 'pending' ? 'refused_pending' : status === 'rejected' ? 'refused_rejected' : 'refused_denied';
-      this.d.audit.write({ event, ...who });
-      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message: STATUS_MESSAGE[status] });
+      this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
+      const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
+      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
       cipher.destroy();
       return;
     }
@@ -199,7 +236,7 @@ export class MasterServer {
     session.routingId = routingId;
     session.lastSeen = Date.now();
     if (!this.d.keys.isAccepted(session.minionId, session.minionPublic)) {
-      this.d.audit.write({ event: 'refused_revoked', minion: session.minionId, fingerprint: session.fingerprint, peer });
+      this.d.audit.refuse({ event: 'refused_revoked', minion: session.minionId, fingerprint: session.fingerprint, peer });
       this.d.log.info({ minion: session.minionId }, 'closing session of a minion whose key is no longer accepted');
       const id = this.request(plain).id;
       this.reply(routingId, session.id, session.cipher, { t: 'res', id, ok: false, error: { code: 'revoked', message: 'minion key is no longer accepted' } });
