@@ -88,3 +88,38 @@ describe('ipInNetwork', () => {
     expect(ipInNetwork(ip, net)).toBe(expected);
   });
 });
+
+describe('the authenticated id', () => {
+  const liar: MinionFacts = { id: 'web1', grains: { id: 'db2', os: 'Debian' } };
+
+  it('wins over an id grain the minion reported, for every matcher on the id', () => {
+    expect(matchTarget('id:db2', 'grain', liar)).toBe(false);
+    expect(matchTarget('id:web1', 'grain', liar)).toBe(true);
+    expect(matchTarget('id:web.', 'grain_pcre', liar)).toBe(true);
+    expect(matchTarget('G@id:db2 or P@id:db', 'compound', liar)).toBe(false);
+    expect(matchTarget('G@id:web1 and G@os:Debian', 'compound', liar)).toBe(true);
+  });
+});
+
+describe('nodegroups', () => {
+  const nodegroups = { webs: 'web* and G@os:Debian', dbs: ['db1', 'db2'], both: 'N@webs or N@dbs', loop: 'N@loop2', loop2: 'web1 and N@loop', tokens: ['G@os:Rocky', 'or', 'web1'] };
+  const facts = (m: MinionFacts): MinionFacts => ({ ...m, nodegroups });
+  const inGroup = (target: string, type: Parameters<typeof matchTarget>[1] = 'nodegroup') =>
+    [web1, db1].filter((m) => matchTarget(target, type, facts(m))).map((m) => m.id);
+
+  it('match a compound string or a list of ids, by name or as N@ in a compound', () => {
+    expect(inGroup('webs')).toEqual(['web1']);
+    expect(inGroup('dbs')).toEqual(['db1']);
+    expect(inGroup('both')).toEqual(['web1', 'db1']);
+    expect(inGroup('tokens')).toEqual(['web1', 'db1']);
+    expect(inGroup('N@dbs and not web*', 'compound')).toEqual(['db1']);
+    expect(parseCompound('N@webs')).toEqual({ kind: 'term', type: 'nodegroup', expr: 'webs' });
+  });
+
+  it('name an unknown group and a group that refers to itself', () => {
+    expect(() => inGroup('nope')).toThrow(/unknown nodegroup 'nope' \(defined: both, dbs, loop, loop2, tokens, webs\)/);
+    expect(() => inGroup('N@nope', 'compound')).toThrow(TargetError);
+    expect(() => matchTarget('dbs', 'nodegroup', web1)).toThrow(/unknown nodegroup 'dbs' \(defined: none; set nodegroups in the master config\)/);
+    expect(() => inGroup('loop')).toThrow(/nodegroup 'loop' refers to itself: loop -> loop2 -> loop/);
+  });
+});

@@ -10,6 +10,7 @@ const PREFIXES: Record<string, MatchType> = {
   I: 'pillar',
   J: 'pillar_pcre',
   S: 'ipcidr',
+  N: 'nodegroup',
 };
 
 type Node =
@@ -70,27 +71,28 @@ export function parseCompound(expression: string): Node {
   return tree;
 }
 
-function evaluate(node: Node, minion: MinionFacts, pos?: SourcePos): boolean {
+function evaluate(node: Node, minion: MinionFacts, pos: SourcePos | undefined, groups: readonly string[]): boolean {
   switch (node.kind) {
     case 'term':
-      return matchTarget(node.expr, node.type, minion, pos);
+      return matchTarget(node.expr, node.type, minion, pos, groups);
     case 'not':
-      return !evaluate(node.of, minion, pos);
+      return !evaluate(node.of, minion, pos, groups);
     case 'and':
-      return evaluate(node.left, minion, pos) && evaluate(node.right, minion, pos);
+      return evaluate(node.left, minion, pos, groups) && evaluate(node.right, minion, pos, groups);
     case 'or':
-      return evaluate(node.left, minion, pos) || evaluate(node.right, minion, pos);
+      return evaluate(node.left, minion, pos, groups) || evaluate(node.right, minion, pos, groups);
   }
 }
 
 const parsed = new Map<string, Node>();
 
-export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos): boolean {
+/** `groups`: the nodegroups being expanded around this expression (see matchTarget). */
+export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos, groups: readonly string[] = []): boolean {
   let tree = parsed.get(expression);
   if (!tree) {
     tree = parseCompound(expression);
     if (parsed.size > 1000) parsed.clear();
     parsed.set(expression, tree);
   }
-  return evaluate(tree, minion, pos);
+  return evaluate(tree, minion, pos, groups);
 }
