@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePillar } from '../src/pillar/compile.js';
 import { jinjaYamlRenderer, yamlRenderer } from '../src/render/index.js';
 import { PillarSecret } from '../src/pillar/secret.js';
+import { scanGrainDependence } from '../src/pillar/grain-scan.js';
 import { tree } from './helpers.js';
 
 const compile = (root: string, id: string) => compilePillar({ roots: [root], minion: { id }, render: yamlRenderer() });
@@ -222,5 +223,42 @@ describe('grains the minion reported', () => {
     expect(result.raw).toEqual({});
     expect(result.untrusted.map((u) => u.path)).toEqual(['pw']);
     expect(compileFor(root, {}).raw).toEqual({ pw: 'default-pw' });
+  });
+});
+
+describe('scanGrainDependence', () => {
+  it('names file and line of top matches and template reads that depend on grains, not on the id', () => {
+    const root = tree({
+      'top.sls': [
+        'base:',
+        "  '*':",
+        '    - common',
+        "  'role:db':",
+        '    - match: grain',
+        '    - db',
+        "  'id:web1':",
+        '    - match: grain',
+        '    - web',
+        "  'web* and G@os:Debian':",
+        '    - match: compound',
+        '    - deb',
+        '  dbs:',
+        '    - match: nodegroup',
+        '    - db',
+        '  named:',
+        '    - match: nodegroup',
+        '    - web',
+        '',
+      ].join('\n'),
+      'common.sls': "id: {{ grains['id'] }} {{ grains.id }} {{ salt['grains.get']('id') }}\n# grains in a comment are not code\n",
+      'sub/role.sls': "{% if grains.get('role') == 'db' %}\nx: 1\n{% endif %}\n",
+    });
+    const top = join(root, 'top.sls');
+    expect(scanGrainDependence([root], { dbs: 'G@role:db', named: ['web1'] })).toEqual([
+      { file: join(root, 'sub/role.sls'), line: 1, reason: 'the template reads a grain other than id' },
+      { file: top, line: 4, reason: "target 'role:db' (match: grain) matches grains the minion reports" },
+      { file: top, line: 10, reason: "target 'web* and G@os:Debian' (match: compound) matches grains the minion reports" },
+      { file: top, line: 13, reason: "target 'dbs' (match: nodegroup) matches grains the minion reports" },
+    ]);
   });
 });

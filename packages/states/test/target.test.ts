@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchTarget, TargetError, type MinionFacts } from '../src/target/match.js';
 import { parseCompound } from '../src/target/compound.js';
+import { nodegroupProblems } from '../src/target/nodegroups.js';
 import { ipInNetwork } from '../src/target/ip.js';
 
 const web1: MinionFacts = {
@@ -121,5 +122,17 @@ describe('nodegroups', () => {
     expect(() => inGroup('N@nope', 'compound')).toThrow(TargetError);
     expect(() => matchTarget('dbs', 'nodegroup', web1)).toThrow(/unknown nodegroup 'dbs' \(defined: none; set nodegroups in the master config\)/);
     expect(() => inGroup('loop')).toThrow(/nodegroup 'loop' refers to itself: loop -> loop2 -> loop/);
+  });
+});
+
+describe('nodegroupProblems', () => {
+  it('lists syntax errors, unknown N@ groups and cycles, and nothing for sound groups', () => {
+    expect(nodegroupProblems({ a: 'web* and N@b', b: ['db1', 'db2'], c: ['G@os:Debian', 'or', 'N@a'] })).toEqual([]);
+    expect(nodegroupProblems({ bad: 'web* and', lost: 'N@gone', x: 'N@y', y: 'db1 or N@x' })).toEqual([
+      expect.stringMatching(/^nodegroup 'bad': target "web\* and": ends where a target was expected/),
+      "nodegroup 'lost': N@gone names no nodegroup",
+      "nodegroup 'x' refers to itself: x -> y -> x",
+      "nodegroup 'y' refers to itself: y -> x -> y",
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { InputError, type SourcePos } from '@brine/common';
 import { matchCompound } from './compound.js';
+import { nodegroupExpression } from './nodegroups.js';
 import { globMatch } from './glob.js';
 import { ipInNetwork } from './ip.js';
 
@@ -125,10 +126,6 @@ function matchNodegroup(name: string, minion: MinionFacts, pos: SourcePos | unde
   }
   if (groups.includes(name)) throw new TargetError(name, `nodegroup '${name}' refers to itself: ${[...groups, name].join(' -> ')}`, pos);
   const group = defined[name]!;
-  if (Array.isArray(group) && group.every(isPlainId)) return group.includes(minion.id);
-  const expression = typeof group === 'string' ? group : group.join(' ');
-  return matchCompound(expression, minion, pos, [...groups, name]);
+  const expression = nodegroupExpression(group);
+  return expression === undefined ? group.includes(minion.id) : matchCompound(expression, minion, pos, [...groups, name]);
 }
-
-/** A list element that is neither a compound operator nor a `X@` matcher. */
-const isPlainId = (word: string): boolean => !/^(and|or|not|\(|\))$/.test(word) && !/^[A-Z]@/.test(word);
