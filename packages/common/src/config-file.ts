@@ -16,7 +16,9 @@ export type OptionSpec =
   | { type: 'boolean'; default: boolean }
   | { type: 'enum'; default: string; values: readonly string[] }
   | { type: 'string-list'; default: readonly string[] }
-  | { type: 'map'; default: Record<string, unknown> };
+  | { type: 'map'; default: Record<string, unknown> }
+  /** Name → a string or a list of strings (Salt's `nodegroups`). */
+  | { type: 'string-or-list-map'; default: Record<string, string | readonly string[]> };
 
 export type ConfigSpec = Record<string, OptionSpec>;
 
@@ -30,7 +32,9 @@ type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum
         ? number
         : O extends { type: 'boolean' }
           ? boolean
-          : Record<string, unknown>;
+          : O extends { type: 'string-or-list-map' }
+            ? Record<string, string | string[]>
+            : Record<string, unknown>;
 
 export type ConfigOf<S extends ConfigSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> } & {
   /** The file the options came from, or undefined when only defaults apply. */
@@ -62,7 +66,8 @@ export function loadConfig<S extends ConfigSpec>(
   const base = present ? dirname(resolve(file)) : process.cwd();
   const out: Record<string, unknown> = { configFile: present ? resolve(file) : undefined };
   for (const key of Object.keys(raw)) {
-    if (!(key in spec)) {
+    // Own keys only: `constructor` or `__proto__` must not pass as known options.
+    if (!Object.hasOwn(spec, key)) {
       const known = Object.keys(spec).sort().join(', ');
       throw new InputError('config_unknown_option', { file, line: parsed && lineOf(parsed, [key]) }, `unknown option '${key}' (known: ${known})`);
     }
@@ -120,5 +125,12 @@ function coerce(key: string, option: OptionSpec, given: unknown, base: string, p
       return typeof given === 'string' && option.values.includes(given) ? given : fail(`one of ${option.values.join(', ')}`);
     case 'map':
       return typeof given === 'object' && !Array.isArray(given) ? given : fail('a mapping');
+    case 'string-or-list-map': {
+      const isEntry = (v: unknown) => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+      if (typeof given !== 'object' || Array.isArray(given)) return fail('a mapping of name: string or list of strings');
+      const bad = Object.entries(given).find(([, v]) => !isEntry(v));
+      if (bad) throw new InputError('config_invalid', pos, `option '${key}': '${bad[0]}' must be a string or a list of strings, got ${JSON.stringify(bad[1])}`);
+      return given;
+    }
   }
 }

@@ -26,8 +26,11 @@ export class BrineError extends Error {
 /** Bad operator input: a config, pillar or state file that cannot be used as written. */
 export class InputError extends BrineError {
   readonly pos: SourcePos;
+  /** The message without the position, for callers that name the place themselves. */
+  readonly detail: string;
   constructor(code: string, pos: SourcePos, detail: string, options?: { cause?: unknown }) {
     super(code, `${formatPos(pos)}: ${detail}`, options);
     this.pos = pos;
+    this.detail = detail;
   }
 }

@@ -6,6 +6,7 @@ import { ensurePrivateDir } from '@brine/common';
 export type AuditEvent =
   | 'master_start'
   | 'pillar_delivered'
+  | 'pillar_withheld'
   | 'session_opened'
   | 'key_pending'
   | 'key_auto_accepted'
@@ -39,6 +40,8 @@ export interface AuditRecord {
   path?: string;
   /** A value fetched raw by name: whether the pillar marks it `!secret` (false: it also travels in the rendering pillar). */
   secret?: boolean;
+  /** The minion id the pillar was compiled for (always the authenticated `minion`; recorded to prove it). */
+  rendered_for?: string;
   reason?: string;
   count?: number;
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
+import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
+import { nodegroupProblems } from '@brine/states';
 
 export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
 
@@ -10,9 +11,25 @@ const spec = {
   pillar_roots: { type: 'roots', default: ['/srv/brine/pillar'] },
   file_roots: { type: 'roots', default: ['/srv/brine/states'] },
   auto_accept: { type: 'boolean', default: false },
+  /**
+   * Salt's nodegroups: name -> compound expression, or list of minion ids. Used by
+   * `N@name`, `match: nodegroup` and `-N`; a list of ids is how to give secrets to
+   * a group of minions without trusting what they report about themselves.
+   */
+  nodegroups: { type: 'string-or-list-map', default: {} },
+  /**
+   * Serve `!secret` pillar values that grains reported by the minion selected
+   * (top `match: grain`, G@/P@/S@, templates branching on grains). Off: a minion
+   * can report any grains, so such secrets are withheld.
+   */
+  pillar_trust_minion_grains: { type: 'boolean', default: false },
   log_level: { type: 'enum', default: 'info', values: LOG_LEVELS },
   audit_log: { type: 'path', default: '/var/log/brine/audit.jsonl' },
-  /** Holds the control socket (`master.sock`) that `master apply`/`ping`/`jobs` use; mode 0700. */
+  /**
+   * Holds the control socket (`master.sock`) that `master apply`/`ping`/`jobs` use.
+   * Created 0700 when missing; an existing directory must be the master user's own
+   * and mode 0700 (the master refuses to start rather than chmod a shared directory).
+   */
   sock_dir: { type: 'path', default: '/run/brine' },
   /** Job cache and the grains each minion last reported. */
   cachedir: { type: 'path', default: '/var/cache/brine/master' },
@@ -43,5 +60,8 @@ export type MasterConfig = ConfigOf<typeof spec>;
 export const controlSocketPath = (config: Pick<MasterConfig, 'sock_dir'>): string => join(config.sock_dir, 'master.sock');
 
 export function loadMasterConfig(file: string | undefined): MasterConfig {
-  return loadConfig(spec, file ?? DEFAULT_MASTER_CONFIG, { explicit: file !== undefined });
+  const config = loadConfig(spec, file ?? DEFAULT_MASTER_CONFIG, { explicit: file !== undefined });
+  const problems = nodegroupProblems(config.nodegroups);
+  if (problems.length > 0) throw new InputError('config_invalid', { file: config.configFile ?? DEFAULT_MASTER_CONFIG }, `option 'nodegroups': ${problems.join('; ')}`);
+  return config;
 }

@@ -1,5 +1,6 @@
 import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
+import { scanGrainDependence } from '@brine/states';
 import { AuditLog } from './audit.js';
 import { controlSocketPath, type MasterConfig } from './config.js';
 import { ControlServer } from './control/server.js';
@@ -21,6 +22,20 @@ import { MasterTransport } from './transport.js';
 
 /** How far above the audited size limit libzmq itself cuts a peer off. */
 const HARD_LIMIT_FACTOR = 4;
+
+/**
+ * Tells the operator, once at start, which pillar files let grains the minion
+ * reports decide what it gets: their `!secret` values are withheld at run time.
+ */
+function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
+  if (config.pillar_trust_minion_grains) return;
+  const found = scanGrainDependence(config.pillar_roots, config.nodegroups);
+  if (found.length === 0) return;
+  log.warn(
+    { files: found.map((f) => `${f.file}:${f.line}: ${f.reason}`) },
+    'pillar depends on grains the minions report, which they control: values marked !secret that these select are withheld; select them by minion id or nodegroup, or set pillar_trust_minion_grains: true',
+  );
+}
 
 /** Runs the master in the foreground until SIGTERM or SIGINT. */
 export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
@@ -48,8 +63,9 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     log,
   );
   const outbox = new Outbox(transport);
-  const pillar = new PillarService(config.pillar_roots);
-  const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log);
+  const pillar = new PillarService(config.pillar_roots, { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups });
+  const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log, config.nodegroups);
+  warnGrainDependentPillar(config, log);
   const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
   const stateTree = new StateTree(config.file_roots);
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));

@@ -16,6 +16,7 @@ interface TargetOptions {
   pillar?: boolean;
   ipcidr?: boolean;
   compound?: boolean;
+  nodegroup?: boolean;
   json?: boolean;
   timeout?: string;
 }
@@ -31,7 +32,8 @@ function withTargeting(cmd: Command): Command {
     .option('-G, --grain', 'target is grain:glob')
     .option('-I, --pillar', 'target is pillar:glob')
     .option('-S, --ipcidr', 'target is a subnet or address (matched against ipv4 grains)')
-    .option('-C, --compound', 'target is a compound expression (G@, E@, L@, P@, I@, S@, and/or/not, parentheses)')
+    .option('-C, --compound', 'target is a compound expression (G@, E@, L@, P@, I@, J@, S@, N@, and/or/not, parentheses)')
+    .option('-N, --nodegroup', 'target is a nodegroup from the master config')
     .option('-c, --config <file>', 'master config file');
 }
 
@@ -44,9 +46,10 @@ function tgtType(opts: TargetOptions): MatchType {
       ['pillar', opts.pillar],
       ['ipcidr', opts.ipcidr],
       ['compound', opts.compound],
+      ['nodegroup', opts.nodegroup],
     ] as const
   ).filter(([, on]) => on);
-  if (chosen.length > 1) throw new BrineError('usage', `choose one of -E, -L, -G, -I, -S, -C (got ${chosen.length})`);
+  if (chosen.length > 1) throw new BrineError('usage', `choose one of -E, -L, -G, -I, -S, -C, -N (got ${chosen.length})`);
   return chosen[0]?.[0] ?? 'glob';
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, writeFileAtomicAsync, type Logger } from '@brine/common';
 import type { Json } from '@brine/protocol';
-import { matchTarget, type MatchType, type MinionFacts } from '@brine/states';
+import { matchTarget, type MatchType, type MinionFacts, type Nodegroup } from '@brine/states';
 import type { KeyStore } from './keystore.js';
 import type { PillarService } from './pillar-service.js';
 import type { Session, SessionTable } from './sessions.js';
@@ -26,6 +26,7 @@ export class MinionRegistry {
     private readonly sessions: SessionTable,
     private readonly pillar: PillarService,
     private readonly log: Logger,
+    private readonly nodegroups: Readonly<Record<string, Nodegroup>> = {},
   ) {
     this.dir = join(cachedir, 'minions');
     ensurePrivateDir(this.dir);
@@ -73,6 +74,7 @@ export class MinionRegistry {
     return {
       id,
       grains: this.grains(id) ?? {},
+      nodegroups: this.nodegroups,
       // Secrets included: returns are scrubbed of them too. Only the master sees this (I@ targeting).
       pillar: () => this.pillar.compile({ id, grains: this.grains(id) ?? {} }).raw,
     };

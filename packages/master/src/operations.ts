@@ -1,4 +1,4 @@
-import { lookupPath, type PillarResult } from '@brine/states';
+import { lookupPath, type PillarResult, type UntrustedSecret } from '@brine/states';
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
@@ -106,15 +106,24 @@ export class Operations {
     return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
   }
 
-  private delivered(ctx: OpContext, op: string, path: string, secret?: boolean): void {
+  private delivered(ctx: OpContext, result: PillarResult, op: string, path: string, secret?: boolean): void {
     const { session } = ctx;
-    this.audit.write({ event: 'pillar_delivered', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, op, path, ...(secret !== undefined && { secret }) });
+    this.audit.write({
+      event: 'pillar_delivered',
+      minion: session.minionId,
+      fingerprint: session.fingerprint,
+      peer: ctx.peer,
+      op,
+      path,
+      rendered_for: result.renderedFor,
+      ...(secret !== undefined && { secret }),
+    });
   }
 
   private pillarItems(ctx: OpContext): OpResult {
     const compiled = this.compile(ctx, '*');
     if ('failed' in compiled) return compiled.failed;
-    this.delivered(ctx, 'pillar.items', '*');
+    this.delivered(ctx, compiled.result, 'pillar.items', '*');
     return { value: compiled.result.pillar as Json };
   }
 
@@ -129,19 +138,46 @@ export class Operations {
     const compiled = this.compile(ctx, path);
     if ('failed' in compiled) return compiled.failed;
     const raw = args['raw'] === true;
-    const { found, value } = lookupPath(raw ? compiled.result.raw : compiled.result.pillar, path);
+    // By the path as asked, or as found (a withheld list item is a null in `raw`, under its plain index).
+    const asFound = lookupPath(compiled.result.raw, path).path;
+    const withheld = compiled.result.untrusted.find((u) => u.path === path || u.path === asFound);
+    if (withheld) return this.withheld(ctx, compiled.result, withheld);
+    const { found, value, path: canonical } = lookupPath(raw ? compiled.result.raw : compiled.result.pillar, path);
     if (!found && !raw && lookupPath(compiled.result.raw, path).found) {
       return fail('secret', `pillar key '${path}' is marked !secret: the master hands it only to a state that names it (key_pillar)`);
     }
     if (!found) return fail('not_found', `pillar key '${path}' not found for ${ctx.session.minionId}`);
     if (!raw) {
-      this.delivered(ctx, 'pillar.get', path);
+      this.delivered(ctx, compiled.result, 'pillar.get', path);
       return { value: value as Json };
     }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return fail('not_scalar', `pillar key '${path}' is not a single value`);
     }
-    this.delivered(ctx, 'pillar.get', path, compiled.result.secrets.includes(path));
+    this.delivered(ctx, compiled.result, 'pillar.get', path, isSecretPath(compiled.result.secrets, canonical!));
     return { raw: new TextEncoder().encode(String(value)) };
   }
+
+  /** A `!secret` value that only grains the minion reported selected: refused by name, and audited. */
+  private withheld(ctx: OpContext, result: PillarResult, secret: UntrustedSecret): OpResult {
+    const { session } = ctx;
+    this.audit.write({
+      event: 'pillar_withheld',
+      minion: session.minionId,
+      fingerprint: session.fingerprint,
+      peer: ctx.peer,
+      op: 'pillar.get',
+      path: secret.path,
+      rendered_for: result.renderedFor,
+      reason: `${secret.file}: ${secret.reason}`,
+    });
+    return fail(
+      'secret_untrusted_grains',
+      `pillar key '${secret.path}' is marked !secret in ${secret.file}, which is in this minion's pillar only by grains the minion reported (${secret.reason}); ` +
+        'the master withholds it: select the file by minion id, or by nodegroups (master config) with match: nodegroup in the top file, or set pillar_trust_minion_grains: true',
+    );
+  }
 }
+
+/** A path at or under a `!secret` value (secret paths name list items by plain index, as lookupPath's path does). */
+const isSecretPath = (secrets: readonly string[], path: string): boolean => secrets.some((s) => path === s || path.startsWith(`${s}:`));

@@ -1,4 +1,11 @@
-import { compilePillar, jinjaYamlRenderer, type MinionFacts, type PillarResult, type SlsRenderer } from '@brine/states';
+import { compilePillar, jinjaYamlRenderer, type MinionFacts, type Nodegroup, type PillarResult, type SlsRenderer } from '@brine/states';
+
+export interface PillarPolicy {
+  /** The master's `pillar_trust_minion_grains`. */
+  trustMinionGrains: boolean;
+  /** The master's `nodegroups`, for `match: nodegroup` and `N@` in the top file. */
+  nodegroups: Readonly<Record<string, Nodegroup>>;
+}
 
 /**
  * Compiles a minion's pillar from `pillar_roots` on each request, so an edit
@@ -10,11 +17,16 @@ import { compilePillar, jinjaYamlRenderer, type MinionFacts, type PillarResult, 
 export class PillarService {
   private readonly render: SlsRenderer;
 
-  constructor(private readonly roots: readonly string[]) {
+  constructor(
+    private readonly roots: readonly string[],
+    private readonly policy: PillarPolicy,
+  ) {
     this.render = jinjaYamlRenderer({ roots, pillar: true });
   }
 
-  compile(minion: MinionFacts): PillarResult {
-    return compilePillar({ roots: this.roots, minion, render: this.render });
+  /** `minion.id` must be the authenticated id; its grains are taken as what the minion claims. */
+  compile(minion: Pick<MinionFacts, 'id' | 'grains'>): PillarResult {
+    const facts = { ...minion, nodegroups: this.policy.nodegroups };
+    return compilePillar({ roots: this.roots, minion: facts, render: this.render, trustMinionGrains: this.policy.trustMinionGrains });
   }
 }

@@ -22,7 +22,7 @@ export async function applyLocal(target: string, flags: ApplyFlags): Promise<num
   }
   const fileRoots = flags.fileRoot ?? config.file_roots;
   const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
-  const grains = { id: config.id, ...config.grains };
+  const grains = { ...config.grains, id: config.id };
   const logger = createLogger({ name: 'minion', level: flags.logLevel, fd: 2 });
   const color = process.stdout.isTTY === true && !flags.json;
   const reportProblems = (problems: string[]): number => {

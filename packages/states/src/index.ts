@@ -2,6 +2,7 @@
 export * from './target/glob.js';
 export * from './target/match.js';
 export * from './target/compound.js';
+export * from './target/nodegroups.js';
 export * from './target/ip.js';
 export * from './sls-files.js';
 export * from './source-cache.js';
@@ -9,6 +10,7 @@ export * from './render/index.js';
 export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
+export * from './pillar/grain-scan.js';
 export { PillarSecret } from './pillar/secret.js';
 
 // State runs: compile → run → report

@@ -18,13 +18,22 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
   return out;
 }
 
-/** Salt's `pillar.get` path lookup: `a:b:c` walks nested mappings (and list indexes). */
-export function lookupPath(data: unknown, path: string, delimiter = ':'): { found: boolean; value: unknown } {
+/**
+ * Salt's `pillar.get` path lookup: `a:b:c` walks nested mappings (and list
+ * indexes). `path` is the path as found, with each list index in its plain form
+ * (`keys:01` is `keys:1`), to compare with the secret paths splitSecrets lists.
+ */
+export function lookupPath(data: unknown, path: string, delimiter = ':'): { found: boolean; value: unknown; path?: string } {
   let node = data;
+  const walked: string[] = [];
   for (const part of path.split(delimiter)) {
-    if (Array.isArray(node) && /^\d+$/.test(part) && Number(part) < node.length) node = node[Number(part)];
-    else if (isPlainObject(node) && Object.hasOwn(node, part)) node = node[part];
-    else return { found: false, value: undefined };
+    if (Array.isArray(node) && /^\d+$/.test(part) && Number(part) < node.length) {
+      node = node[Number(part)];
+      walked.push(String(Number(part)));
+    } else if (isPlainObject(node) && Object.hasOwn(node, part)) {
+      node = node[part];
+      walked.push(part);
+    } else return { found: false, value: undefined };
   }
-  return { found: true, value: node };
+  return { found: true, value: node, path: walked.join(':') };
 }

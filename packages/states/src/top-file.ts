@@ -50,11 +50,17 @@ export function findTopFile(roots: readonly string[]): string | undefined {
   return roots.map((root) => join(root, 'top.sls')).find((f) => existsSync(f));
 }
 
-/** The SLS names a top file gives this minion, in top-file order, each once. */
-export function slsForMinion(entries: readonly TopEntry[], minion: MinionFacts, file: string): string[] {
+/**
+ * The SLS names a top file gives this minion, in top-file order, each once.
+ * `onMatched` is told after each entry is matched (a pillar compile checks there
+ * whether the match read grains).
+ */
+export function slsForMinion(entries: readonly TopEntry[], minion: MinionFacts, file: string, onMatched?: (entry: TopEntry, matched: boolean) => void): string[] {
   const out = new Set<string>();
   for (const entry of entries) {
-    if (matchTarget(entry.target, entry.match, minion, { file, line: entry.line })) for (const sls of entry.sls) out.add(sls);
+    const matched = matchTarget(entry.target, entry.match, minion, { file, line: entry.line });
+    onMatched?.(entry, matched);
+    if (matched) for (const sls of entry.sls) out.add(sls);
   }
   return [...out];
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePillar } from '../src/pillar/compile.js';
 import { jinjaYamlRenderer, yamlRenderer } from '../src/render/index.js';
 import { PillarSecret } from '../src/pillar/secret.js';
+import { scanGrainDependence } from '../src/pillar/grain-scan.js';
 import { tree } from './helpers.js';
 
 const compile = (root: string, id: string) => compilePillar({ roots: [root], minion: { id }, render: yamlRenderer() });
@@ -101,5 +102,163 @@ describe('pillar values marked !secret', () => {
     expect(compileSecret(root).errors[0]).toMatch(/bad\.sls:1:\d+: YAML error: !secret marks one non-empty value/);
     const states = tree({ 'main.sls': 'x:\n  test.nop:\n    - name: !secret y\n' });
     expect(() => jinjaYamlRenderer({ roots: [states] })(join(states, 'main.sls'), { minion: { id: 'm' } })).toThrow(/unknown tag/);
+  });
+});
+
+describe('grains the minion reported', () => {
+  const SECRET = 'Gr41n-chosen';
+  const render = () => jinjaYamlRenderer({ roots: [], pillar: true });
+  const compileFor = (root: string, grains: Record<string, unknown>, extra: Partial<Parameters<typeof compilePillar>[0]> = {}) =>
+    compilePillar({ roots: [root], minion: { id: 'web1', grains }, render: render(), ...extra });
+
+  it('never choose whose pillar a minion gets: grains.id, opts.id and G@id are the authenticated id', () => {
+    const root = tree({
+      'top.sls': "base:\n  '*':\n    - node.{{ grains['id'] }}\n  'id:db2':\n    - match: grain\n    - db2extra\n",
+      'node/web1.sls': "who: {{ opts['id'] }}\nalso: {{ grains.get('id') }}\n",
+      'node/db2.sls': `who: db2\nluks:\n  password: !secret ${SECRET}\n`,
+      'db2extra.sls': 'extra: db2\n',
+    });
+    const result = compileFor(root, { id: 'db2', os: 'Debian' });
+    expect(result.errors).toEqual([]);
+    expect(result.pillar).toEqual({ who: 'web1', also: 'web1' });
+    expect(result.raw).toEqual({ who: 'web1', also: 'web1' });
+    expect(result.renderedFor).toBe('web1');
+    expect(result.untrusted).toEqual([]);
+  });
+
+  it('do not select a secret through a top entry matched on grains, unless trusted', () => {
+    const root = tree({
+      'top.sls': "base:\n  '*':\n    - common\n  'role:db':\n    - match: grain\n    - db\n",
+      'common.sls': 'site: lab\n',
+      'db.sls': `luks:\n  password: !secret ${SECRET}\n  vg: vg_db\n`,
+    });
+    const result = compileFor(root, { role: 'db' });
+    expect(result.errors).toEqual([]);
+    // Non-secret values still follow the grains, as in Salt.
+    expect(result.pillar).toEqual({ site: 'lab', luks: { vg: 'vg_db' } });
+    expect(result.raw).toEqual({ site: 'lab', luks: { vg: 'vg_db' } });
+    expect(result.secrets).toEqual([]);
+    expect(result.untrusted).toEqual([{ path: 'luks:password', file: join(root, 'db.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}:4`) }]);
+    expect(result.untrusted[0]!.reason).toContain("'role:db' (match: grain)");
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+
+    const trusted = compileFor(root, { role: 'db' }, { trustMinionGrains: true });
+    expect(trusted.raw).toEqual({ site: 'lab', luks: { vg: 'vg_db', password: SECRET } });
+    expect(trusted.untrusted).toEqual([]);
+  });
+
+  it('taint every grain-reading matcher: grain_pcre, ipcidr, compound G@/P@/S@ and a nodegroup using them', () => {
+    const secretTop = (target: string, match: string) =>
+      tree({ 'top.sls': `base:\n  '${target}':\n    - match: ${match}\n    - s\n`, 's.sls': `k: !secret ${SECRET}\nv: 1\n` });
+    const grains = { role: 'db', ipv4: ['10.0.0.5'] };
+    const nodegroups = { dbs: 'G@role:db', named: ['web1'] };
+    for (const [target, match] of [
+      ['role:d.', 'grain_pcre'],
+      ['10.0.0.0/8', 'ipcidr'],
+      ['web* and G@role:db', 'compound'],
+      ['P@role:d.', 'compound'],
+      ['S@10.0.0.0/8', 'compound'],
+      ['dbs', 'nodegroup'],
+      ['N@dbs', 'compound'],
+    ]) {
+      const result = compileFor(secretTop(target!, match!), grains, { minion: { id: 'web1', grains, nodegroups } });
+      expect({ target, errors: result.errors, pillar: result.pillar, untrusted: result.untrusted.map((u) => u.path) }).toEqual({ target, errors: [], pillar: { v: 1 }, untrusted: ['k'] });
+    }
+    // Matching on the id alone, a list nodegroup or G@id: no grain the minion controls.
+    for (const [target, match] of [
+      ['web1', 'glob'],
+      ['named', 'nodegroup'],
+      ['N@named and not E@db.*', 'compound'],
+      ['id:web1', 'grain'],
+    ]) {
+      const result = compileFor(secretTop(target!, match!), grains, { minion: { id: 'web1', grains, nodegroups } });
+      expect({ target, raw: result.raw, untrusted: result.untrusted }).toEqual({ target, raw: { k: SECRET, v: 1 }, untrusted: [] });
+    }
+  });
+
+  it('do not select a secret through a template that branches on them, nor through what such a file includes', () => {
+    const root = tree({
+      'top.sls': "base:\n  '*':\n    - byrole\n    - byid\n",
+      'byrole.sls': `{% if grains['role'] == 'db' %}\ninclude:\n  - inc\nrole_pw: !secret ${SECRET}\n{% endif %}\nrole: {{ grains.role }}\n`,
+      'inc.sls': `inc_pw: !secret ${SECRET}\n`,
+      'byid.sls': `{% if grains.get('id') == 'web1' and grains['id'] == 'web1' and 'id' in grains %}\nid_pw: !secret ${SECRET}\n{% endif %}\n`,
+    });
+    const result = compileFor(root, { role: 'db' });
+    expect(result.errors).toEqual([]);
+    expect(result.pillar).toEqual({ role: 'db' });
+    expect(result.raw).toEqual({ role: 'db', id_pw: SECRET });
+    expect(result.untrusted.map((u) => [u.path, u.file])).toEqual([
+      ['role_pw', join(root, 'byrole.sls')],
+      ['inc_pw', join(root, 'inc.sls')],
+    ]);
+    expect(result.untrusted[0]!.reason).toContain('reads grains the minion reported');
+    expect(result.untrusted[1]!.reason).toContain(`included by ${join(root, 'byrole.sls')}`);
+  });
+
+  it('taint through every way a template can read them: get, items, in, a loop', () => {
+    for (const read of ["grains.get('role')", 'grains.items() | length', "'role' in grains", '(grains | list) | length', "salt['grains.get']('role')"]) {
+      const root = tree({ 'top.sls': "base:\n  '*':\n    - s\n", 's.sls': `seen: {{ ${read} }}\nk: !secret ${SECRET}\n` });
+      const result = compileFor(root, { role: 'db' });
+      expect({ read, errors: result.errors, untrusted: result.untrusted.map((u) => u.path) }).toEqual({ read, errors: [], untrusted: ['k'] });
+    }
+  });
+
+  it('taint every entry of a top file whose template reads them', () => {
+    const root = tree({
+      'top.sls': "base:\n  '*':\n    - s\n{% if grains['role'] == 'db' %}\n    - t\n{% endif %}\n",
+      's.sls': `k: !secret ${SECRET}\n`,
+      't.sls': 'v: 1\n',
+    });
+    const result = compileFor(root, { role: 'db' });
+    expect(result.untrusted).toEqual([{ path: 'k', file: join(root, 's.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}: the top file reads grains`) }]);
+  });
+
+  it('withhold a grain-selected secret that overrides a trusted one, rather than fall back to the trusted value', () => {
+    const root = tree({
+      'top.sls': "base:\n  '*':\n    - base\n  'role:db':\n    - match: grain\n    - db\n",
+      'base.sls': 'pw: !secret default-pw\n',
+      'db.sls': `pw: !secret ${SECRET}\n`,
+    });
+    const result = compileFor(root, { role: 'db' });
+    expect(result.raw).toEqual({});
+    expect(result.untrusted.map((u) => u.path)).toEqual(['pw']);
+    expect(compileFor(root, {}).raw).toEqual({ pw: 'default-pw' });
+  });
+});
+
+describe('scanGrainDependence', () => {
+  it('names file and line of top matches and template reads that depend on grains, not on the id', () => {
+    const root = tree({
+      'top.sls': [
+        'base:',
+        "  '*':",
+        '    - common',
+        "  'role:db':",
+        '    - match: grain',
+        '    - db',
+        "  'id:web1':",
+        '    - match: grain',
+        '    - web',
+        "  'web* and G@os:Debian':",
+        '    - match: compound',
+        '    - deb',
+        '  dbs:',
+        '    - match: nodegroup',
+        '    - db',
+        '  named:',
+        '    - match: nodegroup',
+        '    - web',
+        '',
+      ].join('\n'),
+      'common.sls': "id: {{ grains['id'] }} {{ grains.id }} {{ salt['grains.get']('id') }}\n# grains in a comment are not code\n",
+      'sub/role.sls': "{% if grains.get('role') == 'db' %}\nx: 1\n{% endif %}\n",
+    });
+    const top = join(root, 'top.sls');
+    expect(scanGrainDependence([root], { dbs: 'G@role:db', named: ['web1'] })).toEqual([
+      { file: join(root, 'sub/role.sls'), line: 1, reason: 'the template reads a grain other than id' },
+      { file: top, line: 4, reason: "target 'role:db' (match: grain) matches grains the minion reports" },
+      { file: top, line: 10, reason: "target 'web* and G@os:Debian' (match: compound) matches grains the minion reports" },
+      { file: top, line: 13, reason: "target 'dbs' (match: nodegroup) matches grains the minion reports" },
+    ]);
   });
 });

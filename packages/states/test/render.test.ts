@@ -99,4 +99,10 @@ describe('jinja|yaml renderer', () => {
     const result = compilePillar({ roots: [root], minion, render: jinjaYamlRenderer({ roots: [root] }) });
     expect(result).toMatchObject({ errors: [], pillar: { pkg: 'apt', id: 'db1' } });
   });
+
+  it('gives templates the authenticated id as grains.id, whatever id grain the minion reported', () => {
+    const root = tree({ 'who.sls': "a: {{ grains['id'] }}\nb: {{ grains.id }}\nc: {{ salt['grains.get']('id') }}\nd: {{ grains.os }}\n" });
+    const render = jinjaYamlRenderer({ roots: [root] });
+    expect(render(join(root, 'who.sls'), { minion: { id: 'web1', grains: { id: 'db2', os: 'Debian' } } }).value).toEqual({ a: 'web1', b: 'web1', c: 'web1', d: 'Debian' });
+  });
 });

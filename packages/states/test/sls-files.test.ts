@@ -27,8 +27,10 @@ describe('pillar data helpers', () => {
 
   it('looks up colon paths like pillar.get', () => {
     const data = { luks: { password: 's3cret', devs: ['vdb', 'vdc'] } };
-    expect(lookupPath(data, 'luks:password')).toEqual({ found: true, value: 's3cret' });
-    expect(lookupPath(data, 'luks:devs:1')).toEqual({ found: true, value: 'vdc' });
+    expect(lookupPath(data, 'luks:password')).toEqual({ found: true, value: 's3cret', path: 'luks:password' });
+    expect(lookupPath(data, 'luks:devs:1')).toEqual({ found: true, value: 'vdc', path: 'luks:devs:1' });
+    // The path as found names a list item by its plain index, as secret paths do.
+    expect(lookupPath(data, 'luks:devs:01')).toEqual({ found: true, value: 'vdc', path: 'luks:devs:1' });
     expect(lookupPath(data, 'luks:missing').found).toBe(false);
     expect(lookupPath(data, 'luks:password:x').found).toBe(false);
     expect(lookupPath(data, 'toString').found).toBe(false);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchTarget, TargetError, type MinionFacts } from '../src/target/match.js';
 import { parseCompound } from '../src/target/compound.js';
+import { nodegroupProblems } from '../src/target/nodegroups.js';
 import { ipInNetwork } from '../src/target/ip.js';
 
 const web1: MinionFacts = {
@@ -86,5 +87,52 @@ describe('ipInNetwork', () => {
     ['fe80::1', '10.0.0.0/8', false],
   ])('%s in %s is %s', (ip, net, expected) => {
     expect(ipInNetwork(ip, net)).toBe(expected);
+  });
+});
+
+describe('the authenticated id', () => {
+  const liar: MinionFacts = { id: 'web1', grains: { id: 'db2', os: 'Debian' } };
+
+  it('wins over an id grain the minion reported, for every matcher on the id', () => {
+    expect(matchTarget('id:db2', 'grain', liar)).toBe(false);
+    expect(matchTarget('id:web1', 'grain', liar)).toBe(true);
+    expect(matchTarget('id:web.', 'grain_pcre', liar)).toBe(true);
+    expect(matchTarget('G@id:db2 or P@id:db', 'compound', liar)).toBe(false);
+    expect(matchTarget('G@id:web1 and G@os:Debian', 'compound', liar)).toBe(true);
+  });
+});
+
+describe('nodegroups', () => {
+  const nodegroups = { webs: 'web* and G@os:Debian', dbs: ['db1', 'db2'], both: 'N@webs or N@dbs', loop: 'N@loop2', loop2: 'web1 and N@loop', tokens: ['G@os:Rocky', 'or', 'web1'] };
+  const facts = (m: MinionFacts): MinionFacts => ({ ...m, nodegroups });
+  const inGroup = (target: string, type: Parameters<typeof matchTarget>[1] = 'nodegroup') =>
+    [web1, db1].filter((m) => matchTarget(target, type, facts(m))).map((m) => m.id);
+
+  it('match a compound string or a list of ids, by name or as N@ in a compound', () => {
+    expect(inGroup('webs')).toEqual(['web1']);
+    expect(inGroup('dbs')).toEqual(['db1']);
+    expect(inGroup('both')).toEqual(['web1', 'db1']);
+    expect(inGroup('tokens')).toEqual(['web1', 'db1']);
+    expect(inGroup('N@dbs and not web*', 'compound')).toEqual(['db1']);
+    expect(parseCompound('N@webs')).toEqual({ kind: 'term', type: 'nodegroup', expr: 'webs' });
+  });
+
+  it('name an unknown group and a group that refers to itself', () => {
+    expect(() => inGroup('nope')).toThrow(/unknown nodegroup 'nope' \(defined: both, dbs, loop, loop2, tokens, webs\)/);
+    expect(() => inGroup('N@nope', 'compound')).toThrow(TargetError);
+    expect(() => matchTarget('dbs', 'nodegroup', web1)).toThrow(/unknown nodegroup 'dbs' \(defined: none; set nodegroups in the master config\)/);
+    expect(() => inGroup('loop')).toThrow(/nodegroup 'loop' refers to itself: loop -> loop2 -> loop/);
+  });
+});
+
+describe('nodegroupProblems', () => {
+  it('lists syntax errors, unknown N@ groups and cycles, and nothing for sound groups', () => {
+    expect(nodegroupProblems({ a: 'web* and N@b', b: ['db1', 'db2'], c: ['G@os:Debian', 'or', 'N@a'] })).toEqual([]);
+    expect(nodegroupProblems({ bad: 'web* and', lost: 'N@gone', x: 'N@y', y: 'db1 or N@x' })).toEqual([
+      expect.stringMatching(/^nodegroup 'bad': target "web\* and": ends where a target was expected/),
+      "nodegroup 'lost': N@gone names no nodegroup",
+      "nodegroup 'x' refers to itself: x -> y -> x",
+      "nodegroup 'y' refers to itself: y -> x -> y",
+    ]);
   });
 });

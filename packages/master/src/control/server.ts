@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { BrineError, ensurePrivateDir, type Logger } from '@brine/common';
+import { BrineError, type Logger } from '@brine/common';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
@@ -75,9 +75,10 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    ensurePrivateDir(dirname(this.path));
-    chmodSync(dirname(this.path), 0o700);
-    if (existsSync(this.path)) {
+    privateSocketDir(dirname(this.path));
+    const stale = lstatSync(this.path, { throwIfNoEntry: false });
+    if (stale) {
+      if (!stale.isSocket()) throw new BrineError('sock_dir_unsafe', `${this.path} exists and is not a socket; remove it or choose another sock_dir`);
       if (await isListening(this.path)) throw new BrineError('master_running', `another master is listening on ${this.path}`);
       rmSync(this.path);
     }
@@ -168,6 +169,24 @@ export class ControlServer {
       clearTimeout(timer);
       this.dispatcher.unwatch(published.jid, listener);
     });
+  }
+}
+
+/**
+ * The directory that keeps the socket private. Created 0700 when missing; an
+ * existing one is never chmodded (it may be shared: /tmp, /run): it must be a real
+ * directory of the master's user that no one else can enter, or the master refuses.
+ */
+function privateSocketDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  const fix = 'point sock_dir at a directory of its own (the master creates it 0700 when missing)';
+  if (!st.isDirectory()) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is not a directory (a symbolic link?); ${fix}`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} belongs to uid ${st.uid}, not to the master's user (uid ${uid}); ${fix}`);
+  const mode = st.mode & 0o7777;
+  if ((mode & 0o077) !== 0) {
+    throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`);
   }
 }
 

@@ -1,9 +1,12 @@
 import { deepMerge } from '../merge.js';
 import type { RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls } from '../sls-files.js';
-import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
-import { splitSecrets } from './secret.js';
+import { findTopFile, parseTopFile, slsForMinion, type TopEntry } from '../top-file.js';
+import { trackGrainReads, type GrainReads } from './grain-reads.js';
+import { splitSecrets, withholdSecrets, type UntrustedSecret } from './secret.js';
 import type { MinionFacts } from '../target/match.js';
+
+export type { UntrustedSecret } from './secret.js';
 
 export interface PillarResult {
   /** The pillar without the values marked `!secret`: what templates see and minions are sent for rendering. */
@@ -16,12 +19,32 @@ export interface PillarResult {
   errors: string[];
   /** Files that went into this minion's pillar, in merge order. */
   files: string[];
+  /** Values marked `!secret` left out of both pillars because only grains the minion reported selected them. */
+  untrusted: UntrustedSecret[];
+  /** The (authenticated) minion id this pillar was compiled for. */
+  renderedFor: string;
 }
 
 export interface PillarOptions {
   roots: readonly string[];
+  /** `id` is the authenticated id; `grains` are what the minion reported. */
   minion: MinionFacts;
   render: SlsRenderer;
+  /**
+   * Serve `!secret` values from files that grains the minion reported selected
+   * (the master's `pillar_trust_minion_grains`). Off by default: a minion can
+   * report any grains it likes.
+   */
+  trustMinionGrains?: boolean;
+}
+
+/** One compile's state: the tracked grains, what templates get, and the result so far. */
+interface Compile {
+  opts: PillarOptions;
+  reads: GrainReads;
+  ctx: { minion: MinionFacts; opts: Record<string, unknown> };
+  seen: Set<string>;
+  result: PillarResult;
 }
 
 /**
@@ -29,40 +52,68 @@ export interface PillarOptions {
  * renders and merges over the ones before it, `include`d files merge over their
  * includer (as Salt does). A broken file only fails the minions whose top entries
  * reach it.
+ *
+ * Grains are what the minion says about itself. A file is tainted when grains
+ * other than the authenticated id chose it: its top entry's match read them, its
+ * own template read them, the top file's template read them, or it was included
+ * by a tainted file. Unless `trustMinionGrains`, a tainted file's `!secret` values
+ * are withheld (listed in `untrusted`); its other values are served, as in Salt.
  */
 export function compilePillar(opts: PillarOptions): PillarResult {
-  const result: PillarResult = { pillar: {}, raw: {}, secrets: [], errors: [], files: [] };
+  const result: PillarResult = { pillar: {}, raw: {}, secrets: [], errors: [], files: [], untrusted: [], renderedFor: opts.minion.id };
   const topFile = findTopFile(opts.roots);
   if (!topFile) return result;
-  let names: string[];
+  const reads = trackGrainReads(opts.minion);
+  const c: Compile = { opts, reads, ctx: { minion: reads.minion, opts: { id: opts.minion.id } }, seen: new Set(), result };
+  let selected: Map<string, string | undefined>;
   try {
-    names = slsForMinion(parseTopFile(opts.render(topFile, { minion: opts.minion }), topFile), opts.minion, topFile);
+    selected = selectSls(c, topFile);
   } catch (err) {
     result.errors.push(describe(err));
     return result;
   }
-  const seen = new Set<string>();
   let merged: Record<string, unknown> = {};
-  for (const sls of names) {
-    const data = renderPillarSls(sls, opts, seen, result);
+  for (const [sls, taint] of selected) {
+    const data = renderPillarSls(sls, c, taint);
     if (data) merged = deepMerge(merged, data);
   }
   const split = splitSecrets(merged);
-  return { ...result, pillar: split.visible, raw: split.raw, secrets: split.secrets };
+  return { ...result, pillar: split.visible, raw: split.raw, secrets: split.secrets, untrusted: split.untrusted };
 }
 
-function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, result: PillarResult): Record<string, unknown> | undefined {
-  if (seen.has(sls)) return undefined;
-  seen.add(sls);
+/** The SLS names the top file gives this minion, each with why grains chose it (undefined: they did not). */
+function selectSls(c: Compile, topFile: string): Map<string, string | undefined> {
+  const entries = parseTopFile(c.opts.render(topFile, c.ctx), topFile);
+  const topTaint = c.reads.count() > 0 ? `selected by ${topFile}: the top file reads grains the minion reported` : undefined;
+  const taints = new Map<string, string | undefined>();
+  let before = c.reads.count();
+  const names = slsForMinion(entries, c.ctx.minion, topFile, (entry: TopEntry, matched) => {
+    const read = c.reads.count() !== before;
+    before = c.reads.count();
+    if (!matched) return;
+    const why = topTaint ?? (read ? `selected by ${topFile}:${entry.line ?? 1}: target '${entry.target}' (match: ${entry.match}) reads grains the minion reported` : undefined);
+    // An SLS any grain-reading entry selects counts as chosen by grains: that entry may decide its place in the merge order.
+    for (const sls of entry.sls) if (!taints.get(sls)) taints.set(sls, why);
+  });
+  return new Map(names.map((sls) => [sls, taints.get(sls)]));
+}
+
+function renderPillarSls(sls: string, c: Compile, inherited: string | undefined): Record<string, unknown> | undefined {
+  const { opts, result } = c;
+  if (c.seen.has(sls)) return undefined;
+  c.seen.add(sls);
   let file: string | undefined;
   let parsed: RenderedSls;
+  let taint = inherited;
   try {
     file = findSlsFile(opts.roots, sls);
     if (!file) {
       result.errors.push(`Specified SLS '${sls}' in environment 'base' is not available in pillar_roots (${opts.roots.join(', ')})`);
       return undefined;
     }
-    parsed = opts.render(file, { minion: opts.minion, sls });
+    const before = c.reads.count();
+    parsed = opts.render(file, { ...c.ctx, sls });
+    if (c.reads.count() !== before) taint ??= `${file}: its template reads grains the minion reported`;
   } catch (err) {
     result.errors.push(describe(err));
     return undefined;
@@ -74,6 +125,7 @@ function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, re
     return undefined;
   }
   let data = { ...(parsed.value as Record<string, unknown>) };
+  if (taint !== undefined && opts.trustMinionGrains !== true) data = withholdSecrets(data, file, taint);
   const includes = data['include'];
   delete data['include'];
   if (includes === undefined) return data;
@@ -95,7 +147,7 @@ function renderPillarSls(sls: string, opts: PillarOptions, seen: Set<string>, re
       result.errors.push(`${at}: ${describe(err)}`);
       continue;
     }
-    const sub = renderPillarSls(target, opts, seen, result);
+    const sub = renderPillarSls(target, c, taint === undefined ? undefined : `included by ${file}, ${taint}`);
     if (sub) data = deepMerge(data, ref.key ? { [ref.key]: sub } : sub);
   }
   return data;

@@ -21,6 +21,47 @@ export class PillarSecret {
   }
 }
 
+/**
+ * A `!secret` value withheld because the file it came from is in this minion's
+ * pillar only by grains the minion reported (see compile.ts). It holds no value;
+ * it merges like any value, so a later file can still replace it, and a path it
+ * ends up at is refused by name instead of falling back to an earlier value.
+ */
+export class WithheldSecret {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {}
+
+  toString(): string {
+    return HIDDEN;
+  }
+
+  toJSON(): string {
+    return HIDDEN;
+  }
+}
+
+/** A secret left out of a minion's pillar: where it would have been, and why. */
+export interface UntrustedSecret {
+  /** Colon path in the merged pillar. */
+  path: string;
+  /** The pillar file that set it. */
+  file: string;
+  reason: string;
+}
+
+/** One file's data with each `!secret` value replaced by a WithheldSecret. */
+export function withholdSecrets(data: Record<string, unknown>, file: string, reason: string): Record<string, unknown> {
+  const walk = (node: unknown): unknown => {
+    if (node instanceof PillarSecret) return new WithheldSecret(file, reason);
+    if (Array.isArray(node)) return node.map(walk);
+    if (isPlainObject(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
+    return node;
+  };
+  return walk(data) as Record<string, unknown>;
+}
+
 /** `!secret <scalar>`: always a string, as a passphrase is, whatever it looks like. */
 export const secretYamlType = new Type('!secret', {
   kind: 'scalar',
@@ -36,19 +77,28 @@ export interface SplitPillar {
   raw: Record<string, unknown>;
   /** Colon paths of the secrets (a list item's index is a path part). */
   secrets: string[];
+  /** Secrets withheld (in neither `visible` nor `raw`). */
+  untrusted: UntrustedSecret[];
 }
 
 /** Separates the secrets from a merged pillar. */
 export function splitSecrets(pillar: Record<string, unknown>): SplitPillar {
   const secrets: string[] = [];
-  const walk = (node: unknown, path: string[]): { visible: unknown; raw: unknown; hidden: boolean } => {
+  const untrusted: UntrustedSecret[] = [];
+  type Part = { visible: unknown; raw: unknown; hidden: boolean; withheld?: true };
+  const walk = (node: unknown, path: string[]): Part => {
     if (node instanceof PillarSecret) {
       secrets.push(path.join(':'));
       return { visible: undefined, raw: node.value, hidden: true };
     }
+    if (node instanceof WithheldSecret) {
+      untrusted.push({ path: path.join(':'), file: node.file, reason: node.reason });
+      return { visible: undefined, raw: undefined, hidden: true, withheld: true };
+    }
     if (Array.isArray(node)) {
       const parts = node.map((item, i) => walk(item, [...path, String(i)]));
-      return { visible: parts.filter((p) => !p.hidden).map((p) => p.visible), raw: parts.map((p) => p.raw), hidden: false };
+      // A withheld item stays a null in `raw`, so later items keep the index their secret paths name.
+      return { visible: parts.filter((p) => !p.hidden).map((p) => p.visible), raw: parts.map((p) => (p.withheld ? null : p.raw)), hidden: false };
     }
     if (isPlainObject(node)) {
       const visible: Record<string, unknown> = {};
@@ -56,12 +106,12 @@ export function splitSecrets(pillar: Record<string, unknown>): SplitPillar {
       for (const [key, value] of Object.entries(node)) {
         const part = walk(value, [...path, key]);
         if (!part.hidden) visible[key] = part.visible;
-        raw[key] = part.raw;
+        if (!part.withheld) raw[key] = part.raw;
       }
       return { visible, raw, hidden: false };
     }
     return { visible: node, raw: node, hidden: false };
   };
   const { visible, raw } = walk(pillar, []);
-  return { visible: visible as Record<string, unknown>, raw: raw as Record<string, unknown>, secrets };
+  return { visible: visible as Record<string, unknown>, raw: raw as Record<string, unknown>, secrets, untrusted };
 }

@@ -1,5 +1,5 @@
 import { InputError } from '@brine/common';
-import type { MinionFacts } from '../target/match.js';
+import { minionGrains, type MinionFacts } from '../target/match.js';
 import { SourceCache } from '../source-cache.js';
 import { compileTemplate, hasTemplateSyntax, renderTemplate } from './template.js';
 import { templateVars, type PillarReadSink } from './template-vars.js';
@@ -58,7 +58,7 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
     const template = source.derive('template', (text) => compileTemplate(stripShebang(text), file, opts.roots));
     const vars = templateVars({
       pillar: ctx.pillar ?? {},
-      grains: { id: ctx.minion.id, ...ctx.minion.grains },
+      grains: minionGrains(ctx.minion),
       opts: ctx.opts ?? {},
       ...(ctx.sls !== undefined && { sls: ctx.sls, slsIsInit: /(^|\/)init\.sls$/.test(file) }),
       ...(ctx.onPillarRead && { sink: ctx.onPillarRead }),

@@ -10,12 +10,14 @@ const PREFIXES: Record<string, MatchType> = {
   I: 'pillar',
   J: 'pillar_pcre',
   S: 'ipcidr',
+  N: 'nodegroup',
 };
 
-type Node =
+/** A parsed compound expression. */
+export type CompoundNode =
   | { kind: 'term'; type: MatchType; expr: string }
-  | { kind: 'not'; of: Node }
-  | { kind: 'and' | 'or'; left: Node; right: Node };
+  | { kind: 'not'; of: CompoundNode }
+  | { kind: 'and' | 'or'; left: CompoundNode; right: CompoundNode };
 
 /** Splits on white space, with parentheses as tokens of their own. */
 function tokenize(expression: string): string[] {
@@ -26,7 +28,7 @@ function tokenize(expression: string): string[] {
  * Parses Salt's compound target (`G@os:Debian and web* or not E@db[0-9]+`) into
  * a tree, with Python's precedence as Salt evaluates it: not > and > or.
  */
-export function parseCompound(expression: string): Node {
+export function parseCompound(expression: string): CompoundNode {
   const tokens = tokenize(expression);
   let at = 0;
   const fail = (detail: string): never => {
@@ -34,7 +36,7 @@ export function parseCompound(expression: string): Node {
   };
   const peek = () => tokens[at];
 
-  const primary = (): Node => {
+  const primary = (): CompoundNode => {
     const tok = tokens[at++];
     if (tok === undefined) return fail('ends where a target was expected');
     if (tok === 'not') return { kind: 'not', of: primary() };
@@ -52,8 +54,8 @@ export function parseCompound(expression: string): Node {
   };
   // One left-associative level per operator: `and` binds tighter than `or`.
   const binary =
-    (op: 'and' | 'or', operand: () => Node) =>
-    (): Node => {
+    (op: 'and' | 'or', operand: () => CompoundNode) =>
+    (): CompoundNode => {
       let left = operand();
       while (peek() === op) {
         at++;
@@ -70,27 +72,28 @@ export function parseCompound(expression: string): Node {
   return tree;
 }
 
-function evaluate(node: Node, minion: MinionFacts, pos?: SourcePos): boolean {
+function evaluate(node: CompoundNode, minion: MinionFacts, pos: SourcePos | undefined, groups: readonly string[]): boolean {
   switch (node.kind) {
     case 'term':
-      return matchTarget(node.expr, node.type, minion, pos);
+      return matchTarget(node.expr, node.type, minion, pos, groups);
     case 'not':
-      return !evaluate(node.of, minion, pos);
+      return !evaluate(node.of, minion, pos, groups);
     case 'and':
-      return evaluate(node.left, minion, pos) && evaluate(node.right, minion, pos);
+      return evaluate(node.left, minion, pos, groups) && evaluate(node.right, minion, pos, groups);
     case 'or':
-      return evaluate(node.left, minion, pos) || evaluate(node.right, minion, pos);
+      return evaluate(node.left, minion, pos, groups) || evaluate(node.right, minion, pos, groups);
   }
 }
 
-const parsed = new Map<string, Node>();
+const parsed = new Map<string, CompoundNode>();
 
-export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos): boolean {
+/** `groups`: the nodegroups being expanded around this expression (see matchTarget). */
+export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos, groups: readonly string[] = []): boolean {
   let tree = parsed.get(expression);
   if (!tree) {
     tree = parseCompound(expression);
     if (parsed.size > 1000) parsed.clear();
     parsed.set(expression, tree);
   }
-  return evaluate(tree, minion, pos);
+  return evaluate(tree, minion, pos, groups);
 }

@@ -1,0 +1,80 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AuditLog, AuditRecord } from '../src/audit.js';
+import { Operations, type OpContext } from '../src/operations.js';
+import { PillarService } from '../src/pillar-service.js';
+import type { Session } from '../src/sessions.js';
+
+const SECRET = 'l1st-s3cret';
+
+function pillarTree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'ops-pillar-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true });
+    writeFileSync(join(root, name), text);
+  }
+  return root;
+}
+
+/** Operations over a real pillar tree, with the audit log captured. */
+function operations(root: string, trustMinionGrains = false) {
+  const records: AuditRecord[] = [];
+  const audit = { write: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
+  const ops = new Operations(new PillarService([root], { trustMinionGrains, nodegroups: {} }), audit, { fingerprint: 'f' }, {} as never, {} as never, {} as never);
+  const ctx = (grains: Record<string, string>): OpContext => ({
+    session: { minionId: 'web1', fingerprint: 'fp', grains, role: 'cli' } as unknown as Session,
+    peer: '127.0.0.1',
+  });
+  const get = (grains: Record<string, string>, path: string, raw = true) => ops.run({ t: 'req', id: 1, op: 'pillar.get', args: { path, raw } }, ctx(grains));
+  return { records, get, items: (grains: Record<string, string>) => ops.run({ t: 'req', id: 1, op: 'pillar.items', args: {} }, ctx(grains)) };
+}
+
+const tree = pillarTree({
+  'top.sls': "base:\n  '*':\n    - keys\n  'role:db':\n    - match: grain\n    - db\n",
+  'keys.sls': `luks:\n  keys:\n    - public\n    - !secret ${SECRET}\n`,
+  'db.sls': `db:\n  password: !secret ${SECRET}\n`,
+});
+
+describe('pillar.get', () => {
+  it('audits an element of a list fetched by index as secret, however the index is written', () => {
+    const { records, get } = operations(tree);
+    for (const path of ['luks:keys:1', 'luks:keys:01']) {
+      expect(Buffer.from(get({}, path).raw!).toString()).toBe(SECRET);
+    }
+    expect(get({}, 'luks:keys:0').raw).toBeDefined();
+    expect(records.map((r) => [r.path, r.secret])).toEqual([
+      ['luks:keys:1', true],
+      ['luks:keys:01', true],
+      ['luks:keys:0', false],
+    ]);
+  });
+
+  it('refuses a secret that only minion-reported grains selected, naming the file, and audits the refusal', () => {
+    const { records, get } = operations(tree);
+    const refused = get({ role: 'db' }, 'db:password');
+    expect(refused.error?.code).toBe('secret_untrusted_grains');
+    expect(refused.error?.message).toContain(join(tree, 'db.sls'));
+    expect(refused.error?.message).toMatch(/nodegroups.*pillar_trust_minion_grains/);
+    expect(get({ role: 'db' }, 'db:password', false).error?.code).toBe('secret_untrusted_grains');
+    expect(records).toEqual([
+      expect.objectContaining({ event: 'pillar_withheld', minion: 'web1', rendered_for: 'web1', path: 'db:password', reason: expect.stringContaining('db.sls') }),
+      expect.objectContaining({ event: 'pillar_withheld', path: 'db:password' }),
+    ]);
+    expect(JSON.stringify(records)).not.toContain(SECRET);
+
+    const trusted = operations(tree, true);
+    expect(Buffer.from(trusted.get({ role: 'db' }, 'db:password').raw!).toString()).toBe(SECRET);
+  });
+
+  it('records in every delivery the id the pillar was rendered for', () => {
+    const { records, get, items } = operations(tree);
+    items({ id: 'db2' });
+    get({ id: 'db2' }, 'luks:keys:1');
+    expect(records.map((r) => [r.event, r.minion, r.rendered_for])).toEqual([
+      ['pillar_delivered', 'web1', 'web1'],
+      ['pillar_delivered', 'web1', 'web1'],
+    ]);
+  });
+});
