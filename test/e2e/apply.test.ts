@@ -76,7 +76,7 @@ describe('master apply: states pushed to running minions', () => {
     expect(job!.args.mods).toEqual(['slow']);
     await cluster.master!.stop();
     const db1 = cluster.daemons.find((d) => d.output.includes('"id":"db1"'))!;
-    await db1.waitFor('could not deliver a job return; will retry after reconnecting');
+    await db1.waitFor('could not deliver a job return; retrying');
     await cluster.startMaster();
     const deadline = Date.now() + 30_000;
     let returns: { minion: string; success: boolean }[] = [];
@@ -95,7 +95,7 @@ describe('master apply: states pushed to running minions', () => {
     const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
     await cluster.master!.stop();
     const web1 = cluster.daemons.find((d) => d.output.includes('"id":"web1"'))!;
-    await web1.waitFor('could not deliver a job return; will retry after reconnecting');
+    await web1.waitFor('could not deliver a job return; retrying');
     const saved = join(cluster.dir, 'minion-cache-web1', 'returns');
     expect(readdirSync(saved)).toEqual([`${job!.jid}.json`]);
     expect(await web1.stop()).toBe(0);

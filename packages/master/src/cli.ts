@@ -20,4 +20,5 @@ const program = new Command('master')
 registerKeysCommand(program);
 registerJobCommands(program);
 
-await runCli('master', program);
+// A master that stopped mid-answer is an operational failure (1); bad usage or config, or a target matching nothing, is 2.
+await runCli('master', program, (err) => (err.code === 'master_lost' ? 1 : 2));

@@ -5,7 +5,7 @@ import type { MatchType } from '@brine/states';
 import { stringify } from 'yaml';
 import { controlSocketPath, loadMasterConfig } from './config.js';
 import { control } from './control/client.js';
-import type { ControlRequest } from './control/protocol.js';
+import type { ControlEvent, ControlRequest } from './control/protocol.js';
 import type { MinionReturn } from './jobs/job-cache.js';
 
 interface TargetOptions {
@@ -83,15 +83,31 @@ export async function renderApply(ret: MinionReturn, test: boolean): Promise<str
 /**
  * Runs a job through the master and prints returns as they arrive; with
  * `--json`, Salt's `{minion: ret}` shape once at the end. Exit status 1 when any
- * minion failed or did not return.
+ * minion failed or did not return, or when the master stopped before the job
+ * finished (`--json` then prints `{"error": {...}}` with the returns that came in).
  */
 async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, opts: TargetOptions, render: RenderReturn): Promise<void> {
   const all: Record<string, Json> = {};
   let failed = false;
+  let jid: string | undefined;
   let total = 0;
   let returned = 0;
-  for await (const event of control(socketOf(opts), req)) {
+  try {
+    for await (const event of control(socketOf(opts), req)) await onEvent(event);
+  } catch (err) {
+    if (!(err instanceof BrineError) || err.code !== 'master_lost') throw err;
+    progress('');
+    // Partial returns must not pass for the job's result: say what is missing, and fail.
+    const message = jid === undefined ? err.message : `the master stopped before job ${jid} finished: ${returned} of ${total} minions returned`;
+    if (opts.json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message, jid: jid ?? null, returned: sortKeys(all) } }, null, 2)}\n`);
+    throw new BrineError('master_lost', message);
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(sortKeys(all), null, 2)}\n`);
+  if (failed) process.exitCode = 1;
+
+  async function onEvent(event: ControlEvent): Promise<void> {
     if (event.type === 'published') {
+      jid = event.jid;
       total = event.minions.length;
       progress(`jid ${event.jid}: returned 0/${total}`);
     } else if (event.type === 'return') {
@@ -113,8 +129,6 @@ async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, o
       if (!opts.json && silent.length > 0) process.stderr.write(`${silent.length} of ${total} minions did not return (jid ${event.jid}): ${silent.map(([id]) => id).join(', ')}\n`);
     }
   }
-  if (opts.json) process.stdout.write(`${JSON.stringify(sortKeys(all), null, 2)}\n`);
-  if (failed) process.exitCode = 1;
 }
 
 const sortKeys = (o: Record<string, Json>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));

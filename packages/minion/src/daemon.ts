@@ -88,7 +88,8 @@ export async function runMinion(config: MinionConfig): Promise<void> {
   const returns = new ReturnStore(config.cachedir, log);
   const runner = new JobRunner(channel, jobFunctions(ctx, new StateTreeMirror(config.cachedir, channel)), returns, log);
   channel.onJob((job) => void runner.enqueue(job));
-  // Returns that could not be delivered (master restarting) go out as soon as a session exists again.
+  // Returns that could not be delivered (master restarting) go out as soon as a session exists again;
+  // the runner also retries them by itself, so one failing right after a reconnect does not wait for the next.
   channel.onSession(() => void runner.flush());
   log.info({ id: config.id, fingerprint: fingerprint(identity.publicKey), master: config.master }, 'minion starting');
   let stopping = false;
@@ -146,6 +147,7 @@ export async function runMinion(config: MinionConfig): Promise<void> {
     }
   })();
   await Promise.race([stop, live]);
+  runner.stop();
   channel.close();
   // Returns the master has not acknowledged go to disk, to be delivered after the restart.
   await returns.saveAll();

@@ -1,4 +1,4 @@
-import type { Logger } from '@brine/common';
+import { Backoff, type Logger } from '@brine/common';
 import type { Job, Json } from '@brine/protocol';
 import { ChannelError, type MasterChannel } from './channel.js';
 import type { ReturnStore } from './returns.js';
@@ -28,12 +28,24 @@ export class JobRunner {
   private readonly queue: { job: Job; done: (r: JobResult) => void }[] = [];
   private running = false;
   private flushing: Promise<void> | undefined;
+  /** A flush was asked for since the running pass started: a new session or return it may have missed. */
+  private flushAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Deliveries have failed since the last success: later failures are logged at debug only. */
+  private failing = false;
+  private stopped = false;
 
   constructor(
     private readonly channel: MasterChannel,
     private readonly functions: Record<string, JobFunction>,
     private readonly returns: ReturnStore,
     private readonly log: Logger,
+    /**
+     * Delays between delivery attempts of returns the master did not take: short, so
+     * a return follows a (re)connection within seconds; growing, so a master that is
+     * down costs one handshake attempt every few seconds, not a busy loop.
+     */
+    private readonly retry = new Backoff(500, 5_000),
   ) {}
 
   /** Queues a job; the promise settles with its result once it has run. */
@@ -73,15 +85,47 @@ export class JobRunner {
     }
   }
 
-  /** Sends every pending return; ones the master cannot take now stay for the next try. */
+  /**
+   * Sends every pending return, oldest first. One that fails stops the pass and is
+   * tried again by itself with backoff (a failure right after a reconnect must not
+   * wait for the next reconnect). A flush asked for during a pass runs another.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.sendPending().finally(() => {
-      this.flushing = undefined;
-    });
+    if (this.stopped) return Promise.resolve();
+    this.flushAgain = true;
+    clearTimeout(this.retryTimer);
+    this.flushing ??= this.pump();
     return this.flushing;
   }
 
-  private async sendPending(): Promise<void> {
+  /** Stops retrying (the daemon is stopping; what is left goes to disk). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  private async pump(): Promise<void> {
+    let failed: { jid: string; code: string } | undefined;
+    while (this.flushAgain && !this.stopped) {
+      this.flushAgain = false;
+      failed = await this.sendPending();
+    }
+    // Cleared in the same turn as the last check of flushAgain, so no flush() call falls between.
+    this.flushing = undefined;
+    if (!failed) {
+      this.retry.reset();
+      this.failing = false;
+      return;
+    }
+    if (this.stopped) return;
+    const wait = this.retry.next();
+    this.log[this.failing ? 'debug' : 'warn']({ ...failed, retry_ms: wait, pending: this.returns.pending().length }, 'could not deliver a job return; retrying');
+    this.failing = true;
+    this.retryTimer = setTimeout(() => void this.flush(), wait);
+  }
+
+  /** One pass over the pending returns; says which one failed, if any. */
+  private async sendPending(): Promise<{ jid: string; code: string } | undefined> {
     for (const ret of this.returns.pending()) {
       try {
         await this.channel.request('job.return', { jid: ret.jid, success: ret.success, ret: ret.ret });
@@ -93,9 +137,9 @@ export class JobRunner {
           continue;
         }
         await this.returns.saveAll();
-        this.log.warn({ jid: ret.jid, code: (err as ChannelError).code }, 'could not deliver a job return; will retry after reconnecting');
-        return;
+        return { jid: ret.jid, code: err instanceof ChannelError ? err.code : (err as Error).message };
       }
     }
+    return undefined;
   }
 }

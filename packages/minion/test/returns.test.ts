@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '@brine/common';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Backoff, createLogger } from '@brine/common';
 import { ChannelError, type MasterChannel } from '../src/channel.js';
 import { JobRunner } from '../src/jobs.js';
 import { ReturnStore } from '../src/returns.js';
@@ -77,5 +77,70 @@ describe('minion job runner', () => {
     await runner.flush();
     expect(store.pending().map((r) => r.jid)).toEqual(['20261124120000000005', '20261124120000000006']);
     expect(readdirSync(join(dir, 'returns'))).toEqual(['20261124120000000006.json']);
+    runner.stop();
+  });
+});
+
+describe('minion job runner, delivery retries', () => {
+  const A = '20261124120000000010';
+  const B = '20261124120000000011';
+  const functions = { 'state.apply': async () => ({ success: true, ret: {} }) };
+  const job = (jid: string) => ({ t: 'job' as const, jid, fun: 'state.apply', args: {} });
+
+  /** A master that answers `job.return` with `answer(n)` for the n-th call, recording the jids in order. */
+  const master = (answer: (n: number) => Promise<unknown>) => {
+    const calls: { jid: string; at: number }[] = [];
+    const channel = {
+      request: (_op: string, args: { jid: string }) => {
+        calls.push({ jid: args.jid, at: performance.now() });
+        return answer(calls.length);
+      },
+    } as unknown as MasterChannel;
+    return { calls, channel };
+  };
+
+  it('sends a return again by itself, oldest first, until the master takes it: no reconnect needed', async () => {
+    const store = new ReturnStore(cachedir(), log);
+    // The master refuses the first two deliveries (could not save), then takes everything.
+    const { calls, channel } = master((n) => (n <= 2 ? Promise.reject(new ChannelError('return_not_saved', 'disk full')) : Promise.resolve({ value: true })));
+    const runner = new JobRunner(channel, functions, store, log, new Backoff(20, 40));
+    await runner.enqueue(job(A));
+    await runner.enqueue(job(B));
+    await vi.waitUntil(() => store.pending().length === 0, { timeout: 5000, interval: 10 });
+    expect(calls.map((c) => c.jid)).toEqual([A, A, A, B]);
+    runner.stop();
+  });
+
+  it('keeps retrying a master that is down with growing delays, and stops when told', async () => {
+    const store = new ReturnStore(cachedir(), log);
+    const { calls, channel } = master(() => Promise.reject(new ChannelError('timeout', 'master unreachable')));
+    const runner = new JobRunner(channel, functions, store, log, new Backoff(20, 80));
+    await runner.enqueue(job(A));
+    await vi.waitUntil(() => calls.length >= 5, { timeout: 5000, interval: 10 });
+    runner.stop();
+    // Backoff waits at least half its step: 10, 20, 40, 40 ms (timers may fire a millisecond early).
+    const gaps = calls.slice(1, 5).map((c, i) => c.at - calls[i]!.at);
+    [10, 20, 40, 40].forEach((min, i) => expect(gaps[i]).toBeGreaterThanOrEqual(min - 1));
+    const made = calls.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls.length).toBe(made);
+    expect(store.pending().map((r) => r.jid)).toEqual([A]);
+  });
+
+  it('runs another pass when a flush is asked for during a failing one (a session that came up meanwhile)', async () => {
+    const store = new ReturnStore(cachedir(), log);
+    let failFirst!: (e: Error) => void;
+    // The first delivery hangs (sent on the old session), then fails; later ones succeed.
+    const { calls, channel } = master((n) => (n === 1 ? new Promise((_, reject) => (failFirst = reject)) : Promise.resolve({ value: true })));
+    // A retry delay far beyond the test: only the second pass can deliver.
+    const runner = new JobRunner(channel, functions, store, log, new Backoff(60_000, 60_000));
+    store.add({ jid: A, fun: 'state.apply', success: true, ret: {} });
+    const first = runner.flush();
+    const onSession = runner.flush();
+    failFirst(new ChannelError('timeout', 'no answer on the old session'));
+    await Promise.all([first, onSession]);
+    expect(calls.map((c) => c.jid)).toEqual([A, A]);
+    expect(store.pending()).toEqual([]);
+    runner.stop();
   });
 });

@@ -3,7 +3,14 @@ import { createInterface } from 'node:readline';
 import { BrineError } from '@brine/common';
 import type { ControlEvent, ControlRequest } from './protocol.js';
 
-/** Sends one request to the master's control socket and yields its events as they arrive. */
+/** Events after which the master closes the connection: the answer is complete. */
+const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job']);
+
+/**
+ * Sends one request to the master's control socket and yields its events as they arrive.
+ * A connection that ends before the answer is complete (the master died or was
+ * stopped) throws `master_lost`, so a caller never takes half an answer for all of it.
+ */
 export async function* control(path: string, req: ControlRequest): AsyncGenerator<ControlEvent> {
   const socket = createConnection(path);
   const connected = new Promise<void>((resolve, reject) => {
@@ -16,10 +23,20 @@ export async function* control(path: string, req: ControlRequest): AsyncGenerato
   });
   await connected;
   socket.write(`${JSON.stringify(req)}\n`);
-  for await (const line of createInterface({ input: socket, crlfDelay: Infinity })) {
-    if (!line) continue;
-    const event = JSON.parse(line) as ControlEvent;
-    if (event.type === 'error') throw new BrineError(event.code, event.message);
-    yield event;
+  let complete = false;
+  try {
+    for await (const line of createInterface({ input: socket, crlfDelay: Infinity })) {
+      if (!line) continue;
+      const event = JSON.parse(line) as ControlEvent;
+      if (event.type === 'error') throw new BrineError(event.code, event.message);
+      complete ||= FINAL.has(event.type);
+      yield event;
+    }
+  } catch (err) {
+    if (err instanceof BrineError) throw err;
+    throw new BrineError('master_lost', `lost the connection to the master at ${path}: ${(err as Error).message}`);
+  } finally {
+    socket.destroy();
   }
+  if (!complete) throw new BrineError('master_lost', `the master closed its control connection before answering (${path})`);
 }
