@@ -110,7 +110,11 @@ export class ReplayGuard {
 export interface OpenedAuth {
   id: string;
   minionPublic: Uint8Array;
-  /** Derives the session with the static shared key for `minionPublic` and opens message 0. */
+  /**
+   * Derives the session with the static shared key for `minionPublic` and opens
+   * message 0. Costs the second X25519 of the handshake (prekey with the minion's
+   * static key), which a holder of the master's long-term key cannot compute.
+   */
   accept(staticShared: Uint8Array): { cipher: SessionCipher; payload: Uint8Array };
   /** Erases the handshake secret when the master refuses without accepting. */
   discard(): void;
@@ -181,8 +185,15 @@ export class HandshakeResponder {
     return {
       ...identity,
       accept: (staticShared) => {
-        const cipher = sessionCipher('master', ee, staticShared, transcript, identity.id, identity.minionPublic);
-        zero(ee);
+        let se: Uint8Array;
+        try {
+          se = prekey.key.agree(identity.minionPublic);
+        } catch {
+          zero(ee);
+          throw new ProtocolError('tampered', 'AUTH names an unusable minion public key');
+        }
+        const cipher = sessionCipher('master', { ee, se, ss: staticShared }, transcript, identity.id, identity.minionPublic);
+        zero(ee, se);
         const payload = cipher.open(0, auth.sealedPayload);
         this.replays.add(serverRandom, expiresAt);
         return { cipher, payload };

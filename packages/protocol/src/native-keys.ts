@@ -30,7 +30,7 @@ function generateJwkPublic(): { privateKey: KeyObject; publicKey: JsonWebKey } {
 export class X25519Key {
   private constructor(
     readonly publicKey: Uint8Array,
-    private readonly secret: KeyObject,
+    private secret: KeyObject | undefined,
   ) {}
 
   /** A fresh key pair (ephemeral keys: one per handshake or prekey). */
@@ -54,9 +54,23 @@ export class X25519Key {
 
   /** Raw X25519 shared secret with `peerPublic`; refuses low-order peer keys (all-zero result). */
   agree(peerPublic: Uint8Array): Uint8Array {
+    if (!this.secret) throw new Error('X25519 key has been destroyed');
     const shared = new Uint8Array(diffieHellman({ privateKey: this.secret, publicKey: importX25519Public(peerPublic) }));
     if (shared.every((b) => b === 0)) throw new RangeError('X25519 peer key has low order');
     return shared;
+  }
+
+  /**
+   * Drops the secret. A native key object cannot be wiped from JavaScript; without
+   * a reference it is freed at the next collection, and OpenSSL clears an X25519
+   * private key when it frees it. Nothing can use the secret from now on.
+   */
+  destroy(): void {
+    this.secret = undefined;
+  }
+
+  get destroyed(): boolean {
+    return this.secret === undefined;
   }
 }
 
