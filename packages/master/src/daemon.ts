@@ -31,6 +31,8 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const audit = new AuditLog(config.audit_log);
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
   const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
+  // Retired prekeys are erased on time even when no HELLO comes to rotate them: forward secrecy.
+  const stopPrekeySweep = prekeys.sweepEvery(1000);
   const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable();
@@ -81,6 +83,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
       stopped = true;
       log.info({ signal }, 'master stopping');
       clearInterval(sweeper);
+      stopPrekeySweep();
       clearInterval(pruner);
       control.close();
       transport.close();

@@ -71,13 +71,31 @@ export class PrekeyRing {
     return p && this.now() < p.expiresAt ? p : undefined;
   }
 
-  private sweep(t: number): void {
+  /** Erases every prekey past its expiry: its secret and its cookie key. */
+  sweep(t: number = this.now()): void {
     for (const [k, p] of this.ring) {
       if (t >= p.expiresAt) {
         zero(p.cookieKey);
+        p.key.destroy();
         this.ring.delete(k);
+        if (p === this.newest) this.newest = undefined;
       }
     }
+  }
+
+  /**
+   * Sweeps on a timer, so a retired prekey is erased on time even when no HELLO
+   * arrives to trigger a rotation (an idle master would otherwise keep the last
+   * one, and with it the key to recorded sessions, indefinitely). Returns a stop function.
+   */
+  sweepEvery(intervalMs: number): () => void {
+    const timer = setInterval(() => this.sweep(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  get size(): number {
+    return this.ring.size;
   }
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClientHandshake,
   decodeFrame,
@@ -121,6 +121,44 @@ describe('handshake', () => {
     now += timings.rotateMs + timings.cookieLifetimeMs + 1;
     m.ring.current();
     expect(m.ring.find(id)).toBeUndefined();
+  });
+
+  describe('prekey sweeping', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('erases a retired prekey on its timer, with no HELLO to trigger a rotation', () => {
+      vi.useFakeTimers();
+      let now = 1_000_000;
+      const m = master(() => now);
+      const stop = m.ring.sweepEvery(1000);
+      const old = m.ring.current();
+      now += timings.rotateMs + timings.cookieLifetimeMs;
+      vi.advanceTimersByTime(1000);
+      stop();
+      expect(m.ring.find(old.id)).toBeUndefined();
+      expect(m.ring.size).toBe(0);
+      expect(old.cookieKey.every((b) => b === 0)).toBe(true);
+      expect(old.key.destroyed).toBe(true);
+      expect(() => old.key.agree(X25519Key.generate().publicKey)).toThrow(/destroyed/);
+    });
+
+    it('keeps a retired prekey until its last cookie expires, so a handshake across a rotation completes', () => {
+      let now = 1_000_000;
+      const m = master(() => now);
+      const { auth } = handshake(m);
+      now += timings.rotateMs + 1;
+      const fresh = m.ring.current();
+      m.ring.sweep();
+      expect(m.ring.size).toBe(2);
+      const opened = m.responder.openAuth(auth);
+      expect(str(opened.accept(m.box.agree(opened.minionPublic)).payload)).toBe('first');
+      now += timings.cookieLifetimeMs;
+      m.ring.sweep();
+      expect(m.ring.size).toBe(1);
+      expect(m.ring.find(fresh.id)).toBe(fresh);
+    });
   });
 
   it('refuses a forged cookie and a tampered identity', () => {
