@@ -26,6 +26,10 @@ const spec = {
   handshake_timeout: { type: 'integer', default: 30, min: 1, max: 600 },
   /** Seconds an idle session is kept; minions keep theirs alive with pings. */
   session_timeout: { type: 'integer', default: 3600, min: 10, max: 7 * 86400 },
+  /** Seconds after its handshake a session is closed however busy (minions re-key before: their rekey_interval must be shorter). */
+  session_max_age: { type: 'integer', default: 7200, min: 5, max: 30 * 86400 },
+  /** Messages (both directions) after which a session is closed (minions re-key before, at rekey_messages). */
+  session_max_messages: { type: 'integer', default: 1_000_000, min: 10, max: 2 ** 40 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
 } as const;

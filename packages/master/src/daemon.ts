@@ -35,7 +35,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const stopPrekeySweep = prekeys.sweepEvery(1000);
   const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
   const statics = new StaticKeys(identity.box);
-  const sessions = new SessionTable();
+  const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
   const endpoint = `tcp://${config.interface}:${config.port}`;
   const transport = new MasterTransport({ endpoint, backlog: config.listen_backlog, hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR }, log);
   const outbox = new Outbox(transport);
@@ -68,7 +68,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
 
   const sweeper = setInterval(() => {
     const closed = sessions.expire(Date.now() - config.session_timeout * 1000);
-    if (closed > 0) log.debug({ closed, open: sessions.size }, 'expired idle sessions');
+    if (closed > 0) log.debug({ closed, open: sessions.size }, 'closed idle sessions and sessions past session_max_age or session_max_messages');
   }, 30_000).unref();
   const pruneJobs = () => {
     const removed = jobs.prune();

@@ -22,6 +22,7 @@ function nonce(direction: Direction, counter: number): Uint8Array {
 export class SessionCipher {
   private nextSend = 0;
   private lastReceived = -1;
+  private received = 0;
 
   constructor(
     private readonly sendKey: Uint8Array,
@@ -45,7 +46,13 @@ export class SessionCipher {
     const plain = open(this.receiveKey, nonce(this.receiveDirection, counter), ciphertext);
     if (!plain) throw new ProtocolError('tampered', 'message authentication failed');
     this.lastReceived = counter;
+    this.received++;
     return plain;
+  }
+
+  /** Messages sealed and opened so far: re-keying and session limits count these. */
+  get messages(): number {
+    return this.nextSend + this.received;
   }
 
   /** Forgets the keys; the cipher is unusable afterwards. */
