@@ -32,11 +32,11 @@ export class RawClient {
   authFrame: Uint8Array | undefined;
   private nextId = 1;
 
-  constructor(port: number, id: string, key: X25519Key = X25519Key.generate()) {
+  constructor(port: number, id: string, key: X25519Key | MinionIdentity = X25519Key.generate()) {
     const routingId = randomBytes(16).toString('hex');
     this.socket = new zmq.Dealer({ routingId, plainUsername: routingId, plainPassword: 'x', linger: 0, receiveTimeout: 1500 });
     this.socket.connect(`tcp://127.0.0.1:${port}`);
-    this.identity = new MinionIdentity(id, key);
+    this.identity = key instanceof MinionIdentity ? key : new MinionIdentity(id, key);
   }
 
   async sendRaw(...frames: Uint8Array[]): Promise<void> {
@@ -95,4 +95,21 @@ export class RawClient {
   close(): void {
     this.socket.close();
   }
+}
+
+/**
+ * The identity a thief holding the master's X25519 secret key (master.box.key)
+ * presents for a minion whose secret it lacks: the victim's public key, and the
+ * static shared key computed from the master's side. Everything the thief cannot
+ * compute it does with a key of its own.
+ */
+export function stolenMasterKeyIdentity(id: string, victimPublic: Uint8Array, masterBox: X25519Key): MinionIdentity {
+  return new (class extends MinionIdentity {
+    override get publicKey(): Uint8Array {
+      return victimPublic;
+    }
+    override staticShared(): Uint8Array {
+      return masterBox.agree(victimPublic);
+    }
+  })(id, X25519Key.generate());
 }

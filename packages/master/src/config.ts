@@ -49,8 +49,12 @@ const spec = {
   max_pending_keys_per_address: { type: 'integer', default: 64, min: 1, max: 1_000_000 },
   /** Live connections one address may hold; a NAT in front of many minions needs more. */
   max_connections_per_address: { type: 'integer', default: 4096, min: 1, max: 1_000_000 },
-  /** Seconds without a ZMTP heartbeat answer after which a connection (and what it holds) is released. */
+  /** Seconds of silence (unanswered TCP keepalive probes) after which a connection, and what it holds, is released. */
   peer_timeout: { type: 'integer', default: 60, min: 2, max: 3600 },
+  /** Seconds after its handshake a session is closed however busy (minions re-key before: their rekey_interval must be shorter). */
+  session_max_age: { type: 'integer', default: 7200, min: 5, max: 30 * 86400 },
+  /** Messages (both directions) after which a session is closed (minions re-key before, at rekey_messages). */
+  session_max_messages: { type: 'integer', default: 1_000_000, min: 10, max: 2 ** 40 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
 } as const;

@@ -47,9 +47,11 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const audit = new AuditLog(config.audit_log);
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
   const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
+  // Retired prekeys are erased on time even when no HELLO comes to rotate them: forward secrecy.
+  const stopPrekeySweep = prekeys.sweepEvery(1000);
   const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
   const statics = new StaticKeys(identity.box);
-  const sessions = new SessionTable();
+  const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
   const endpoint = `tcp://${config.interface}:${config.port}`;
   const transport = new MasterTransport(
     {
@@ -94,7 +96,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
 
   const sweeper = setInterval(() => {
     const closed = sessions.expire(Date.now() - config.session_timeout * 1000);
-    if (closed > 0) log.debug({ closed, open: sessions.size }, 'expired idle sessions');
+    if (closed > 0) log.debug({ closed, open: sessions.size }, 'closed idle sessions and sessions past session_max_age or session_max_messages');
   }, 30_000).unref();
   const pruneJobs = () => {
     const removed = jobs.prune();
@@ -109,6 +111,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
       stopped = true;
       log.info({ signal }, 'master stopping');
       clearInterval(sweeper);
+      stopPrekeySweep();
       clearInterval(pruner);
       control.close();
       transport.close();

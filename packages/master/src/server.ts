@@ -194,6 +194,7 @@ export class MasterServer {
       role: 'cli',
       grains: {},
       lastSeen: Date.now(),
+      openedAt: Date.now(),
     };
     this.d.sessions.add(session);
     this.d.audit.write({ event: 'session_opened', ...who });

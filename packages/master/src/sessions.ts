@@ -14,14 +14,49 @@ export interface Session {
   role: SessionRole;
   grains: Record<string, Json>;
   lastSeen: number;
+  /** When the handshake completed (ms); the session's keys are never older than SessionLimits.maxAgeMs. */
+  openedAt: number;
 }
+
+/**
+ * Hard bounds on one session's keys, whatever the minion does: minions re-key well
+ * before them (a fresh handshake), and a session that reaches one is closed, so a
+ * minion that never re-keys still gets fresh keys (it is told `unknown session`
+ * and handshakes again). Bounds what a key read out of memory can decrypt.
+ */
+export interface SessionLimits {
+  maxAgeMs: number;
+  /** Messages in both directions. */
+  maxMessages: number;
+}
+
+const UNBOUNDED: SessionLimits = { maxAgeMs: Infinity, maxMessages: Infinity };
 
 /** Sessions per minion beyond this are closed oldest first, so one key cannot pin unbounded memory. */
 const MAX_SESSIONS_PER_MINION = 16;
 
+/** Open sessions by id and by minion. A session past its limits is closed as soon as it is looked up. */
 export class SessionTable {
   private readonly byId = new Map<string, Session>();
   private readonly byMinion = new Map<string, Set<Session>>();
+
+  constructor(
+    private readonly limits: SessionLimits = UNBOUNDED,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private worn(s: Session): boolean {
+    return this.now() - s.openedAt >= this.limits.maxAgeMs || s.cipher.messages >= this.limits.maxMessages;
+  }
+
+  /** The session, unless it has reached its limits (then it is closed here). */
+  private live(s: Session | undefined): Session | undefined {
+    if (s && this.worn(s)) {
+      this.close(s);
+      return undefined;
+    }
+    return s;
+  }
 
   add(session: Session): void {
     let mine = this.byMinion.get(session.minionId);
@@ -35,11 +70,11 @@ export class SessionTable {
   }
 
   get(id: Uint8Array): Session | undefined {
-    return this.byId.get(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex'));
+    return this.live(this.byId.get(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')));
   }
 
   ofMinion(minionId: string): Session[] {
-    return [...(this.byMinion.get(minionId) ?? [])];
+    return [...(this.byMinion.get(minionId) ?? [])].filter((s) => this.live(s));
   }
 
   close(session: Session): void {
@@ -61,11 +96,11 @@ export class SessionTable {
     return older.length;
   }
 
-  /** Closes sessions idle since before `cutoff`; returns how many. */
+  /** Closes sessions idle since before `cutoff`, and those past their limits; returns how many. */
   expire(cutoff: number): number {
     let n = 0;
     for (const s of this.byId.values()) {
-      if (s.lastSeen < cutoff) {
+      if (s.lastSeen < cutoff || this.worn(s)) {
         this.close(s);
         n++;
       }

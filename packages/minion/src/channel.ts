@@ -41,6 +41,13 @@ export interface ChannelOptions {
   log: Logger;
   /** Largest frame accepted from the master. */
   maxMessageBytes?: number;
+  /** Re-key (a fresh handshake, fresh ephemeral keys) once a session is this old or has carried this many messages. */
+  rekey?: { afterMs: number; afterMessages: number };
+}
+
+interface OpenSession {
+  id: Uint8Array;
+  cipher: SessionCipher;
 }
 
 /** A reply to a request: a JSON value, or raw bytes the caller must zero after use. */
@@ -78,7 +85,11 @@ export class MasterChannel {
   private socket!: zmq.Dealer;
   private sender!: SendQueue<Uint8Array>;
   private readonly limit: number;
-  private session: { id: Uint8Array; cipher: SessionCipher } | undefined;
+  private session: OpenSession | undefined;
+  /** The session a re-key replaced, kept for one timeout to read what the master sent on it before it saw the new one. */
+  private retired: { session: OpenSession; timer: NodeJS.Timeout } | undefined;
+  private rekeyTimer: NodeJS.Timeout | undefined;
+  private rekeyDue = false;
   private handshake: HandshakeState | undefined;
   private connecting: Promise<Payload | undefined> | undefined;
   private readonly waiting = new Map<number, Pending<Payload>>();
@@ -148,6 +159,8 @@ export class MasterChannel {
 
   /** Runs the handshake unless a session is open. Rejects with pending/rejected/denied/... */
   async connect(): Promise<void> {
+    // A re-key under way: wait for it, since the master closes the old session when it sees the new one.
+    if (this.session && this.connecting) await this.connecting.catch(() => undefined);
     if (this.session) return;
     await this.handshakeWith(undefined);
   }
@@ -175,6 +188,7 @@ export class MasterChannel {
   close(): void {
     this.closed = true;
     this.dropSession(new ChannelError('closed', 'channel closed'));
+    this.dropRetired();
     this.socket.close();
   }
 
@@ -191,6 +205,7 @@ export class MasterChannel {
     const session = this.session!;
     const reply = this.expect(this.waiting, request.id, `${request.op} request`);
     const { counter, ciphertext } = session.cipher.seal(encodePayload(request));
+    this.countMessage();
     this.sender.send(encodeMsg({ sessionId: session.id, counter, ciphertext })).catch((err: unknown) => {
       const waiter = this.waiting.get(request.id);
       if (!waiter) return;
@@ -262,6 +277,8 @@ export class MasterChannel {
   private dropSession(why: Error = new ChannelError('session_lost', 'master no longer knows this session')): void {
     this.session?.cipher.destroy();
     this.session = undefined;
+    clearTimeout(this.rekeyTimer);
+    this.rekeyDue = false;
     for (const [id, p] of this.waiting) {
       clearTimeout(p.timer);
       p.reject(why);
@@ -292,7 +309,8 @@ export class MasterChannel {
         if (state?.step === 'welcome' && state.hs.answers(frame)) this.onWelcome(state, frame);
         return;
       case FrameType.Msg:
-        if (state?.step === 'auth') this.onAuthResult(state, frame);
+        // During a re-key the old session still carries replies and jobs; anything else answers the AUTH.
+        if (state?.step === 'auth' && !this.sessionFor(frame.sessionId)) this.onAuthResult(state, frame);
         else this.onReply(frame);
         return;
       case FrameType.Refuse:
@@ -328,18 +346,31 @@ export class MasterChannel {
       this.finishHandshake({ error: new ChannelError(result.status, `master says: ${result.message}`) });
       return;
     }
+    const replaced = this.session;
     this.session = { id: frame.sessionId.slice(), cipher };
-    this.opts.log.info({ role: this.opts.role }, 'session with master established');
+    if (replaced) this.retire(replaced);
+    this.armRekey();
+    this.opts.log.info({ role: this.opts.role }, replaced ? 'session with master re-keyed' : 'session with master established');
     // The reply to a request that rode in the handshake; a master that ignored it answered hello only.
     const answered = state.first && result.res?.id === state.first.id;
     this.finishHandshake({ reply: answered ? { header: result.res!, body } : undefined });
     this.sessionHandler?.();
   }
 
+  private sessionFor(id: Uint8Array): OpenSession | undefined {
+    return [this.session, this.retired?.session].find((s) => s && Buffer.from(id).equals(s.id));
+  }
+
   private onReply(frame: MsgFrame): void {
-    const session = this.session;
-    if (!session || !Buffer.from(frame.sessionId).equals(session.id)) return;
-    const plain = session.cipher.open(frame.counter, frame.ciphertext);
+    const session = this.sessionFor(frame.sessionId);
+    if (!session) return;
+    this.deliver(session.cipher.open(frame.counter, frame.ciphertext));
+    if (session === this.session) this.countMessage();
+    this.maybeRekey();
+  }
+
+  /** Hands a decrypted reply to its waiting request, or a pushed job to the job handler. */
+  private deliver(plain: Uint8Array): void {
     const payload = decodePayload(plain);
     const headerBytes = plain.length - (payload.body?.length ?? 0);
     plain.subarray(0, headerBytes).fill(0);
@@ -357,5 +388,57 @@ export class MasterChannel {
     this.waiting.delete(header.id);
     clearTimeout(waiter.timer);
     waiter.resolve(payload);
+  }
+
+  /** Starts the clock of a new session toward its re-key. */
+  private armRekey(): void {
+    clearTimeout(this.rekeyTimer);
+    this.rekeyDue = false;
+    if (!this.opts.rekey) return;
+    this.rekeyTimer = setTimeout(() => this.rekeyWhenIdle(), this.opts.rekey.afterMs);
+    this.rekeyTimer.unref();
+  }
+
+  private rekeyWhenIdle(): void {
+    this.rekeyDue = true;
+    this.maybeRekey();
+  }
+
+  /** After each message of the current session: due for a re-key once it has carried `afterMessages`. */
+  private countMessage(): void {
+    const limit = this.opts.rekey?.afterMessages;
+    if (limit !== undefined && this.session && this.session.cipher.messages >= limit) this.rekeyDue = true;
+  }
+
+  /**
+   * Re-keys once due, with no request in flight: the master erases the old
+   * session's keys when it sees the new one, so a reply it sealed after that could
+   * not be read. Requests made meanwhile wait for the new session (see connect);
+   * jobs the master pushed on the old one are still read (see retire). A minion
+   * that is never idle is re-keyed by the master's own limits instead.
+   */
+  private maybeRekey(): void {
+    if (!this.rekeyDue || !this.session || this.connecting || this.waiting.size > 0 || this.closed) return;
+    this.rekeyDue = false;
+    this.handshakeWith(undefined).catch((err: unknown) => {
+      this.opts.log.warn({ code: (err as ChannelError).code, reason: (err as Error).message }, 're-keying failed; the current session stays for now');
+      if (!this.session || this.closed) return;
+      this.rekeyTimer = setTimeout(() => this.rekeyWhenIdle(), this.opts.timeoutMs);
+      this.rekeyTimer.unref();
+    });
+  }
+
+  private retire(old: OpenSession): void {
+    this.dropRetired();
+    const timer = setTimeout(() => this.dropRetired(), this.opts.timeoutMs);
+    timer.unref();
+    this.retired = { session: old, timer };
+  }
+
+  private dropRetired(): void {
+    if (!this.retired) return;
+    clearTimeout(this.retired.timer);
+    this.retired.session.cipher.destroy();
+    this.retired = undefined;
   }
 }

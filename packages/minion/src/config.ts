@@ -29,6 +29,10 @@ const spec = {
   startup_retry_max: { type: 'integer', default: 300, min: 1, max: 86400 },
   /** Seconds between pings that keep the session alive and notice a lost master. */
   keepalive: { type: 'integer', default: 60, min: 5, max: 86400 },
+  /** Seconds after which the daemon re-keys its session (a fresh handshake); keep it below the master's session_max_age. */
+  rekey_interval: { type: 'integer', default: 3600, min: 2, max: 30 * 86400 },
+  /** Messages (both directions) after which the daemon re-keys its session; below the master's session_max_messages. */
+  rekey_messages: { type: 'integer', default: 100_000, min: 10, max: 2 ** 40 },
 } as const;
 
 export type MinionConfig = ConfigOf<typeof spec> & { id: string };

@@ -10,6 +10,7 @@ import {
   MAX_REFUSE_REASON_BYTES,
   PREKEY_ID_BYTES,
   PROTOCOL_VERSION,
+  REFUSE_VERSION,
   SERVER_RANDOM_BYTES,
   SESSION_ID_BYTES,
   SIGNATURE_BYTES,
@@ -71,7 +72,7 @@ const HEADER = 2;
 function header(type: FrameType, bodyLength: number): { buf: Uint8Array; at: number } {
   const buf = new Uint8Array(HEADER + bodyLength);
   buf[0] = MAGIC;
-  buf[1] = (PROTOCOL_VERSION << 4) | type;
+  buf[1] = ((type === FrameType.Refuse ? REFUSE_VERSION : PROTOCOL_VERSION) << 4) | type;
   return { buf, at: HEADER };
 }
 
@@ -164,7 +165,9 @@ export function decodeFrame(buf: Uint8Array, maxBytes: number): Frame {
   if (buf.length < HEADER || buf[0] !== MAGIC) bad('not a Brine frame (bad magic)');
   const version = buf[1]! >> 4;
   const type = buf[1]! & 0x0f;
-  if (version !== PROTOCOL_VERSION) bad(`unsupported protocol version ${version}`);
+  if (version !== (type === FrameType.Refuse ? REFUSE_VERSION : PROTOCOL_VERSION)) {
+    bad(`protocol version ${version} is not supported; this side speaks version ${PROTOCOL_VERSION} (upgrade the older of master and minion)`);
+  }
   const body = buf.subarray(HEADER);
   const take = (from: number, len: number) => body.subarray(from, from + len);
   switch (type) {

@@ -1,6 +1,12 @@
 /** First byte of every frame; a peer speaking anything else is dropped before parsing. */
 export const MAGIC = 0xb1;
-export const PROTOCOL_VERSION = 1;
+/** 2: the session key also mixes X25519(minion static, prekey), so a stolen master key cannot pose as a minion. */
+export const PROTOCOL_VERSION = 2;
+/**
+ * REFUSE keeps its version-1 header and layout in every version, so peers of
+ * different versions can still tell each other why they refuse.
+ */
+export const REFUSE_VERSION = 1;
 
 export const FrameType = {
   Hello: 0x01,
@@ -29,8 +35,8 @@ export const MAX_REFUSE_REASON_BYTES = 200;
 
 /** Domain-separation labels: every signature, hash and KDF says what it is for. */
 export const Label = {
-  prekey: 'brine/v1 prekey',
-  transcript: 'brine/v1 transcript',
-  identity: 'brine/v1 identity',
-  session: 'brine/v1 session',
+  prekey: 'brine/v2 prekey',
+  transcript: 'brine/v2 transcript',
+  identity: 'brine/v2 identity',
+  session: 'brine/v2 session',
 } as const;

@@ -78,12 +78,14 @@ export class ClientHandshake {
     verifyPrekey(w);
     this.ephemeral = undefined;
     const ee = ephemeral.agree(w.prekey);
+    ephemeral.destroy();
+    const se = minion.key.agree(w.prekey);
     const ss = minion.staticShared(splitMasterIdentity(w.masterIdentity).boxPublic);
     const transcript = transcriptHash(w);
     const idKey = identityKey(ee, transcript);
     const sealedIdentity = sealIdentity(idKey, minion.id, minion.publicKey);
-    const cipher = sessionCipher('minion', ee, ss, transcript, minion.id, minion.publicKey);
-    zero(ee, idKey);
+    const cipher = sessionCipher('minion', { ee, se, ss }, transcript, minion.id, minion.publicKey);
+    zero(ee, se, idKey);
     const { ciphertext } = cipher.seal(firstPayload);
     return { authFrame: encodeAuth({ cookie: w.cookie, sealedIdentity, sealedPayload: ciphertext }), cipher };
   }

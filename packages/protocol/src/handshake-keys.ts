@@ -46,20 +46,26 @@ export function openIdentity(key: Uint8Array, sealed: Uint8Array): { id: string;
   return { id, minionPublic: plain.slice(1 + idLength) };
 }
 
+/** The three X25519 results a session key is made of. */
+export interface SessionSecrets {
+  /** Minion ephemeral with master prekey: forward secrecy. */
+  ee: Uint8Array;
+  /**
+   * Minion static with master prekey: only the holder of the minion's secret key
+   * (or of the prekey secret, which never leaves the master's memory) can compute
+   * it, so the master's long-term key alone cannot pose as a minion.
+   */
+  se: Uint8Array;
+  /** Minion static with master static: cached on both sides; binds both long-term keys. */
+  ss: Uint8Array;
+}
+
 /**
- * Session keys from both Diffie-Hellman results: ee (ephemeral-ephemeral: forward
- * secrecy) and ss (minion static with master static: only the real minion and the
- * master can compute it). The salt binds the transcript and the claimed identity.
+ * Session keys from the three Diffie-Hellman results. The salt binds the
+ * transcript and the claimed identity.
  */
-export function sessionCipher(
-  side: 'minion' | 'master',
-  ee: Uint8Array,
-  ss: Uint8Array,
-  transcript: Uint8Array,
-  id: string,
-  minionPublic: Uint8Array,
-): SessionCipher {
-  const ikm = concat(ee, ss);
+export function sessionCipher(side: 'minion' | 'master', dh: SessionSecrets, transcript: Uint8Array, id: string, minionPublic: Uint8Array): SessionCipher {
+  const ikm = concat(dh.ee, dh.se, dh.ss);
   const okm = hkdf(ikm, sha512(transcript, minionPublic, new TextEncoder().encode(id)), Label.session, 2 * KEY_BYTES);
   const toMaster = okm.slice(0, KEY_BYTES);
   const toMinion = okm.slice(KEY_BYTES);

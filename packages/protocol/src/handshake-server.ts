@@ -71,13 +71,31 @@ export class PrekeyRing {
     return p && this.now() < p.expiresAt ? p : undefined;
   }
 
-  private sweep(t: number): void {
+  /** Erases every prekey past its expiry: its secret and its cookie key. */
+  sweep(t: number = this.now()): void {
     for (const [k, p] of this.ring) {
       if (t >= p.expiresAt) {
         zero(p.cookieKey);
+        p.key.destroy();
         this.ring.delete(k);
+        if (p === this.newest) this.newest = undefined;
       }
     }
+  }
+
+  /**
+   * Sweeps on a timer, so a retired prekey is erased on time even when no HELLO
+   * arrives to trigger a rotation (an idle master would otherwise keep the last
+   * one, and with it the key to recorded sessions, indefinitely). Returns a stop function.
+   */
+  sweepEvery(intervalMs: number): () => void {
+    const timer = setInterval(() => this.sweep(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  get size(): number {
+    return this.ring.size;
   }
 }
 
@@ -110,7 +128,11 @@ export class ReplayGuard {
 export interface OpenedAuth {
   id: string;
   minionPublic: Uint8Array;
-  /** Derives the session with the static shared key for `minionPublic` and opens message 0. */
+  /**
+   * Derives the session with the static shared key for `minionPublic` and opens
+   * message 0. Costs the second X25519 of the handshake (prekey with the minion's
+   * static key), which a holder of the master's long-term key cannot compute.
+   */
   accept(staticShared: Uint8Array): { cipher: SessionCipher; payload: Uint8Array };
   /** Erases the handshake secret when the master refuses without accepting. */
   discard(): void;
@@ -188,8 +210,15 @@ export class HandshakeResponder {
     return {
       ...identity,
       accept: (staticShared) => {
-        const cipher = sessionCipher('master', ee, staticShared, transcript, identity.id, identity.minionPublic);
-        zero(ee);
+        let se: Uint8Array;
+        try {
+          se = prekey.key.agree(identity.minionPublic);
+        } catch {
+          zero(ee);
+          throw new ProtocolError('tampered', 'AUTH names an unusable minion public key');
+        }
+        const cipher = sessionCipher('master', { ee, se, ss: staticShared }, transcript, identity.id, identity.minionPublic);
+        zero(ee, se);
         const payload = cipher.open(0, auth.sealedPayload);
         this.replays.add(serverRandom, expiresAt);
         return { cipher, payload };

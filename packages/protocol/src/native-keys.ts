@@ -34,7 +34,7 @@ const lowOrder = () => new ProtocolError('bad_key', 'X25519 peer key has low ord
 export class X25519Key {
   private constructor(
     readonly publicKey: Uint8Array,
-    private readonly secret: KeyObject,
+    private secret: KeyObject | undefined,
   ) {}
 
   /** A fresh key pair (ephemeral keys: one per handshake or prekey). */
@@ -58,6 +58,7 @@ export class X25519Key {
 
   /** Raw X25519 shared secret with `peerPublic`; refuses low-order peer keys (all-zero result). */
   agree(peerPublic: Uint8Array): Uint8Array {
+    if (!this.secret) throw new Error('X25519 key has been destroyed');
     let shared: Uint8Array;
     try {
       shared = new Uint8Array(diffieHellman({ privateKey: this.secret, publicKey: importX25519Public(peerPublic) }));
@@ -68,6 +69,19 @@ export class X25519Key {
     }
     if (shared.every((b) => b === 0)) throw lowOrder();
     return shared;
+  }
+
+  /**
+   * Drops the secret. A native key object cannot be wiped from JavaScript; without
+   * a reference it is freed at the next collection, and OpenSSL clears an X25519
+   * private key when it frees it. Nothing can use the secret from now on.
+   */
+  destroy(): void {
+    this.secret = undefined;
+  }
+
+  get destroyed(): boolean {
+    return this.secret === undefined;
   }
 }
 

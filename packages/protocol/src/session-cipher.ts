@@ -23,6 +23,7 @@ export class SessionCipher {
   private nextSend = 0;
   private lastReceived = -1;
   private destroyed = false;
+  private received = 0;
 
   constructor(
     private readonly sendKey: Uint8Array,
@@ -49,7 +50,13 @@ export class SessionCipher {
     const plain = open(this.receiveKey, nonce(this.receiveDirection, counter), ciphertext);
     if (!plain) throw new ProtocolError('tampered', 'message authentication failed');
     this.lastReceived = counter;
+    this.received++;
     return plain;
+  }
+
+  /** Messages sealed and opened so far: re-keying and session limits count these. */
+  get messages(): number {
+    return this.nextSend + this.received;
   }
 
   /** Forgets the keys; the cipher is unusable afterwards. */

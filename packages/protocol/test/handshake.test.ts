@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClientHandshake,
   decodeFrame,
   Ed25519Key,
   encodeMsg,
+  encodeRefuse,
   fingerprint,
   FrameType,
   generateMasterKeys,
@@ -11,7 +12,9 @@ import {
   HandshakeResponder,
   MinionIdentity,
   PrekeyRing,
+  PROTOCOL_VERSION,
   ProtocolError,
+  RefuseCode,
   ReplayGuard,
   X25519Key,
   type AuthFrame,
@@ -87,6 +90,27 @@ describe('handshake', () => {
     expect(() => opened.accept(m.box.agree(opened.minionPublic))).toThrow(expect.objectContaining({ code: 'tampered' }));
   });
 
+  it('refuses an AUTH forged with the master\'s own secret keys for a minion whose secret the forger lacks', () => {
+    const m = master();
+    const victim = minion('db1');
+    // A thief holding master.box.key and master.sign.key (the sign key buys nothing against the
+    // real master: its cookies only open for the prekeys the master generated and keeps in memory).
+    const stolenBox = X25519Key.fromSecret(m.keys.boxSecret);
+    class KeyThief extends MinionIdentity {
+      override get publicKey() {
+        return victim.publicKey;
+      }
+      // X25519(master static, victim public) equals X25519(victim static, master public): the master's key stands in.
+      override staticShared() {
+        return stolenBox.agree(victim.publicKey);
+      }
+    }
+    const { auth } = handshake(m, new KeyThief('db1', X25519Key.generate()));
+    const opened = m.responder.openAuth(auth);
+    expect(Buffer.from(opened.minionPublic)).toEqual(Buffer.from(victim.publicKey));
+    expect(() => opened.accept(m.box.agree(opened.minionPublic))).toThrow(expect.objectContaining({ code: 'tampered' }));
+  });
+
   it('refuses cookies after they expire, and forgets retired prekeys', () => {
     let now = 1_000_000;
     const m = master(() => now);
@@ -97,6 +121,44 @@ describe('handshake', () => {
     now += timings.rotateMs + timings.cookieLifetimeMs + 1;
     m.ring.current();
     expect(m.ring.find(id)).toBeUndefined();
+  });
+
+  describe('prekey sweeping', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('erases a retired prekey on its timer, with no HELLO to trigger a rotation', () => {
+      vi.useFakeTimers();
+      let now = 1_000_000;
+      const m = master(() => now);
+      const stop = m.ring.sweepEvery(1000);
+      const old = m.ring.current();
+      now += timings.rotateMs + timings.cookieLifetimeMs;
+      vi.advanceTimersByTime(1000);
+      stop();
+      expect(m.ring.find(old.id)).toBeUndefined();
+      expect(m.ring.size).toBe(0);
+      expect(old.cookieKey.every((b) => b === 0)).toBe(true);
+      expect(old.key.destroyed).toBe(true);
+      expect(() => old.key.agree(X25519Key.generate().publicKey)).toThrow(/destroyed/);
+    });
+
+    it('keeps a retired prekey until its last cookie expires, so a handshake across a rotation completes', () => {
+      let now = 1_000_000;
+      const m = master(() => now);
+      const { auth } = handshake(m);
+      now += timings.rotateMs + 1;
+      const fresh = m.ring.current();
+      m.ring.sweep();
+      expect(m.ring.size).toBe(2);
+      const opened = m.responder.openAuth(auth);
+      expect(str(opened.accept(m.box.agree(opened.minionPublic)).payload)).toBe('first');
+      now += timings.cookieLifetimeMs;
+      m.ring.sweep();
+      expect(m.ring.size).toBe(1);
+      expect(m.ring.find(fresh.id)).toBe(fresh);
+    });
   });
 
   it('refuses a forged cookie and a tampered identity', () => {
@@ -171,7 +233,7 @@ describe('codec', () => {
       const buf = new Uint8Array(len).map(() => Math.floor(Math.random() * 256));
       if (i % 2 === 0 && len > 2) {
         buf[0] = 0xb1;
-        buf[1] = 0x10 | (1 + (i % 5));
+        buf[1] = (PROTOCOL_VERSION << 4) | (1 + (i % 5));
       }
       try {
         decodeFrame(buf, LIMIT);
@@ -180,6 +242,16 @@ describe('codec', () => {
         expect((err as ProtocolError).code).toBe('bad_frame');
       }
     }
+  });
+
+  it('refuses a frame of another protocol version by name, and refuses in a header every version reads', () => {
+    const v1Hello = new Uint8Array(34);
+    v1Hello.set([0xb1, 0x11]);
+    expect(() => decodeFrame(v1Hello, LIMIT)).toThrow(/protocol version 1 is not supported; this side speaks version 2/);
+    // A REFUSE keeps version 1's header (0xB1 0x15), so a version-1 minion can read why it was turned away.
+    const refuse = encodeRefuse({ code: RefuseCode.BadFrame, reason: 'protocol version 1 is not supported' });
+    expect([...refuse.subarray(0, 2)]).toEqual([0xb1, 0x15]);
+    expect(decodeFrame(refuse, LIMIT)).toMatchObject({ type: FrameType.Refuse, code: RefuseCode.BadFrame });
   });
 
   it('refuses frames over the size limit before parsing', () => {
