@@ -10,7 +10,7 @@ import nacl from 'tweetnacl';
 import * as zmq from 'zeromq';
 
 export const MAGIC = 0xb1;
-export const VERSION = 1;
+export const VERSION = 2;
 export const T = { hello: 1, welcome: 2, auth: 3, msg: 4, refuse: 5 } as const;
 
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
@@ -45,7 +45,8 @@ export function x25519(secret: Uint8Array, peer: Uint8Array): Uint8Array {
 export const LOW_ORDER_POINT = new Uint8Array(Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex'));
 
 export function frame(type: number, ...body: Uint8Array[]): Uint8Array {
-  return cat(Uint8Array.of(MAGIC, (VERSION << 4) | type), ...body);
+  // REFUSE keeps version 1's header in every version (PROTOCOL.md "Versions").
+  return cat(Uint8Array.of(MAGIC, ((type === T.refuse ? 1 : VERSION) << 4) | type), ...body);
 }
 
 export interface Welcome {
@@ -83,10 +84,11 @@ export interface Derived {
 
 export function deriveKeys(w: Welcome, ephemeralSecret: Uint8Array, minionSecret: Uint8Array, minionPublic: Uint8Array, id: Uint8Array): Derived {
   const ee = x25519(ephemeralSecret, w.prekey);
+  const se = x25519(minionSecret, w.prekey);
   const ss = x25519(minionSecret, w.masterIdentity.subarray(32));
-  const transcript = sha512(utf8('brine/v1 transcript'), w.clientEphemeral, w.masterIdentity, w.prekeyId, w.prekey, w.signature, w.serverRandom, w.cookie);
-  const kId = hkdf(ee, transcript, 'brine/v1 identity', 32);
-  const k = hkdf(cat(ee, ss), sha512(transcript, minionPublic, id), 'brine/v1 session', 64);
+  const transcript = sha512(utf8('brine/v2 transcript'), w.clientEphemeral, w.masterIdentity, w.prekeyId, w.prekey, w.signature, w.serverRandom, w.cookie);
+  const kId = hkdf(ee, transcript, 'brine/v2 identity', 32);
+  const k = hkdf(cat(ee, se, ss), sha512(transcript, minionPublic, id), 'brine/v2 session', 64);
   return { kId, toMaster: k.slice(0, 32), toMinion: k.slice(32) };
 }
 
