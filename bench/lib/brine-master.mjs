@@ -52,10 +52,22 @@ export async function startMaster({ root = repoRoot, accepted = [] } = {}) {
     writeFileSync(config, lines.join('\n'));
     // The malloc setting of packages/master/systemd/brine-master.service, as the master runs in production.
     const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
-    master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), env);
-    const { fingerprint } = await waitForLog(() => master.log, 'master identity');
-    await waitForLog(() => master.log, 'master listening');
-    return { dir, port, fingerprint, pid: master.child.pid, master, stop };
+    const launch = async () => {
+      master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), env);
+      const { fingerprint } = await waitForLog(() => master.log, 'master identity');
+      await waitForLog(() => master.log, 'master listening');
+      return fingerprint;
+    };
+    const fingerprint = await launch();
+    const handle = { dir, config, port, fingerprint, pid: master.child.pid, master, stop };
+    /** kill -9, then the same master again on the same port and files (a crash and systemd's restart). */
+    handle.crashAndRestart = async () => {
+      master.child.kill('SIGKILL');
+      await master.exited;
+      await launch();
+      Object.assign(handle, { pid: master.child.pid, master });
+    };
+    return handle;
   } catch (err) {
     await stop();
     throw err;
