@@ -12,7 +12,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startMaster } from './lib/brine-master.mjs';
+import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { memoryMiB } from './lib/memory.mjs';
 import { ask, percentile, round, stormSummary } from './lib/proc.mjs';
 
@@ -42,7 +42,7 @@ try {
     workers.push({ child, count: Math.min(per, n - w * per), first: w * per });
   }
   const pubs = await Promise.all(workers.map(({ child, count, first }) => ask(child, { type: 'keys', count, first }, 'keys')));
-  master = await startMaster({ accepted: pubs.flatMap(({ keys }) => keys) });
+  master = await startMaster({ accepted: pubs.flatMap(({ keys }) => keys), options: MANY_FROM_ONE_ADDRESS });
   // A master that dies mid-run ends the run instead of leaving it waiting on storms.
   masterGone = master.master.exited.then((code) => {
     throw new Error(`master exited (${code}) during the run:\n${master.master.log.slice(-2000)}`);

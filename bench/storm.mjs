@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startMaster } from './lib/brine-master.mjs';
+import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { ask, cpuByThread, cpuNs, round, rssMiB, stormSummary } from './lib/proc.mjs';
 import { brineTangRatios, printTang, stormTang } from './lib/tang.mjs';
 
@@ -50,7 +50,7 @@ async function stormBrine(n) {
       workers.push({ child, count: Math.min(per, n - w * per), first: w * per });
     }
     const pubs = await Promise.all(workers.map(({ child, count, first }) => ask(child, { type: 'keys', count, first }, 'keys')));
-    master = await startMaster({ accepted: pubs.flatMap(({ keys }) => keys) });
+    master = await startMaster({ accepted: pubs.flatMap(({ keys }) => keys), options: MANY_FROM_ONE_ADDRESS });
     const identity = readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim();
     // Let the master finish precomputing static keys for the accepted minions.
     await new Promise((r) => setTimeout(r, 300 + n / 20));

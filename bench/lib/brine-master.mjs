@@ -25,11 +25,15 @@ export function spawnCli(root, name, args, nodeFlags = [], env = process.env) {
   return state;
 }
 
+/** Every simulated minion of a bench connects from 127.0.0.1: far more than one address's default share. */
+export const MANY_FROM_ONE_ADDRESS = { max_connections_per_address: 100_000 };
+
 /**
- * `accepted`: [id, base64 public key] pairs written as accepted keys before the master starts.
+ * `accepted`: [id, base64 public key] pairs written as accepted keys before the master starts;
+ * `options`: more master config (name → scalar).
  * BRINE_BENCH_NODE_FLAGS (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2) go to the master's node.
  */
-export async function startMaster({ root = repoRoot, accepted = [] } = {}) {
+export async function startMaster({ root = repoRoot, accepted = [], options = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'brine-master-bench-'));
   let master;
   const stop = async () => {
@@ -48,7 +52,8 @@ export async function startMaster({ root = repoRoot, accepted = [] } = {}) {
     for (const [id, pub] of accepted) writeFileSync(join(pki, 'minions', id), `${pub}\n`);
     const config = join(dir, 'master.yml');
     const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
-    lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info', '');
+    lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info');
+    lines.push(...Object.entries(options).map(([k, v]) => `${k}: ${v}`), '');
     writeFileSync(config, lines.join('\n'));
     // The malloc setting of packages/master/systemd/brine-master.service, as the master runs in production.
     const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
