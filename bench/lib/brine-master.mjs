@@ -1,7 +1,7 @@
 // A real master started from the CLI in a temporary directory, with minion keys accepted
 // beforehand (provisioning), for the footprint and memory benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,12 @@ export function spawnCli(root, name, args, nodeFlags = [], env = process.env) {
   child.stdout.on('data', (d) => (state.log += d));
   child.stderr.on('data', (d) => (state.log += d));
   return state;
+}
+
+/** The `Environment=` settings of the master's systemd unit. */
+export function masterUnitEnvironment() {
+  const unit = readFileSync(join(repoRoot, 'packages', 'master', 'systemd', 'brine-master.service'), 'utf8');
+  return Object.fromEntries([...unit.matchAll(/^Environment=([A-Za-z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
 }
 
 /** Every simulated minion of a bench connects from 127.0.0.1: far more than one address's default share. */
@@ -55,8 +61,8 @@ export async function startMaster({ root = repoRoot, accepted = [], options = {}
     lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info');
     lines.push(...Object.entries(options).map(([k, v]) => `${k}: ${v}`), '');
     writeFileSync(config, lines.join('\n'));
-    // The malloc setting of packages/master/systemd/brine-master.service, as the master runs in production.
-    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+    // The environment of packages/master/systemd/brine-master.service (malloc settings), as in production.
+    const env = { ...masterUnitEnvironment(), ...process.env };
     const launch = async () => {
       master = spawnCli(root, 'master', ['-c', config], (process.env.BRINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), env);
       const { fingerprint } = await waitForLog(() => master.log, 'master identity');

@@ -80,6 +80,8 @@ export class Cluster {
   readonly cliStderr: string[] = [];
   port = 0;
   master: Daemon | undefined;
+  /** Extra environment for the master process (e.g. its systemd unit's malloc settings). */
+  masterEnv: NodeJS.ProcessEnv = {};
 
   constructor(
     private readonly pillarRoot: string,
@@ -147,7 +149,8 @@ export class Cluster {
   }
 
   spawn(bin: 'master' | 'minion', args: string[]): Daemon {
-    const d = new Daemon(spawn(join(BIN, bin), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const env = { ...process.env, ...(bin === 'master' ? this.masterEnv : {}) };
+    const d = new Daemon(spawn(join(BIN, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
     this.daemons.push(d);
     return d;
   }
