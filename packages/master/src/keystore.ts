@@ -63,14 +63,15 @@ export class KeyStore {
     return existsSync(file) ? readKeyFile(file, KEY_BYTES, { secret: false }) : undefined;
   }
 
-  /** Ids per state, sorted; files whose names are not valid ids are ignored. */
+  /** Ids in one state, unsorted; files whose names are not valid ids are ignored. */
+  private ids(state: KeyState): string[] {
+    return readdirSync(this.dir(state)).filter((name) => minionIdProblem(name) === undefined);
+  }
+
+  /** Ids per state, sorted. */
   list(): Record<KeyState, string[]> {
     const out = {} as Record<KeyState, string[]>;
-    for (const state of KEY_STATES) {
-      out[state] = readdirSync(this.dir(state))
-        .filter((name) => minionIdProblem(name) === undefined)
-        .sort();
-    }
+    for (const state of KEY_STATES) out[state] = this.ids(state).sort();
     return out;
   }
 
@@ -146,9 +147,9 @@ export class KeyStore {
     return existsSync(this.path(state, id));
   }
 
-  /** How many keys are in `state` now (a directory read). */
+  /** How many keys are in `state` now (one directory read). */
   count(state: KeyState): number {
-    return this.list()[state].length;
+    return this.ids(state).length;
   }
 
   fingerprintOf(state: KeyState, id: string): string | undefined {
