@@ -57,7 +57,7 @@ async function main() {
   const port = await freePort();
   const masterConfig = join(dir, 'master.yml');
   const minionConfig = join(dir, 'minion.yml');
-  writeFileSync(masterConfig, [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${dir}/master-pki`, `pillar_roots: [${join(root, 'pillar')}]`, `audit_log: ${dir}/audit.jsonl`, ''].join('\n'));
+  writeFileSync(masterConfig, [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${dir}/master-pki`, `pillar_roots: [${join(root, 'pillar')}]`, `audit_log: ${dir}/audit.jsonl`, `sock_group: ''`, ''].join('\n'));
   writeFileSync(minionConfig, [`master: 127.0.0.1:${port}`, `id: db1`, `pki_dir: ${dir}/minion-pki`, `acceptance_wait_time: 1`, ''].join('\n'));
 
   say(`master on 127.0.0.1:${port} (work dir ${dir})`);

@@ -58,7 +58,7 @@ export async function startMaster({ root = repoRoot, accepted = [], options = {}
     for (const [id, pub] of accepted) writeFileSync(join(pki, 'minions', id), `${pub}\n`);
     const config = join(dir, 'master.yml');
     const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
-    lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, 'log_level: info');
+    lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, `sock_group: ''`, 'log_level: info');
     lines.push(...Object.entries(options).map(([k, v]) => `${k}: ${v}`), '');
     writeFileSync(config, lines.join('\n'));
     // The environment of packages/master/systemd/brine-master.service (malloc settings), as in production.

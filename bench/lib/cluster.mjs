@@ -27,7 +27,7 @@ export class BenchCluster {
   async startMaster() {
     this.port = await freePort();
     const d = this.dir;
-    writeFileSync(this.masterConfig, [`interface: 127.0.0.1`, `port: ${this.port}`, `pki_dir: ${d}/pki`, `pillar_roots: [${d}/pillar]`, `file_roots: [${d}/states]`, `audit_log: ${d}/audit.jsonl`, `sock_dir: ${d}/run`, `cachedir: ${d}/cache`, 'auto_accept: true', ''].join('\n'));
+    writeFileSync(this.masterConfig, [`interface: 127.0.0.1`, `port: ${this.port}`, `pki_dir: ${d}/pki`, `pillar_roots: [${d}/pillar]`, `file_roots: [${d}/states]`, `audit_log: ${d}/audit.jsonl`, `sock_dir: ${d}/run`, `cachedir: ${d}/cache`, `sock_group: ''`, 'auto_accept: true', ''].join('\n'));
     this.master = this.spawn('master', ['-c', this.masterConfig]);
     await waitForLog(() => this.master.log, 'master listening');
     return this.master;

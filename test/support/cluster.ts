@@ -113,6 +113,8 @@ export class Cluster {
         file_roots: [this.fileRoot],
         audit_log: this.auditLog,
         sock_dir: join(this.dir, 'run'),
+        // No brine group on a test machine: the socket stays the master user's (the sock_group test sets one).
+        sock_group: '',
         cachedir: join(this.dir, 'master-cache'),
         log_level: 'trace',
         ...this.masterExtra,

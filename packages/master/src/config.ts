@@ -7,7 +7,8 @@ export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
 const spec = {
   interface: { type: 'string', default: '0.0.0.0' },
   port: { type: 'integer', default: 4506, min: 1, max: 65535 },
-  pki_dir: { type: 'path', default: '/etc/brine/pki/master' },
+  /** Under /var/lib (the unit's StateDirectory): the master writes minion keys here at run time, and /etc is read-only to it. */
+  pki_dir: { type: 'path', default: '/var/lib/brine/pki' },
   pillar_roots: { type: 'roots', default: ['/srv/brine/pillar'] },
   file_roots: { type: 'roots', default: ['/srv/brine/states'] },
   auto_accept: { type: 'boolean', default: false },
@@ -27,10 +28,17 @@ const spec = {
   audit_log: { type: 'path', default: '/var/log/brine/audit.jsonl' },
   /**
    * Holds the control socket (`master.sock`) that `master apply`/`ping`/`jobs` use.
-   * Created 0700 when missing; an existing directory must be the master user's own
-   * and mode 0700 (the master refuses to start rather than chmod a shared directory).
+   * Created when missing; an existing directory must be the master user's own and
+   * mode 0700, or 0750 of sock_group (the master refuses to start rather than chmod
+   * a shared directory).
    */
   sock_dir: { type: 'path', default: '/run/brine' },
+  /**
+   * Operators' group: its members may use the control socket (0660) and `master keys`
+   * (key directories 0770), never read the master's secret keys. '' keeps both to the
+   * master's user alone (socket 0600 in a 0700 sock_dir).
+   */
+  sock_group: { type: 'string', default: 'brine' },
   /** Job cache and the grains each minion last reported. */
   cachedir: { type: 'path', default: '/var/cache/brine/master' },
   /** Hours a job and its returns stay in the job cache (Salt's keep_jobs). */

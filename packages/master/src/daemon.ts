@@ -2,7 +2,7 @@ import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
 import { scanGrainDependence } from '@brine/states';
 import { AuditLog } from './audit.js';
-import { controlSocketPath, type MasterConfig } from './config.js';
+import { controlSocketPath, DEFAULT_MASTER_CONFIG, type MasterConfig } from './config.js';
 import { ControlServer } from './control/server.js';
 import { Dispatcher } from './jobs/dispatcher.js';
 import { StateJobContext } from './jobs/state-job-context.js';
@@ -12,6 +12,7 @@ import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
 import { KeyStore } from './keystore.js';
+import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
 import { NewKeyLimits } from './new-key-limits.js';
@@ -39,11 +40,13 @@ function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
 
 /** Runs the master in the foreground until SIGTERM or SIGINT. */
 export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
+  // Before anything is written: a missing group is a config error, not a half-made key store.
+  const group = resolveOperatorGroup(config.sock_group, config.configFile ?? DEFAULT_MASTER_CONFIG);
   const { identity, created } = loadOrCreateMasterIdentity(config.pki_dir);
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
 
-  const keys = new KeyStore(config.pki_dir, { create: true });
+  const keys = new KeyStore(config.pki_dir, { create: true, group });
   const audit = new AuditLog(config.audit_log);
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
   const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
@@ -71,7 +74,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
   const stateTree = new StateTree(config.file_roots);
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
-  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log);
+  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log, group);
   const server = new MasterServer({
     transport,
     responder,

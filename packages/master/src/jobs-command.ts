@@ -59,7 +59,10 @@ function timeoutOf(opts: TargetOptions): number {
   return t;
 }
 
-const socketOf = (opts: { config?: string }) => controlSocketPath(loadMasterConfig(opts.config));
+const socketOf = (opts: { config?: string }) => {
+  const config = loadMasterConfig(opts.config);
+  return { path: controlSocketPath(config), group: config.sock_group };
+};
 
 /** A progress line on a terminal's stderr, rewritten in place; nothing when redirected. */
 function progress(text: string): void {

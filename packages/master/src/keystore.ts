@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BrineError, ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
 import { equalBytes, fingerprint, KEY_BYTES, minionIdProblem } from '@brine/protocol';
 import { globMatch } from '@brine/states';
+import { shareWithGroup, type OperatorGroup } from './operator-group.js';
 
 export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const;
 export type KeyState = (typeof KEY_STATES)[number];
@@ -19,6 +20,16 @@ const DIRS: Record<KeyState, string> = {
 export type NewKeyState = 'accepted' | 'pending' | 'denied';
 
 export class KeyStoreError extends BrineError {}
+
+/** Why `path` cannot be looked at (ENOENT, EACCES, ...), or undefined when it can. */
+function accessError(path: string): string | undefined {
+  try {
+    statSync(path);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
 
 /** What the master decides when a minion presents a key, and whether that was recorded just now. */
 export interface Admission {
@@ -37,14 +48,25 @@ export class KeyStore {
   /** Accepted keys the daemon has read, with the file stamp they were read at. */
   private readonly acceptedCache = new Map<string, { stamp: string; key: Uint8Array }>();
 
-  /** `create` makes the directories (the daemon); otherwise a missing pki_dir is an error (the CLI). */
+  /**
+   * `create` makes the directories (the daemon); otherwise a missing pki_dir is an error (the CLI).
+   * With `group` (sock_group) the daemon opens the store to it: pki_dir 0750 (the secret
+   * keys in it stay 0600), the state directories 0770 so members move and delete keys.
+   */
   constructor(
     private readonly pkiDir: string,
-    opts: { create: boolean },
+    opts: { create: boolean; group?: OperatorGroup },
   ) {
-    if (opts.create) for (const state of KEY_STATES) ensurePrivateDir(this.dir(state));
-    else if (!existsSync(this.dir('accepted'))) {
-      throw new KeyStoreError('pki_dir_missing', `no master key store at ${pkiDir}; check the config (-c) or start the master once`);
+    if (opts.create) {
+      for (const state of KEY_STATES) ensurePrivateDir(this.dir(state));
+      if (opts.group) {
+        shareWithGroup(pkiDir, 0o750, opts.group);
+        for (const state of KEY_STATES) shareWithGroup(this.dir(state), 0o770, opts.group);
+      }
+    } else {
+      const err = accessError(this.dir('accepted'));
+      if (err === 'EACCES') throw new KeyStoreError('permission_denied', `permission denied on ${pkiDir}: only the master's user and members of its sock_group may manage keys`);
+      if (err) throw new KeyStoreError('pki_dir_missing', `no master key store at ${pkiDir}; check the config (-c) or start the master once`);
     }
   }
 

@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@brine/common';
 import { ControlServer } from '../src/control/server.js';
+import { lookupGroup, type OperatorGroup } from '../src/operator-group.js';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const servers: ControlServer[] = [];
@@ -18,12 +19,15 @@ const scratch = () => {
   dirs.push(dir);
   return dir;
 };
-const start = async (sockDir: string) => {
-  const server = new ControlServer(join(sockDir, 'master.sock'), {} as never, {} as never, {} as never, log);
+const start = async (sockDir: string, group?: OperatorGroup) => {
+  const server = new ControlServer(join(sockDir, 'master.sock'), {} as never, {} as never, {} as never, log, group);
   await server.start();
   servers.push(server);
 };
 const mode = (path: string) => statSync(path).mode & 0o777;
+const gid = (path: string) => statSync(path).gid;
+// Any group other than the test's own shows the chown happened; the tests run as root, which may give files to it.
+const daemon: OperatorGroup = { name: 'daemon', gid: lookupGroup('daemon')! };
 
 describe('the control socket directory', () => {
   it('is created 0700 when missing, with the socket 0600', async () => {
@@ -52,5 +56,30 @@ describe('the control socket directory', () => {
     await expect(start(join(base, 'link'))).rejects.toThrow('is not a directory');
     await start(real);
     expect(mode(join(real, 'master.sock'))).toBe(0o600);
+  });
+});
+
+describe('the control socket directory with sock_group', () => {
+  it('is created 0750 of the group, with the socket 0660 of the group', async () => {
+    const dir = join(scratch(), 'run', 'brine');
+    await start(dir, daemon);
+    expect([mode(dir), gid(dir)]).toEqual([0o750, daemon.gid]);
+    const sock = join(dir, 'master.sock');
+    expect([mode(sock), gid(sock)]).toEqual([0o660, daemon.gid]);
+  });
+
+  it("uses an existing 0750 directory of the group (systemd's RuntimeDirectory), and refuses one of another group, group-writable, or 0700", async () => {
+    const dir = join(scratch(), 'brine');
+    mkdirSync(dir);
+    chmodSync(dir, 0o750);
+    await expect(start(dir, daemon)).rejects.toThrow(`it must be mode 750 and group daemon (sock_group, gid ${daemon.gid}); chgrp daemon ${dir} && chmod 750 ${dir}`);
+    chownSync(dir, -1, daemon.gid);
+    chmodSync(dir, 0o770);
+    await expect(start(dir, daemon)).rejects.toThrow(`sock_dir ${dir} is mode 770`);
+    chmodSync(dir, 0o700);
+    await expect(start(dir, daemon)).rejects.toThrow(`sock_dir ${dir} is mode 700`);
+    chmodSync(dir, 0o750);
+    await start(dir, daemon);
+    expect([mode(join(dir, 'master.sock')), gid(join(dir, 'master.sock'))]).toEqual([0o660, daemon.gid]);
   });
 });

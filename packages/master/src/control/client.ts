@@ -11,13 +11,15 @@ const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'job
  * A connection that ends before the answer is complete (the master died or was
  * stopped) throws `master_lost`, so a caller never takes half an answer for all of it.
  */
-export async function* control(path: string, req: ControlRequest): AsyncGenerator<ControlEvent> {
+export async function* control(to: string | { path: string; group: string }, req: ControlRequest): AsyncGenerator<ControlEvent> {
+  const { path, group } = typeof to === 'string' ? { path: to, group: '' } : to;
+  const allowed = group === '' ? "only the master's user may control it" : `only the master's user and members of group ${group} (sock_group) may control it`;
   const socket = createConnection(path);
   const connected = new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new BrineError('master_down', `the master is not running (no control socket at ${path})`));
-      else if (err.code === 'EACCES') reject(new BrineError('permission_denied', `permission denied on ${path}: only the master's user may control it`));
+      else if (err.code === 'EACCES') reject(new BrineError('permission_denied', `permission denied on ${path}: ${allowed}`));
       else reject(new BrineError('control_failed', `cannot reach the master at ${path}: ${err.message}`));
     });
   });

@@ -7,6 +7,7 @@ import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
 import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
+import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import type { ControlEvent, ControlRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -58,8 +59,9 @@ function parseRequest(line: string): ControlRequest {
 
 /**
  * The master's local control socket: a Unix socket in a 0700 directory, itself
- * 0600, so only the master's user can give commands. It is never exposed on the
- * network, and minions have no way to reach it.
+ * 0600, so only the master's user can give commands; with `sock_group`, 0660 in a
+ * 0750 directory of that group, so its members can too. It is never exposed on
+ * the network, and minions have no way to reach it.
  */
 export class ControlServer {
   private readonly server: Server;
@@ -70,12 +72,13 @@ export class ControlServer {
     private readonly registry: MinionRegistry,
     private readonly cache: JobCache,
     private readonly log: Logger,
+    private readonly group?: OperatorGroup,
   ) {
     this.server = createServer((socket) => this.serve(socket));
   }
 
   async start(): Promise<void> {
-    privateSocketDir(dirname(this.path));
+    socketDir(dirname(this.path), this.group);
     const stale = lstatSync(this.path, { throwIfNoEntry: false });
     if (stale) {
       if (!stale.isSocket()) throw new BrineError('sock_dir_unsafe', `${this.path} exists and is not a socket; remove it or choose another sock_dir`);
@@ -86,7 +89,8 @@ export class ControlServer {
       this.server.once('error', reject);
       this.server.listen(this.path, () => resolve());
     });
-    chmodSync(this.path, 0o600);
+    if (this.group) shareWithGroup(this.path, 0o660, this.group);
+    else chmodSync(this.path, 0o600);
   }
 
   close(): void {
@@ -173,20 +177,32 @@ export class ControlServer {
 }
 
 /**
- * The directory that keeps the socket private. Created 0700 when missing; an
- * existing one is never chmodded (it may be shared: /tmp, /run): it must be a real
- * directory of the master's user that no one else can enter, or the master refuses.
+ * The directory that keeps the socket to the master's user (and `sock_group`).
+ * Created when missing (0700, or 0750 of the group); an existing one is never
+ * chmodded (it may be shared: /tmp, /run): it must be a real directory of the
+ * master's user that no one else can write or enter, save the group if there is one.
  */
-function privateSocketDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+function socketDir(dir: string, group: OperatorGroup | undefined): void {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+  if (created && group) shareWithGroup(dir, 0o750, group);
   const st = lstatSync(dir);
-  const fix = 'point sock_dir at a directory of its own (the master creates it 0700 when missing)';
+  const fix = `point sock_dir at a directory of its own (the master creates it ${group ? `0750, group ${group.name},` : '0700'} when missing)`;
   if (!st.isDirectory()) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is not a directory (a symbolic link?); ${fix}`);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} belongs to uid ${st.uid}, not to the master's user (uid ${uid}); ${fix}`);
   const mode = st.mode & 0o7777;
-  if ((mode & 0o077) !== 0) {
-    throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`);
+  if (!group) {
+    if ((mode & 0o077) !== 0) {
+      throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`);
+    }
+    return;
+  }
+  if ((mode & 0o027) !== 0 || (mode & 0o050) !== 0o050 || st.gid !== group.gid) {
+    // Group write would let members replace the socket; another group could enter; without r-x the group cannot reach it.
+    throw new BrineError(
+      'sock_dir_unsafe',
+      `sock_dir ${dir} is mode ${mode.toString(8)}, gid ${st.gid}: it must be mode 750 and group ${group.name} (sock_group, gid ${group.gid}); chgrp ${group.name} ${dir} && chmod 750 ${dir}, or ${fix}`,
+    );
   }
 }
 
