@@ -7,13 +7,14 @@ import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
 import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
-import type { ControlEvent, ControlRequest } from './protocol.js';
+import { operatorProblem, type Operator } from '../operator.js';
+import type { ControlEvent, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
 class BadRequest extends BrineError {}
 
-function parseRequest(line: string): ControlRequest {
+function parseRequest(line: string): WireRequest {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -25,6 +26,8 @@ function parseRequest(line: string): ControlRequest {
     if (!ok) throw new BadRequest('bad_request', what);
   };
   need(typeof r === 'object' && r !== null, 'request must be an object');
+  const who = operatorProblem(r['operator']);
+  if (who) throw new BadRequest('bad_request', who);
   const targeted = () => {
     need(typeof r['target'] === 'string' && r['target'] !== '', "'target' must be a non-empty string");
     need(isMatchType(r['tgt_type']), "'tgt_type' must be a match type");
@@ -53,13 +56,18 @@ function parseRequest(line: string): ControlRequest {
     default:
       throw new BadRequest('bad_request', `unknown command ${JSON.stringify(r['cmd'])}`);
   }
-  return r as unknown as ControlRequest;
+  return r as unknown as WireRequest;
 }
 
 /**
  * The master's local control socket: a Unix socket in a 0700 directory, itself
  * 0600, so only the master's user can give commands. It is never exposed on the
  * network, and minions have no way to reach it.
+ *
+ * Who published a job is audited as the client states it (`operator`): Node has no
+ * API for SO_PEERCRED, and guessing the peer from /proc is racy. The kernel does
+ * bound the claim: only the master's user or root can connect, and either can
+ * write the audit log directly anyway.
  */
 export class ControlServer {
   private readonly server: Server;
@@ -120,12 +128,12 @@ export class ControlServer {
     });
   }
 
-  private run(req: ControlRequest, send: (e: ControlEvent) => void, socket: Socket): void {
+  private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void {
     switch (req.cmd) {
       case 'ping':
-        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
       case 'apply':
-        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
       case 'grains': {
         const ids = this.registry.match(req.target, req.tgt_type);
         send({ type: 'grains', grains: Object.fromEntries(ids.map((id) => [id, this.registry.grains(id) ?? null])) });
@@ -146,7 +154,7 @@ export class ControlServer {
   }
 
   /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */
-  private job(publish: Parameters<Dispatcher['publish']>[0], timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
+  private job(publish: Parameters<Dispatcher['publish']>[0], operator: Operator, timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
     const waiting = new Set<string>();
     let timer: NodeJS.Timeout | undefined;
     const listener = (ret: MinionReturn) => {
@@ -154,7 +162,7 @@ export class ControlServer {
       send({ type: 'return', ret });
       if (waiting.size === 0) finish();
     };
-    const published = this.dispatcher.publish(publish, listener);
+    const published = this.dispatcher.publish(publish, operator, listener);
     const finish = () => {
       clearTimeout(timer);
       this.dispatcher.unwatch(published.jid, listener);
