@@ -63,12 +63,12 @@ function bareNode() {
 const minionDir = mkdtempSync(join(tmpdir(), 'brine-footprint-'));
 let master;
 try {
-  // Provisioning: the minion's key pair is made by its CLI and accepted on the master before either starts.
+  // Provisioning: the minion's key pair is made by its CLI (keygen) and accepted on the master before either starts.
   const config = join(minionDir, 'minion.yml');
   const base = ['id: footprint', `pki_dir: ${minionDir}/pki`, `cachedir: ${minionDir}/cache`, 'log_level: info'];
   writeFileSync(config, [...base, ''].join('\n'));
-  const made = spawnSync(join(root, 'node_modules', '.bin', 'minion'), ['fingerprint', '-c', config], { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`minion fingerprint failed: ${made.stderr}`);
+  const made = spawnSync(join(root, 'node_modules', '.bin', 'minion'), ['keygen', '-c', config], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`minion keygen failed: ${made.stderr}`);
   const pub = readFileSync(join(minionDir, 'pki', 'minion.pub'), 'utf8').trim();
 
   master = await startMaster({ root, accepted: [['footprint', pub]] });

@@ -7,7 +7,7 @@
 // Kept outside: zeromq (a native addon, loaded from its package) and pino-pretty (loaded by
 // path on a terminal only).
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 for (const name of ['master', 'minion']) {
   const pkg = join(root, 'packages', name);
   rmSync(join(pkg, 'dist', 'bundle'), { recursive: true, force: true });
+  const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
   await build({
     entryPoints: [join(pkg, 'dist', 'cli.js')],
     outdir: join(pkg, 'dist', 'bundle'),
@@ -25,6 +26,8 @@ for (const name of ['master', 'minion']) {
     platform: 'node',
     target: 'node20',
     external: ['zeromq', 'pino-pretty'],
+    // `--version` (packages/common/src/cli-main.ts): fixed at build time, no package.json read at start.
+    define: { __BRINE_VERSION__: JSON.stringify(version) },
     // CommonJS dependencies (commander, pino) call require() for Node's built-ins.
     banner: { js: "import { createRequire as __brineRequire } from 'node:module'; const require = __brineRequire(import.meta.url);" },
     logLevel: 'warning',

@@ -177,7 +177,8 @@ describe('pushing jobs to targeted minions', () => {
     // The master keeps its socket directory private; let another user through the tree to reach the socket's own mode.
     chmodSync(cluster.dir, 0o755);
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(BIN, 'master'), 'ping', '*', '-c', cluster.masterConfig], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
+    // Not bad usage: the command is right, the caller may not reach the master (README, exit status).
+    expect(r.status).toBe(1);
     expect(r.stderr).toBe(`master: permission denied on ${sock}: only the master's user may control it\n`);
     expect(statSync(sock).mode & 0o777).toBe(0o600);
     expect(statSync(join(cluster.dir, 'run')).mode & 0o777).toBe(0o700);

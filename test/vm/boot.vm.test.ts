@@ -103,7 +103,7 @@ describe('unattended boot: key from the master, volume built or unlocked, servic
       }),
     );
     // Provisioning: the minion's key is made before its first boot and pre-seeded as accepted on the master.
-    const fp = await cluster.run('minion', ['fingerprint', '-c', join(share, 'minion.yml')]);
+    const fp = await cluster.run('minion', ['keygen', '-c', join(share, 'minion.yml')]);
     expect(fp.exitCode).toBe(0);
     writeKeyFile(join(cluster.dir, 'master-pki', 'minions', ID), readKeyFile(join(share, 'pki', 'minion.pub'), KEY_BYTES, { secret: false }), { secret: false });
     await createDisk(disk, 96);

@@ -7,3 +7,4 @@ export * from './logger.js';
 export * from './key-files.js';
 export * from './send-queue.js';
 export * from './cli-main.js';
+export * from './color.js';

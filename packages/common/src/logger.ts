@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { useColor } from './color.js';
 
 export type { Logger } from 'pino';
 
@@ -37,8 +38,9 @@ const require = createRequire(import.meta.url);
 export function createLogger(opts: LoggerOptions): Logger {
   const paths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]);
   const fd = opts.fd ?? 1;
-  const pretty = opts.pretty ?? (fd === 1 ? process.stdout : process.stderr).isTTY === true;
-  const stream = pretty ? prettyStream(fd) : pino.destination({ dest: fd, sync: true });
+  const out = fd === 1 ? process.stdout : process.stderr;
+  const pretty = opts.pretty ?? out.isTTY === true;
+  const stream = pretty ? prettyStream(fd, useColor(out)) : pino.destination({ dest: fd, sync: true });
   return pino(
     {
       name: opts.name,
@@ -51,8 +53,8 @@ export function createLogger(opts: LoggerOptions): Logger {
   );
 }
 
-function prettyStream(fd: 1 | 2): DestinationStream {
+function prettyStream(fd: 1 | 2, colorize: boolean): DestinationStream {
   // Loaded only on a terminal: daemons under systemd log JSON and skip the cost.
   const pretty = require('pino-pretty') as (o: object) => DestinationStream;
-  return pretty({ sync: true, colorize: true, destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pretty({ sync: true, colorize, destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { ensurePrivateDir } from '@brine/common';
+import { BrineError, ensurePrivateDir } from '@brine/common';
 
 /** Every event the audit log knows. Deliveries and refusals both appear. */
 export type AuditEvent =
@@ -28,6 +28,10 @@ export type AuditEvent =
   | 'refused_internal'
   | 'pillar_render_failed'
   | 'job_published'
+  /** Written by the `master keys` CLI itself, into the same file. */
+  | 'key_accepted'
+  | 'key_rejected'
+  | 'key_deleted'
   | 'suppressed';
 
 export interface AuditRecord {
@@ -44,6 +48,10 @@ export interface AuditRecord {
   rendered_for?: string;
   reason?: string;
   count?: number;
+  /** Who gave the command (key actions, published jobs): see operator.ts. */
+  user?: string;
+  uid?: number;
+  sudo_user?: string;
 }
 
 /** Refusal lines one peer and reason may write per window; the rest are counted. */
@@ -134,6 +142,25 @@ export class AuditLog {
     this.tallies.clear();
     this.writtenThisWindow = 0;
     this.windowEnds = this.now() + WINDOW_MS;
+  }
+
+  /**
+   * An audit log open for appending, or a BrineError saying why it cannot be: for
+   * a short-lived writer (the `master keys` CLI) that must not act unaudited.
+   */
+  static async open(file: string): Promise<AuditLog> {
+    const unwritable = (err: unknown) => new BrineError('audit_log_unwritable', `cannot append to the audit log ${file}: ${(err as Error).message}`);
+    let log: AuditLog;
+    try {
+      log = new AuditLog(file);
+    } catch (err) {
+      throw unwritable(err);
+    }
+    await new Promise<void>((resolve, reject) => {
+      log.out.once('ready', resolve);
+      log.out.once('error', (err) => reject(unwritable(err)));
+    });
+    return log;
   }
 
   close(): Promise<void> {

@@ -1,24 +1,23 @@
-import { Command } from 'commander';
-import { runCli } from '@brine/common';
+import { cliProgram, daemonAction, EXIT, runCli } from '@brine/common';
 import { loadMasterConfig } from './config.js';
 import { registerJobCommands } from './jobs-command.js';
 import { registerKeysCommand } from './keys-command.js';
 
-const program = new Command('master')
-  .description('Brine master: serves each minion its own pillar over an authenticated, encrypted channel')
-  .option('-c, --config <file>', 'config file (default /etc/brine/master)')
-  .showHelpAfterError()
-  // Subcommands take their own -c; without this the top-level -c would swallow it.
-  .enablePositionalOptions()
-  // Loaded only for the daemon: the other commands stay quick to start.
-  .action(async (opts: { config?: string }) => {
-    await (await import('./daemon.js')).runMaster(loadMasterConfig(opts.config));
-    // Sockets the receive loop still references must not keep a stopped master alive.
-    process.exit(0);
-  });
-
+const program = cliProgram('master', 'Brine master: serves each minion its own pillar over an authenticated, encrypted channel');
 registerKeysCommand(program);
 registerJobCommands(program);
+daemonAction(program, async (config) => {
+  // Loaded only for the daemon: the other commands stay quick to start.
+  await (await import('./daemon.js')).runMaster(loadMasterConfig(config));
+  // Sockets the receive loop still references must not keep a stopped master alive.
+  process.exit(0);
+});
 
-// A master that stopped mid-answer is an operational failure (1); bad usage or config, or a target matching nothing, is 2.
-await runCli('master', program, (err) => (err.code === 'master_lost' ? 1 : 2));
+/**
+ * Operational failures (1): the master is not running, cannot be reached, or
+ * stopped mid-answer; no key for the id asked about. Everything else a BrineError
+ * says is bad usage or config, or a target matching nothing (2).
+ */
+const FAILED = new Set(['master_lost', 'master_down', 'permission_denied', 'control_failed', 'key_not_found', 'audit_log_unwritable']);
+
+await runCli('master', program, (err) => (FAILED.has(err.code) ? EXIT.failed : EXIT.usage));

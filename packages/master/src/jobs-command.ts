@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BrineError } from '@brine/common';
+import { BrineError, globalOptions, useColor } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import { stringify } from 'yaml';
@@ -9,7 +9,6 @@ import type { ControlEvent, ControlRequest } from './control/protocol.js';
 import type { MinionReturn } from './jobs/job-cache.js';
 
 interface TargetOptions {
-  config?: string;
   pcre?: boolean;
   list?: boolean;
   grain?: boolean;
@@ -33,8 +32,7 @@ function withTargeting(cmd: Command): Command {
     .option('-I, --pillar', 'target is pillar:glob')
     .option('-S, --ipcidr', 'target is a subnet or address (matched against ipv4 grains)')
     .option('-C, --compound', 'target is a compound expression (G@, E@, L@, P@, I@, J@, S@, N@, and/or/not, parentheses)')
-    .option('-N, --nodegroup', 'target is a nodegroup from the master config')
-    .option('-c, --config <file>', 'master config file');
+    .option('-N, --nodegroup', 'target is a nodegroup from the master config');
 }
 
 function tgtType(opts: TargetOptions): MatchType {
@@ -59,8 +57,9 @@ function timeoutOf(opts: TargetOptions): number {
   return t;
 }
 
-const socketOf = (opts: { config?: string }) => {
-  const config = loadMasterConfig(opts.config);
+/** The control socket (and its group) of the master that `-c` (wherever it stood) configures. */
+const socketOf = (cmd: Command) => {
+  const config = loadMasterConfig(globalOptions(cmd).config);
   return { path: controlSocketPath(config), group: config.sock_group };
 };
 
@@ -77,7 +76,7 @@ export type RenderReturn = (ret: MinionReturn, test: boolean) => Promise<string>
  */
 export async function renderApply(ret: MinionReturn, test: boolean): Promise<string> {
   const { formatCompileErrors, formatHighstate } = await import('@brine/states');
-  const color = process.stdout.isTTY === true;
+  const color = useColor(process.stdout);
   if (Array.isArray(ret.ret)) return formatCompileErrors(ret.ret.map(String), { color, minionId: ret.minion });
   if (ret.ret === null || typeof ret.ret !== 'object') return renderPlain(ret);
   return formatHighstate(ret.ret as never, { color, minionId: ret.minion, test });
@@ -89,14 +88,14 @@ export async function renderApply(ret: MinionReturn, test: boolean): Promise<str
  * minion failed or did not return, or when the master stopped before the job
  * finished (`--json` then prints `{"error": {...}}` with the returns that came in).
  */
-async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, opts: TargetOptions, render: RenderReturn): Promise<void> {
+async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, opts: TargetOptions, cmd: Command, render: RenderReturn): Promise<void> {
   const all: Record<string, Json> = {};
   let failed = false;
   let jid: string | undefined;
   let total = 0;
   let returned = 0;
   try {
-    for await (const event of control(socketOf(opts), req)) await onEvent(event);
+    for await (const event of control(socketOf(cmd), req)) await onEvent(event);
   } catch (err) {
     if (!(err instanceof BrineError) || err.code !== 'master_lost') throw err;
     progress('');
@@ -148,7 +147,7 @@ export function registerJobCommands(program: Command): void {
     .argument('<target>', 'minion target (glob by default)')
     .option('--timeout <seconds>', 'how long to wait for returns', '30')
     .option('--json', 'print {"<minion>": true, ...}')
-    .action((target: string, opts: TargetOptions) => runJob({ cmd: 'ping', target, tgt_type: tgtType(opts), timeout: timeoutOf(opts) }, opts, renderPlain));
+    .action((target: string, opts: TargetOptions, cmd: Command) => runJob({ cmd: 'ping', target, tgt_type: tgtType(opts), timeout: timeoutOf(opts) }, opts, cmd, renderPlain));
 
   withTargeting(program.command('apply'))
     .description('apply SLS files, or the highstate, on targeted minions and stream their results')
@@ -157,18 +156,18 @@ export function registerJobCommands(program: Command): void {
     .option('--test', 'report what would change, change nothing')
     .option('--timeout <seconds>', 'how long to wait for returns', '30')
     .option('--json', 'print {"<minion>": {"<state tag>": {...}}} once all returned')
-    .action((target: string, state: string, opts: TargetOptions & { test?: boolean }) => {
+    .action((target: string, state: string, opts: TargetOptions & { test?: boolean }, cmd: Command) => {
       const sls = state === 'highstate' ? [] : state.split(',').map((s) => s.trim()).filter(Boolean);
       if (state !== 'highstate' && sls.length === 0) throw new BrineError('usage', 'name at least one SLS, or highstate');
-      return runJob({ cmd: 'apply', target, tgt_type: tgtType(opts), sls, test: opts.test === true, timeout: timeoutOf(opts) }, opts, renderApply);
+      return runJob({ cmd: 'apply', target, tgt_type: tgtType(opts), sls, test: opts.test === true, timeout: timeoutOf(opts) }, opts, cmd, renderApply);
     });
 
   withTargeting(program.command('grains'))
     .description('show the grains targeted minions last reported')
     .argument('<target>', 'minion target (glob by default)')
     .option('--json', 'print JSON')
-    .action(async (target: string, opts: TargetOptions) => {
-      for await (const event of control(socketOf(opts), { cmd: 'grains', target, tgt_type: tgtType(opts) })) {
+    .action(async (target: string, opts: TargetOptions, cmd: Command) => {
+      for await (const event of control(socketOf(cmd), { cmd: 'grains', target, tgt_type: tgtType(opts) })) {
         if (event.type !== 'grains') continue;
         process.stdout.write(opts.json ? `${JSON.stringify(event.grains, null, 2)}\n` : stringify(event.grains));
         if (Object.keys(event.grains).length === 0) process.exitCode = 1;
@@ -179,10 +178,9 @@ export function registerJobCommands(program: Command): void {
   jobs
     .command('list')
     .description('recent jobs, newest first')
-    .option('-c, --config <file>', 'master config file')
     .option('--json', 'print JSON')
-    .action(async (opts: TargetOptions) => {
-      for await (const event of control(socketOf(opts), { cmd: 'jobs.list' })) {
+    .action(async (opts: TargetOptions, cmd: Command) => {
+      for await (const event of control(socketOf(cmd), { cmd: 'jobs.list' })) {
         if (event.type !== 'jobs') continue;
         if (opts.json) process.stdout.write(`${JSON.stringify(event.jobs, null, 2)}\n`);
         else for (const j of event.jobs) process.stdout.write(`${j.jid}  ${j.fun.padEnd(12)} ${j.tgt_type}:${j.target}  (${j.minions.length} minions)\n`);
@@ -192,10 +190,9 @@ export function registerJobCommands(program: Command): void {
     .command('show')
     .description("a job and the returns it got")
     .argument('<jid>', 'job id')
-    .option('-c, --config <file>', 'master config file')
     .option('--json', 'print JSON')
-    .action(async (jid: string, opts: TargetOptions) => {
-      for await (const event of control(socketOf(opts), { cmd: 'jobs.show', jid })) {
+    .action(async (jid: string, opts: TargetOptions, cmd: Command) => {
+      for await (const event of control(socketOf(cmd), { cmd: 'jobs.show', jid })) {
         if (event.type !== 'job') continue;
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ job: event.job, returns: event.returns }, null, 2)}\n`);

@@ -1,4 +1,4 @@
-import { createLogger } from '@brine/common';
+import { createLogger, useColor } from '@brine/common';
 import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
 import { APPLY_EXIT, type ApplyFlags } from './apply-local.js';
 import { loadMinionConfig } from './config.js';
@@ -24,10 +24,10 @@ export async function applyLocal(target: string, flags: ApplyFlags): Promise<num
   const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
   const grains = { ...config.grains, id: config.id };
   const logger = createLogger({ name: 'minion', level: flags.logLevel, fd: 2 });
-  const color = process.stdout.isTTY === true && !flags.json;
+  const color = useColor(process.stdout) && !flags.json;
   const reportProblems = (problems: string[]): number => {
     if (flags.json) process.stdout.write(`${JSON.stringify({ errors: problems }, null, 2)}\n`);
-    process.stderr.write(formatCompileErrors(problems, { color: process.stderr.isTTY === true, minionId: config.id }));
+    process.stderr.write(formatCompileErrors(problems, { color: useColor(process.stderr), minionId: config.id }));
     return APPLY_EXIT.unusable;
   };
 

@@ -1,16 +1,13 @@
 import type { Command } from 'commander';
+import { globalOptions } from '@brine/common';
 import { stringify } from 'yaml';
 import { loadMinionConfig } from './config.js';
 import { openMinionContext } from './connect.js';
-import { minionFingerprint, loadOrCreateMinionIdentity } from './identity.js';
-
-interface ConfigOption {
-  config?: string;
-}
+import { loadOrCreateMinionIdentity, minionFingerprint } from './identity.js';
 
 /** Runs one request over a short-lived session (role `cli`) and closes it. */
-async function withChannel<T>(opts: ConfigOption, run: (ctx: ReturnType<typeof openMinionContext>) => Promise<T>): Promise<T> {
-  const config = loadMinionConfig(opts.config);
+async function withChannel<T>(cmd: Command, run: (ctx: ReturnType<typeof openMinionContext>) => Promise<T>): Promise<T> {
+  const config = loadMinionConfig(globalOptions(cmd).config);
   const ctx = openMinionContext(config, 'cli');
   try {
     return await run(ctx);
@@ -26,10 +23,18 @@ export function registerMinionCommands(program: Command): void {
   program
     .command('fingerprint')
     .description("print this minion's key fingerprint (compare with `master keys fingerprint <id>`)")
-    .option('-c, --config <file>', 'minion config file')
-    .action((opts: ConfigOption) => {
-      const config = loadMinionConfig(opts.config);
-      loadOrCreateMinionIdentity(config.id, config.pki_dir);
+    .action((_opts: object, cmd: Command) => {
+      const config = loadMinionConfig(globalOptions(cmd).config);
+      process.stdout.write(`${config.id}: ${minionFingerprint(config.pki_dir)}\n`);
+    });
+
+  program
+    .command('keygen')
+    .description("create this minion's key pair in its pki_dir, as the daemon does at first start (to provision it before), and print its fingerprint; an existing pair is kept")
+    .action((_opts: object, cmd: Command) => {
+      const config = loadMinionConfig(globalOptions(cmd).config);
+      const { created } = loadOrCreateMinionIdentity(config.id, config.pki_dir);
+      process.stderr.write(`${created ? 'created a new' : 'kept the existing'} key pair in ${config.pki_dir}\n`);
       process.stdout.write(`${config.id}: ${minionFingerprint(config.pki_dir)}\n`);
     });
 
@@ -38,19 +43,17 @@ export function registerMinionCommands(program: Command): void {
     .command('get')
     .description('print one value by path, e.g. luks:vg_name (like pillar.get; a value marked !secret is refused)')
     .argument('<path>', 'colon-separated path')
-    .option('-c, --config <file>', 'minion config file')
     .option('--json', 'print JSON')
-    .action(async (path: string, opts: ConfigOption & { json?: boolean }) => {
-      const { value } = await withChannel(opts, (ctx) => ctx.channel.request('pillar.get', { path }));
+    .action(async (path: string, opts: { json?: boolean }, cmd: Command) => {
+      const { value } = await withChannel(cmd, (ctx) => ctx.channel.request('pillar.get', { path }));
       process.stdout.write(render(value, opts.json));
     });
   pillar
     .command('items')
     .description('print the whole pillar tree (without the values marked !secret)')
-    .option('-c, --config <file>', 'minion config file')
     .option('--json', 'print JSON')
-    .action(async (opts: ConfigOption & { json?: boolean }) => {
-      const { value } = await withChannel(opts, (ctx) => ctx.channel.request('pillar.items'));
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { value } = await withChannel(cmd, (ctx) => ctx.channel.request('pillar.items'));
       process.stdout.write(render(value ?? {}, opts.json));
     });
 }

@@ -30,11 +30,19 @@ function readMinionKey(pkiDir: string): X25519Key {
   return key;
 }
 
+/** One-shot commands never make keys: where there are none, say who does. */
+function assertMinionKey(pkiDir: string, file: string): void {
+  if (!existsSync(file)) {
+    throw new BrineError(
+      'minion_key_missing',
+      `no minion key in ${pkiDir}: the minion daemon creates its key pair at its first start, or \`minion keygen -c <config>\` before it; if it has started, check that -c names its config`,
+    );
+  }
+}
+
 /** The minion's existing identity; an error (not new keys) when there is none. */
 export function loadMinionIdentity(id: string, pkiDir: string): MinionIdentity {
-  if (!existsSync(minionKeyPaths(pkiDir).secret)) {
-    throw new BrineError('minion_key_missing', `no minion key in ${pkiDir}; check the config (-c) or start the minion daemon once`);
-  }
+  assertMinionKey(pkiDir, minionKeyPaths(pkiDir).secret);
   return new MinionIdentity(id, readMinionKey(pkiDir));
 }
 
@@ -53,9 +61,11 @@ export function loadOrCreateMinionIdentity(id: string, pkiDir: string): { identi
   return { identity: new MinionIdentity(id, keys), created };
 }
 
-/** The minion's public key fingerprint, read without touching the secret key. */
+/** The minion's public key fingerprint, read without touching the secret key; an error (not new keys) when there is none. */
 export function minionFingerprint(pkiDir: string): string {
-  return fingerprint(readKeyFile(minionKeyPaths(pkiDir).pub, KEY_BYTES, { secret: false }));
+  const { pub } = minionKeyPaths(pkiDir);
+  assertMinionKey(pkiDir, pub);
+  return fingerprint(readKeyFile(pub, KEY_BYTES, { secret: false }));
 }
 
 /**

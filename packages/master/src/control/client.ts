@@ -1,7 +1,8 @@
 import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import { BrineError } from '@brine/common';
-import type { ControlEvent, ControlRequest } from './protocol.js';
+import { currentOperator } from '../operator.js';
+import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 /** Events after which the master closes the connection: the answer is complete. */
 const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job']);
@@ -24,7 +25,8 @@ export async function* control(to: string | { path: string; group: string }, req
     });
   });
   await connected;
-  socket.write(`${JSON.stringify(req)}\n`);
+  const wire: WireRequest = { ...req, operator: currentOperator() };
+  socket.write(`${JSON.stringify(wire)}\n`);
   let complete = false;
   try {
     for await (const line of createInterface({ input: socket, crlfDelay: Infinity })) {

@@ -1,6 +1,7 @@
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
+import type { Operator } from '../operator.js';
 
 /*
  * The local control socket speaks newline-delimited JSON: the client writes one
@@ -13,6 +14,12 @@ export type ControlRequest =
   | { cmd: 'grains'; target: string; tgt_type: MatchType }
   | { cmd: 'jobs.list' }
   | { cmd: 'jobs.show'; jid: string };
+
+/**
+ * A request as it travels: the client adds who is asking, for the audit log.
+ * It is what the client says (Node cannot read SO_PEERCRED), see control/server.ts.
+ */
+export type WireRequest = ControlRequest & { operator: Operator };
 
 export type ControlEvent =
   /** The job went out: who it is meant for, and who cannot get it. */

@@ -8,13 +8,14 @@ import { isJid } from '../jobs/jid.js';
 import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
-import type { ControlEvent, ControlRequest } from './protocol.js';
+import { operatorProblem, type Operator } from '../operator.js';
+import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
 class BadRequest extends BrineError {}
 
-function parseRequest(line: string): ControlRequest {
+function parseRequest(line: string): WireRequest {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -26,6 +27,8 @@ function parseRequest(line: string): ControlRequest {
     if (!ok) throw new BadRequest('bad_request', what);
   };
   need(typeof r === 'object' && r !== null, 'request must be an object');
+  const who = operatorProblem(r['operator']);
+  if (who) throw new BadRequest('bad_request', who);
   const targeted = () => {
     need(typeof r['target'] === 'string' && r['target'] !== '', "'target' must be a non-empty string");
     need(isMatchType(r['tgt_type']), "'tgt_type' must be a match type");
@@ -54,7 +57,7 @@ function parseRequest(line: string): ControlRequest {
     default:
       throw new BadRequest('bad_request', `unknown command ${JSON.stringify(r['cmd'])}`);
   }
-  return r as unknown as ControlRequest;
+  return r as unknown as WireRequest;
 }
 
 /**
@@ -62,6 +65,11 @@ function parseRequest(line: string): ControlRequest {
  * 0600, so only the master's user can give commands; with `sock_group`, 0660 in a
  * 0750 directory of that group, so its members can too. It is never exposed on
  * the network, and minions have no way to reach it.
+ *
+ * Who published a job is audited as the client states it (`operator`): Node has no
+ * API for SO_PEERCRED, and guessing the peer from /proc is racy. The kernel bounds
+ * the claim to who can connect: the master's user and root (who could write the
+ * audit log directly anyway) and members of `sock_group`, who could name one another.
  */
 export class ControlServer {
   private readonly server: Server;
@@ -124,12 +132,12 @@ export class ControlServer {
     });
   }
 
-  private run(req: ControlRequest, send: (e: ControlEvent) => void, socket: Socket): void {
+  private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void {
     switch (req.cmd) {
       case 'ping':
-        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
       case 'apply':
-        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.timeout, send, socket);
+        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
       case 'grains': {
         const ids = this.registry.match(req.target, req.tgt_type);
         send({ type: 'grains', grains: Object.fromEntries(ids.map((id) => [id, this.registry.grains(id) ?? null])) });
@@ -150,7 +158,7 @@ export class ControlServer {
   }
 
   /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */
-  private job(publish: Parameters<Dispatcher['publish']>[0], timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
+  private job(publish: Parameters<Dispatcher['publish']>[0], operator: Operator, timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
     const waiting = new Set<string>();
     let timer: NodeJS.Timeout | undefined;
     const listener = (ret: MinionReturn) => {
@@ -158,7 +166,7 @@ export class ControlServer {
       send({ type: 'return', ret });
       if (waiting.size === 0) finish();
     };
-    const published = this.dispatcher.publish(publish, listener);
+    const published = this.dispatcher.publish(publish, operator, listener);
     const finish = () => {
       clearTimeout(timer);
       this.dispatcher.unwatch(published.jid, listener);

@@ -3,6 +3,7 @@ import type { Json } from '@brine/protocol';
 import { Redactor, type MatchType } from '@brine/states';
 import type { AuditLog } from '../audit.js';
 import type { MinionRegistry } from '../minion-registry.js';
+import type { Operator } from '../operator.js';
 import type { Outbox } from '../outbox.js';
 import type { Session } from '../sessions.js';
 import { newJid } from './jid.js';
@@ -44,7 +45,7 @@ export class Dispatcher {
   ) {}
 
   /** Throws (and sends nothing) when the target matches no accepted minion. */
-  publish(req: PublishRequest, listener?: Listener): Published {
+  publish(req: PublishRequest, operator: Operator, listener?: Listener): Published {
     const minions = this.registry.match(req.target, req.tgt_type);
     if (minions.length === 0) {
       throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`);
@@ -58,7 +59,7 @@ export class Dispatcher {
       if (!session) notConnected.push(id);
       else void this.outbox.toSession(session, { t: 'job', jid, fun: req.fun, args: req.args, ...(contextFor && { context: contextFor(session) }) });
     }
-    this.audit.write({ event: 'job_published', op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
+    this.audit.write({ event: 'job_published', ...operator, op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
     this.log.info({ jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length }, 'job published');
     return { jid, minions, notConnected };
   }
