@@ -64,6 +64,9 @@ describe('operators in sock_group', () => {
     expect(accept.status).toBe(0);
     expect(accept.stdout).toMatch(/^accepted db1 \(/);
     expect((await cluster.keyList()).accepted).toEqual(['db1']);
+    // The member cannot append to the audit log; the running master records the action for it.
+    const record = await cluster.waitForAudit((r) => r['event'] === 'key_accepted' && r['minion'] === 'db1');
+    expect(record).toMatchObject({ user: MEMBER, via: 'control_socket', reason: 'pending -> accepted' });
     expect(as(MEMBER, 'keys', 'fingerprint', '-c', cluster.masterConfig).stdout).toMatch(/^master: /);
     await minion.waitFor('minion ready');
   });
@@ -79,10 +82,11 @@ describe('operators in sock_group', () => {
 
   it('a user outside the group gets permission denied, for commands and keys', () => {
     const ping = as(OUTSIDER, 'ping', 'db1', '-c', cluster.masterConfig);
-    expect(ping.status).toBe(2);
+    // Exit 1: the master refused (README's exit status); 2 is bad usage.
+    expect(ping.status).toBe(1);
     expect(ping.stderr).toBe(`master: permission denied on ${sock()}: only the master's user and members of group ${GROUP} (sock_group) may control it\n`);
     const keys = as(OUTSIDER, 'keys', 'list', '-c', cluster.masterConfig);
-    expect(keys.status).toBe(2);
+    expect(keys.status).toBe(1);
     expect(keys.stderr).toBe(`master: permission denied on ${pki()}: only the master's user and members of its sock_group may manage keys\n`);
   });
 });

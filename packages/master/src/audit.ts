@@ -52,6 +52,8 @@ export interface AuditRecord {
   user?: string;
   uid?: number;
   sudo_user?: string;
+  /** `control_socket`: written by the master for an operator who could not append to the log (a sock_group member). */
+  via?: 'control_socket';
 }
 
 /** Refusal lines one peer and reason may write per window; the rest are counted. */

@@ -74,7 +74,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
   const stateTree = new StateTree(config.file_roots);
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
-  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, log, group);
+  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, audit, log, group);
   const server = new MasterServer({
     transport,
     responder,

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { BrineError, globalOptions } from '@brine/common';
-import type { AuditEvent, AuditLog } from './audit.js';
-import { loadMasterConfig, type MasterConfig } from './config.js';
+import type { AuditLog } from './audit.js';
+import { controlSocketPath, loadMasterConfig, type MasterConfig } from './config.js';
+import type { KeyAuditRecord } from './control/protocol.js';
 import type { KeyState, KeyStore } from './keystore.js';
 import { currentOperator } from './operator.js';
 
@@ -15,25 +16,50 @@ async function store(config: MasterConfig): Promise<KeyStore> {
   return new KeyStore(config.pki_dir, { create: false });
 }
 
+type KeyRecorder = (record: KeyAuditRecord) => void;
+
 /**
- * Runs a key action with the master's audit log open: this process appends to it
- * itself (the daemon need not run), one line per key, naming who did it.
+ * Where this process records key actions: the audit log itself when it may append
+ * to it (the master's user, root; the daemon need not run), else the running master
+ * through its control socket (an operator in sock_group, who may change keys but not
+ * write the log). Chosen before any key changes: a change that cannot be recorded
+ * must not happen.
  */
-async function audited(cmd: Command, act: (keys: KeyStore, record: (event: AuditEvent, id: string, fingerprint: string | undefined, reason: string) => void) => void): Promise<void> {
-  const config = configOf(cmd);
-  const keys = await store(config);
-  // Opened first: a key must not change when its change cannot be recorded.
+async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorder; close: () => Promise<void> }> {
   const { AuditLog } = await import('./audit.js');
-  const audit: AuditLog = await AuditLog.open(config.audit_log);
   const operator = currentOperator();
   try {
-    act(keys, (event, minion, fingerprint, reason) => audit.write({ event, minion, ...(fingerprint && { fingerprint }), reason, ...operator }));
-  } finally {
-    await audit.close();
+    const audit: AuditLog = await AuditLog.open(config.audit_log);
+    return { record: (r) => audit.write({ ...r, ...operator }), close: () => audit.close() };
+  } catch (err) {
+    if (!(err instanceof BrineError) || err.code !== 'audit_log_unwritable') throw err;
+    const { control } = await import('./control/client.js');
+    const socket = { path: controlSocketPath(config), group: config.sock_group };
+    const sent: Promise<void>[] = [];
+    const send = async (record?: KeyAuditRecord) => {
+      // A record-less request would be refused; the probe asks for the job list, which needs nothing.
+      for await (const _ of control(socket, record ? { cmd: 'audit.key', record } : { cmd: 'jobs.list' }));
+    };
+    await send().catch((down: Error) => {
+      throw new BrineError('audit_log_unwritable', `${err.message}; and the master, which would record it, cannot be reached: ${down.message}. Run this as the master's user, or with the master running`);
+    });
+    return { record: (r) => void sent.push(send(r)), close: async () => void (await Promise.all(sent)) };
   }
 }
 
-const MOVED: Partial<Record<KeyState, AuditEvent>> = { accepted: 'key_accepted', rejected: 'key_rejected' };
+/** Runs a key action with its audit trail ready, one record per key, naming who did it. */
+async function audited(cmd: Command, act: (keys: KeyStore, record: (event: KeyAuditRecord['event'], id: string, fingerprint: string | undefined, reason: string) => void) => void): Promise<void> {
+  const config = configOf(cmd);
+  const keys = await store(config);
+  const trail = await keyAuditTrail(config);
+  try {
+    act(keys, (event, minion, fingerprint, reason) => trail.record({ event, minion, ...(fingerprint && { fingerprint }), reason }));
+  } finally {
+    await trail.close();
+  }
+}
+
+const MOVED: Partial<Record<KeyState, KeyAuditRecord['event']>> = { accepted: 'key_accepted', rejected: 'key_rejected' };
 
 async function moveKeys(cmd: Command, opts: { all?: boolean }, patterns: string[], from: KeyState[], to: 'accepted' | 'rejected'): Promise<void> {
   if (patterns.length === 0 && !opts.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);

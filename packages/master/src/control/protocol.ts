@@ -13,7 +13,17 @@ export type ControlRequest =
   | { cmd: 'apply'; target: string; tgt_type: MatchType; sls: string[]; test: boolean; timeout: number }
   | { cmd: 'grains'; target: string; tgt_type: MatchType }
   | { cmd: 'jobs.list' }
-  | { cmd: 'jobs.show'; jid: string };
+  | { cmd: 'jobs.show'; jid: string }
+  /** A key action of `master keys` by an operator who cannot append to the audit log: the master writes it. */
+  | { cmd: 'audit.key'; record: KeyAuditRecord };
+
+/** What `master keys` audits about one key it changed. */
+export interface KeyAuditRecord {
+  event: 'key_accepted' | 'key_rejected' | 'key_deleted';
+  minion: string;
+  fingerprint?: string;
+  reason: string;
+}
 
 /**
  * A request as it travels: the client adds who is asking, for the audit log.
@@ -30,4 +40,5 @@ export type ControlEvent =
   | { type: 'grains'; grains: Record<string, Json | null> }
   | { type: 'jobs'; jobs: JobRecord[] }
   | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
+  | { type: 'recorded' }
   | { type: 'error'; code: string; message: string };

@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { BrineError, type Logger } from '@brine/common';
+import { minionIdProblem } from '@brine/protocol';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
@@ -9,9 +10,11 @@ import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import { operatorProblem, type Operator } from '../operator.js';
+import type { AuditLog } from '../audit.js';
 import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+const KEY_EVENTS: ReadonlySet<string> = new Set(['key_accepted', 'key_rejected', 'key_deleted']);
 
 class BadRequest extends BrineError {}
 
@@ -54,6 +57,16 @@ function parseRequest(line: string): WireRequest {
     case 'jobs.show':
       need(typeof r['jid'] === 'string' && isJid(r['jid'] as string), "'jid' must be a 20-digit job id");
       break;
+    case 'audit.key': {
+      const rec = r['record'] as Record<string, unknown> | undefined;
+      need(typeof rec === 'object' && rec !== null, "'record' must be an object");
+      need(KEY_EVENTS.has(rec!['event'] as string), "'record.event' must be key_accepted, key_rejected or key_deleted");
+      need(typeof rec!['minion'] === 'string' && minionIdProblem(rec!['minion'] as string) === undefined, "'record.minion' must be a minion id");
+      need(rec!['fingerprint'] === undefined || (typeof rec!['fingerprint'] === 'string' && (rec!['fingerprint'] as string).length <= 64), "'record.fingerprint' must be a fingerprint");
+      need(typeof rec!['reason'] === 'string' && (rec!['reason'] as string).length <= 200, "'record.reason' must be a short string");
+      need(Object.keys(rec!).every((k) => ['event', 'minion', 'fingerprint', 'reason'].includes(k)), "'record' has unknown fields");
+      break;
+    }
     default:
       throw new BadRequest('bad_request', `unknown command ${JSON.stringify(r['cmd'])}`);
   }
@@ -79,6 +92,7 @@ export class ControlServer {
     private readonly dispatcher: Dispatcher,
     private readonly registry: MinionRegistry,
     private readonly cache: JobCache,
+    private readonly audit: Pick<AuditLog, 'write'>,
     private readonly log: Logger,
     private readonly group?: OperatorGroup,
   ) {
@@ -146,6 +160,11 @@ export class ControlServer {
       }
       case 'jobs.list':
         send({ type: 'jobs', jobs: this.cache.list() });
+        socket.end();
+        return;
+      case 'audit.key':
+        this.audit.write({ ...req.record, ...req.operator, via: 'control_socket' });
+        send({ type: 'recorded' });
         socket.end();
         return;
       case 'jobs.show': {
