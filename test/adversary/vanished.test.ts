@@ -10,8 +10,10 @@ import { attackCluster, establishedTo, eventually } from './support.js';
  * pair, so the link can really be cut.
  */
 const NS = `brine-adv-${process.pid}`;
-const HOST_IP = '10.213.7.1';
-const PEER_IP = '10.213.7.2';
+/** A /30 of its own per run, so a link a crashed run left behind cannot take this run's traffic. */
+const SUBNET = `10.213.${process.pid % 250}`;
+const HOST_IP = `${SUBNET}.1`;
+const PEER_IP = `${SUBNET}.2`;
 /** The veth pair: host end and peer end (interface names stay within 15 characters). */
 const HOST_IF = `bv${process.pid}h`;
 const PEER_IF = `bv${process.pid}p`;
@@ -33,8 +35,14 @@ describe('vanished peers', () => {
   });
   afterAll(async () => {
     await cluster.close();
-    // Deleting the namespace deletes the veth pair with it.
-    ip('netns', 'del', NS);
+    // The pair goes with the namespace only once nothing runs in it; delete the host end for sure.
+    for (const args of [['netns', 'del', NS], ['link', 'del', HOST_IF]]) {
+      try {
+        ip(...args);
+      } catch {
+        // already gone
+      }
+    }
   });
 
   it('releases the connections of peers whose link was cut, within peer_timeout', async () => {
@@ -43,18 +51,22 @@ describe('vanished peers', () => {
       env: { MASTER: `${HOST_IP}:${cluster.port}` },
       reject: false,
     });
-    let ready = false;
-    holder.stdout!.on('data', (d: Buffer) => (ready ||= d.toString().includes('ready')));
-    expect(await eventually(() => ready, 15_000)).toBe(true);
-    expect(await eventually(() => establishedTo(cluster.port) >= 40, 5_000)).toBe(true);
-    ip('netns', 'exec', NS, 'ip', 'link', 'set', PEER_IF, 'down');
-    const cut = Date.now();
-    // peer_timeout is 4 s here: keepalive probes go unanswered and the kernel drops each connection.
-    const released = await eventually(() => establishedTo(cluster.port) === 0, 12_000);
-    const took = Date.now() - cut;
-    holder.kill('SIGKILL');
-    expect(released).toBe(true);
-    expect(took).toBeLessThan(9_000);
+    try {
+      let ready = false;
+      holder.stdout!.on('data', (d: Buffer) => (ready ||= d.toString().includes('ready')));
+      expect(await eventually(() => ready, 15_000), 'holder ready').toBe(true);
+      expect(await eventually(() => establishedTo(cluster.port) >= 40, 5_000), `established: ${establishedTo(cluster.port)}`).toBe(true);
+      ip('netns', 'exec', NS, 'ip', 'link', 'set', PEER_IF, 'down');
+      const cut = Date.now();
+      // peer_timeout is 4 s here: keepalive probes go unanswered and the kernel drops each connection.
+      const released = await eventually(() => establishedTo(cluster.port) === 0, 12_000);
+      expect(released, `still established: ${establishedTo(cluster.port)}`).toBe(true);
+      expect(Date.now() - cut).toBeLessThan(9_000);
+    } finally {
+      // Nothing may keep running in the namespace, or it (and its link) outlives the test.
+      holder.kill('SIGKILL');
+      await holder;
+    }
   });
 });
 
