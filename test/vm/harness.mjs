@@ -2,7 +2,7 @@
 // Runs a shell command as root in a fresh QEMU guest that sees the host's filesystem through
 // a throw-away overlay, with raw disk images attached, and returns its output and exit status.
 // See docs/VM-HARNESS.md. Written as checked JavaScript so Node runs it without a build step.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,13 @@ export * from './errors.mjs';
  */
 
 /**
+ * A host → guest TCP forward: connections to 127.0.0.1:hostPort on the host reach guestPort in the guest.
+ * @typedef {object} Inbound
+ * @property {number} hostPort
+ * @property {number} guestPort
+ */
+
+/**
  * @typedef {object} RunOptions
  * @property {string} command bash script (one line or many) run as root in the guest
  * @property {readonly string[]} [disks] raw images, attached in order as /dev/vda, /dev/vdb, …; writes persist
@@ -34,6 +41,12 @@ export * from './errors.mjs';
  * @property {string} [setup] bash script run as root before the command; with systemd, before systemd starts,
  *   so units it installs and enables take part in the boot. A non-zero status raises VmSetupError.
  * @property {readonly Forward[]} [forwards] guest → host TCP forwards; any forward also brings up eth0 (10.0.2.15/24)
+ * @property {readonly Inbound[]} [inbound] host → guest TCP forwards (a server in the guest); also bring up eth0
+ * @property {string} [rootDisk] an image made by createRootDisk that holds the overlay's upper layer instead of
+ *   memory: what the guest changes on its root (packages installed, /etc, /var) is there at its next boot on the
+ *   same image, as on a server's own disk. Attached after `disks`.
+ * @property {boolean} [lockHeld] the caller holds acquireVmLock() itself and runs this guest beside another one
+ *   (two machines talking to each other); the run does not wait for the lock
  * @property {Readonly<Record<string, string>>} [env] exported to the setup script and the command
  * @property {string | Uint8Array} [stdin] the command's standard input (default: empty)
  * @property {string} [cwd] the command's working directory in the guest (default: this process's cwd)
@@ -80,6 +93,19 @@ export async function createDisk(path, sizeMiB) {
   return abs;
 }
 
+/**
+ * Creates (or empties) an ext4 image for RunOptions.rootDisk: a guest root that persists across boots.
+ * @param {string} path
+ * @param {number} sizeMiB
+ * @returns {Promise<string>} the absolute path
+ */
+export async function createRootDisk(path, sizeMiB) {
+  const abs = await createDisk(path, sizeMiB);
+  const r = spawnSync('mkfs.ext4', ['-q', '-F', '-L', 'brine-root', abs], { encoding: 'utf8' });
+  if (r.status !== 0) throw new VmUsageError(`mkfs.ext4 ${abs} failed: ${r.stderr || r.error?.message}`);
+  return abs;
+}
+
 /** @type {import('./provision.mjs').VmAssets | undefined} */
 let assets;
 
@@ -110,6 +136,7 @@ export async function prepareVm(lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS) {
 export async function runInVm(options) {
   const job = checkOptions(options);
   const vm = await prepareVm(options.lockTimeoutMs);
+  if (options.lockHeld) return boot(job, vm);
   const lock = await acquireVmLock(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   try {
     return await boot(job, vm);
@@ -119,7 +146,7 @@ export async function runInVm(options) {
 }
 
 /**
- * @typedef {Required<Omit<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'lockTimeoutMs'>> & Pick<RunOptions, 'stdin' | 'setup' | 'shareDir'>} Job
+ * @typedef {Required<Omit<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk' | 'lockTimeoutMs' | 'lockHeld'>> & Pick<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk'>} Job
  */
 
 /**
@@ -131,8 +158,16 @@ function checkOptions(o) {
   if (typeof o.command !== 'string' || o.command.trim() === '') throw new VmUsageError('command must be a non-empty shell script');
   const disks = (o.disks ?? []).map((d) => resolve(d));
   if (disks.length > 26) throw new VmUsageError(`at most 26 disks (/dev/vda–/dev/vdz), got ${disks.length}`);
+  const rootDisk = o.rootDisk === undefined ? undefined : resolve(o.rootDisk);
+  if (disks.length + (rootDisk ? 1 : 0) > 26) throw new VmUsageError('at most 26 disks (/dev/vda–/dev/vdz), the root disk included');
   for (const d of disks) {
     if (!existsSync(d)) throw new VmUsageError(`disk image ${d} does not exist; make one with createDisk(path, sizeMiB)`);
+  }
+  if (rootDisk && !existsSync(rootDisk)) throw new VmUsageError(`root disk ${rootDisk} does not exist; make one with createRootDisk(path, sizeMiB)`);
+  for (const f of o.inbound ?? []) {
+    for (const port of [f.guestPort, f.hostPort]) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new VmUsageError(`inbound ports must be integers 1–65535, got ${JSON.stringify(f)}`);
+    }
   }
   for (const f of o.forwards ?? []) {
     const host = f.guestHost ?? '10.0.2.100';
@@ -157,6 +192,8 @@ function checkOptions(o) {
     jobAfter: o.jobAfter ?? 'multi-user.target',
     setup: o.setup,
     forwards: o.forwards ?? [],
+    inbound: o.inbound ?? [],
+    rootDisk,
     env: o.env ?? {},
     stdin: o.stdin,
     cwd: resolve(o.cwd ?? process.cwd()),
@@ -203,20 +240,26 @@ function qemuArgs(job, share, consolePath, vm) {
     '-machine', 'q35', ...accelArgs(), '-m', String(job.memoryMiB), '-smp', String(job.cpus),
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-serial', `file:${qemuEscape(consolePath)}`,
-    '-kernel', vm.vmlinux, '-initrd', vm.initrd, '-append', KERNEL_CMDLINE,
+    '-kernel', vm.vmlinux, '-initrd', vm.initrd,
+    // The initramfs mounts this device as the overlay's upper layer (guest/init.sh).
+    '-append', job.rootDisk ? `${KERNEL_CMDLINE} brine.upper=/dev/vd${String.fromCharCode(97 + job.disks.length)}` : KERNEL_CMDLINE,
     '-device', 'virtio-rng-pci',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${qemuEscape(share)},mount_tag=brinejob,security_model=none`,
   ];
   if (job.shareDir) args.push('-virtfs', `local,path=${qemuEscape(job.shareDir)},mount_tag=brineshare,security_model=none`);
-  for (const disk of job.disks) args.push('-drive', `file=${qemuEscape(disk)},format=raw,if=virtio,cache=unsafe`);
-  if (job.forwards.length > 0) {
+  for (const disk of [...job.disks, ...(job.rootDisk ? [job.rootDisk] : [])]) args.push('-drive', `file=${qemuEscape(disk)},format=raw,if=virtio,cache=unsafe`);
+  if (hasNetwork(job)) {
     // cmd:socat gives each guest connection its own host connection; restrict=on keeps the guest off every other address.
     const fwds = job.forwards.map((f) => `guestfwd=tcp:${f.guestHost ?? '10.0.2.100'}:${f.guestPort}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`);
-    args.push('-netdev', ['user', 'id=n0', 'restrict=on', ...fwds].join(','), '-device', 'virtio-net-pci,netdev=n0');
+    const inbound = job.inbound.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`);
+    args.push('-netdev', ['user', 'id=n0', 'restrict=on', ...fwds, ...inbound].join(','), '-device', 'virtio-net-pci,netdev=n0');
   }
   return args;
 }
+
+/** @param {Job} job */
+const hasNetwork = (job) => job.forwards.length > 0 || job.inbound.length > 0;
 
 /**
  * Writes the files the guest reads from the job share.
@@ -229,7 +272,7 @@ function writeJobFiles(job, share, startedAt) {
     BRINE_GUEST_DIR: GUEST_DIR,
     BRINE_SYSTEMD: job.systemd ? '1' : '0',
     BRINE_JOB_AFTER: job.jobAfter,
-    BRINE_NET: job.forwards.length > 0 ? '1' : '0',
+    BRINE_NET: hasNetwork(job) ? '1' : '0',
     BRINE_DISKS: String(job.disks.length),
     BRINE_SHARE_DIR: job.shareDir ?? '',
     BRINE_CWD: job.cwd,

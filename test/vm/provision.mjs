@@ -26,8 +26,11 @@ export const REQUIRED_PACKAGES = Object.freeze([
   'systemd',
 ]);
 
-/** Loaded by the initramfs, dependencies first, to reach the host root over 9p and stack the overlay. */
-const INITRAMFS_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
+/**
+ * Loaded by the initramfs, dependencies first, to reach the host root over 9p and stack the overlay
+ * (virtio_blk, ext4 and the crc32c its metadata checksums need: for a persistent root disk, when a test asks for one).
+ */
+const INITRAMFS_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'virtio_blk', 'crc32c_generic', 'ext4'];
 
 const GUEST_INIT = join(dirname(fileURLToPath(import.meta.url)), 'guest', 'init.sh');
 const BUSYBOX = '/bin/busybox';

@@ -1,11 +1,11 @@
 // Proves the VM harness itself: real QEMU guests, no mocks. Run with `pnpm test:vm`.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDisk, prepareVm, runInVm, VmBootTimeoutError, VmKernelPanicError, VmSetupError, VmTimeoutError, VmUsageError } from './harness.mjs';
+import { createDisk, createRootDisk, prepareVm, runInVm, VmBootTimeoutError, VmKernelPanicError, VmSetupError, VmTimeoutError, VmUsageError } from './harness.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'brine-vm-smoke-'));
@@ -168,6 +168,38 @@ EOF`,
     });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'ONE,TWO\n', stderr: '' });
     expect(connections).toBe(2);
+  });
+
+  it('serves the host through an inbound forward, and keeps root changes on a root disk for the next boot only on that disk', async () => {
+    const rootDisk = await createRootDisk(join(work, 'root.img'), 128);
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const hostPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const first = runInVm({
+      rootDisk,
+      inbound: [{ hostPort, guestPort: 7100 }],
+      // Serves one connection, then ends the run.
+      command: `echo kept > /etc/brine-smoke
+timeout 100 node -e "require('node:net').createServer((s) => s.end('from-guest', () => process.exit(0))).listen(7100)"`,
+      timeoutMs: 120_000,
+    });
+    // The guest's server answers on the host's loopback port once the guest is up.
+    let reply = '';
+    for (let i = 0; i < 200 && reply === ''; i++) {
+      reply = await new Promise<string>((resolve) => {
+        const socket = connect(hostPort, '127.0.0.1');
+        let data = '';
+        socket.setEncoding('utf8').on('data', (d) => (data += d)).on('close', () => resolve(data)).on('error', () => resolve(''));
+      });
+      if (reply === '') await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(reply).toBe('from-guest');
+    expect((await first).exitCode).toBe(0);
+    const again = await runInVm({ rootDisk, command: 'cat /etc/brine-smoke' });
+    expect(again).toMatchObject({ exitCode: 0, stdout: 'kept\n' });
+    const fresh = await runInVm({ command: 'cat /etc/brine-smoke' });
+    expect(fresh.exitCode).not.toBe(0);
   });
 });
 

@@ -21,8 +21,16 @@ while read -r module; do
 done </modules
 
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /mnt/lower || fail "cannot mount the host root (9p tag hostroot)"
-mount -t tmpfs -o mode=0755 tmpfs /mnt/rw || fail "cannot mount the tmpfs for the overlay"
-mkdir /mnt/rw/upper /mnt/rw/work
+# The upper layer: memory, or a persistent ext4 disk (brine.upper=/dev/vdX) whose changes the
+# next boot on the same disk finds again.
+upper=$(sed -n 's/.*brine\.upper=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$upper" ]; then
+	for i in $(seq 50); do [ -b "$upper" ] && break; sleep 0.1; done
+	mount -t ext4 "$upper" /mnt/rw || fail "cannot mount the root disk $upper"
+else
+	mount -t tmpfs -o mode=0755 tmpfs /mnt/rw || fail "cannot mount the tmpfs for the overlay"
+fi
+mkdir -p /mnt/rw/upper /mnt/rw/work
 mount -t overlay overlay -o lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /newroot || fail "cannot mount the overlay root"
 
 # A fresh /run hides the host's; systemd keeps a /run it finds mounted, so the job share survives there.

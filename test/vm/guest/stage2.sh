@@ -42,6 +42,29 @@ EOF
 # systemd mode: udevd runs and Debian's defaults apply as on a real host. The boot is trimmed,
 # because under TCG every unit costs about a second of CPU shared with the rest of the boot.
 prepare_systemd() {
+	local units=/etc/systemd/system
+	# A persistent root (RunOptions.rootDisk) is trimmed at its first boot only: later boots keep
+	# what was enabled since, as a server does.
+	if [ ! -e /etc/brine-vm-trimmed ]; then
+		trim_systemd
+		: >/etc/brine-vm-trimmed
+	fi
+	# Type=exec: the boot counts as finished once the job runs, so the command sees a booted system.
+	cat >"$units/brine-vm-job.service" <<EOF
+[Unit]
+Description=Brine VM harness job: run the test command, then power off
+After=$BRINE_JOB_AFTER
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+
+[Service]
+Type=exec
+ExecStart=/bin/bash $BRINE_GUEST_DIR/run-job.sh
+EOF
+	ln -sf ../brine-vm-job.service "$units/multi-user.target.wants/brine-vm-job.service"
+}
+
+trim_systemd() {
 	local units=/etc/systemd/system unit generator
 	# None of the host's enabled units (timers, gettys, database servers); setup enables what a test needs.
 	rm -rf "$units"/*.wants "$units/default.target"
@@ -66,19 +89,6 @@ prepare_systemd() {
 	ln -sf /dev/null /etc/tmpfiles.d/tmp.conf
 	# Journal in /run only: flushing it to /var/log/journal sits on the boot's critical path.
 	printf '[Journal]\nStorage=volatile\n' >/etc/systemd/journald.conf.d/brine-vm.conf
-	# Type=exec: the boot counts as finished once the job runs, so the command sees a booted system.
-	cat >"$units/brine-vm-job.service" <<EOF
-[Unit]
-Description=Brine VM harness job: run the test command, then power off
-After=$BRINE_JOB_AFTER
-SuccessAction=poweroff-force
-FailureAction=poweroff-force
-
-[Service]
-Type=exec
-ExecStart=/bin/bash $BRINE_GUEST_DIR/run-job.sh
-EOF
-	ln -s ../brine-vm-job.service "$units/multi-user.target.wants/brine-vm-job.service"
 }
 
 : >"$job/booted"
