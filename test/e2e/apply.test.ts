@@ -26,6 +26,12 @@ describe('master apply: states pushed to running minions', () => {
     const greeting = Object.entries(ret['db1']!).find(([tag]) => tag.startsWith('file_|-greeting'))![1];
     expect(greeting.result).toBeNull();
     expect(existsSync(join(out, 'db1.txt'))).toBe(false);
+    // The job cache says who published it, what it ran and that it was a test.
+    const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
+    expect(job).toMatchObject({ origin: 'master', fun: 'state.apply', args: { mods: ['hello'], test: true } });
+    expect(String((await cluster.masterCmd('jobs', 'list')).stdout)).toBe(`${job!.jid}  master  state.apply hello --test  glob:*  (2 minions)`);
+    const shown = String((await cluster.masterCmd('jobs', 'show', job!.jid)).stdout);
+    expect(shown.split('\n')[0]).toMatch(/^jid \d{20}: state\.apply hello --test on glob:\* at \S+, origin master \(published by the master\)$/);
   });
 
   it('applies an SLS on the targeted minion only, rendered with its grains and pillar', async () => {

@@ -7,7 +7,7 @@ import { X25519Key } from '@brine/protocol';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, Cluster, ROOT } from '../support/cluster.js';
+import { BIN, Cluster, ROOT, runOnTty } from '../support/cluster.js';
 
 // "A CLI that never surprises" (issue 13): option position, exit status, closed pipes,
 // --version, colours, no stray keys, audited key actions, for both CLIs.
@@ -21,13 +21,6 @@ type Bin = 'master' | 'minion';
 /** Runs a CLI to completion with extra environment; never throws on a non-zero exit. */
 function run(bin: Bin, args: string[], env: NodeJS.ProcessEnv = {}) {
   return execa(join(BIN, bin), args, { reject: false, timeout: 30_000, env: { ...process.env, ...env } });
-}
-
-/** Runs a CLI with a pseudo-terminal for stdin/stdout/stderr (util-linux `script`), so it sees a TTY. */
-function runOnTty(bin: Bin, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const line = [join(BIN, bin), ...args].map(quote).join(' ');
-  return execa('script', ['-qec', line, '/dev/null'], { reject: false, timeout: 30_000, env: { ...process.env, NO_COLOR: '', ...env } });
 }
 
 /** Runs a CLI whose stdout pipe is closed before it writes: what `| head -1` does to a long output. */

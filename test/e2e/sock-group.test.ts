@@ -78,6 +78,9 @@ describe('operators in sock_group', () => {
     const jobs = as(MEMBER, 'jobs', 'list', '--json', '-c', cluster.masterConfig);
     expect(jobs.status).toBe(0);
     expect((JSON.parse(jobs.stdout) as { fun: string }[]).some((j) => j.fun === 'test.ping')).toBe(true);
+    const status = as(MEMBER, 'status', '--json', '-c', cluster.masterConfig);
+    expect([status.status, status.stderr]).toEqual([0, '']);
+    expect(JSON.parse(status.stdout)).toEqual({ minions: [expect.objectContaining({ id: 'db1', connected: true, address: '127.0.0.1' })] });
   });
 
   it('a user outside the group gets permission denied, for commands and keys', () => {
@@ -85,6 +88,8 @@ describe('operators in sock_group', () => {
     // Exit 1: the master refused (README's exit status); 2 is bad usage.
     expect(ping.status).toBe(1);
     expect(ping.stderr).toBe(`master: permission denied on ${sock()}: only the master's user and members of group ${GROUP} (sock_group) may control it\n`);
+    const status = as(OUTSIDER, 'status', '-c', cluster.masterConfig);
+    expect([status.status, status.stderr]).toEqual([1, ping.stderr]);
     const keys = as(OUTSIDER, 'keys', 'list', '-c', cluster.masterConfig);
     expect(keys.status).toBe(1);
     expect(keys.stderr).toBe(`master: permission denied on ${pki()}: only the master's user and members of its sock_group may manage keys\n`);

@@ -9,6 +9,13 @@ import { stringify } from 'yaml';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'node_modules', '.bin');
 
+/** Runs a CLI with a pseudo-terminal for stdin/stdout/stderr (util-linux `script`), so it sees a TTY. */
+export function runOnTty(bin: 'master' | 'minion', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const line = [join(BIN, bin), ...args].map(quote).join(' ');
+  return execa('script', ['-qec', line, '/dev/null'], { reject: false, timeout: 30_000, env: { ...process.env, NO_COLOR: '', ...env } });
+}
+
 /** A free TCP port on the loopback interface. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

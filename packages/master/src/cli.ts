@@ -2,10 +2,12 @@ import { cliProgram, daemonAction, EXIT, runCli } from '@brine/common';
 import { loadMasterConfig } from './config.js';
 import { registerJobCommands } from './jobs-command.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerStatusCommand } from './status-command.js';
 
 const program = cliProgram('master', 'Brine master: serves each minion its own pillar over an authenticated, encrypted channel');
 registerKeysCommand(program);
 registerJobCommands(program);
+registerStatusCommand(program);
 daemonAction(program, async (config) => {
   // Loaded only for the daemon: the other commands stay quick to start.
   await (await import('./daemon.js')).runMaster(loadMasterConfig(config));

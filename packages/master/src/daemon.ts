@@ -8,6 +8,7 @@ import { Dispatcher } from './jobs/dispatcher.js';
 import { StateJobContext } from './jobs/state-job-context.js';
 import { JobCache } from './jobs/job-cache.js';
 import { MinionRegistry } from './minion-registry.js';
+import { StatusReporter } from './minion-status.js';
 import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
@@ -15,6 +16,7 @@ import { KeyStore } from './keystore.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
+import { Presence } from './presence.js';
 import { NewKeyLimits } from './new-key-limits.js';
 import { MasterServer } from './server.js';
 import { SessionTable } from './sessions.js';
@@ -74,7 +76,9 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
   const stateTree = new StateTree(config.file_roots);
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
-  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, audit, log, group);
+  const presence = new Presence();
+  const status = new StatusReporter(registry, presence, (routingId) => transport.peerOf(routingId), jobs);
+  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, status, audit, log, group);
   const server = new MasterServer({
     transport,
     responder,
@@ -82,6 +86,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     newKeys: new NewKeyLimits(keys, { maxPending: config.max_pending_keys, maxPerAddress: config.max_pending_keys_per_address }),
     statics,
     sessions,
+    presence,
     operations: new Operations(pillar, audit, identity, registry, dispatcher, stateTree),
     outbox,
     audit,

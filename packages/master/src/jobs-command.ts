@@ -6,9 +6,10 @@ import { stringify } from 'yaml';
 import { controlSocketPath, loadMasterConfig } from './config.js';
 import { control } from './control/client.js';
 import type { ControlEvent, ControlRequest } from './control/protocol.js';
+import { formatJobList, jobHeader } from './job-format.js';
 import type { MinionReturn } from './jobs/job-cache.js';
 
-interface TargetOptions {
+export interface TargetOptions {
   pcre?: boolean;
   list?: boolean;
   grain?: boolean;
@@ -24,7 +25,7 @@ interface TargetOptions {
 export const NO_RESPONSE = 'Minion did not return. [No response]';
 export const NOT_CONNECTED = 'Minion did not return. [Not connected]';
 
-function withTargeting(cmd: Command): Command {
+export function withTargeting(cmd: Command): Command {
   return cmd
     .option('-E, --pcre', 'target is a regular expression on minion ids')
     .option('-L, --list', 'target is a comma-separated list of minion ids')
@@ -35,7 +36,7 @@ function withTargeting(cmd: Command): Command {
     .option('-N, --nodegroup', 'target is a nodegroup from the master config');
 }
 
-function tgtType(opts: TargetOptions): MatchType {
+export function tgtType(opts: TargetOptions): MatchType {
   const chosen = (
     [
       ['pcre', opts.pcre],
@@ -58,7 +59,7 @@ function timeoutOf(opts: TargetOptions): number {
 }
 
 /** The control socket (and its group) of the master that `-c` (wherever it stood) configures. */
-const socketOf = (cmd: Command) => {
+export const socketOf = (cmd: Command) => {
   const config = loadMasterConfig(globalOptions(cmd).config);
   return { path: controlSocketPath(config), group: config.sock_group };
 };
@@ -177,13 +178,13 @@ export function registerJobCommands(program: Command): void {
   const jobs = program.command('jobs').description('the job cache');
   jobs
     .command('list')
-    .description('recent jobs, newest first')
+    .description('recent jobs, newest first: origin (master, startup, minion), what ran, target')
     .option('--json', 'print JSON')
     .action(async (opts: TargetOptions, cmd: Command) => {
       for await (const event of control(socketOf(cmd), { cmd: 'jobs.list' })) {
         if (event.type !== 'jobs') continue;
         if (opts.json) process.stdout.write(`${JSON.stringify(event.jobs, null, 2)}\n`);
-        else for (const j of event.jobs) process.stdout.write(`${j.jid}  ${j.fun.padEnd(12)} ${j.tgt_type}:${j.target}  (${j.minions.length} minions)\n`);
+        else process.stdout.write(formatJobList(event.jobs, useColor(process.stdout)));
       }
     });
   jobs
@@ -199,7 +200,7 @@ export function registerJobCommands(program: Command): void {
           continue;
         }
         const { job, returns } = event;
-        process.stdout.write(`jid ${job.jid}: ${job.fun} on ${job.tgt_type}:${job.target} at ${job.start_time}\n`);
+        process.stdout.write(jobHeader(job));
         const got = new Set(returns.map((r) => r.minion));
         const test = job.args['test'] === true;
         for (const r of returns) process.stdout.write(job.fun === 'state.apply' ? await renderApply(r, test) : renderPlain(r));

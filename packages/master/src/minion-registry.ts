@@ -80,9 +80,14 @@ export class MinionRegistry {
     };
   }
 
+  /** Every accepted minion, sorted. */
+  accepted(): string[] {
+    return this.keys.list().accepted;
+  }
+
   /** Accepted minions the target selects, sorted. Targeting is resolved here, on the master. */
   match(target: string, type: MatchType): string[] {
-    return this.keys.list().accepted.filter((id) => matchTarget(target, type, this.facts(id)));
+    return this.accepted().filter((id) => matchTarget(target, type, this.facts(id)));
   }
 
   /** The minion's most recently active daemon session, where jobs go. */

@@ -1,7 +1,8 @@
-import { lookupPath, type PillarResult, type UntrustedSecret } from '@brine/states';
+import { assertSlsName, lookupPath, type PillarResult, type UntrustedSecret } from '@brine/states';
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
+import type { JobOrigin } from './jobs/job-cache.js';
 import type { MinionRegistry } from './minion-registry.js';
 import type { PillarService } from './pillar-service.js';
 import type { StateTree } from './state-tree.js';
@@ -17,6 +18,11 @@ export interface OpContext {
 }
 
 type Operation = (args: Request['args'], ctx: OpContext) => OpResult;
+
+/** Origins a minion may give the jobs it begins; `master` is the master's own. */
+const MINION_ORIGINS: ReadonlySet<string> = new Set(['startup', 'minion']);
+/** SLS names one job.begin may list. */
+const MAX_BEGIN_MODS = 64;
 
 const fail = (code: string, message: string): OpResult => ({ error: { code, message } });
 
@@ -76,14 +82,20 @@ export class Operations {
   }
 
   /**
-   * A job the minion starts itself (startup states): recorded in the job cache
-   * like a pushed one, for this minion only, so its return is kept and shown by
-   * `master jobs`.
+   * A job the minion starts itself: its startup states (`origin: startup`, the
+   * default for minions older than the field) or an operator's `minion apply`
+   * (`origin: minion`). Recorded in the job cache like a pushed one, for this
+   * minion only, so its return is kept and shown by `master jobs` and `master status`.
+   * The minion's arguments end up on the master's disk: only known, bounded ones are taken.
    */
   private jobBegin(args: Request['args'], ctx: OpContext): OpResult {
-    const { fun, args: jobArgs } = args;
+    const { fun, args: jobArgs, origin = 'startup' } = args;
     if (fun !== 'state.apply' || !isObject(jobArgs)) return fail('bad_request', "job.begin: only 'state.apply' with an 'args' mapping");
-    return { value: this.dispatcher.record({ fun, args: jobArgs, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId]) };
+    if (typeof origin !== 'string' || !MINION_ORIGINS.has(origin)) return fail('bad_request', "job.begin: 'origin' must be 'startup' or 'minion'");
+    const problem = stateApplyArgsProblem(jobArgs);
+    if (problem) return fail('bad_request', `job.begin: ${problem}`);
+    const recorded = { mods: jobArgs['mods']!, test: jobArgs['test']! };
+    return { value: this.dispatcher.record({ fun, args: recorded, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId], origin as JobOrigin) };
   }
 
   /** A minion reports a job's result; only for a job that was sent to it. */
@@ -181,3 +193,22 @@ export class Operations {
 
 /** A path at or under a `!secret` value (secret paths name list items by plain index, as lookupPath's path does). */
 const isSecretPath = (secrets: readonly string[], path: string): boolean => secrets.some((s) => path === s || path.startsWith(`${s}:`));
+
+/** Why a minion's state.apply arguments are not `{mods: [SLS names], test: boolean}`; undefined when they are. */
+function stateApplyArgsProblem(args: Record<string, Json>): string | undefined {
+  const { mods, test } = args;
+  if (Object.keys(args).some((k) => k !== 'mods' && k !== 'test')) return "'args' may hold only 'mods' and 'test'";
+  if (typeof test !== 'boolean') return "'args.test' must be true or false";
+  if (!Array.isArray(mods) || mods.length > MAX_BEGIN_MODS || !mods.every(isSlsName)) return `'args.mods' must be a list of at most ${MAX_BEGIN_MODS} SLS names`;
+  return undefined;
+}
+
+function isSlsName(name: Json): boolean {
+  if (typeof name !== 'string') return false;
+  try {
+    assertSlsName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -25,6 +25,7 @@ import type { AuditEvent, AuditLog } from './audit.js';
 import type { KeyStore } from './keystore.js';
 import type { NewKeyLimits } from './new-key-limits.js';
 import type { OpResult, Operations } from './operations.js';
+import type { Presence } from './presence.js';
 import type { Session, SessionTable } from './sessions.js';
 import type { StaticKeys } from './static-keys.js';
 import type { Outbox } from './outbox.js';
@@ -42,6 +43,7 @@ export interface ServerDeps {
   newKeys: NewKeyLimits;
   statics: StaticKeys;
   sessions: SessionTable;
+  presence: Presence;
   operations: Operations;
   audit: AuditLog;
   outbox: Outbox;
@@ -197,6 +199,7 @@ export class MasterServer {
       openedAt: Date.now(),
     };
     this.d.sessions.add(session);
+    this.d.presence.saw(opened.id, peer, session.openedAt);
     this.d.audit.write({ event: 'session_opened', ...who });
     // hello may carry the session's first real request (`then`): answered here, it saves a round trip.
     const hello = this.request(payload);
@@ -245,6 +248,7 @@ export class MasterServer {
       this.d.sessions.close(session);
       return;
     }
+    this.d.presence.saw(session.minionId, peer, session.lastSeen);
     this.whenAnswered(this.answer(this.request(plain), session, peer), ({ res, body }) => this.reply(routingId, session.id, session.cipher, res, body));
   }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 
 const JID = '20261124150000123456';
 const minions = Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(3, '0')}`);
-const job: JobRecord = { jid: JID, fun: 'test.ping', args: {}, target: '*', tgt_type: 'glob', minions, start_time: '2026-11-24T15:00:00.123Z' };
+const job: JobRecord = { jid: JID, origin: 'master', fun: 'test.ping', args: {}, target: '*', tgt_type: 'glob', minions, start_time: '2026-11-24T15:00:00.123Z' };
 const ret = (minion: string, success = true) => ({ minion, success, ret: success, time: '2026-11-24T15:00:01.000Z' });
 
 describe('job cache returns', () => {
@@ -55,5 +55,15 @@ describe('job cache returns', () => {
     const after = new JobCache(dir, 24, log);
     await after.addReturn(JID, ret('m002'));
     expect(new JobCache(dir, 24, log).returns(JID)).toEqual([ret('m000'), ret('m002')]);
+  });
+
+  it('reads a job recorded before origins existed as published by the master', () => {
+    const dir = cachedir();
+    const { origin: _, ...old } = job;
+    mkdirSync(join(dir, 'jobs', JID), { recursive: true });
+    writeFileSync(join(dir, 'jobs', JID, 'job.json'), JSON.stringify(old));
+    const cache = new JobCache(dir, 24, log);
+    expect(cache.job(JID)).toEqual(job);
+    expect(cache.list()).toEqual([job]);
   });
 });

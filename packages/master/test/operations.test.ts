@@ -6,6 +6,8 @@ import type { AuditLog, AuditRecord } from '../src/audit.js';
 import { Operations, type OpContext } from '../src/operations.js';
 import { PillarService } from '../src/pillar-service.js';
 import type { Session } from '../src/sessions.js';
+import type { Dispatcher } from '../src/jobs/dispatcher.js';
+import type { Json } from '@brine/protocol';
 
 const SECRET = 'l1st-s3cret';
 
@@ -76,5 +78,44 @@ describe('pillar.get', () => {
       ['pillar_delivered', 'web1', 'web1'],
       ['pillar_delivered', 'web1', 'web1'],
     ]);
+  });
+});
+
+describe('job.begin', () => {
+  /** Operations whose dispatcher records what it is asked to. */
+  function begin(args: Record<string, Json>) {
+    const recorded: unknown[][] = [];
+    const dispatcher = { record: (...a: unknown[]) => (recorded.push(a), '20261124150000000001') } as unknown as Dispatcher;
+    const ops = new Operations({} as never, {} as never, { fingerprint: 'f' }, {} as never, dispatcher, {} as never);
+    const session = { minionId: 'db1', fingerprint: 'fp', grains: {}, role: 'daemon' } as unknown as Session;
+    return { out: ops.run({ t: 'req', id: 1, op: 'job.begin', args }, { session, peer: '127.0.0.1' }), recorded };
+  }
+  const apply = { mods: ['luks'], test: false };
+
+  it("records a startup or minion run for the session's minion alone, startup when the minion names no origin", () => {
+    for (const [origin, expected] of [[undefined, 'startup'], ['startup', 'startup'], ['minion', 'minion']] as const) {
+      const { out, recorded } = begin({ fun: 'state.apply', args: apply, ...(origin && { origin }) });
+      expect(out.value).toBe('20261124150000000001');
+      expect(recorded).toEqual([[{ fun: 'state.apply', args: apply, target: 'db1', tgt_type: 'list' }, ['db1'], expected]]);
+    }
+  });
+
+  it('refuses another origin, and arguments that are not bounded SLS names and a test flag', () => {
+    const refused = [
+      { fun: 'state.apply', args: apply, origin: 'master' },
+      { fun: 'state.apply', args: apply, origin: null },
+      { fun: 'state.apply', args: { ...apply, pillar: { x: 1 } } },
+      { fun: 'state.apply', args: { mods: ['../etc'], test: false } },
+      { fun: 'state.apply', args: { mods: [1], test: false } },
+      { fun: 'state.apply', args: { mods: Array.from({ length: 65 }, () => 'a'), test: false } },
+      { fun: 'state.apply', args: { mods: [], test: 'yes' } },
+      { fun: 'cmd.run', args: apply },
+    ];
+    for (const args of refused) {
+      const { out, recorded } = begin(args as Record<string, Json>);
+      expect([args, out.error?.code]).toEqual([args, 'bad_request']);
+      expect(recorded).toEqual([]);
+    }
+    expect(begin({ fun: 'state.apply', args: apply, origin: 'master' }).out.error?.message).toBe("job.begin: 'origin' must be 'startup' or 'minion'");
   });
 });

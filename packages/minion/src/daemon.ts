@@ -62,9 +62,9 @@ function startupArgs(config: MinionConfig): { mods: string[]; test: boolean } | 
   return undefined;
 }
 
-/** Runs the startup states once, recorded as a job on the master; says how it went. */
+/** Runs the startup states once, recorded as a startup job on the master (`master status` reads them); says how it went. */
 async function runStartupStates(ctx: MinionContext, runner: JobRunner, args: { mods: string[]; test: boolean }): Promise<JobResult> {
-  const { value: jid } = await ctx.channel.request('job.begin', { fun: 'state.apply', args });
+  const { value: jid } = await ctx.channel.request('job.begin', { fun: 'state.apply', args, origin: 'startup' });
   return runner.enqueue({ t: 'job', jid: jid as string, fun: 'state.apply', args });
 }
 

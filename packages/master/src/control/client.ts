@@ -5,7 +5,7 @@ import { currentOperator } from '../operator.js';
 import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 /** Events after which the master closes the connection: the answer is complete. */
-const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job', 'recorded']);
+const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job', 'status', 'recorded']);
 
 /**
  * Sends one request to the master's control socket and yields its events as they arrive.

@@ -1,6 +1,7 @@
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
+import type { MinionStatus } from '../minion-status.js';
 import type { Operator } from '../operator.js';
 
 /*
@@ -14,6 +15,8 @@ export type ControlRequest =
   | { cmd: 'grains'; target: string; tgt_type: MatchType }
   | { cmd: 'jobs.list' }
   | { cmd: 'jobs.show'; jid: string }
+  /** Every accepted minion's status, or those the target matches. */
+  | { cmd: 'status'; target?: string; tgt_type?: MatchType }
   /** A key action of `master keys` by an operator who cannot append to the audit log: the master writes it. */
   | { cmd: 'audit.key'; record: KeyAuditRecord };
 
@@ -40,5 +43,6 @@ export type ControlEvent =
   | { type: 'grains'; grains: Record<string, Json | null> }
   | { type: 'jobs'; jobs: JobRecord[] }
   | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
+  | { type: 'status'; minions: MinionStatus[] }
   | { type: 'recorded' }
   | { type: 'error'; code: string; message: string };

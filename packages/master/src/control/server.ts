@@ -8,6 +8,7 @@ import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
 import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
+import type { StatusReporter } from '../minion-status.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import { operatorProblem, type Operator } from '../operator.js';
 import type { AuditLog } from '../audit.js';
@@ -54,6 +55,9 @@ function parseRequest(line: string): WireRequest {
       break;
     case 'jobs.list':
       break;
+    case 'status':
+      if (r['target'] !== undefined || r['tgt_type'] !== undefined) targeted();
+      break;
     case 'jobs.show':
       need(typeof r['jid'] === 'string' && isJid(r['jid'] as string), "'jid' must be a 20-digit job id");
       break;
@@ -92,6 +96,7 @@ export class ControlServer {
     private readonly dispatcher: Dispatcher,
     private readonly registry: MinionRegistry,
     private readonly cache: JobCache,
+    private readonly status: StatusReporter,
     private readonly audit: Pick<AuditLog, 'write'>,
     private readonly log: Logger,
     private readonly group?: OperatorGroup,
@@ -162,6 +167,13 @@ export class ControlServer {
         send({ type: 'jobs', jobs: this.cache.list() });
         socket.end();
         return;
+      case 'status': {
+        const ids = req.target === undefined ? this.registry.accepted() : this.registry.match(req.target, req.tgt_type!);
+        if (req.target !== undefined && ids.length === 0) throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}`);
+        send({ type: 'status', minions: this.status.report(ids) });
+        socket.end();
+        return;
+      }
       case 'audit.key':
         this.audit.write({ ...req.record, ...req.operator, via: 'control_socket' });
         send({ type: 'recorded' });

@@ -7,7 +7,7 @@ import type { Operator } from '../operator.js';
 import type { Outbox } from '../outbox.js';
 import type { Session } from '../sessions.js';
 import { newJid } from './jid.js';
-import type { JobCache, MinionReturn } from './job-cache.js';
+import type { JobCache, JobOrigin, MinionReturn } from './job-cache.js';
 import type { StateJobContext } from './state-job-context.js';
 
 export interface PublishRequest {
@@ -50,7 +50,7 @@ export class Dispatcher {
     if (minions.length === 0) {
       throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`);
     }
-    const jid = this.record(req, minions);
+    const jid = this.record(req, minions, 'master');
     if (listener) this.watch(jid, listener);
     const notConnected: string[] = [];
     const contextFor = this.stateContext.forPublish(req.fun);
@@ -65,9 +65,9 @@ export class Dispatcher {
   }
 
   /** Creates a job in the job cache for these minions and returns its id. */
-  record(req: PublishRequest, minions: string[]): string {
+  record(req: PublishRequest, minions: string[], origin: JobOrigin): string {
     const jid = newJid();
-    this.cache.create({ jid, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() });
+    this.cache.create({ jid, origin, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() });
     return jid;
   }
 

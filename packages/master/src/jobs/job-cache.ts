@@ -5,8 +5,16 @@ import { minionIdProblem, type Json } from '@brine/protocol';
 import { GroupAppender } from './group-append.js';
 import { isJid, jidTime } from './jid.js';
 
+/**
+ * Who started a job: the master (`master apply`/`ping`), a minion's daemon for
+ * its startup states, or an operator on the minion itself (`minion apply`).
+ */
+export type JobOrigin = 'master' | 'startup' | 'minion';
+
 export interface JobRecord {
   jid: string;
+  /** Records written before origins existed lack it: they are the master's. */
+  origin: JobOrigin;
   fun: string;
   args: { [key: string]: Json };
   target: string;
@@ -76,7 +84,7 @@ export class JobCache {
     const known = this.recent.get(jid);
     if (known) return known;
     const file = join(this.dir(jid), 'job.json');
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JobRecord) : undefined;
+    return existsSync(file) ? { origin: 'master', ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<JobRecord, 'origin'>) } : undefined;
   }
 
   /**

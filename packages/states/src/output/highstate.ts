@@ -1,3 +1,4 @@
+import { paint as paintIf, type Color } from '@brine/common';
 import { summarize, pyResult, type StateResults } from '../run/results.js';
 import { nested } from './nested.js';
 
@@ -9,14 +10,12 @@ export interface HighstateFormat {
   test?: boolean;
 }
 
-const COLORS = { green: '\x1b[0;32m', cyan: '\x1b[0;36m', red: '\x1b[0;31m', yellow: '\x1b[1;33m', end: '\x1b[0m' };
-
 /**
  * Salt's highstate output: one block per state in run order (green: fine, cyan:
  * changed, red: failed, yellow: would change), then the summary.
  */
 export function formatHighstate(results: StateResults, fmt: HighstateFormat): string {
-  const paint = (color: keyof typeof COLORS, text: string) => (fmt.color ? `${COLORS[color]}${text}${COLORS.end}` : text);
+  const paint = (color: Color, text: string) => paintIf(color, text, fmt.color);
   const out: string[] = [paint('green', `${fmt.minionId}:`)];
   const entries = Object.entries(results).sort(([, a], [, b]) => a.__run_num__ - b.__run_num__);
   for (const [tag, r] of entries) {
@@ -55,6 +54,6 @@ export function formatHighstate(results: StateResults, fmt: HighstateFormat): st
 
 /** Salt's "Data failed to compile" block for render/compile problems. */
 export function formatCompileErrors(problems: readonly string[], fmt: Pick<HighstateFormat, 'color' | 'minionId'>): string {
-  const red = (t: string) => (fmt.color ? `${COLORS.red}${t}${COLORS.end}` : t);
+  const red = (t: string) => paintIf('red', t, fmt.color);
   return [red(`${fmt.minionId}:`), red('    Data failed to compile:'), ...problems.map((p) => red(`----------\n    ${p}`))].join('\n') + '\n';
 }
