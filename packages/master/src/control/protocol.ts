@@ -1,7 +1,7 @@
+import type { Operator } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
-import type { Operator } from '../operator.js';
 
 /*
  * The local control socket speaks newline-delimited JSON: the client writes one
