@@ -3,6 +3,7 @@ import { createConnection, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BrineError } from './errors.js';
+import type { Logger } from './logger.js';
 import { currentOperator } from './operator.js';
 
 /*
@@ -97,7 +98,7 @@ export class BadRequest extends BrineError {
  * `maxBytes` or has not arrived within `timeoutMs`, so a client can hold neither
  * memory nor a connection for long; and when the client leaves before sending it.
  */
-export function readRequestLine(socket: Socket, maxBytes: number, timeoutMs = 10_000): Promise<string> {
+function readRequestLine(socket: Socket, maxBytes: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(() => finish(new BadRequest(`no complete request line within ${timeoutMs / 1000} s`)), timeoutMs);
@@ -120,6 +121,24 @@ export function readRequestLine(socket: Socket, maxBytes: number, timeoutMs = 10
   });
 }
 
+/**
+ * Serves one connection of a control socket: reads its request line and lets
+ * `handle` answer with events; `handle` ends the connection once its answer is
+ * complete. A failure ends it with an `error` event: a BrineError says what was
+ * wrong, anything else is a bug and is logged as well.
+ */
+export function serveRequest<E extends { type: string }>(socket: Socket, maxBytes: number, log: Logger, handle: (line: string, send: (event: E) => void) => void | Promise<void>): void {
+  const send = eventWriter<E | { type: 'error'; code: string; message: string }>(socket);
+  readRequestLine(socket, maxBytes)
+    .then((line) => handle(line, send))
+    .catch((err: unknown) => {
+      const e = err instanceof BrineError ? err : new BrineError('internal', (err as Error).message);
+      if (!(err instanceof BrineError)) log.error({ err }, 'control request failed');
+      send({ type: 'error', code: e.code, message: e.message });
+      socket.end();
+    });
+}
+
 /** Parses a request line into an object, or throws BadRequest. */
 export function parseRequestObject(line: string): Record<string, unknown> {
   let raw: unknown;
@@ -133,7 +152,7 @@ export function parseRequestObject(line: string): Record<string, unknown> {
 }
 
 /** Writes event lines to a client, as long as it is there to read them. */
-export const eventWriter =
+const eventWriter =
   <E extends { type: string }>(socket: Socket) =>
   (event: E): void => {
     if (!socket.destroyed) socket.write(`${JSON.stringify(event)}\n`);

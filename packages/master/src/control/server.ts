@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BadRequest, BrineError, eventWriter, listenLocal, operatorProblem, parseRequestObject, readRequestLine, type Logger, type Operator } from '@brine/common';
+import { BadRequest, BrineError, listenLocal, operatorProblem, parseRequestObject, serveRequest, type Logger, type Operator } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
@@ -99,15 +99,7 @@ export class ControlServer {
   }
 
   private serve(socket: Socket): void {
-    const send = eventWriter<ControlEvent>(socket);
-    readRequestLine(socket, MAX_REQUEST_BYTES)
-      .then((line) => this.run(parseRequest(line), send, socket))
-      .catch((err: unknown) => {
-        const e = err instanceof BrineError ? err : new BrineError('internal', (err as Error).message);
-        if (!(err instanceof BrineError)) this.log.error({ err }, 'control command failed');
-        send({ type: 'error', code: e.code, message: e.message });
-        socket.end();
-      });
+    serveRequest<ControlEvent>(socket, MAX_REQUEST_BYTES, this.log, (line, send) => this.run(parseRequest(line), send, socket));
   }
 
   private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void {
