@@ -1,6 +1,6 @@
 import { createLogger, useColor } from '@brine/common';
 import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
-import { APPLY_EXIT, applyRefused, type ApplyFlags, type ApplyTarget } from './apply-command.js';
+import { APPLY_EXIT, applyRefused, type ApplyFlags, type ApplyTarget } from './apply-options.js';
 import type { MinionConfig } from './config.js';
 import { anyFailed, runStateTree } from './state-run.js';
 
