@@ -65,7 +65,7 @@ let master;
 try {
   // Provisioning: the minion's key pair is made by its CLI (keygen) and accepted on the master before either starts.
   const config = join(minionDir, 'minion.yml');
-  const base = ['id: footprint', `pki_dir: ${minionDir}/pki`, `cachedir: ${minionDir}/cache`, 'log_level: info'];
+  const base = ['id: footprint', `pki_dir: ${minionDir}/pki`, `cachedir: ${minionDir}/cache`, `sock_dir: ${minionDir}/run`, 'log_level: info'];
   writeFileSync(config, [...base, ''].join('\n'));
   const made = spawnSync(join(root, 'node_modules', '.bin', 'minion'), ['keygen', '-c', config], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`minion keygen failed: ${made.stderr}`);

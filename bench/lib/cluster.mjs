@@ -39,7 +39,7 @@ export class BenchCluster {
     for (let i = 0; i < count; i++) {
       const id = `m${String(i).padStart(3, '0')}`;
       const cfg = join(this.dir, `${id}.yml`);
-      writeFileSync(cfg, [`master: 127.0.0.1:${this.port}`, `id: ${id}`, `pki_dir: ${this.dir}/${id}/pki`, `cachedir: ${this.dir}/${id}/cache`, 'log_level: info', ''].join('\n'));
+      writeFileSync(cfg, [`master: 127.0.0.1:${this.port}`, `id: ${id}`, `pki_dir: ${this.dir}/${id}/pki`, `cachedir: ${this.dir}/${id}/cache`, `sock_dir: ${this.dir}/${id}/run`, 'log_level: info', ''].join('\n'));
       minions.push(this.spawn('minion', ['-c', cfg]));
     }
     await Promise.all(minions.map((m) => waitForLog(() => m.log, 'minion ready', 120_000)));

@@ -108,6 +108,11 @@ export class Cluster {
     return join(this.dir, `minion-${pkiName}.yml`);
   }
 
+  /** The minion daemon's control socket directory (each minion its own, as each host has). */
+  minionSockDir(pkiName: string): string {
+    return join(this.dir, `minion-run-${pkiName}`);
+  }
+
   async startMaster(): Promise<Daemon> {
     if (!this.port) this.port = await freePort();
     writeFileSync(
@@ -142,6 +147,7 @@ export class Cluster {
         id: opts.id,
         pki_dir: join(this.dir, `minion-pki-${pki}`),
         cachedir: join(this.dir, `minion-cache-${pki}`),
+        sock_dir: this.minionSockDir(pki),
         log_level: 'trace',
         acceptance_wait_time: 1,
         reconnect_max: 2,

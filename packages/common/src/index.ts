@@ -8,3 +8,5 @@ export * from './key-files.js';
 export * from './send-queue.js';
 export * from './cli-main.js';
 export * from './color.js';
+export * from './operator.js';
+export * from './local-socket.js';

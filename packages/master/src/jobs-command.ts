@@ -76,11 +76,8 @@ export type RenderReturn = (ret: MinionReturn, test: boolean) => Promise<string>
  * compile errors. The state engine's formatter is loaded only for apply output.
  */
 export async function renderApply(ret: MinionReturn, test: boolean): Promise<string> {
-  const { formatCompileErrors, formatHighstate } = await import('@brine/states');
-  const color = useColor(process.stdout);
-  if (Array.isArray(ret.ret)) return formatCompileErrors(ret.ret.map(String), { color, minionId: ret.minion });
-  if (ret.ret === null || typeof ret.ret !== 'object') return renderPlain(ret);
-  return formatHighstate(ret.ret as never, { color, minionId: ret.minion, test });
+  const { formatStateReturn } = await import('@brine/states');
+  return formatStateReturn(ret.ret, { color: useColor(process.stdout), minionId: ret.minion, test });
 }
 
 /**

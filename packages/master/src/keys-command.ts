@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { BrineError, globalOptions } from '@brine/common';
+import { BrineError, currentOperator, globalOptions } from '@brine/common';
 import type { AuditLog } from './audit.js';
 import { controlSocketPath, loadMasterConfig, type MasterConfig } from './config.js';
 import type { KeyAuditRecord } from './control/protocol.js';
 import type { KeyState, KeyStore } from './keystore.js';
-import { currentOperator } from './operator.js';
 
 // The key store pulls in crypto and targeting code; only key commands load it.
 const keystore = () => import('./keystore.js');

@@ -1,25 +1,12 @@
 import { createLogger, useColor } from '@brine/common';
 import { compilePillar, formatCompileErrors, formatHighstate, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
-import { APPLY_EXIT, type ApplyFlags } from './apply-local.js';
-import { loadMinionConfig } from './config.js';
+import { APPLY_EXIT, applyRefused, type ApplyFlags, type ApplyTarget } from './apply-options.js';
+import type { MinionConfig } from './config.js';
 import { anyFailed, runStateTree } from './state-run.js';
 
 /** `minion apply --local`: render pillar and states from this machine's roots, run, report; returns the exit status. */
-export async function applyLocal(target: string, flags: ApplyFlags): Promise<number> {
-  const fail = (message: string): number => {
-    process.stderr.write(`minion apply: ${message}\n`);
-    return APPLY_EXIT.unusable;
-  };
-  if (!flags.local) return fail('only --local is supported here (applying through the master is the daemon\'s job)');
-  const sls = target === 'highstate' ? 'highstate' : target.split(',').map((s) => s.trim()).filter(Boolean);
-  if (sls !== 'highstate' && sls.length === 0) return fail(`no SLS names in '${target}'`);
-
-  let config;
-  try {
-    config = loadMinionConfig(flags.config);
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
-  }
+export async function applyLocal(sls: ApplyTarget, flags: ApplyFlags, config: MinionConfig): Promise<number> {
+  if (flags.wait !== undefined) return applyRefused('--wait is for runs through the daemon, not --local ones');
   const fileRoots = flags.fileRoot ?? config.file_roots;
   const pillarRoots = flags.pillarRoot ?? config.pillar_roots;
   const grains = { ...config.grains, id: config.id };

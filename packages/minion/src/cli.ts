@@ -1,12 +1,12 @@
 import { cliProgram, daemonAction, EXIT, runCli } from '@brine/common';
-import { registerApplyLocal } from './apply-local.js';
+import { registerApply } from './apply-command.js';
 import { ChannelError } from './channel.js';
 import { registerMinionCommands } from './commands.js';
 import { loadMinionConfig } from './config.js';
 
 const program = cliProgram('minion', 'Brine minion: authenticates to the master, fetches its pillar and runs states');
 registerMinionCommands(program);
-registerApplyLocal(program);
+registerApply(program);
 // Loaded only for the daemon: one-shot commands stay quick to start.
 daemonAction(program, async (config) => (await import('./daemon.js')).runMinion(loadMinionConfig(config)));
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
 
@@ -13,6 +14,12 @@ const spec = {
   id: { type: 'optional-string' },
   pki_dir: { type: 'path', default: '/etc/brine/pki/minion' },
   cachedir: { type: 'path', default: '/var/cache/brine/minion' },
+  /**
+   * Directory of the daemon's control socket (`minion.sock`, through which `minion
+   * apply` runs states): created 0700 when missing; an existing one must be the
+   * daemon's user's, mode 0700. Not the master's /run/brine, which its user owns.
+   */
+  sock_dir: { type: 'path', default: '/run/brine-minion' },
   log_level: { type: 'enum', default: 'info', values: LOG_LEVELS },
   file_roots: { type: 'roots', default: ['/srv/brine/states'] },
   pillar_roots: { type: 'roots', default: ['/srv/brine/pillar'] },
@@ -51,3 +58,5 @@ export function masterAddress(config: Pick<MinionConfig, 'master' | 'master_port
   if (!m) return { host: config.master, port: config.master_port };
   return { host: m[1]!, port: m[2] ? Number(m[2]) : config.master_port };
 }
+
+export const controlSocketPath = (config: Pick<MinionConfig, 'sock_dir'>): string => join(config.sock_dir, 'minion.sock');

@@ -2,11 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { Backoff, jittered, sleep } from '@brine/common';
 import { fingerprint } from '@brine/protocol';
 import { ChannelError } from './channel.js';
-import type { MinionConfig } from './config.js';
+import { controlSocketPath, type MinionConfig } from './config.js';
 import { openMinionContext, type MinionContext } from './connect.js';
+import { ControlServer, type ControlDeps } from './control-server.js';
 import { StateTreeMirror } from './file-sync.js';
 import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
+import { ownStateApply } from './own-jobs.js';
 import { ReturnStore } from './returns.js';
+import { StartupStates } from './startup.js';
 import { notifySystemd } from './systemd-notify.js';
 
 /**
@@ -55,19 +58,6 @@ function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<strin
   };
 }
 
-/** What `startup_states` asks for, as state.apply arguments; undefined when none. */
-function startupArgs(config: MinionConfig): { mods: string[]; test: boolean } | undefined {
-  if (config.startup_states === 'highstate') return { mods: [], test: false };
-  if (config.startup_states === 'sls') return { mods: config.sls_list, test: false };
-  return undefined;
-}
-
-/** Runs the startup states once, recorded as a startup job on the master (`master status` reads them); says how it went. */
-async function runStartupStates(ctx: MinionContext, runner: JobRunner, args: { mods: string[]; test: boolean }): Promise<JobResult> {
-  const { value: jid } = await ctx.channel.request('job.begin', { fun: 'state.apply', args, origin: 'startup' });
-  return runner.enqueue({ t: 'job', jid: jid as string, fun: 'state.apply', args });
-}
-
 /** A log-safe summary of a state run's result: counts, never contents. */
 function describe(result: JobResult): Record<string, unknown> {
   if (Array.isArray(result.ret)) return { problems: result.ret.length };
@@ -79,6 +69,22 @@ function describe(result: JobResult): Record<string, unknown> {
     changed: states.filter((r) => Object.keys(r.changes).length > 0).length,
     total: states.length,
   };
+}
+
+/**
+ * The control socket `minion apply` uses. One that cannot open (an unsafe
+ * sock_dir) is logged, not fatal: the startup states, the unlock, matter more.
+ */
+async function openControlSocket(ctx: MinionContext, runner: JobRunner, onResult: ControlDeps['onResult']): Promise<ControlServer | undefined> {
+  const path = controlSocketPath(ctx.config);
+  const server = new ControlServer(path, { channel: ctx.channel, runner, log: ctx.log, onResult });
+  try {
+    await server.start();
+    return server;
+  } catch (err) {
+    ctx.log.error({ path, err: (err as Error).message }, 'no control socket: minion apply cannot reach this daemon (minion apply --local still works)');
+    return undefined;
+  }
 }
 
 /** Runs the minion in the foreground until SIGTERM or SIGINT. */
@@ -102,9 +108,11 @@ export async function runMinion(config: MinionConfig): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
-  const startup = startupArgs(config);
-  let booted = startup === undefined;
+  const startup = new StartupStates(config);
   const retry = new Backoff(1000, config.startup_retry_max * 1000);
+  const control = await openControlSocket(ctx, runner, (args, jid, result) => {
+    if (startup.settle(args, result)) log.info({ ...describe(result), jid, by: 'minion apply', ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
+  });
 
   const live = (async () => {
     while (!stopping) {
@@ -112,26 +120,30 @@ export async function runMinion(config: MinionConfig): Promise<void> {
       await connectUntilAccepted(ctx, () => stopping);
       if (stopping) return;
       log.info({ id: config.id, ready_ms: Math.round(performance.now()) }, 'minion ready');
-      while (!booted && !stopping) {
+      while (startup.pending && !stopping) {
         await notifySystemd({ status: 'running startup states' }, log);
+        const args = startup.args!;
+        let jid: string | undefined;
         let result: JobResult;
         try {
-          result = await runStartupStates(ctx, runner, startup!);
+          result = await runner.enqueue(ownStateApply(channel, args, 'startup'), { onStart: (started) => (jid = started) });
         } catch (err) {
           result = { success: false, ret: (err as Error).message, transient: true };
         }
-        if (result.success) {
-          booted = true;
-          log.info({ ...describe(result), ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
+        if (startup.settle(args, result)) {
+          log.info({ ...describe(result), jid, ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
           break;
         }
+        // An operator's `minion apply` of them succeeded while this run waited in line.
+        if (!startup.pending) break;
         const wait = retry.next();
-        log.error({ ...describe(result), transient: result.transient === true, retry_ms: wait }, 'startup states failed; running them again later');
-        await notifySystemd({ status: `startup states failed; retrying in ${Math.round(wait / 1000)} s` }, log);
-        await Promise.race([sleep(wait), stop]);
+        log.error({ ...describe(result), jid, transient: result.transient === true, retry_ms: wait }, 'startup states failed; running them again later');
+        await notifySystemd({ status: `startup states failed; retrying in ${Math.round(wait / 1000)} s; or run them now: minion apply` }, log);
+        // Until the next attempt, or until an operator's `minion apply` of them succeeds.
+        await Promise.race([sleep(wait), stop, startup.done]);
         if (result.transient) break; // the master went away: reconnect first
       }
-      if (!booted) continue;
+      if (startup.pending) continue;
       await notifySystemd({ ready: true, status: 'ready' }, log);
       // Keepalive: notices a lost or restarted master and reconnects.
       while (!stopping) {
@@ -147,6 +159,7 @@ export async function runMinion(config: MinionConfig): Promise<void> {
     }
   })();
   await Promise.race([stop, live]);
+  control?.close();
   runner.stop();
   channel.close();
   // Returns the master has not acknowledged go to disk, to be delivered after the restart.

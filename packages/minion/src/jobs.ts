@@ -14,19 +14,52 @@ export interface JobResult {
 export type JobFunction = (job: Job) => Promise<JobResult>;
 
 /**
+ * A job the minion starts itself (startup states, `minion apply`): `begin` asks the
+ * master to record it and gives its jid when its turn comes, so a job still
+ * waiting in line is not in the master's job cache yet.
+ */
+export interface OwnJob {
+  fun: string;
+  args: Job['args'];
+  begin: () => Promise<string>;
+}
+
+export interface QueueOptions {
+  /** Aborting while the job waits in line takes it out of the line; once started, it runs to the end. */
+  signal?: AbortSignal;
+  /** Told the job's id when it starts. */
+  onStart?: (jid: string) => void;
+}
+
+/** What the runner is doing: whether a job holds it, which one once it started, and how many wait after it. */
+export interface RunnerActivity {
+  busy: boolean;
+  running?: { jid: string; fun: string };
+  queued: number;
+}
+
+interface QueueEntry {
+  job: Job | OwnJob;
+  opts: QueueOptions;
+  done: (r: JobResult) => void;
+  fail: (err: unknown) => void;
+}
+
+/**
  * Returns not worth a write to disk: a ping's answer matters only while someone
  * waits for it. They are still sent again after a master restart, from memory.
  */
 const EPHEMERAL_RETURNS: ReadonlySet<string> = new Set(['test.ping']);
 
 /**
- * Runs pushed jobs one at a time, in the order they arrived (a second state run
- * waits for the first rather than failing as "already running"), and delivers
- * each return until the master acknowledges it.
+ * Runs jobs (pushed by the master, or the minion's own) one at a time, in the
+ * order they arrived (a second state run waits for the first rather than failing
+ * as "already running"), and delivers each return until the master acknowledges it.
  */
 export class JobRunner {
-  private readonly queue: { job: Job; done: (r: JobResult) => void }[] = [];
+  private readonly queue: QueueEntry[] = [];
   private running = false;
+  private current: Job | undefined;
   private flushing: Promise<void> | undefined;
   /** A flush was asked for since the running pass started: a new session or return it may have missed. */
   private flushAgain = false;
@@ -48,12 +81,35 @@ export class JobRunner {
     private readonly retry = new Backoff(500, 5_000),
   ) {}
 
-  /** Queues a job; the promise settles with its result once it has run. */
-  enqueue(job: Job): Promise<JobResult> {
-    this.log.debug({ jid: job.jid, fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
-    const result = new Promise<JobResult>((done) => this.queue.push({ job, done }));
-    void this.drain();
-    return result;
+  /**
+   * Queues a job; the promise settles with its result once it has run. It rejects
+   * when an own job could not begin (the master did not record it) or was taken
+   * out of the line by its signal.
+   */
+  enqueue(job: Job | OwnJob, opts: QueueOptions = {}): Promise<JobResult> {
+    this.log.debug({ ...('jid' in job && { jid: job.jid }), fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
+    return new Promise<JobResult>((done, fail) => {
+      const { signal } = opts;
+      if (signal?.aborted) return fail(signal.reason);
+      const entry: QueueEntry = { job, opts, done, fail };
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.queue.indexOf(entry);
+          if (at < 0) return;
+          this.queue.splice(at, 1);
+          fail(signal.reason);
+        },
+        { once: true },
+      );
+      this.queue.push(entry);
+      void this.drain();
+    });
+  }
+
+  activity(): RunnerActivity {
+    const { current } = this;
+    return { busy: this.running, ...(current && { running: { jid: current.jid, fun: current.fun } }), queued: this.queue.length };
   }
 
   private async drain(): Promise<void> {
@@ -61,11 +117,21 @@ export class JobRunner {
     this.running = true;
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-        const { job, done } = next;
+        const { opts, done, fail } = next;
+        let job: Job;
+        try {
+          job = 'begin' in next.job ? { t: 'job', jid: await next.job.begin(), fun: next.job.fun, args: next.job.args } : next.job;
+        } catch (err) {
+          fail(err);
+          continue;
+        }
+        this.current = job;
+        opts.onStart?.(job.jid);
         const t0 = performance.now();
         const result = await this.execute(job);
         this.returns.add({ jid: job.jid, fun: job.fun, success: result.success, ret: result.ret }, !EPHEMERAL_RETURNS.has(job.fun));
         this.log.info({ jid: job.jid, fun: job.fun, success: result.success, ms: Math.round(performance.now() - t0) }, 'job finished');
+        this.current = undefined;
         done(result);
         await this.flush();
       }

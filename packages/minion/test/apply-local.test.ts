@@ -147,7 +147,7 @@ describe('minion apply --local', () => {
 
   it('exits 2 on usage errors', async () => {
     const { config } = site({ 'x.sls': 'a: test.nop\n' });
-    expect((await execa(MINION, ['apply', '-c', config, 'x'], { reject: false })).exitCode).toBe(2);
+    expect((await apply(config, 'x', '--wait', '5')).exitCode).toBe(2);
     expect((await apply(config, 'x', '--no-such-flag')).exitCode).toBe(2);
     expect((await apply(config, 'missing')).exitCode).toBe(2);
   });

@@ -19,7 +19,7 @@ export { StateCompileError } from './compile/errors.js';
 export type { LowChunk, Requisite, RequisiteKind, RetrySpec } from './compile/types.js';
 export { runStates, type RunOptions } from './run/execute.js';
 export { summarize, type RunSummary, type StateResult, type StateResults } from './run/results.js';
-export { formatHighstate, formatCompileErrors, type HighstateFormat } from './output/highstate.js';
+export { formatHighstate, formatCompileErrors, formatStateReturn, type HighstateFormat } from './output/highstate.js';
 export { Redactor, REDACTED } from './redact.js';
 
 // What state modules and their hosts plug into

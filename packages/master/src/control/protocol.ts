@@ -1,8 +1,8 @@
+import type { Operator } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionStatus } from '../minion-status.js';
-import type { Operator } from '../operator.js';
 
 /*
  * The local control socket speaks newline-delimited JSON: the client writes one

@@ -1,7 +1,6 @@
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
-import { BrineError, type Logger } from '@brine/common';
+import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { BadRequest, BrineError, listenLocal, operatorProblem, parseRequestObject, serveRequest, type Logger, type Operator } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
@@ -10,29 +9,19 @@ import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
 import type { MinionRegistry } from '../minion-registry.js';
 import type { StatusReporter } from '../minion-status.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
-import { operatorProblem, type Operator } from '../operator.js';
 import type { AuditLog } from '../audit.js';
 import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 const KEY_EVENTS: ReadonlySet<string> = new Set(['key_accepted', 'key_rejected', 'key_deleted']);
 
-class BadRequest extends BrineError {}
-
 function parseRequest(line: string): WireRequest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    throw new BadRequest('bad_request', 'request is not JSON');
-  }
-  const r = raw as Record<string, unknown>;
+  const r = parseRequestObject(line);
   const need = (ok: boolean, what: string) => {
-    if (!ok) throw new BadRequest('bad_request', what);
+    if (!ok) throw new BadRequest(what);
   };
-  need(typeof r === 'object' && r !== null, 'request must be an object');
   const who = operatorProblem(r['operator']);
-  if (who) throw new BadRequest('bad_request', who);
+  if (who) throw new BadRequest(who);
   const targeted = () => {
     need(typeof r['target'] === 'string' && r['target'] !== '', "'target' must be a non-empty string");
     need(isMatchType(r['tgt_type']), "'tgt_type' must be a match type");
@@ -72,7 +61,7 @@ function parseRequest(line: string): WireRequest {
       break;
     }
     default:
-      throw new BadRequest('bad_request', `unknown command ${JSON.stringify(r['cmd'])}`);
+      throw new BadRequest(`unknown command ${JSON.stringify(r['cmd'])}`);
   }
   return r as unknown as WireRequest;
 }
@@ -105,19 +94,8 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    socketDir(dirname(this.path), this.group);
-    const stale = lstatSync(this.path, { throwIfNoEntry: false });
-    if (stale) {
-      if (!stale.isSocket()) throw new BrineError('sock_dir_unsafe', `${this.path} exists and is not a socket; remove it or choose another sock_dir`);
-      if (await isListening(this.path)) throw new BrineError('master_running', `another master is listening on ${this.path}`);
-      rmSync(this.path);
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.path, () => resolve());
-    });
-    if (this.group) shareWithGroup(this.path, 0o660, this.group);
-    else chmodSync(this.path, 0o600);
+    const group = this.group && { ...this.group, share: (path: string, mode: number) => shareWithGroup(path, mode, this.group!) };
+    await listenLocal(this.server, this.path, 'master', group);
   }
 
   close(): void {
@@ -126,29 +104,7 @@ export class ControlServer {
   }
 
   private serve(socket: Socket): void {
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: string) => {
-      if (buffered === undefined) return;
-      buffered += chunk;
-      const nl = buffered.indexOf('\n');
-      if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return;
-      const line = nl < 0 ? buffered : buffered.slice(0, nl);
-      buffered = undefined as unknown as string;
-      const send = (event: ControlEvent) => {
-        if (!socket.destroyed) socket.write(`${JSON.stringify(event)}\n`);
-      };
-      try {
-        if (nl < 0) throw new BadRequest('bad_request', 'request too large');
-        this.run(parseRequest(line), send, socket);
-      } catch (err) {
-        const e = err instanceof BrineError ? err : new BrineError('internal', (err as Error).message);
-        if (!(err instanceof BrineError)) this.log.error({ err }, 'control command failed');
-        send({ type: 'error', code: e.code, message: e.message });
-        socket.end();
-      }
-    });
+    serveRequest<ControlEvent>(socket, MAX_REQUEST_BYTES, this.log, (line, send) => this.run(parseRequest(line), send, socket));
   }
 
   private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void {
@@ -213,45 +169,4 @@ export class ControlServer {
       this.dispatcher.unwatch(published.jid, listener);
     });
   }
-}
-
-/**
- * The directory that keeps the socket to the master's user (and `sock_group`).
- * Created when missing (0700, or 0750 of the group); an existing one is never
- * chmodded (it may be shared: /tmp, /run): it must be a real directory of the
- * master's user that no one else can write or enter, save the group if there is one.
- */
-function socketDir(dir: string, group: OperatorGroup | undefined): void {
-  const created = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
-  if (created && group) shareWithGroup(dir, 0o750, group);
-  const st = lstatSync(dir);
-  const fix = `point sock_dir at a directory of its own (the master creates it ${group ? `0750, group ${group.name},` : '0700'} when missing)`;
-  if (!st.isDirectory()) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is not a directory (a symbolic link?); ${fix}`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} belongs to uid ${st.uid}, not to the master's user (uid ${uid}); ${fix}`);
-  const mode = st.mode & 0o7777;
-  if (!group) {
-    if ((mode & 0o077) !== 0) {
-      throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`);
-    }
-    return;
-  }
-  if ((mode & 0o027) !== 0 || (mode & 0o050) !== 0o050 || st.gid !== group.gid) {
-    // Group write would let members replace the socket; another group could enter; without r-x the group cannot reach it.
-    throw new BrineError(
-      'sock_dir_unsafe',
-      `sock_dir ${dir} is mode ${mode.toString(8)}, gid ${st.gid}: it must be mode 750 and group ${group.name} (sock_group, gid ${group.gid}); chgrp ${group.name} ${dir} && chmod 750 ${dir}, or ${fix}`,
-    );
-  }
-}
-
-function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
 }

@@ -1,9 +1,8 @@
-import { BrineError, type Logger } from '@brine/common';
+import { BrineError, type Logger, type Operator } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import { Redactor, type MatchType } from '@brine/states';
 import type { AuditLog } from '../audit.js';
 import type { MinionRegistry } from '../minion-registry.js';
-import type { Operator } from '../operator.js';
 import type { Outbox } from '../outbox.js';
 import type { Session } from '../sessions.js';
 import { newJid } from './jid.js';

@@ -57,3 +57,14 @@ export function formatCompileErrors(problems: readonly string[], fmt: Pick<Highs
   const red = (t: string) => paintIf('red', t, fmt.color);
   return [red(`${fmt.minionId}:`), red('    Data failed to compile:'), ...problems.map((p) => red(`----------\n    ${p}`))].join('\n') + '\n';
 }
+
+/**
+ * A state.apply job's return as `master apply` and `minion apply` print it: the
+ * highstate, the compile errors of a run that never started, or the message of a
+ * job that could not run at all.
+ */
+export function formatStateReturn(ret: unknown, fmt: HighstateFormat): string {
+  if (Array.isArray(ret)) return formatCompileErrors(ret.map(String), fmt);
+  if (ret !== null && typeof ret === 'object') return formatHighstate(ret as StateResults, fmt);
+  return [`${fmt.minionId}:`, ...nested(ret, 4)].join('\n') + '\n';
+}

@@ -3,9 +3,10 @@ import { userInfo } from 'node:os';
 /**
  * Who gave a command, as audited: the user name and uid of the process, and
  * the user sudo says ran it (SUDO_USER, which sudo sets) when it came through
- * sudo. Only the master's user and root can act at all (the key store and the
- * control socket are theirs alone), so behind a shared root or service account
- * `sudo_user` is what tells operators apart.
+ * sudo. Only a few users can act at all (the master's key store and control
+ * socket are its user's and its sock_group's, the minion's control socket is
+ * root's), so behind a shared root or service account `sudo_user` is what tells
+ * operators apart.
  */
 export interface Operator {
   user: string;
