@@ -5,21 +5,26 @@
 // the boot's critical path, and every `master` one-shot command pays the same. Code splitting
 // keeps the lazy imports lazy (the state engine loads on the first state run).
 // Kept outside: zeromq (a native addon, loaded from its package) and pino-pretty (loaded by
-// path on a terminal only).
+// path on a terminal only). The release packages (scripts/package.mjs) ship both as
+// node_modules of their own next to this bundle.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-for (const name of ['master', 'minion']) {
-  const pkg = join(root, 'packages', name);
-  rmSync(join(pkg, 'dist', 'bundle'), { recursive: true, force: true });
-  const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
+/** The version `--version` prints: the package's, unless a release build sets another. */
+export function packageVersion(name) {
+  return JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8')).version;
+}
+
+/** Bundles one CLI from packages/<name>/dist/cli.js into `outdir`. */
+export async function bundleCli(name, outdir, version = packageVersion(name)) {
+  rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: [join(pkg, 'dist', 'cli.js')],
-    outdir: join(pkg, 'dist', 'bundle'),
+    entryPoints: [join(ROOT, 'packages', name, 'dist', 'cli.js')],
+    outdir,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -32,4 +37,8 @@ for (const name of ['master', 'minion']) {
     banner: { js: "import { createRequire as __brineRequire } from 'node:module'; const require = __brineRequire(import.meta.url);" },
     logLevel: 'warning',
   });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const name of ['master', 'minion']) await bundleCli(name, join(ROOT, 'packages', name, 'dist', 'bundle'));
 }
