@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT } from '../support/cluster.js';
 import { createDisk, prepareVm, runInVm } from './harness.mjs';
+import { facts, WAIT_READY } from './minion-unit.js';
 import { installMissingPackages } from './provision.mjs';
 
 const PASSPHRASE = 'vm-boot-passphrase-3c9e41d7b2';
@@ -40,16 +41,6 @@ EOF
 systemctl enable argv-sampler.service
 `;
 
-/** Waits in the guest until the minion reports READY to systemd (startup states done), or fails with its journal. */
-const WAIT_READY = (seconds: number) => `
-for i in $(seq ${seconds}); do
-  [ "$(systemctl is-active brine-minion)" = active ] && break
-  sleep 1
-done
-if [ "$(systemctl is-active brine-minion)" != active ]; then
-  echo "minion not ready after ${seconds}s"; systemctl status brine-minion --no-pager | cat; journalctl -u brine-minion -o cat | tail -40; exit 70
-fi`;
-
 /** Saves the minion's journal for this boot on the share, so the host can check it too. */
 const SAVE_JOURNAL = (name: string) => `journalctl -u brine-minion -o cat > ${share}/${name}.log`;
 
@@ -67,9 +58,6 @@ function boot(name: string, command: string, timeoutMs = 240_000) {
     timeoutMs,
   });
 }
-
-/** key=value lines a guest command printed. */
-const facts = (stdout: string) => Object.fromEntries(stdout.split('\n').filter((l) => /^[a-z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
 // Each boot may first wait for another test file's VM to finish (one VM at a time).
 describe('unattended boot: key from the master, volume built or unlocked, service on it', { timeout: 600_000 }, () => {

@@ -111,6 +111,9 @@ done
 # If the host is a container, its marker file would make systemd and systemd-detect-virt treat
 # this VM as one too. The host's mounts mean nothing here; a test that wants some writes its own fstab.
 rm -f /.dockerenv
+# A container image's policy-rc.d (exit 101: start no services) would keep package maintainer
+# scripts from starting their units, as they do on a real server.
+rm -f /usr/sbin/policy-rc.d
 : >/etc/fstab
 echo brine-vm >/etc/hostname
 hostname brine-vm
