@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Boot storm: N simulated minions (each with its own key pair, its own session and its own
 // ZeroMQ socket, many per worker process) start at the same instant against one real master
-// process and each fetch one pillar key, as the minion daemon does; then the same storm against
-// Tang (tangd behind socat) in the same run, and the Brine/Tang ratios.
-// Usage: node bench/storm.mjs [--n 100,1000,10000] [--workers 4] [--no-tang] [--storm-timeout 180]
+// process and each fetch one pillar key, as the minion daemon does; then, at each N in the same
+// run, the same storm against the peers: kxd (Go, mutual TLS, a fresh handshake and one GET per
+// client) and Tang (tangd behind socat), and the Brine/peer ratios.
+// Usage: node bench/storm.mjs [--n 100,1000,10000] [--workers 4] [--peers kxd,tang] [--storm-timeout 180]
+//   --peers '' (or --no-kxd, --no-tang) leaves peers out. Missing peers are installed with apt-get.
 //   BRINE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the master under load.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { ask, cpuByThread, cpuNs, round, rssMiB, stormSummary } from './lib/proc.mjs';
+import { printKxd, stormKxd } from './lib/kxd.mjs';
+import { brineRatios } from './lib/peer-clients.mjs';
 import { brineTangRatios, printTang, stormTang } from './lib/tang.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,12 +27,21 @@ const GOALS = { master_cpu_ms_per_delivery: 0.1, wall_s_at_10000: 3 };
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);
 const workerCount = Number(arg('workers', '4'));
 const deadlineMs = Number(arg('storm-timeout', '180')) * 1000;
+const peers = arg('peers', 'kxd,tang')
+  .split(',')
+  .filter((p) => p && !process.argv.includes(`--no-${p}`));
+for (const p of peers) if (!['kxd', 'tang'].includes(p)) throw new Error(`--peers: unknown peer ${p} (kxd, tang)`);
+// Each N in turn on every server, so a busy spell of the machine falls on all of them alike.
 const brine = [];
-for (const n of sizes) brine.push(await stormBrine(n));
+const kxd = [];
 const tang = [];
-if (!process.argv.includes('--no-tang')) for (const n of sizes) tang.push(await stormTang({ n, workers: workerCount }));
-const ratios = brineTangRatios(brine, tang);
-console.log(JSON.stringify({ goals: GOALS, brine, tang, ratios }));
+for (const n of sizes) {
+  brine.push(await stormBrine(n));
+  if (peers.includes('kxd')) kxd.push(await stormKxd({ n, workers: workerCount }));
+  if (peers.includes('tang')) tang.push(await stormTang({ n, workers: workerCount }));
+}
+const ratios = { kxd: brineRatios(brine, kxd, 'server_cpu_ms_per_delivery'), tang: brineTangRatios(brine, tang) };
+console.log(JSON.stringify({ goals: GOALS, peers, brine, kxd, tang, ratios }));
 new console.Console(process.stderr).table(
   Object.fromEntries(
     brine.map((r) => [
@@ -37,7 +50,19 @@ new console.Console(process.stderr).table(
     ]),
   ),
 );
-if (tang.length) printTang(tang, ratios);
+if (kxd.length) printKxd(kxd);
+if (tang.length) printTang(tang);
+if (peers.length) {
+  const row = (n) => {
+    const cells = {};
+    for (const [peer, name] of [['kxd', 'kxd'], ['tang', 'Tang']]) {
+      const r = ratios[peer].find((x) => x.n === n);
+      if (r) Object.assign(cells, { [`Brine/${name} CPU per delivery`]: r.cpu_per_delivery, [`Brine/${name} wall`]: r.wall });
+    }
+    return cells;
+  };
+  new console.Console(process.stderr).table(Object.fromEntries(sizes.map((n) => [`N=${n}`, row(n)])));
+}
 
 async function stormBrine(n) {
   // Workers make their minions' keys; their public keys are accepted before the master starts (provisioning).

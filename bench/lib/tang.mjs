@@ -1,13 +1,15 @@
 // The boot storm against Tang, the peer Clevis users run: tangd behind socat (a process per
 // connection, as its systemd socket does), N key recoveries starting at the same instant from
 // client worker processes, one TCP connection each, as booting clevis clients make them.
-import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ask, cpuWithChildrenNs, freePort, round, stormSummary } from './proc.mjs';
+import { ensureDebianPackages, hasCommand } from './apt.mjs';
+import { brineRatios, failureDetails, forkClients, requestOnce, runClients } from './peer-clients.mjs';
+import { cpuWithChildrenNs, freePort, round, stormSummary } from './proc.mjs';
 
 const TANGD = '/usr/libexec/tangd';
 const TANGD_KEYGEN = '/usr/libexec/tangd-keygen';
@@ -20,15 +22,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * socket unit that the tang package enables on port 80.
  */
 export function ensureTangTools() {
-  const missing = () => [TANGD, TANGD_KEYGEN].some((p) => !existsSync(p)) || ['clevis', 'jose', 'socat', 'curl'].some((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
-  if (!missing()) return;
-  if (process.getuid() !== 0) throw new Error('tang: install tang-common clevis jose socat (Debian packages), or run as root to let the benchmark install them');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'tang-common', 'clevis', 'jose', 'socat', 'curl']]) {
-    const r = spawnSync('apt-get', args, { env, stdio: ['ignore', 2, 2] });
-    if (r.status !== 0) throw new Error(`tang: apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
-  }
-  if (missing()) throw new Error('tang: tools still missing after apt-get install');
+  const missing = () => [TANGD, TANGD_KEYGEN].some((p) => !existsSync(p)) || ['clevis', 'jose', 'socat', 'curl'].some((c) => !hasCommand(c));
+  ensureDebianPackages('tang', ['tang-common', 'clevis', 'jose', 'socat', 'curl'], missing);
 }
 
 /**
@@ -45,23 +40,11 @@ export async function stormTang({ n, workers = 4, timeoutS = 60 + n / 20, maxAtt
     server = await startTang(dir);
     const recovery = await recoveryRequest(dir, server.port);
 
-    const per = Math.ceil(n / workers);
-    const clients = [];
-    for (let w = 0; w < workers && w * per < n; w++) {
-      const child = fork(join(here, 'tang-worker.mjs'), { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      children.push(child);
-      clients.push({ child, count: Math.min(per, n - w * per) });
-    }
-    await Promise.all(clients.map(({ child }) => ask(child, { type: 'ready?' }, 'ready')));
+    const clients = await forkClients(join(here, 'tang-worker.mjs'), n, workers, children);
 
     const cpu0 = server.cpuNs();
-    const startAt = Date.now() + 300;
-    const go = { type: 'go', port: server.port, path: `/rec/${recovery.kid}`, body: recovery.body, expect: recovery.expect, startAt, maxAttempts, attemptTimeoutMs: attemptTimeoutS * 1000 };
-    const reports = await withTimeout(
-      Promise.all(clients.map(({ child, count }) => ask(child, { ...go, count }, 'done'))),
-      timeoutS * 1000,
-      `tang storm of ${n} did not finish in ${timeoutS} s`,
-    );
+    const go = { port: server.port, path: `/rec/${recovery.kid}`, body: recovery.body, expect: recovery.expect, maxAttempts, attemptTimeoutMs: attemptTimeoutS * 1000 };
+    const { reports, startAt } = await runClients(clients, () => go, timeoutS, `tang storm of ${n}`);
     const stuck = await server.settle();
     const cpu1 = server.cpuNs();
 
@@ -73,11 +56,7 @@ export async function stormTang({ n, workers = 4, timeoutS = 60 + n / 20, maxAtt
       server_cpu_s: round((cpu1 - cpu0) / 1e9, 2),
       cpu_source: server.cpuSource,
       stuck_connections: stuck,
-      error_samples: [...new Set(reports.flatMap((r) => r.errorSamples))].slice(0, 5),
-      retry_reasons: reports.reduce((all, r) => {
-        for (const [why, count] of Object.entries(r.retryReasons)) all[why] = (all[why] ?? 0) + count;
-        return all;
-      }, {}),
+      ...failureDetails(reports),
     };
   } finally {
     for (const child of children) child.kill();
@@ -87,13 +66,7 @@ export async function stormTang({ n, workers = 4, timeoutS = 60 + n / 20, maxAtt
 }
 
 /** Brine/Tang ratios per storm size, from storm.mjs's Brine results and stormTang's. */
-export function brineTangRatios(brine, tang) {
-  return tang.flatMap((t) => {
-    const b = brine.find((r) => r.n === t.n);
-    if (!b) return [];
-    return [{ n: t.n, cpu_per_delivery: round(b.master_cpu_ms_per_delivery / t.server_cpu_ms_per_recovery, 4), wall: round(b.wall_s / t.wall_s, 3) }];
-  });
-}
+export const brineTangRatios = (brine, tang) => brineRatios(brine, tang, 'server_cpu_ms_per_recovery');
 
 /** Human tables on stderr (stdout carries the JSON). */
 export function printTang(tang, ratios = []) {
@@ -265,24 +238,10 @@ async function recoveryRequest(dir, port) {
 }
 
 /** One POST on its own connection (no keep-alive), as clevis's curl makes it. */
-export function post(port, path, body, timeoutMs = 60_000) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/jwk+json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode, data }));
-        res.on('error', reject);
-      },
-    );
-    // Whole-attempt limit: socket idle timeouts do not cover a connect stuck in SYN retransmits.
-    const timer = setTimeout(() => req.destroy(new Error('timeout')), timeoutMs);
-    req.on('close', () => clearTimeout(timer));
-    req.on('error', reject);
-    req.end(body);
-  });
+export async function post(port, path, body, timeoutMs = 60_000) {
+  const headers = { 'content-type': 'application/jwk+json', 'content-length': Buffer.byteLength(body) };
+  const { status, data } = await requestOnce(request, { port, path, method: 'POST', headers }, body, timeoutMs);
+  return { status, data: data.toString('utf8') };
 }
 
 async function waitForHttp(port, path, log) {
@@ -297,9 +256,4 @@ async function waitForHttp(port, path, log) {
     }
     if (Date.now() > deadline) throw new Error(`tang: no answer on port ${port}:\n${log().slice(-2000)}`);
   }
-}
-
-function withTimeout(promise, ms, message) {
-  let timer;
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }

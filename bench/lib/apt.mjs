@@ -1,0 +1,25 @@
+// Peers of the benchmarks come from Debian: installed with apt-get when missing (CI and a
+// developer's machine start fresh), as test/vm/provision.mjs does for the VM harness.
+import { spawnSync } from 'node:child_process';
+
+/** True when `command` is on PATH. */
+export const hasCommand = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Installs Debian `packages` (apt-get update first) when `missing()` says a tool is absent;
+ * throws when not root or when the tools are still missing. `who` names the peer in messages.
+ */
+export function ensureDebianPackages(who, packages, missing) {
+  if (!missing()) return;
+  const list = packages.join(' ');
+  if (process.getuid() !== 0) throw new Error(`${who}: install ${list} (Debian packages), or run as root to let the benchmark install them`);
+  process.stderr.write(`${who}: installing ${list} with apt-get (first run on this machine)\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Another process of this machine may hold dpkg's lock (a parallel bench or test): wait for it.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  for (const args of [['update', '-qq', ...lock], ['install', '-y', '-qq', '--no-install-recommends', ...lock, ...packages]]) {
+    const r = spawnSync('apt-get', args, { env, stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) throw new Error(`${who}: apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+  }
+  if (missing()) throw new Error(`${who}: tools still missing after apt-get install ${list}`);
+}
