@@ -1,7 +1,7 @@
 // A real master started from the CLI in a temporary directory, with minion keys accepted
 // beforehand (provisioning), for the footprint and memory benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,11 @@ export const MANY_FROM_ONE_ADDRESS = { max_connections_per_address: 100_000 };
 
 /**
  * `accepted`: [id, base64 public key] pairs written as accepted keys before the master starts;
- * `options`: more master config (name → scalar).
+ * `options`: more master config (name → scalar); `keysFrom`: another bench master whose key pair
+ * this one uses (the masters of one cluster share it).
  * BRINE_BENCH_NODE_FLAGS (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2) go to the master's node.
  */
-export async function startMaster({ root = repoRoot, accepted = [], options = {} } = {}) {
+export async function startMaster({ root = repoRoot, accepted = [], options = {}, keysFrom } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'brine-master-bench-'));
   let master;
   const stop = async () => {
@@ -56,6 +57,7 @@ export async function startMaster({ root = repoRoot, accepted = [], options = {}
     const pki = join(dir, 'pki');
     mkdirSync(join(pki, 'minions'), { recursive: true, mode: 0o700 });
     for (const [id, pub] of accepted) writeFileSync(join(pki, 'minions', id), `${pub}\n`);
+    for (const file of keysFrom ? ['master.sign.key', 'master.box.key', 'master.pub'] : []) copyFileSync(join(keysFrom.dir, 'pki', file), join(pki, file));
     const config = join(dir, 'master.yml');
     const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
     lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, `sock_group: ''`, 'log_level: info');

@@ -3,8 +3,8 @@
 // all reconnect at once with a fresh socket and session and fetch their key: a boot storm.
 import { createLogger } from '@brine/common';
 import { ChannelError, MasterChannel } from '@brine/minion';
-import { fingerprint, MinionIdentity, X25519Key } from '@brine/protocol';
 import zmq from 'zeromq';
+import { addMinions, trustOnly } from './fleet-keys.mjs';
 
 // Thousands of minions in one process: raise libzmq's per-context socket limit (default 1023).
 zmq.context.maxSockets = 65_536;
@@ -16,8 +16,7 @@ let pingErrors = 0;
 
 process.on('message', async (m) => {
   if (m.type === 'keys') {
-    for (let i = 0; i < m.count; i++) fleet.push({ identity: new MinionIdentity(`fleet${m.first + i}`, X25519Key.generate()) });
-    process.send({ type: 'keys', keys: fleet.map(({ identity }) => [identity.id, Buffer.from(identity.publicKey).toString('base64')]) });
+    process.send({ type: 'keys', keys: addMinions(fleet, m) });
   } else if (m.type === 'connect') {
     useMaster(m);
     process.send({ type: 'done', ...(await storm(m.startAt, (channel) => channel.connect())) });
@@ -33,11 +32,7 @@ process.on('message', async (m) => {
 
 /** The master to talk to: its port and pinned public key; how minions say hello, ping and give up. */
 function useMaster(m) {
-  const pinned = fingerprint(new Uint8Array(Buffer.from(m.identity, 'base64')));
-  const trust = (identity) => {
-    if (fingerprint(identity) !== pinned) throw new Error('wrong master');
-  };
-  master = { port: m.port, trust, pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
+  master = { port: m.port, trust: trustOnly(m.identity), pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
 }
 
 async function fetchKey(channel) {

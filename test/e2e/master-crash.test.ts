@@ -25,8 +25,8 @@ describe('a master that dies mid-job', () => {
   beforeAll(async () => {
     await cluster.startMaster();
     for (const [id, nap] of Object.entries(NAPS)) {
-      // A long keepalive: only the minion's return delivery may bring it back to a restarted master.
-      minions.set(id, cluster.startMinion({ id, extra: { grains: { nap }, keepalive: 60, request_timeout: 2 } }));
+      // A long master_alive_interval: only the minion's return delivery may bring it back to a restarted master.
+      minions.set(id, cluster.startMinion({ id, extra: { grains: { nap }, master_alive_interval: 60, request_timeout: 2 } }));
     }
     await Promise.all([...minions.values()].map((m) => m.waitFor('minion ready')));
   });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,24 @@ export class Cluster {
     private readonly fileRoot: string = join(ROOT, 'test', 'fixtures', 'states'),
   ) {}
 
+  /** Another master with the same pillar, states and settings (plus `extra`), in its own directory and on its own port. */
+  sibling(extra: Record<string, unknown> = {}): Cluster {
+    return new Cluster(this.pillarRoot, { ...this.masterExtra, ...extra }, this.fileRoot);
+  }
+
+  /**
+   * This master (before its start) takes a copy of another's key pair and key
+   * directories: the masters of one cluster share both.
+   */
+  copyPkiFrom(other: Cluster): void {
+    cpSync(join(other.dir, 'master-pki'), join(this.dir, 'master-pki'), { recursive: true });
+  }
+
+  /** Where minions reach this master. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
   get masterConfig(): string {
     return join(this.dir, 'master.yml');
   }
@@ -143,7 +161,7 @@ export class Cluster {
     writeFileSync(
       file,
       stringify({
-        master: `127.0.0.1:${this.port}`,
+        master: this.address,
         id: opts.id,
         pki_dir: join(this.dir, `minion-pki-${pki}`),
         cachedir: join(this.dir, `minion-cache-${pki}`),
@@ -152,7 +170,7 @@ export class Cluster {
         acceptance_wait_time: 1,
         reconnect_max: 2,
         request_timeout: 5,
-        keepalive: 5,
+        master_alive_interval: 5,
         ...opts.extra,
       }),
     );

@@ -13,6 +13,8 @@ export type OptionSpec =
   /** Salt's `file_roots`/`pillar_roots`: a list of paths, or `{base: [paths]}`. */
   | { type: 'roots'; default: readonly string[] }
   | { type: 'integer'; default: number; min: number; max: number }
+  /** An integer with no default: the caller decides what its absence means (e.g. an older option's value). */
+  | { type: 'optional-integer'; min: number; max: number }
   | { type: 'boolean'; default: boolean }
   | { type: 'enum'; default: string; values: readonly string[] }
   | { type: 'string-list'; default: readonly string[] }
@@ -30,11 +32,13 @@ type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum
       ? string[]
       : O extends { type: 'integer' }
         ? number
-        : O extends { type: 'boolean' }
-          ? boolean
-          : O extends { type: 'string-or-list-map' }
-            ? Record<string, string | string[]>
-            : Record<string, unknown>;
+        : O extends { type: 'optional-integer' }
+          ? number | undefined
+          : O extends { type: 'boolean' }
+            ? boolean
+            : O extends { type: 'string-or-list-map' }
+              ? Record<string, string | string[]>
+              : Record<string, unknown>;
 
 export type ConfigOf<S extends ConfigSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> } & {
   /** The file the options came from, or undefined when only defaults apply. */
@@ -116,6 +120,7 @@ function coerce(key: string, option: OptionSpec, given: unknown, base: string, p
       return coerce(key, { type: 'path-list', default: [] }, given, base, pos);
     }
     case 'integer':
+    case 'optional-integer':
       if (typeof given !== 'number' || !Number.isInteger(given)) return fail('an integer');
       if (given < option.min || given > option.max) return fail(`between ${option.min} and ${option.max}`);
       return given;

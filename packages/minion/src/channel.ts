@@ -17,18 +17,47 @@ import {
   type MinionIdentity,
   type MsgFrame,
   type Payload,
+  type ProtocolErrorCode,
   type Request,
   type Response,
   type SessionCipher,
 } from '@brine/protocol';
 import * as zmq from 'zeromq';
+import { masterLabel } from './masters.js';
 
 /**
- * Why a call to the master failed. `code` is one of: timeout, session_lost,
- * pending, rejected, denied, master_mismatch, auth_failed, revoked, or an error
- * code the master returned for the request (not_found, pillar_render_failed, ...).
+ * Why a call to the master failed. `code` is one of: timeout, unreachable,
+ * session_lost, pending, rejected, denied, master_mismatch (or another handshake
+ * error of the protocol's), auth_failed, revoked, closed, or an error code the
+ * master returned for the request (not_found, pillar_render_failed, ...).
  */
 export class ChannelError extends BrineError {}
+
+/** Handshake failures that are about the master at the other end: it could not prove itself or speak the protocol. */
+const MASTER_REFUSED: ReadonlySet<string> = new Set<ProtocolErrorCode>(['bad_frame', 'bad_payload', 'bad_signature', 'bad_key', 'master_mismatch', 'tampered', 'replay', 'cookie_invalid']);
+
+/**
+ * The master could not be reached, stopped answering, or failed the handshake:
+ * another master may do better. Not an answer about this minion (pending,
+ * rejected, revoked) or about the request: every master of a cluster gives those alike.
+ */
+export function masterUnreachable(err: unknown): boolean {
+  if (!(err instanceof ChannelError)) return false;
+  return err.code === 'timeout' || err.code === 'unreachable' || err.code === 'auth_failed' || MASTER_REFUSED.has(err.code);
+}
+
+/** What callers need of the minion's link to its master: one master's channel, or a failover over several. */
+export interface MasterLink {
+  /** Whether a session is open. */
+  readonly established: boolean;
+  /** The master in use (`host:port`), for logs. */
+  readonly master: string;
+  connect(): Promise<void>;
+  request(op: string, args?: Request['args']): Promise<Reply>;
+  onJob(handler: (job: Job) => void): void;
+  onSession(handler: () => void): void;
+  close(): void;
+}
 
 export interface ChannelOptions {
   host: string;
@@ -43,7 +72,17 @@ export interface ChannelOptions {
   maxMessageBytes?: number;
   /** Re-key (a fresh handshake, fresh ephemeral keys) once a session is this old or has carried this many messages. */
   rekey?: { afterMs: number; afterMessages: number };
+  /**
+   * For a minion that has other masters to go to: when the TCP connection cannot
+   * be made (refused, unresolvable, no answer within CONNECT_TIMEOUT_MS) or drops,
+   * the handshake and requests in flight fail at once with `unreachable` instead
+   * of waiting for libzmq to reconnect; `onLost` hears of it when it ends an open session.
+   */
+  failFast?: { onLost: () => void };
 }
+
+/** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 interface OpenSession {
   id: Uint8Array;
@@ -81,7 +120,7 @@ const RETRYABLE = new Set(['session_lost']);
  * handshake when the master no longer knows the session (a restart) or stops
  * answering, so callers only see a request succeed or fail with a ChannelError.
  */
-export class MasterChannel {
+export class MasterChannel implements MasterLink {
   private socket!: zmq.Dealer;
   private sender!: SendQueue<Uint8Array>;
   private readonly limit: number;
@@ -98,8 +137,11 @@ export class MasterChannel {
   private jobHandler: ((job: Job) => void) | undefined;
   private sessionHandler: (() => void) | undefined;
 
+  readonly master: string;
+
   constructor(private readonly opts: ChannelOptions) {
     this.limit = opts.maxMessageBytes ?? 64 << 20;
+    this.master = masterLabel(opts);
     this.openSocket();
   }
 
@@ -124,8 +166,12 @@ export class MasterChannel {
       // in the pipe for that rather than fail and reconnect.
       sendTimeout: this.opts.timeoutMs,
       maxMessageSize: this.limit,
+      ipv6: this.opts.host.includes(':'),
+      ...(this.opts.failFast && { connectTimeout: Math.min(CONNECT_TIMEOUT_MS, this.opts.timeoutMs) }),
     });
-    socket.connect(`tcp://${this.opts.host}:${this.opts.port}`);
+    // libzmq reports each failed or dropped connection as a retry it schedules.
+    if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
+    socket.connect(`tcp://${this.master}`);
     this.socket = socket;
     this.sender = new SendQueue(socket);
     void this.receive(socket);
@@ -141,6 +187,14 @@ export class MasterChannel {
     const old = this.socket;
     this.openSocket();
     old.close();
+  }
+
+  /** failFast: the connection failed or dropped; whatever waits on this master fails now. */
+  private linkDown(): void {
+    const open = this.session !== undefined;
+    if (!open && !this.handshake && this.waiting.size === 0) return;
+    this.dropSession(new ChannelError('unreachable', `master ${this.master} refused, dropped or did not accept the connection`));
+    if (open) this.opts.failFast?.onLost();
   }
 
   get established(): boolean {
@@ -244,14 +298,14 @@ export class MasterChannel {
 
   private timer(fail: (e: Error) => void, what: string): NodeJS.Timeout {
     return setTimeout(() => {
-      fail(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.opts.host}:${this.opts.port} unreachable or not answering)`));
+      fail(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.master} unreachable or not answering)`));
     }, this.opts.timeoutMs);
   }
 
   /** A send that could not leave: no connection to the master within the timeout. */
   private unreachable(what: string, err: unknown): ChannelError {
     const why = (err as { code?: string }).code === 'EAGAIN' ? `no connection within ${this.opts.timeoutMs} ms` : (err as Error).message;
-    return new ChannelError('timeout', `${what} could not be sent to master ${this.opts.host}:${this.opts.port}: ${why}`);
+    return new ChannelError('timeout', `${what} could not be sent to master ${this.master}: ${why}`);
   }
 
   private expect<K>(map: Map<K, Pending<Payload>>, key: K, what: string): Promise<Payload> {

@@ -2,14 +2,23 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
+import { MASTER_TYPES, parseMasterAddress, type MasterAddress, type MasterType } from './masters.js';
 
 export const DEFAULT_MINION_CONFIG = '/etc/brine/minion';
 
 const spec = {
-  /** Master host, or host:port. */
-  master: { type: 'string', default: 'brine' },
+  /** Master host (`host`, `host:port`, `[v6]:port`), or a list of them: the masters of one cluster. */
+  master: { type: 'string-list', default: ['brine'] },
   master_port: { type: 'integer', default: 4506, min: 1, max: 65535 },
-  /** Fingerprint of the master's public key; without it the first master seen is trusted (TOFU). */
+  /**
+   * With several masters: `failover` tries them in the listed order, `random` in an
+   * order shuffled once per start; `str` (Salt's default) with a list behaves as
+   * `failover`, since a minion holds one session at a time.
+   */
+  master_type: { type: 'enum', default: 'str', values: MASTER_TYPES },
+  /** Salt's name for shuffling the list once per start (as `master_type: random`). */
+  random_master: { type: 'boolean', default: false },
+  /** Fingerprint of the master's (the cluster's) public key; without it the first master seen is trusted (TOFU), for the whole list. */
   master_finger: { type: 'optional-string' },
   id: { type: 'optional-string' },
   pki_dir: { type: 'path', default: '/etc/brine/pki/minion' },
@@ -34,29 +43,48 @@ const spec = {
   reconnect_max: { type: 'integer', default: 30, min: 1, max: 3600 },
   /** Longest wait, in seconds, before startup states that failed are run again (they retry until they succeed). */
   startup_retry_max: { type: 'integer', default: 300, min: 1, max: 86400 },
-  /** Seconds between pings that keep the session alive and notice a lost master. */
-  keepalive: { type: 'integer', default: 60, min: 5, max: 86400 },
+  /** Seconds between pings that keep the session alive and notice a dead master (Salt's name; default 60). */
+  master_alive_interval: { type: 'optional-integer', min: 1, max: 86400 },
+  /** The old name of master_alive_interval, still read. */
+  keepalive: { type: 'optional-integer', min: 5, max: 86400 },
   /** Seconds after which the daemon re-keys its session (a fresh handshake); keep it below the master's session_max_age. */
   rekey_interval: { type: 'integer', default: 3600, min: 2, max: 30 * 86400 },
   /** Messages (both directions) after which the daemon re-keys its session; below the master's session_max_messages. */
   rekey_messages: { type: 'integer', default: 100_000, min: 10, max: 2 ** 40 },
 } as const;
 
-export type MinionConfig = ConfigOf<typeof spec> & { id: string };
+const DEFAULT_ALIVE_INTERVAL = 60;
+
+export type MinionConfig = Omit<ConfigOf<typeof spec>, 'master' | 'master_type' | 'master_alive_interval' | 'keepalive'> & {
+  id: string;
+  /** Parsed, in the listed order; `master_port` filled in where an entry names no port. */
+  master: MasterAddress[];
+  master_type: MasterType;
+  master_alive_interval: number;
+};
 
 export function loadMinionConfig(file: string | undefined): MinionConfig {
-  const config = loadConfig(spec, file ?? DEFAULT_MINION_CONFIG, { explicit: file !== undefined });
+  const { keepalive, master_alive_interval, ...config } = loadConfig(spec, file ?? DEFAULT_MINION_CONFIG, { explicit: file !== undefined });
+  const invalid = (message: string) => new InputError('config_invalid', { file: config.configFile ?? '<defaults>' }, message);
   const id = config.id ?? hostname();
   const problem = minionIdProblem(id);
-  if (problem) throw new InputError('config_invalid', { file: config.configFile ?? '<defaults>' }, `minion id ${JSON.stringify(id)}: ${problem}`);
-  return { ...config, id };
-}
-
-/** Splits `master` into host and port: `host`, `host:port`, `[v6]` or `[v6]:port`. */
-export function masterAddress(config: Pick<MinionConfig, 'master' | 'master_port'>): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(config.master) ?? /^([^:]+)(?::(\d+))?$/.exec(config.master);
-  if (!m) return { host: config.master, port: config.master_port };
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : config.master_port };
+  if (problem) throw invalid(`minion id ${JSON.stringify(id)}: ${problem}`);
+  if (keepalive !== undefined && master_alive_interval !== undefined) {
+    throw invalid('set master_alive_interval only: keepalive is its old name');
+  }
+  if (config.master.length === 0) throw invalid("option 'master' must name at least one master");
+  const master = config.master.map((entry) => {
+    const address = parseMasterAddress(entry, config.master_port);
+    if (!address) throw invalid(`option 'master': ${JSON.stringify(entry)} is not host, host:port, [v6] or [v6]:port (port 1-65535)`);
+    return address;
+  });
+  return {
+    ...config,
+    id,
+    master_type: config.master_type as MasterType,
+    master_alive_interval: master_alive_interval ?? keepalive ?? DEFAULT_ALIVE_INTERVAL,
+    master,
+  };
 }
 
 export const controlSocketPath = (config: Pick<MinionConfig, 'sock_dir'>): string => join(config.sock_dir, 'minion.sock');

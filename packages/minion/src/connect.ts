@@ -1,16 +1,18 @@
 import { createLogger, pinoLevel, type Logger } from '@brine/common';
 import type { Json, MinionIdentity } from '@brine/protocol';
-import { MasterChannel } from './channel.js';
-import { masterAddress, type MinionConfig } from './config.js';
+import { MasterChannel, type ChannelOptions, type MasterLink } from './channel.js';
+import type { MinionConfig } from './config.js';
+import { FailoverChannel } from './failover.js';
 import { collectGrains } from './grains.js';
 import { loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
+import { masterLabel, tryOrder } from './masters.js';
 
 /** Everything a minion process needs to talk to its master, from its config. */
 export interface MinionContext {
   config: MinionConfig;
   log: Logger;
   identity: MinionIdentity;
-  channel: MasterChannel;
+  channel: MasterLink;
   /** Reported to the master at every handshake; states render with them. */
   grains: Record<string, Json>;
 }
@@ -18,11 +20,8 @@ export interface MinionContext {
 /** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
 export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
   const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir);
-  const { host, port } = masterAddress(config);
   const grains = collectGrains(config.id, config.grains);
-  const channel = new MasterChannel({
-    host,
-    port,
+  const common: Omit<ChannelOptions, 'host' | 'port'> = {
     identity,
     trust: masterTrust(config.pki_dir, config.master_finger, log),
     role,
@@ -31,8 +30,21 @@ export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', 
     log,
     // One-shot commands live seconds; the master's session limits cover them anyway.
     rekey: role === 'daemon' ? { afterMs: config.rekey_interval * 1000, afterMessages: config.rekey_messages } : undefined,
-  });
-  return { config, log, identity, channel, grains };
+  };
+  return { config, log, identity, channel: masterLink(config, common, log), grains };
+}
+
+/**
+ * One master: today's channel, which waits for that master through its restarts.
+ * Several: a failover over them, in the listed or a shuffled order. Salt's
+ * `master_type: str` with a list means hot multi-master (a session with every
+ * master at once); a minion here holds one session, so it fails over instead.
+ */
+function masterLink(config: MinionConfig, common: Omit<ChannelOptions, 'host' | 'port'>, log: Logger): MasterLink {
+  if (config.master.length === 1) return new MasterChannel({ ...common, ...config.master[0]! });
+  const masters = tryOrder(config.master, config.master_type === 'random' || config.random_master);
+  if (config.master_type === 'str') log.info({ masters: masters.map(masterLabel) }, "several masters with master_type 'str': one session at a time, failing over in the listed order");
+  return new FailoverChannel({ ...common, masters });
 }
 
 /** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */

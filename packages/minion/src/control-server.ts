@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { BrineError, listenLocal, serveRequest, type Logger } from '@brine/common';
-import type { MasterChannel } from './channel.js';
+import type { MasterLink } from './channel.js';
 import { MAX_REQUEST_BYTES, parseRequest, type ControlEvent, type WireRequest } from './control-protocol.js';
 import type { JobResult, JobRunner } from './jobs.js';
 import { ownStateApply } from './own-jobs.js';
@@ -11,7 +11,7 @@ import type { StateArgs } from './startup.js';
 const MAX_CONNECTIONS = 32;
 
 export interface ControlDeps {
-  channel: MasterChannel;
+  channel: MasterLink;
   /** The daemon's one runner: a run asked for here waits for pushed and startup jobs, and they for it. */
   runner: JobRunner;
   log: Logger;

@@ -7,6 +7,7 @@ import { openMinionContext, type MinionContext } from './connect.js';
 import { ControlServer, type ControlDeps } from './control-server.js';
 import { StateTreeMirror } from './file-sync.js';
 import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
+import { masterLabel } from './masters.js';
 import { ownStateApply } from './own-jobs.js';
 import { ReturnStore } from './returns.js';
 import { StartupStates } from './startup.js';
@@ -14,9 +15,10 @@ import { notifySystemd } from './systemd-notify.js';
 
 /**
  * Connects until the master lets this minion in. Pending keys retry every
- * `acceptance_wait_time` (jittered); an unreachable master is retried with
- * exponential backoff and jitter up to `reconnect_max`, so a fleet coming back
- * after an outage does not hit the master in lockstep.
+ * `acceptance_wait_time` (jittered); an unreachable master (with several, all of
+ * them: the link tries each in turn first) is retried with exponential backoff and
+ * jitter up to `reconnect_max`, so a fleet coming back after an outage does not
+ * hit the master in lockstep.
  */
 async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean): Promise<void> {
   const { config, log, identity, channel } = ctx;
@@ -33,11 +35,11 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
         log.warn({ id: config.id, fingerprint: fp }, `key not accepted yet; on the master run: master keys accept ${config.id}`);
         wait = jittered(config.acceptance_wait_time * 1000);
       } else if (err.code === 'rejected' || err.code === 'denied') {
-        log.error({ id: config.id, fingerprint: fp, reason: err.message }, `master ${err.code} this minion's key`);
+        log.error({ id: config.id, fingerprint: fp, master: channel.master, reason: err.message }, `master ${err.code} this minion's key`);
         wait = jittered(config.acceptance_wait_time * 1000 * 6);
       } else {
         wait = backoff.next();
-        log.warn({ code: err.code, reason: err.message, retry_ms: wait }, 'cannot authenticate to the master yet');
+        log.warn({ code: err.code, reason: err.message, master: channel.master, retry_ms: wait }, 'cannot authenticate to the master yet');
       }
       await sleep(wait);
     }
@@ -97,7 +99,8 @@ export async function runMinion(config: MinionConfig): Promise<void> {
   // Returns that could not be delivered (master restarting) go out as soon as a session exists again;
   // the runner also retries them by itself, so one failing right after a reconnect does not wait for the next.
   channel.onSession(() => void runner.flush());
-  log.info({ id: config.id, fingerprint: fingerprint(identity.publicKey), master: config.master }, 'minion starting');
+  const masters = config.master.map(masterLabel).join(', ');
+  log.info({ id: config.id, fingerprint: fingerprint(identity.publicKey), master: masters }, 'minion starting');
   let stopping = false;
   const stop = new Promise<void>((done) => {
     const shutdown = (signal: string) => {
@@ -116,13 +119,14 @@ export async function runMinion(config: MinionConfig): Promise<void> {
 
   const live = (async () => {
     while (!stopping) {
-      await notifySystemd({ status: `connecting to master ${config.master}` }, log);
+      await notifySystemd({ status: `connecting to master ${masters}` }, log);
       await connectUntilAccepted(ctx, () => stopping);
       if (stopping) return;
-      log.info({ id: config.id, ready_ms: Math.round(performance.now()) }, 'minion ready');
+      log.info({ id: config.id, master: channel.master, ready_ms: Math.round(performance.now()) }, 'minion ready');
       while (startup.pending && !stopping) {
         await notifySystemd({ status: 'running startup states' }, log);
         const args = startup.args!;
+        const master = channel.master;
         let jid: string | undefined;
         let result: JobResult;
         try {
@@ -136,7 +140,8 @@ export async function runMinion(config: MinionConfig): Promise<void> {
         }
         // An operator's `minion apply` of them succeeded while this run waited in line.
         if (!startup.pending) break;
-        const wait = retry.next();
+        // Cut off by its master's failure and the link has moved on: the next master gets the run now, not after a backoff.
+        const wait = result.transient && channel.master !== master ? 0 : retry.next();
         log.error({ ...describe(result), jid, transient: result.transient === true, retry_ms: wait }, 'startup states failed; running them again later');
         await notifySystemd({ status: `startup states failed; retrying in ${Math.round(wait / 1000)} s; or run them now: minion apply` }, log);
         // Until the next attempt, or until an operator's `minion apply` of them succeeds.
@@ -145,9 +150,9 @@ export async function runMinion(config: MinionConfig): Promise<void> {
       }
       if (startup.pending) continue;
       await notifySystemd({ ready: true, status: 'ready' }, log);
-      // Keepalive: notices a lost or restarted master and reconnects.
+      // master_alive_interval: notices a lost or restarted master and reconnects (with several, to the next one).
       while (!stopping) {
-        await Promise.race([sleep(jittered(config.keepalive * 1000)), stop]);
+        await Promise.race([sleep(jittered(config.master_alive_interval * 1000)), stop]);
         if (stopping) return;
         try {
           await channel.request('ping');

@@ -1,3 +1,4 @@
 export { MasterChannel, ChannelError, type Reply } from './channel.js';
-export { loadMinionConfig, masterAddress, type MinionConfig } from './config.js';
+export { loadMinionConfig, type MinionConfig } from './config.js';
+export { FailoverChannel } from './failover.js';
 export { runMinion } from './daemon.js';

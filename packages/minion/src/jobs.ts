@@ -1,6 +1,6 @@
 import { Backoff, type Logger } from '@brine/common';
 import type { Job, Json } from '@brine/protocol';
-import { ChannelError, type MasterChannel } from './channel.js';
+import { ChannelError, type MasterLink } from './channel.js';
 import type { ReturnStore } from './returns.js';
 
 /** What a job function gives back: Salt's `ret` and whether it succeeded. */
@@ -69,7 +69,7 @@ export class JobRunner {
   private stopped = false;
 
   constructor(
-    private readonly channel: MasterChannel,
+    private readonly channel: MasterLink,
     private readonly functions: Record<string, JobFunction>,
     private readonly returns: ReturnStore,
     private readonly log: Logger,

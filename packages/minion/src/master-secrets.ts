@@ -1,8 +1,8 @@
 import { SecretUnavailableError, type SecretProvider } from '@brine/states';
-import { ChannelError, type MasterChannel } from './channel.js';
+import { ChannelError, masterUnreachable, type MasterLink } from './channel.js';
 
-/** Failures that say nothing about the secret itself, only that the master could not be asked. */
-const UNREACHABLE = new Set(['timeout', 'session_lost', 'auth_failed', 'closed', 'pending', 'revoked']);
+/** Failures that say nothing about the secret itself, only that the master could not be asked (besides masterUnreachable). */
+const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked']);
 
 /**
  * Pillar values fetched from the master one at a time, at the moment a state
@@ -10,7 +10,7 @@ const UNREACHABLE = new Set(['timeout', 'session_lost', 'auth_failed', 'closed',
  * whether a fetch failed because the master could not be reached, which makes a
  * failed run worth retrying.
  */
-export function masterSecrets(channel: MasterChannel): SecretProvider & { unreachable: boolean } {
+export function masterSecrets(channel: MasterLink): SecretProvider & { unreachable: boolean } {
   const provider = {
     unreachable: false,
     async fetch(path: string): Promise<Buffer> {
@@ -20,7 +20,7 @@ export function masterSecrets(channel: MasterChannel): SecretProvider & { unreac
         return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       } catch (err) {
         if (!(err instanceof ChannelError)) throw err;
-        if (UNREACHABLE.has(err.code)) provider.unreachable = true;
+        if (masterUnreachable(err) || NOT_ASKED.has(err.code)) provider.unreachable = true;
         throw new SecretUnavailableError(path, err.code === 'not_found' ? "no such key in this minion's pillar" : err.message);
       }
     },

@@ -1,4 +1,4 @@
-import type { MasterChannel } from './channel.js';
+import type { MasterLink } from './channel.js';
 import type { OwnJob } from './jobs.js';
 import type { StateArgs } from './startup.js';
 
@@ -7,7 +7,7 @@ import type { StateArgs } from './startup.js';
  * `job.begin` when its turn comes. `origin` says who started it: the daemon at
  * boot (`startup`) or an operator on this server (`minion`, `minion apply`).
  */
-export function ownStateApply(channel: MasterChannel, args: StateArgs, origin: 'startup' | 'minion'): OwnJob {
+export function ownStateApply(channel: MasterLink, args: StateArgs, origin: 'startup' | 'minion'): OwnJob {
   const jobArgs = { mods: args.mods, test: args.test };
   return {
     fun: 'state.apply',
