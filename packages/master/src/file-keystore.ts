@@ -1,12 +1,9 @@
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrineError, ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
-import { equalBytes, fingerprint, KEY_BYTES, minionIdProblem } from '@brine/protocol';
-import { globMatch } from '@brine/states';
+import { ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
+import { equalBytes, KEY_BYTES, minionIdProblem } from '@brine/protocol';
+import { classifyKey, KEY_STATES, KeyStoreError, type Admission, type KeyState, type KeyStore, type NewKeyLimit } from './keystore.js';
 import { shareWithGroup, type OperatorGroup } from './operator-group.js';
-
-export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const;
-export type KeyState = (typeof KEY_STATES)[number];
 
 /** Salt's directory names, so an operator's muscle memory (and scripts) still work. */
 const DIRS: Record<KeyState, string> = {
@@ -15,11 +12,6 @@ const DIRS: Record<KeyState, string> = {
   rejected: 'minions_rejected',
   denied: 'minions_denied',
 };
-
-/** The states a key the master has not seen before can be recorded in. */
-export type NewKeyState = 'accepted' | 'pending' | 'denied';
-
-export class KeyStoreError extends BrineError {}
 
 /** Why `path` cannot be looked at (ENOENT, EACCES, ...), or undefined when it can. */
 function accessError(path: string): string | undefined {
@@ -31,20 +23,12 @@ function accessError(path: string): string | undefined {
   }
 }
 
-/** What the master decides when a minion presents a key, and whether that was recorded just now. */
-export interface Admission {
-  status: 'accepted' | 'pending' | 'rejected' | 'denied' | 'refused';
-  recorded: boolean;
-  /** Why a new key was not recorded (status `refused`). */
-  reason?: string;
-}
-
 /**
  * Minion public keys on disk, one file per id in a directory per state (as
  * salt-key keeps them). The CLI and the daemon share it through the file system:
  * moves are renames, so each is atomic and seen by the other on its next look.
  */
-export class KeyStore {
+export class FileKeyStore implements KeyStore {
   /** Accepted keys the daemon has read, with the file stamp they were read at. */
   private readonly acceptedCache = new Map<string, { stamp: string; key: Uint8Array }>();
 
@@ -97,29 +81,10 @@ export class KeyStore {
     return out;
   }
 
-  /**
-   * Classifies a presented key and records it: an unknown id becomes pending (or
-   * accepted with auto_accept); a known id with a different key is denied and the
-   * presented key kept for the operator to inspect, never swapped in.
-   */
-  admit(id: string, key: Uint8Array, autoAccept: boolean, limit?: (status: NewKeyState) => string | undefined): Admission {
-    if (this.read('rejected', id)) return { status: 'rejected', recorded: false };
-    for (const state of ['accepted', 'pending'] as const) {
-      const known = this.read(state, id);
-      if (!known) continue;
-      if (equalBytes(known, key)) return { status: state, recorded: false };
-      const denied = this.read('denied', id);
-      if (denied && equalBytes(denied, key)) return { status: 'denied', recorded: false };
-      const refusal = limit?.('denied');
-      if (refusal) return { status: 'refused', recorded: false, reason: refusal };
-      writeKeyFile(this.path('denied', id), key, { secret: false });
-      return { status: 'denied', recorded: true };
-    }
-    const status = autoAccept ? 'accepted' : 'pending';
-    const refusal = limit?.(status);
-    if (refusal) return { status: 'refused', recorded: false, reason: refusal };
-    writeKeyFile(this.path(status, id), key, { secret: false });
-    return { status, recorded: true };
+  async admit(id: string, key: Uint8Array, autoAccept: boolean, limit?: NewKeyLimit): Promise<Admission> {
+    const { status, record, reason } = classifyKey(this, id, key, autoAccept, limit);
+    if (record) writeKeyFile(this.path(record, id), key, { secret: false });
+    return { status, recorded: record !== undefined, ...(reason && { reason }) };
   }
 
   /**
@@ -143,21 +108,13 @@ export class KeyStore {
     return equalBytes(cached.key, key);
   }
 
-  /** Ids in `from` states matching any glob; `all` takes every id there. */
-  select(from: readonly KeyState[], patterns: readonly string[], all: boolean): { state: KeyState; id: string }[] {
-    const listed = this.list();
-    return from.flatMap((state) => listed[state].filter((id) => all || patterns.some((p) => globMatch(p, id))).map((id) => ({ state, id })));
-  }
-
-  /** Moves a key between states; an existing key in the destination is never overwritten. */
-  move(id: string, from: KeyState, to: KeyState): void {
+  async move(id: string, from: KeyState, to: KeyState): Promise<void> {
     const dest = this.path(to, id);
     if (existsSync(dest)) throw new KeyStoreError('key_conflict', `${id} already has a key in ${to}; delete it first`);
     renameSync(this.path(from, id), dest);
   }
 
-  /** Removes every key held for `id`, whatever its state. Returns the states it was in. */
-  delete(id: string): KeyState[] {
+  async delete(id: string): Promise<KeyState[]> {
     const removed = KEY_STATES.filter((state) => existsSync(this.path(state, id)));
     for (const state of removed) rmSync(this.path(state, id));
     this.acceptedCache.delete(id);
@@ -174,8 +131,11 @@ export class KeyStore {
     return this.ids(state).length;
   }
 
-  fingerprintOf(state: KeyState, id: string): string | undefined {
-    const key = this.read(state, id);
-    return key && fingerprint(key);
+  /** The CLI changes the files itself, in another process: the next request's isAccepted sees it. */
+  onRevoked(): void {}
+
+  /** Files on this host are always current. */
+  staleness(): undefined {
+    return undefined;
   }
 }
