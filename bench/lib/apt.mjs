@@ -1,5 +1,7 @@
-// Peers of the benchmarks come from Debian: installed with apt-get when missing (CI and a
-// developer's machine start fresh), as test/vm/provision.mjs does for the VM harness.
+// Peers of the benchmarks and of the cluster tests (etcd) come from Debian: installed with
+// apt-get when missing (CI and a developer's machine start fresh), as test/vm/provision.mjs
+// does for the VM harness.
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 /** True when `command` is on PATH. */
@@ -8,8 +10,11 @@ export const hasCommand = (command) => spawnSync('sh', ['-c', `command -v ${comm
 /**
  * Installs Debian `packages` (apt-get update first) when `missing()` says a tool is absent;
  * throws when not root or when the tools are still missing. `who` names the peer in messages.
+ * `services`: systemd units the packages enable and start on install, stopped and disabled
+ * again, since the caller runs its own processes (a host's etcd on the default ports would be
+ * a stranger to them).
  */
-export function ensureDebianPackages(who, packages, missing) {
+export function ensureDebianPackages(who, packages, missing, services = []) {
   if (!missing()) return;
   const list = packages.join(' ');
   if (process.getuid() !== 0) throw new Error(`${who}: install ${list} (Debian packages), or run as root to let the benchmark install them`);
@@ -22,4 +27,8 @@ export function ensureDebianPackages(who, packages, missing) {
     if (r.status !== 0) throw new Error(`${who}: apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
   }
   if (missing()) throw new Error(`${who}: tools still missing after apt-get install ${list}`);
+  if (services.length > 0 && existsSync('/run/systemd/system')) {
+    const r = spawnSync('systemctl', ['disable', '--now', ...services], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) throw new Error(`${who}: systemctl disable --now ${services.join(' ')} failed (exit ${r.status ?? r.signal})`);
+  }
 }
