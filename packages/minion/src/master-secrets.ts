@@ -1,8 +1,11 @@
 import { SecretUnavailableError, type SecretProvider } from '@brine/states';
 import { ChannelError, type MasterChannel } from './channel.js';
 
-/** Failures that say nothing about the secret itself, only that the master could not be asked. */
-const UNREACHABLE = new Set(['timeout', 'session_lost', 'auth_failed', 'closed', 'pending', 'revoked']);
+/**
+ * Failures that say nothing about the secret itself, only that the master could not be asked
+ * (`cluster_stale`: a cluster master cut off from etcd, which another master may answer).
+ */
+const UNREACHABLE = new Set(['timeout', 'session_lost', 'auth_failed', 'closed', 'pending', 'revoked', 'cluster_stale']);
 
 /**
  * Pillar values fetched from the master one at a time, at the moment a state
