@@ -39,7 +39,7 @@ const PACKAGES = {
     summary: 'Brine master: serves each minion its own pillar and LUKS key',
     depends: 'adduser, libc6 (>= 2.28), libstdc++6',
     recommends: 'libjemalloc2',
-    docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md', 'docs/PROTOCOL.md'],
+    docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md', 'docs/PROTOCOL.md', 'docs/HA.md'],
   },
   minion: {
     summary: 'Brine minion: unlocks encrypted volumes at boot with a key only the master holds',
