@@ -49,7 +49,11 @@ async function masterDesk(config: MasterConfig): Promise<KeyDesk> {
   const socket = { path: controlSocketPath(config), group: config.sock_group };
   return {
     async list() {
-      for await (const e of control(socket, { cmd: 'keys.list' })) if (e.type === 'keys') return e.keys;
+      for await (const e of control(socket, { cmd: 'keys.list' })) {
+        if (e.type !== 'keys') continue;
+        if (e.stale) process.stderr.write(`warning: these keys may be out of date: ${e.stale}\n`);
+        return e.keys;
+      }
       throw new BrineError('control_failed', 'the master ended its answer without the key list');
     },
     async *change(action) {

@@ -33,8 +33,10 @@ export interface EtcdKeyStoreOptions {
  * in-memory view kept current by an etcd watch, so a handshake storm never waits
  * on etcd. Every change is one transaction that holds only if the minion's keys
  * are still what this master saw: a change made on another master meanwhile is
- * never overwritten, so an accept can never undo a rejection it did not see. A
- * change resolves once this master's own view includes it.
+ * never overwritten, so an accept can never undo a rejection it did not see, not
+ * even one that timed out here and that etcd commits later (the condition is
+ * checked when etcd applies it). A change resolves once this master's own view
+ * includes it.
  */
 export class EtcdKeyStore implements KeyStore {
   private view = emptyView();
@@ -169,7 +171,7 @@ export class EtcdKeyStore implements KeyStore {
     const [first, ...rest] = KEY_STATES;
     const txn = this.ns.if(keyPath(first, id), 'Mod', '==', this.view[first].get(id)?.revision ?? 0);
     for (const state of rest) txn.and(keyPath(state, id), 'Mod', '==', this.view[state].get(id)?.revision ?? 0);
-    const res = await etcdCall(what, txn.then(...ops, this.ns.put(KEYS_MARKER).value(this.opts.master)).commit());
+    const res = await etcdCall(what, txn.then(...ops, this.ns.put(KEYS_MARKER).value(this.opts.master)).commit(), { change: true });
     if (!res.succeeded) return false;
     await this.caughtUp(Number(res.header.revision));
     return true;

@@ -46,11 +46,17 @@ export function connectEtcd(config: ClusterConfig): EtcdConnection {
   return { ns: client.namespace(`${config.prefix}/`), close: () => client.close() };
 }
 
-/** Runs one etcd call; its failure becomes a ClusterError that says what could not be done and why. */
-export async function etcdCall<T>(what: string, call: Promise<T>): Promise<T> {
+/**
+ * Runs one etcd call; its failure becomes a ClusterError that says what could not be
+ * done and why. A change (`change`) that times out is not known to have failed: etcd's
+ * leader may have it in its log and commit it once a quorum is back, so the message
+ * says so rather than claim nothing happened.
+ */
+export async function etcdCall<T>(what: string, call: Promise<T>, opts: { change?: boolean } = {}): Promise<T> {
   try {
     return await call;
   } catch (err) {
-    throw new ClusterError('etcd_unavailable', `${what}: etcd did not answer (${(err as Error).message}); check that a quorum of its members is up and reachable`);
+    const outcome = opts.change ? '; it may still take effect if the etcd leader received it: check once etcd answers' : '';
+    throw new ClusterError('etcd_unavailable', `${what}: etcd did not answer (${(err as Error).message})${outcome}; check that a quorum of its members is up and reachable`);
   }
 }

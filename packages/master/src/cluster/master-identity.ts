@@ -36,7 +36,7 @@ export async function clusterMasterIdentity(ns: Namespace, pkiDir: string, name:
   if (!published) {
     const claim: Published = { identity: Buffer.from(mine.identity).toString('base64'), fingerprint: mine.fingerprint, master: name, at: new Date().toISOString() };
     // Only if still absent: two first masters starting at once must not both win.
-    const res = await etcdCall("publishing the cluster's master key", ns.if(MASTER_IDENTITY, 'Create', '==', 0).then(ns.put(MASTER_IDENTITY).value(JSON.stringify(claim))).commit());
+    const res = await etcdCall("publishing the cluster's master key", ns.if(MASTER_IDENTITY, 'Create', '==', 0).then(ns.put(MASTER_IDENTITY).value(JSON.stringify(claim))).commit(), { change: true });
     published = res.succeeded ? claim : await read();
   }
   if (!published || fingerprint(Buffer.from(published.identity, 'base64')) !== mine.fingerprint) {

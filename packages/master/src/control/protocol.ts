@@ -45,7 +45,8 @@ export type ControlEvent =
   | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
   | { type: 'status'; minions: MinionStatus[] }
   | { type: 'recorded' }
-  | { type: 'keys'; keys: Record<KeyState, { id: string; fingerprint: string }[]> }
+  /** `stale`: why the master's view of the keys may be out of date (a cluster master cut off from etcd). */
+  | { type: 'keys'; keys: Record<KeyState, { id: string; fingerprint: string }[]>; stale?: string }
   /** One key changed; `keys_changed` follows the last. */
   | { type: 'key_changed'; change: KeyChange }
   | { type: 'keys_changed' }

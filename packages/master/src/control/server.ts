@@ -151,7 +151,8 @@ export class ControlServer {
       case 'keys.list': {
         const listed = this.keys.list();
         const keys = Object.fromEntries(KEY_STATES.map((state) => [state, listed[state].map((id) => ({ id, fingerprint: fingerprintOf(this.keys, state, id) ?? '' }))]));
-        send({ type: 'keys', keys: keys as Extract<ControlEvent, { type: 'keys' }>['keys'] });
+        const stale = this.keys.staleness();
+        send({ type: 'keys', keys: keys as Extract<ControlEvent, { type: 'keys' }>['keys'], ...(stale && { stale }) });
         socket.end();
         return;
       }
