@@ -32,6 +32,8 @@ export type AuditEvent =
   | 'refused_unbound_peer'
   | 'refused_connection'
   | 'refused_key_limit'
+  /** A new key the store could not record (a cluster master that cannot write to etcd). */
+  | 'refused_key_unrecorded'
   | 'refused_internal'
   | 'pillar_render_failed'
   | 'job_published'

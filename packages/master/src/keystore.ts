@@ -39,7 +39,8 @@ export interface KeyStore {
   /**
    * Classifies a presented key and records it: an unknown id becomes pending (or
    * accepted with auto_accept); a known id with a different key is denied and the
-   * presented key kept for the operator to inspect, never swapped in.
+   * presented key kept for the operator to inspect, never swapped in. Rejects when
+   * a key to record cannot be (a cluster's etcd out of reach or changed meanwhile).
    */
   admit(id: string, key: Uint8Array, autoAccept: boolean, limit?: NewKeyLimit): Promise<Admission>;
   /** Moves a key between states; an existing key in the destination is never overwritten. */

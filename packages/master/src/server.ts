@@ -22,7 +22,7 @@ import {
   type SessionCipher,
 } from '@brine/protocol';
 import type { AuditEvent, AuditLog } from './audit.js';
-import type { Admission, KeyStore } from './keystore.js';
+import type { KeyStore } from './keystore.js';
 import type { NewKeyLimits } from './new-key-limits.js';
 import type { OpResult, Operations } from './operations.js';
 import type { Presence } from './presence.js';
@@ -191,21 +191,27 @@ export class MasterServer {
     }
     this.d.keys
       .admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state))
-      .catch((err: unknown): Admission => {
-        this.d.log.warn({ ...who, err: (err as Error).message }, 'could not record a minion key; the minion will retry');
-        return { status: 'refused', recorded: false, reason: `the master cannot record keys now (${err instanceof BrineError ? err.code : 'error'})` };
-      })
-      .then(({ status, recorded, reason }) => {
-        if (recorded) {
-          if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
-          this.announce(status, who);
-        }
-        if (status === 'accepted') return this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
-        this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
-        const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
-        this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
-        cipher.destroy();
-      })
+      .then(
+        ({ status, recorded, reason }) => {
+          if (recorded) {
+            if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
+            this.announce(status, who);
+          }
+          if (status === 'accepted') return this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
+          this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
+          const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
+          cipher.destroy();
+        },
+        (err: unknown) => {
+          // The store could not record the key (a cluster's etcd out of reach, or a change on another master meanwhile).
+          const reason = err instanceof BrineError ? err.message : String(err);
+          this.d.audit.refuse({ event: 'refused_key_unrecorded', ...who, reason });
+          this.d.log.warn({ ...who, reason }, 'could not record a minion key; the minion will retry');
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: 'key not recorded: the master cannot record keys right now; retry later' });
+          cipher.destroy();
+        },
+      )
       .catch((err: unknown) => this.reject(routingId, peer, err));
   }
 
@@ -242,12 +248,13 @@ export class MasterServer {
    * request, and the minion's next request is told to handshake, which is refused.
    */
   revoked(id: string): void {
-    for (const session of this.d.sessions.ofMinion(id)) {
-      if (this.d.keys.isAccepted(id, session.minionPublic)) continue;
+    const closing = this.d.sessions.ofMinion(id).filter((s) => !this.d.keys.isAccepted(id, s.minionPublic));
+    for (const session of closing) {
       this.d.audit.write({ event: 'session_revoked', minion: id, fingerprint: session.fingerprint });
       this.d.statics.forget(session.minionPublic);
       this.d.sessions.close(session);
     }
+    if (closing.length > 0) this.d.log.info({ minion: id, sessions: closing.length }, 'closed the sessions of a minion whose key was revoked');
   }
 
   /** Logs a key the master has just recorded: once, not on every retry of the minion. */

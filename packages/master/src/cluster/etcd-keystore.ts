@@ -209,9 +209,9 @@ export class EtcdKeyStore implements KeyStore {
     this.checkId(id);
     const { status, record, reason } = classifyKey(this, id, key, autoAccept, limit);
     if (!record) return { status, recorded: false, ...(reason && { reason }) };
-    const recorded = await this.commit(`recording the key of ${id}`, id, [this.ns.put(keyPath(record, id)).value(storedKey(key, this.opts.master))]);
     // Another master recorded something for this id meanwhile: the minion's next attempt sees it.
-    return recorded ? { status, recorded } : { status: 'refused', recorded: false, reason: 'its keys changed on another master meanwhile; try again' };
+    if (!(await this.commit(`recording the key of ${id}`, id, [this.ns.put(keyPath(record, id)).value(storedKey(key, this.opts.master))]))) throw changedMeanwhile(id);
+    return { status, recorded: true };
   }
 
   async move(id: string, from: KeyState, to: KeyState): Promise<void> {
