@@ -1,16 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempFile } from '../../../test/support/temp-file.js';
 import { loadConfig } from '../src/config-file.js';
 
 const spec = { port: { type: 'integer', default: 1, min: 1, max: 9 } } as const;
 
-const configFile = (text: string): string => {
-  const file = join(mkdtempSync(join(tmpdir(), 'config-')), 'c.yml');
-  writeFileSync(file, text);
-  return file;
-};
+const configFile = (text: string): string => tempFile('c.yml', text);
 
 describe('loadConfig', () => {
   it("refuses Object.prototype's names as unknown options", () => {

@@ -1,14 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { tempFile } from '../../../test/support/temp-file.js';
 import { loadMasterConfig } from '../src/config.js';
 
-const configFile = (text: string): string => {
-  const file = join(mkdtempSync(join(tmpdir(), 'master-config-')), 'master.yml');
-  writeFileSync(file, text);
-  return file;
-};
+const configFile = (text: string): string => tempFile('master.yml', text);
 
 describe('the cluster: block of the master config', () => {
   it('is off when absent, and takes etcd defaults when set', () => {
