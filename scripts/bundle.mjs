@@ -4,8 +4,9 @@
 // files (yaml, commander, tweetnacl, the workspace packages) cost ~70 ms of a ~200 ms start on
 // the boot's critical path, and every `master` one-shot command pays the same. Code splitting
 // keeps the lazy imports lazy (the state engine loads on the first state run).
-// Kept outside: zeromq (a native addon, loaded from its package) and pino-pretty (loaded by
-// path on a terminal only). The release packages (scripts/package.mjs) ship both as
+// Kept outside: zeromq (a native addon, loaded from its package), pino-pretty (loaded by
+// path on a terminal only) and etcd3 (reads its .proto files beside its code at run time; a
+// cluster master only loads it). The release packages (scripts/package.mjs) ship them as
 // node_modules of their own next to this bundle.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Dependencies the bundle loads from node_modules at run time, not from itself. */
+export const EXTERNAL = ['zeromq', 'pino-pretty', 'etcd3'];
 
 /** The version `--version` prints: the package's, unless a release build sets another. */
 export function packageVersion(name) {
@@ -30,7 +34,7 @@ export async function bundleCli(name, outdir, version = packageVersion(name)) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    external: ['zeromq', 'pino-pretty'],
+    external: EXTERNAL,
     // `--version` (packages/common/src/cli-main.ts): fixed at build time, no package.json read at start.
     define: { __BRINE_VERSION__: JSON.stringify(version) },
     // CommonJS dependencies (commander, pino) call require() for Node's built-ins.

@@ -2,7 +2,8 @@
 // `npm run package`: builds brine-master and brine-minion as Debian packages (dpkg-deb) and as
 // .tar.gz of the same tree, into dist/release/. Each is self-contained: a private Node runtime
 // under /usr/lib/brine/<name>/, the esbuild bundle of that CLI only, zeromq with just the
-// linux-x64 glibc build of its native addon, and pino-pretty, each bundled into one file.
+// linux-x64 glibc build of its native addon, pino-pretty and (master) etcd3 with its .proto
+// files, each bundled into one file.
 //
 // Why a private node binary rather than a Node single-executable application: Node 20's SEA
 // runs one CommonJS script, so the code-split ESM bundle (whose lazy chunks keep the minion's
@@ -19,7 +20,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { bundleCli, packageVersion, ROOT } from './bundle.mjs';
+import { bundleCli, EXTERNAL, packageVersion, ROOT } from './bundle.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,7 +39,7 @@ const PACKAGES = {
     summary: 'Brine master: serves each minion its own pillar and LUKS key',
     depends: 'adduser, libc6 (>= 2.28), libstdc++6',
     recommends: 'libjemalloc2',
-    docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md', 'docs/PROTOCOL.md'],
+    docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md', 'docs/PROTOCOL.md', 'docs/HA.md'],
   },
   minion: {
     summary: 'Brine minion: unlocks encrypted volumes at boot with a key only the master holds',
@@ -159,8 +160,16 @@ async function stage(name, root) {
   const prettyDir = join(lib, 'node_modules', 'pino-pretty');
   shipped.push(...(await bundleDependency(common.resolve('pino-pretty'), join(prettyDir, 'index.js'))));
   write(join(prettyDir, 'package.json'), '{ "name": "pino-pretty", "main": "index.js" }\n');
+  if (name === 'master') {
+    // A cluster master's etcd client: one file in lib/, which reads ../proto/*.proto at run time.
+    const etcdDir = join(lib, 'node_modules', 'etcd3');
+    const etcdEntry = requireFrom.resolve('etcd3');
+    shipped.push(...(await bundleDependency(etcdEntry, join(etcdDir, 'lib', 'index.js'))));
+    cpSync(join(dirname(requireFrom.resolve('etcd3/package.json')), 'proto'), join(etcdDir, 'proto'), { recursive: true });
+    write(join(etcdDir, 'package.json'), '{ "name": "etcd3", "main": "lib/index.js" }\n');
+  }
   // The application bundle's own dependencies (commander, yaml, pino, tweetnacl, ...).
-  const app = await build({ entryPoints: [join(pkg, 'dist', 'cli.js')], bundle: true, write: false, outdir: '/nonexistent', splitting: true, format: 'esm', platform: 'node', external: ['zeromq', 'pino-pretty'], metafile: true, logLevel: 'error' });
+  const app = await build({ entryPoints: [join(pkg, 'dist', 'cli.js')], bundle: true, write: false, outdir: '/nonexistent', splitting: true, format: 'esm', platform: 'node', external: EXTERNAL, metafile: true, logLevel: 'error' });
   shipped.push(...Object.keys(app.metafile.inputs).map(packageDirOf).filter((d) => d !== undefined));
 
   for (const alias of [name, `brine-${name}`]) {

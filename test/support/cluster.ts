@@ -131,7 +131,8 @@ export class Cluster {
     return join(this.dir, `minion-run-${pkiName}`);
   }
 
-  async startMaster(): Promise<Daemon> {
+  /** Writes the master's config (on a free port, the first time); returns its path. */
+  async writeMasterConfig(): Promise<string> {
     if (!this.port) this.port = await freePort();
     writeFileSync(
       this.masterConfig,
@@ -150,7 +151,11 @@ export class Cluster {
         ...this.masterExtra,
       }),
     );
-    this.master = this.spawn('master', ['-c', this.masterConfig]);
+    return this.masterConfig;
+  }
+
+  async startMaster(): Promise<Daemon> {
+    this.master = this.spawn('master', ['-c', await this.writeMasterConfig()]);
     await this.master.waitFor('master listening');
     return this.master;
   }

@@ -3,8 +3,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { lineOf, readYamlFile, type ParsedYaml } from './yaml-file.js';
 
-/** One option a config file may set. Paths resolve against the config file's directory. */
-export type OptionSpec =
+/**
+ * One option a config file may set. Paths resolve against the config file's directory.
+ * `check` says what is wrong with a well-typed value (undefined: nothing), so the
+ * error names the option's own line.
+ */
+export type OptionSpec = (
   | { type: 'string'; default: string }
   | { type: 'optional-string' }
   | { type: 'path'; default: string }
@@ -20,9 +24,14 @@ export type OptionSpec =
   | { type: 'string-list'; default: readonly string[] }
   | { type: 'map'; default: Record<string, unknown> }
   /** Name → a string or a list of strings (Salt's `nodegroups`). */
-  | { type: 'string-or-list-map'; default: Record<string, string | readonly string[]> };
+  | { type: 'string-or-list-map'; default: Record<string, string | readonly string[]> }
+  /** A mapping of its own options (e.g. `cluster:`); absent, it is undefined: what it configures is off. */
+  | { type: 'section'; options: ConfigSpec }
+) & { check?: (value: never) => string | undefined };
 
-export type ConfigSpec = Record<string, OptionSpec>;
+export type ConfigSpec = { readonly [key: string]: OptionSpec };
+
+type SectionOf<S extends ConfigSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
 type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum' }
   ? string
@@ -38,9 +47,11 @@ type ValueOf<O extends OptionSpec> = O extends { type: 'string' | 'path' | 'enum
             ? boolean
             : O extends { type: 'string-or-list-map' }
               ? Record<string, string | string[]>
-              : Record<string, unknown>;
+              : O extends { type: 'section'; options: infer S extends ConfigSpec }
+                ? SectionOf<S> | undefined
+                : Record<string, unknown>;
 
-export type ConfigOf<S extends ConfigSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> } & {
+export type ConfigOf<S extends ConfigSpec> = SectionOf<S> & {
   /** The file the options came from, or undefined when only defaults apply. */
   readonly configFile: string | undefined;
 };
@@ -68,23 +79,48 @@ export function loadConfig<S extends ConfigSpec>(
     throw new InputError('config_missing', { file }, 'config file does not exist');
   }
   const base = present ? dirname(resolve(file)) : process.cwd();
-  const out: Record<string, unknown> = { configFile: present ? resolve(file) : undefined };
+  const options = coerceMapping(spec, raw, { file, parsed, base, path: [] }, opts.overrides);
+  return { configFile: present ? resolve(file) : undefined, ...options } as ConfigOf<S>;
+}
+
+interface Where {
+  file: string;
+  parsed: ParsedYaml | undefined;
+  /** Directory relative paths resolve against. */
+  base: string;
+  /** Keys leading to the mapping being read (empty at the top). */
+  path: readonly string[];
+}
+
+/** Checks one mapping of options against `spec`: unknown keys are errors, missing ones take their default. */
+function coerceMapping(spec: ConfigSpec, raw: Record<string, unknown>, at: Where, overrides?: Partial<Record<string, unknown>>): Record<string, unknown> {
+  const name = (key: string) => [...at.path, key].join('.');
   for (const key of Object.keys(raw)) {
     // Own keys only: `constructor` or `__proto__` must not pass as known options.
     if (!Object.hasOwn(spec, key)) {
       const known = Object.keys(spec).sort().join(', ');
-      throw new InputError('config_unknown_option', { file, line: parsed && lineOf(parsed, [key]) }, `unknown option '${key}' (known: ${known})`);
+      throw new InputError('config_unknown_option', { file: at.file, line: at.parsed && lineOf(at.parsed, [...at.path, key]) }, `unknown option '${name(key)}' (known: ${known})`);
     }
   }
+  const out: Record<string, unknown> = {};
   for (const [key, option] of Object.entries(spec)) {
-    const given = opts.overrides?.[key] !== undefined ? opts.overrides[key] : raw[key];
-    const pos = { file, line: parsed && given === raw[key] ? lineOf(parsed, [key]) : undefined };
-    out[key] = coerce(key, option, given, base, pos);
+    const given = overrides?.[key] !== undefined ? overrides[key] : raw[key];
+    const pos = { file: at.file, line: at.parsed && given === raw[key] ? lineOf(at.parsed, [...at.path, key]) : undefined };
+    const value = option.type === 'section' ? coerceSection(name(key), option.options, given, { ...at, path: [...at.path, key] }, pos) : coerce(name(key), option, given, at.base, pos);
+    const problem = value === undefined ? undefined : (option.check as ((v: unknown) => string | undefined) | undefined)?.(value);
+    if (problem) throw new InputError('config_invalid', pos, `option '${name(key)}': ${problem}`);
+    out[key] = value;
   }
-  return out as ConfigOf<S>;
+  return out;
 }
 
-function coerce(key: string, option: OptionSpec, given: unknown, base: string, pos: { file: string; line?: number | undefined }): unknown {
+function coerceSection(key: string, spec: ConfigSpec, given: unknown, at: Where, pos: { file: string; line?: number | undefined }): Record<string, unknown> | undefined {
+  if (given === undefined || given === null) return undefined;
+  if (typeof given !== 'object' || Array.isArray(given)) throw new InputError('config_invalid', pos, `option '${key}' must be a mapping of option: value, got ${JSON.stringify(given)}`);
+  return coerceMapping(spec, given as Record<string, unknown>, at);
+}
+
+function coerce(key: string, option: Exclude<OptionSpec, { type: 'section' }>, given: unknown, base: string, pos: { file: string; line?: number | undefined }): unknown {
   const fail = (want: string): never => {
     throw new InputError('config_invalid', pos, `option '${key}' must be ${want}, got ${JSON.stringify(given)}`);
   };

@@ -14,6 +14,13 @@ export type AuditEvent =
   | 'refused_rejected'
   | 'refused_denied'
   | 'refused_revoked'
+  /** A cluster master cut off from etcd past stale_max (docs/SECURITY.md). */
+  | 'refused_cluster_stale'
+  /** A session closed because its key was rejected or deleted (on any master of a cluster). */
+  | 'session_revoked'
+  /** A cluster master lost, or regained, a current view of the keys in etcd. */
+  | 'cluster_stale'
+  | 'cluster_current'
   | 'refused_unknown_session'
   | 'refused_bad_frame'
   | 'refused_too_large'
@@ -25,6 +32,8 @@ export type AuditEvent =
   | 'refused_unbound_peer'
   | 'refused_connection'
   | 'refused_key_limit'
+  /** A new key the store could not record (a cluster master that cannot write to etcd). */
+  | 'refused_key_unrecorded'
   | 'refused_internal'
   | 'pillar_render_failed'
   | 'job_published'

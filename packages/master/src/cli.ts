@@ -17,9 +17,20 @@ daemonAction(program, async (config) => {
 
 /**
  * Operational failures (1): the master is not running, cannot be reached, or
- * stopped mid-answer; no key for the id asked about. Everything else a BrineError
+ * stopped mid-answer; no key for the id asked about; etcd would not take a key change. Everything else a BrineError
  * says is bad usage or config, or a target matching nothing (2).
  */
-const FAILED = new Set(['master_lost', 'master_down', 'permission_denied', 'control_failed', 'key_not_found', 'audit_log_unwritable']);
+const FAILED = new Set([
+  'master_lost',
+  'master_down',
+  'permission_denied',
+  'control_failed',
+  'key_not_found',
+  'audit_log_unwritable',
+  // A cluster's etcd: out of reach, slow to confirm, or changed by another master meanwhile.
+  'etcd_unavailable',
+  'etcd_lagging',
+  'key_changed_meanwhile',
+]);
 
 await runCli('master', program, (err) => (FAILED.has(err.code) ? EXIT.failed : EXIT.usage));

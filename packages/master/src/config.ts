@@ -1,8 +1,39 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 import { nodegroupProblems } from '@brine/states';
 
 export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
+
+const ENDPOINT = /^https?:\/\/[^/\s]+:\d{1,5}$/;
+
+/** `cluster:`: several masters sharing keys through etcd (docs/HA.md). Absent: one master, keys in pki_dir. */
+const clusterSpec = {
+  /** etcd client endpoints, every member's: http://host:2379, or https:// with `tls`. */
+  etcd: {
+    type: 'string-list',
+    default: [],
+    check: (urls: string[]) =>
+      urls.length === 0 ? 'list the etcd members, e.g. [http://10.0.0.1:2379]' : urls.filter((u) => !ENDPOINT.test(u)).map((u) => `'${u}' is not http(s)://host:port`)[0],
+  },
+  /** Where this cluster's keys live in etcd; several Brine clusters may share one etcd with different prefixes. */
+  prefix: { type: 'string', default: '/brine', check: (p: string) => (/^\/[A-Za-z0-9._/-]*[^/]$/.test(p) ? undefined : 'must start with / and not end with /, e.g. /brine') },
+  /** This master's name in the cluster, in its audit records and in etcd (default: the host name). */
+  name: { type: 'string', default: hostname(), check: (n: string) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n) ? undefined : 'must be 1-63 letters, digits, dots, dashes or underscores') },
+  /**
+   * Seconds this master keeps serving after it last knew its view of the keys was
+   * current (etcd quorum lost); then it refuses new sessions and requests with
+   * `cluster_stale` until etcd is back (docs/SECURITY.md).
+   */
+  stale_max: { type: 'integer', default: 30, min: 1, max: 3600 },
+  /** TLS to etcd: the CA that signed the members' certificates, and this master's client certificate and key. */
+  tls: {
+    type: 'section',
+    options: { ca: { type: 'optional-path' }, cert: { type: 'optional-path' }, key: { type: 'optional-path' } },
+    check: (t: { ca?: string; cert?: string; key?: string }) =>
+      !t.ca ? "'ca' is required (the CA that signed the etcd members' certificates)" : (t.cert === undefined) !== (t.key === undefined) ? "'cert' and 'key' go together" : undefined,
+  },
+} as const;
 
 const spec = {
   interface: { type: 'string', default: '0.0.0.0' },
@@ -65,9 +96,15 @@ const spec = {
   session_max_messages: { type: 'integer', default: 1_000_000, min: 10, max: 2 ** 40 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
+  cluster: {
+    type: 'section',
+    options: clusterSpec,
+    check: (c: { etcd: string[]; tls?: object }) => (c.tls !== undefined) !== c.etcd.every((u) => u.startsWith('https://')) ? "with 'tls' every etcd endpoint is https://, without it http://" : undefined,
+  },
 } as const;
 
 export type MasterConfig = ConfigOf<typeof spec>;
+export type ClusterConfig = NonNullable<MasterConfig['cluster']>;
 
 export const controlSocketPath = (config: Pick<MasterConfig, 'sock_dir'>): string => join(config.sock_dir, 'master.sock');
 

@@ -12,7 +12,7 @@ import { StatusReporter } from './minion-status.js';
 import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
-import { KeyStore } from './keystore.js';
+import { FileKeyStore } from './file-keystore.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
@@ -44,12 +44,14 @@ function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
 export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
   // Before anything is written: a missing group is a config error, not a half-made key store.
   const group = resolveOperatorGroup(config.sock_group, config.configFile ?? DEFAULT_MASTER_CONFIG);
-  const { identity, created } = loadOrCreateMasterIdentity(config.pki_dir);
+  const audit = new AuditLog(config.audit_log);
+  // A cluster master's keys are in etcd, and its key pair is the cluster's (cluster/index.ts).
+  const cluster = config.cluster && (await (await import('./cluster/index.js')).joinCluster(config.cluster, config.pki_dir, audit, log));
+  const { identity, created } = cluster ?? loadOrCreateMasterIdentity(config.pki_dir);
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
 
-  const keys = new KeyStore(config.pki_dir, { create: true, group });
-  const audit = new AuditLog(config.audit_log);
+  const keys = cluster ? cluster.keys : new FileKeyStore(config.pki_dir, { create: true, group });
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
   const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
   // Retired prekeys are erased on time even when no HELLO comes to rotate them: forward secrecy.
@@ -78,7 +80,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
   const presence = new Presence();
   const status = new StatusReporter(registry, presence, (routingId) => transport.peerOf(routingId), jobs);
-  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, status, audit, log, group);
+  const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, status, keys, audit, log, group);
   const server = new MasterServer({
     transport,
     responder,
@@ -94,6 +96,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     autoAccept: config.auto_accept,
     maxMessageBytes: config.max_message_size,
   });
+  keys.onRevoked((id) => server.revoked(id));
 
   await control.start();
   await transport.start();
@@ -123,6 +126,7 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
       clearInterval(pruner);
       control.close();
       transport.close();
+      cluster?.leave();
       done();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

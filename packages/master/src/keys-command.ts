@@ -3,16 +3,63 @@ import { BrineError, currentOperator, globalOptions } from '@brine/common';
 import type { AuditLog } from './audit.js';
 import { controlSocketPath, loadMasterConfig, type MasterConfig } from './config.js';
 import type { KeyAuditRecord } from './control/protocol.js';
-import type { KeyState, KeyStore } from './keystore.js';
-
-// The key store pulls in crypto and targeting code; only key commands load it.
-const keystore = () => import('./keystore.js');
+import type { KeyAction, KeyChange } from './key-actions.js';
+import type { KeyState } from './keystore.js';
 
 const configOf = (cmd: Command): MasterConfig => loadMasterConfig(globalOptions(cmd).config);
 
-async function store(config: MasterConfig): Promise<KeyStore> {
-  const { KeyStore } = await keystore();
-  return new KeyStore(config.pki_dir, { create: false });
+type KeyListing = Record<KeyState, { id: string; fingerprint: string }[]>;
+
+/**
+ * Where `master keys` finds the keys. One master: pki_dir's files, changed by this
+ * process (the daemon need not run). A cluster: the running master, through its
+ * control socket, which applies the change to etcd and audits it; operators in
+ * sock_group never hold the master's etcd credentials.
+ */
+interface KeyDesk {
+  list(): Promise<KeyListing>;
+  change(action: KeyAction): AsyncGenerator<KeyChange>;
+}
+
+async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
+  if (config.cluster) return masterDesk(config);
+  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([import('./file-keystore.js'), import('./keystore.js'), import('./key-actions.js')]);
+  const keys = new FileKeyStore(config.pki_dir, { create: false });
+  return {
+    async list() {
+      const listed = keys.list();
+      const out = {} as KeyListing;
+      for (const state of KEY_STATES) out[state] = listed[state].map((id) => ({ id, fingerprint: fingerprintOf(keys, state, id) ?? '' }));
+      return out;
+    },
+    async *change(action) {
+      // Ready before any key changes: a change that cannot be recorded must not happen.
+      const trail = await keyAuditTrail(config);
+      try {
+        yield* applyKeyAction(keys, action, trail.record);
+      } finally {
+        await trail.close();
+      }
+    },
+  };
+}
+
+async function masterDesk(config: MasterConfig): Promise<KeyDesk> {
+  const { control } = await import('./control/client.js');
+  const socket = { path: controlSocketPath(config), group: config.sock_group };
+  return {
+    async list() {
+      for await (const e of control(socket, { cmd: 'keys.list' })) {
+        if (e.type !== 'keys') continue;
+        if (e.stale) process.stderr.write(`warning: these keys may be out of date: ${e.stale}\n`);
+        return e.keys;
+      }
+      throw new BrineError('control_failed', 'the master ended its answer without the key list');
+    },
+    async *change(action) {
+      for await (const e of control(socket, { cmd: 'keys.change', action })) if (e.type === 'key_changed') yield e.change;
+    },
+  };
 }
 
 type KeyRecorder = (record: KeyAuditRecord) => void;
@@ -46,36 +93,18 @@ async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorde
   }
 }
 
-/** Runs a key action with its audit trail ready, one record per key, naming who did it. */
-async function audited(cmd: Command, act: (keys: KeyStore, record: (event: KeyAuditRecord['event'], id: string, fingerprint: string | undefined, reason: string) => void) => void): Promise<void> {
-  const config = configOf(cmd);
-  const keys = await store(config);
-  const trail = await keyAuditTrail(config);
-  try {
-    act(keys, (event, minion, fingerprint, reason) => trail.record({ event, minion, ...(fingerprint && { fingerprint }), reason }));
-  } finally {
-    await trail.close();
+async function changeKeys(cmd: Command, action: KeyAction): Promise<void> {
+  if (action.patterns.length === 0 && !action.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);
+  const [desk, { describeKeyChange, noKeysMatch }] = await Promise.all([keyDesk(configOf(cmd)), import('./key-actions.js')]);
+  let changed = 0;
+  for await (const change of desk.change(action)) {
+    changed++;
+    process.stdout.write(`${describeKeyChange(change)}\n`);
   }
-}
-
-const MOVED: Partial<Record<KeyState, KeyAuditRecord['event']>> = { accepted: 'key_accepted', rejected: 'key_rejected' };
-
-async function moveKeys(cmd: Command, opts: { all?: boolean }, patterns: string[], from: KeyState[], to: 'accepted' | 'rejected'): Promise<void> {
-  if (patterns.length === 0 && !opts.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);
-  await audited(cmd, (keys, record) => {
-    const selected = keys.select(from, patterns, opts.all === true);
-    if (selected.length === 0) {
-      process.stderr.write(`no ${from.join(' or ')} keys match ${opts.all ? '--all' : patterns.join(' ')}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    for (const { state, id } of selected) {
-      keys.move(id, state, to);
-      const fp = keys.fingerprintOf(to, id);
-      record(MOVED[to]!, id, fp, `${state} -> ${to}`);
-      process.stdout.write(`${to} ${id} (${fp})\n`);
-    }
-  });
+  if (changed === 0) {
+    process.stderr.write(`${noKeysMatch(action)}\n`);
+    process.exitCode = 1;
+  }
 }
 
 /** `master keys …`: salt-key's verbs over the same directory layout. */
@@ -87,14 +116,15 @@ export function registerKeysCommand(program: Command): void {
     .description('list keys by state')
     .option('--json', 'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...]}')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const listed = (await store(configOf(cmd))).list();
+      const listed = await (await keyDesk(configOf(cmd))).list();
+      const ids = (state: KeyState) => listed[state].map((k) => k.id);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(listed)}\n`);
+        process.stdout.write(`${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied') })}\n`);
         return;
       }
       const titles: Record<KeyState, string> = { accepted: 'Accepted Keys:', denied: 'Denied Keys:', pending: 'Unaccepted Keys:', rejected: 'Rejected Keys:' };
       for (const state of ['accepted', 'denied', 'pending', 'rejected'] as const) {
-        process.stdout.write(`${titles[state]}\n${listed[state].map((id) => `${id}\n`).join('')}`);
+        process.stdout.write(`${titles[state]}\n${ids(state).map((id) => `${id}\n`).join('')}`);
       }
     });
 
@@ -105,7 +135,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--all', 'accept every pending key')
     .option('--include-rejected', 'also accept matching rejected keys')
     .action((ids: string[], opts: { all?: boolean; includeRejected?: boolean }, cmd: Command) =>
-      moveKeys(cmd, opts, ids, opts.includeRejected ? ['pending', 'rejected'] : ['pending'], 'accepted'),
+      changeKeys(cmd, { verb: 'accept', patterns: ids, all: opts.all === true, includeRejected: opts.includeRejected === true }),
     );
 
   keys
@@ -113,28 +143,13 @@ export function registerKeysCommand(program: Command): void {
     .description('reject pending or accepted keys; a connected minion is cut off on its next request')
     .argument('[ids...]', 'minion ids or globs')
     .option('--all', 'reject every pending and accepted key')
-    .action((ids: string[], opts: { all?: boolean }, cmd: Command) => moveKeys(cmd, opts, ids, ['pending', 'accepted'], 'rejected'));
+    .action((ids: string[], opts: { all?: boolean }, cmd: Command) => changeKeys(cmd, { verb: 'reject', patterns: ids, all: opts.all === true, includeRejected: false }));
 
   keys
     .command('delete')
     .description('delete every key held for the ids; a connected minion is cut off on its next request')
     .argument('<ids...>', 'minion ids or globs')
-    .action(async (ids: string[], _opts: object, cmd: Command) => {
-      const { KEY_STATES } = await keystore();
-      await audited(cmd, (keys, record) => {
-        const targets = new Set(keys.select(KEY_STATES, ids, false).map((k) => k.id));
-        if (targets.size === 0) {
-          process.stderr.write(`no keys match ${ids.join(' ')}\n`);
-          process.exitCode = 1;
-        }
-        for (const id of targets) {
-          const fp = KEY_STATES.map((state) => keys.fingerprintOf(state, id)).find((f) => f !== undefined);
-          const states = keys.delete(id).join(', ');
-          record('key_deleted', id, fp, `deleted from ${states}`);
-          process.stdout.write(`deleted ${id} (${states})\n`);
-        }
-      });
-    });
+    .action((ids: string[], _opts: object, cmd: Command) => changeKeys(cmd, { verb: 'delete', patterns: ids, all: false, includeRejected: false }));
 
   keys
     .command('fingerprint')
@@ -146,11 +161,8 @@ export function registerKeysCommand(program: Command): void {
         process.stdout.write(`master: ${fingerprint(readMasterPublic(configOf(cmd).pki_dir))}\n`);
         return;
       }
-      const keys = await store(configOf(cmd));
-      const found = (await keystore()).KEY_STATES.flatMap((state) => {
-        const fp = keys.fingerprintOf(state, id);
-        return fp ? [`${id} (${state}): ${fp}`] : [];
-      });
+      const listed = await (await keyDesk(configOf(cmd))).list();
+      const found = Object.entries(listed).flatMap(([state, keys]) => keys.filter((k) => k.id === id).map((k) => `${id} (${state}): ${k.fingerprint}`));
       if (found.length === 0) throw new BrineError('key_not_found', `no key for minion '${id}'`);
       process.stdout.write(`${found.join('\n')}\n`);
     });

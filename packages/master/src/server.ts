@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@brine/common';
+import { BrineError, type Logger } from '@brine/common';
 import {
   asRequest,
   decodeFrame,
@@ -53,6 +53,12 @@ export interface ServerDeps {
 }
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_BYTES);
+
+interface Who {
+  minion: string;
+  fingerprint: string;
+  peer: string | undefined;
+}
 
 const REFUSAL_EVENT: Record<string, AuditEvent> = {
   bad_frame: 'refused_bad_frame',
@@ -171,26 +177,52 @@ export class MasterServer {
     const { cipher, payload } = opened.accept(shared);
     const fp = fingerprint(opened.minionPublic);
     const who = { minion: opened.id, fingerprint: fp, peer };
-    const { status, recorded, reason } = this.d.keys.isAccepted(opened.id, opened.minionPublic)
-      ? { status: 'accepted' as const, recorded: false, reason: undefined }
-      : this.d.keys.admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state));
-    if (recorded) {
-      if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
-      this.announce(status, who);
-    }
-    if (status !== 'accepted') {
-      this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
-      const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
-      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
+    const stale = this.d.keys.staleness();
+    if (stale) {
+      this.d.audit.refuse({ event: 'refused_cluster_stale', ...who, reason: stale });
+      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: `cluster_stale: ${stale}` });
       cipher.destroy();
       return;
     }
-    remember();
+    // The hot path (a known key) stays synchronous; only a key to record waits for the store.
+    if (this.d.keys.isAccepted(opened.id, opened.minionPublic)) {
+      this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
+      return;
+    }
+    this.d.keys
+      .admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state))
+      .then(
+        ({ status, recorded, reason }) => {
+          if (recorded) {
+            if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
+            this.announce(status, who);
+          }
+          if (status === 'accepted') return this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
+          this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
+          const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
+          cipher.destroy();
+        },
+        (err: unknown) => {
+          // The store could not record the key (a cluster's etcd out of reach, or a change on another master meanwhile).
+          const reason = err instanceof BrineError ? err.message : String(err);
+          this.d.audit.refuse({ event: 'refused_key_unrecorded', ...who, reason });
+          this.d.log.warn({ ...who, reason }, 'could not record a minion key; the minion will retry');
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: 'key not recorded: the master cannot record keys right now; retry later' });
+          cipher.destroy();
+        },
+      )
+      .catch((err: unknown) => this.reject(routingId, peer, err));
+  }
+
+  /** Opens the session of an accepted key and answers its hello (and the request riding with it). */
+  private admitted(routingId: Buffer, who: Who, cipher: SessionCipher, payload: Uint8Array, key: { minionPublic: Uint8Array; remember: () => void }): void {
+    key.remember();
     const session: Session = {
       id: randomBytes(SESSION_ID_BYTES),
-      minionId: opened.id,
-      minionPublic: opened.minionPublic,
-      fingerprint: fp,
+      minionId: who.minion,
+      minionPublic: key.minionPublic,
+      fingerprint: who.fingerprint,
       cipher,
       routingId,
       role: 'cli',
@@ -199,19 +231,34 @@ export class MasterServer {
       openedAt: Date.now(),
     };
     this.d.sessions.add(session);
-    this.d.presence.saw(opened.id, peer, session.openedAt);
+    this.d.presence.saw(who.minion, who.peer, session.openedAt);
     this.d.audit.write({ event: 'session_opened', ...who });
     // hello may carry the session's first real request (`then`): answered here, it saves a round trip.
     const hello = this.request(payload);
     const then = asRequest(hello.args['then']);
-    const greeted = this.answer(hello, session, peer);
+    const greeted = this.answer(hello, session, who.peer);
     if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0) this.d.log.debug(who, 'new daemon session replaces the older one');
     const welcome = ({ res, body }: Answer) => this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
-    this.whenAnswered(greeted, (a) => (a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, peer), welcome) : welcome(a)));
+    this.whenAnswered(greeted, (a) => (a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, who.peer), welcome) : welcome(a)));
+  }
+
+  /**
+   * The key store learnt that `id`'s key is no longer accepted (changed on another
+   * master or by another process): its sessions close now, not at their next
+   * request, and the minion's next request is told to handshake, which is refused.
+   */
+  revoked(id: string): void {
+    const closing = this.d.sessions.ofMinion(id).filter((s) => !this.d.keys.isAccepted(id, s.minionPublic));
+    for (const session of closing) {
+      this.d.audit.write({ event: 'session_revoked', minion: id, fingerprint: session.fingerprint });
+      this.d.statics.forget(session.minionPublic);
+      this.d.sessions.close(session);
+    }
+    if (closing.length > 0) this.d.log.info({ minion: id, sessions: closing.length }, 'closed the sessions of a minion whose key was revoked');
   }
 
   /** Logs a key the master has just recorded: once, not on every retry of the minion. */
-  private announce(status: AuthStatus, who: { minion: string; fingerprint: string; peer: string | undefined }): void {
+  private announce(status: AuthStatus, who: Who): void {
     if (status === 'pending') {
       this.d.audit.write({ event: 'key_pending', ...who });
       this.d.log.info(who, `new minion key pending; accept with: master keys accept ${who.minion}`);
@@ -239,6 +286,13 @@ export class MasterServer {
     }
     session.routingId = routingId;
     session.lastSeen = Date.now();
+    const stale = this.d.keys.staleness();
+    if (stale) {
+      // The session stays: once this master knows its keys again, it serves it (or closes it, revoked).
+      this.d.audit.refuse({ event: 'refused_cluster_stale', minion: session.minionId, fingerprint: session.fingerprint, peer, reason: stale });
+      this.reply(routingId, session.id, session.cipher, { t: 'res', id: this.request(plain).id, ok: false, error: { code: 'cluster_stale', message: stale } });
+      return;
+    }
     if (!this.d.keys.isAccepted(session.minionId, session.minionPublic)) {
       this.d.audit.refuse({ event: 'refused_revoked', minion: session.minionId, fingerprint: session.fingerprint, peer });
       this.d.log.info({ minion: session.minionId }, 'closing session of a minion whose key is no longer accepted');

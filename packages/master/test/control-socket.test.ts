@@ -20,7 +20,7 @@ const scratch = () => {
   return dir;
 };
 const start = async (sockDir: string, group?: OperatorGroup) => {
-  const server = new ControlServer(join(sockDir, 'master.sock'), {} as never, {} as never, {} as never, {} as never, {} as never, log, group);
+  const server = new ControlServer(join(sockDir, 'master.sock'), {} as never, {} as never, {} as never, {} as never, {} as never, {} as never, log, group);
   await server.start();
   servers.push(server);
 };

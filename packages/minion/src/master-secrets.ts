@@ -1,8 +1,12 @@
 import { SecretUnavailableError, type SecretProvider } from '@brine/states';
 import { ChannelError, masterUnreachable, type MasterLink } from './channel.js';
 
-/** Failures that say nothing about the secret itself, only that the master could not be asked (besides masterUnreachable). */
-const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked']);
+/**
+ * Failures that say nothing about the secret itself, only that the master could not be asked
+ * (besides masterUnreachable; `cluster_stale`: a cluster master cut off from etcd, which
+ * another master may answer).
+ */
+const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked', 'cluster_stale']);
 
 /**
  * Pillar values fetched from the master one at a time, at the moment a state

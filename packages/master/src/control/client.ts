@@ -2,7 +2,7 @@ import { localRequest } from '@brine/common';
 import type { ControlEvent, ControlRequest } from './protocol.js';
 
 /** Events after which the master closes the connection: the answer is complete. */
-const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job', 'status', 'recorded']);
+const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'jobs', 'job', 'status', 'recorded', 'keys', 'keys_changed']);
 
 /**
  * Sends one request to the master's control socket and yields its events as they arrive.

@@ -2,6 +2,8 @@ import type { Operator } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
+import type { KeyAction, KeyAuditRecord, KeyChange } from '../key-actions.js';
+import type { KeyState } from '../keystore.js';
 import type { MinionStatus } from '../minion-status.js';
 
 /*
@@ -18,15 +20,13 @@ export type ControlRequest =
   /** Every accepted minion's status, or those the target matches. */
   | { cmd: 'status'; target?: string; tgt_type?: MatchType }
   /** A key action of `master keys` by an operator who cannot append to the audit log: the master writes it. */
-  | { cmd: 'audit.key'; record: KeyAuditRecord };
+  | { cmd: 'audit.key'; record: KeyAuditRecord }
+  /** `master keys list` of a cluster master: the keys in etcd, as this master sees them. */
+  | { cmd: 'keys.list' }
+  /** `master keys accept|reject|delete` of a cluster master: applied to etcd, audited by the master. */
+  | { cmd: 'keys.change'; action: KeyAction };
 
-/** What `master keys` audits about one key it changed. */
-export interface KeyAuditRecord {
-  event: 'key_accepted' | 'key_rejected' | 'key_deleted';
-  minion: string;
-  fingerprint?: string;
-  reason: string;
-}
+export type { KeyAuditRecord };
 
 /**
  * A request as it travels: the client adds who is asking, for the audit log.
@@ -45,4 +45,9 @@ export type ControlEvent =
   | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
   | { type: 'status'; minions: MinionStatus[] }
   | { type: 'recorded' }
+  /** `stale`: why the master's view of the keys may be out of date (a cluster master cut off from etcd). */
+  | { type: 'keys'; keys: Record<KeyState, { id: string; fingerprint: string }[]>; stale?: string }
+  /** One key changed; `keys_changed` follows the last. */
+  | { type: 'key_changed'; change: KeyChange }
+  | { type: 'keys_changed' }
   | { type: 'error'; code: string; message: string };

@@ -10,6 +10,8 @@ import type { MinionRegistry } from '../minion-registry.js';
 import type { StatusReporter } from '../minion-status.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import type { AuditLog } from '../audit.js';
+import { applyKeyAction, type KeyAction } from '../key-actions.js';
+import { fingerprintOf, KEY_STATES, type KeyStore } from '../keystore.js';
 import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -50,6 +52,16 @@ function parseRequest(line: string): WireRequest {
     case 'jobs.show':
       need(typeof r['jid'] === 'string' && isJid(r['jid'] as string), "'jid' must be a 20-digit job id");
       break;
+    case 'keys.list':
+      break;
+    case 'keys.change': {
+      const a = r['action'] as Record<string, unknown> | undefined;
+      need(typeof a === 'object' && a !== null, "'action' must be an object");
+      need(['accept', 'reject', 'delete'].includes(a!['verb'] as string), "'action.verb' must be accept, reject or delete");
+      need(Array.isArray(a!['patterns']) && (a!['patterns'] as unknown[]).every((p) => typeof p === 'string' && p !== '' && p.length <= 255), "'action.patterns' must be a list of ids or globs");
+      need(typeof a!['all'] === 'boolean' && typeof a!['includeRejected'] === 'boolean', "'action.all' and 'action.includeRejected' must be true or false");
+      break;
+    }
     case 'audit.key': {
       const rec = r['record'] as Record<string, unknown> | undefined;
       need(typeof rec === 'object' && rec !== null, "'record' must be an object");
@@ -86,6 +98,7 @@ export class ControlServer {
     private readonly registry: MinionRegistry,
     private readonly cache: JobCache,
     private readonly status: StatusReporter,
+    private readonly keys: KeyStore,
     private readonly audit: Pick<AuditLog, 'write'>,
     private readonly log: Logger,
     private readonly group?: OperatorGroup,
@@ -107,7 +120,7 @@ export class ControlServer {
     serveRequest<ControlEvent>(socket, MAX_REQUEST_BYTES, this.log, (line, send) => this.run(parseRequest(line), send, socket));
   }
 
-  private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void {
+  private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void | Promise<void> {
     switch (req.cmd) {
       case 'ping':
         return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
@@ -135,6 +148,16 @@ export class ControlServer {
         send({ type: 'recorded' });
         socket.end();
         return;
+      case 'keys.list': {
+        const listed = this.keys.list();
+        const keys = Object.fromEntries(KEY_STATES.map((state) => [state, listed[state].map((id) => ({ id, fingerprint: fingerprintOf(this.keys, state, id) ?? '' }))]));
+        const stale = this.keys.staleness();
+        send({ type: 'keys', keys: keys as Extract<ControlEvent, { type: 'keys' }>['keys'], ...(stale && { stale }) });
+        socket.end();
+        return;
+      }
+      case 'keys.change':
+        return this.changeKeys(req.action, req.operator, send, socket);
       case 'jobs.show': {
         const job = this.cache.job(req.jid);
         if (!job) throw new BrineError('unknown_job', `no job ${req.jid} in the job cache`);
@@ -142,6 +165,13 @@ export class ControlServer {
         socket.end();
       }
     }
+  }
+
+  /** Applies a key action to the key store, streaming each change; a failure part way comes after the changes made. */
+  private async changeKeys(action: KeyAction, operator: Operator, send: (e: ControlEvent) => void, socket: Socket): Promise<void> {
+    for await (const change of applyKeyAction(this.keys, action, (r) => this.audit.write({ ...r, ...operator, via: 'control_socket' }))) send({ type: 'key_changed', change });
+    send({ type: 'keys_changed' });
+    socket.end();
   }
 
   /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { BrineError } from '@brine/common';
+import { ExponentialBackoff } from 'cockatiel';
+import { Etcd3, type Namespace } from 'etcd3';
+import type { ClusterConfig } from '../config.js';
+
+/** A failure of the cluster's shared state: etcd unreachable, a conflicting change, a master that does not belong. */
+export class ClusterError extends BrineError {}
+
+/**
+ * Longest one etcd call may take. Without a quorum etcd does not fail a linearizable
+ * call, it waits: this bounds how long a key change hangs before it fails loudly.
+ */
+const CALL_TIMEOUT_MS = 2000;
+
+/** Watch streams reconnect at most this long after etcd is back (the library's default waits up to 30 s). */
+const WATCH_RETRY_MAX_MS = 1000;
+
+/** etcd's keys of this cluster: everything below `prefix`/, addressed relative to it. */
+export interface EtcdConnection {
+  ns: Namespace;
+  close(): void;
+}
+
+function readTls(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ClusterError('cluster_tls_unreadable', `cannot read the etcd ${what} ${file} (cluster.tls): ${(err as Error).message}`);
+  }
+}
+
+export function connectEtcd(config: ClusterConfig): EtcdConnection {
+  const { tls } = config;
+  const client = new Etcd3({
+    hosts: config.etcd,
+    ...(tls && {
+      credentials: {
+        rootCertificate: readTls(tls.ca!, 'CA certificate'),
+        ...(tls.cert && { certChain: readTls(tls.cert, 'client certificate'), privateKey: readTls(tls.key!, 'client key') }),
+      },
+    }),
+    defaultCallOptions: (call) => (call.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+    faultHandling: { watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_RETRY_MAX_MS }).next() },
+  });
+  return { ns: client.namespace(`${config.prefix}/`), close: () => client.close() };
+}
+
+/**
+ * Runs one etcd call; its failure becomes a ClusterError that says what could not be
+ * done and why. A change (`change`) that times out is not known to have failed: etcd's
+ * leader may have it in its log and commit it once a quorum is back, so the message
+ * says so rather than claim nothing happened.
+ */
+export async function etcdCall<T>(what: string, call: Promise<T>, opts: { change?: boolean } = {}): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    const outcome = opts.change ? '; it may still take effect if the etcd leader received it: check once etcd answers' : '';
+    throw new ClusterError('etcd_unavailable', `${what}: etcd did not answer (${(err as Error).message})${outcome}; check that a quorum of its members is up and reachable`);
+  }
+}

@@ -1,0 +1,42 @@
+import { KEY_BYTES, minionIdProblem } from '@brine/protocol';
+import { KEY_STATES, type KeyState } from '../keystore.js';
+
+/*
+ * What a cluster keeps in etcd, below its prefix (cluster.prefix, default /brine):
+ *
+ *   master/identity         the public key every master of the cluster holds (JSON)
+ *   keys/<state>/<id>       a minion key: state pending|accepted|rejected|denied (JSON)
+ *   keys/revision           moved by every key change (see Freshness)
+ */
+
+export const MASTER_IDENTITY = 'master/identity';
+export const KEYS = 'keys/';
+export const KEYS_MARKER = 'keys/revision';
+
+export const keyPath = (state: KeyState, id: string): string => `${KEYS}${state}/${id}`;
+
+/** A minion key as stored: the key, and which master recorded it when (for operators reading etcd). */
+export interface StoredKey {
+  key: string;
+  master: string;
+  at: string;
+}
+
+export const storedKey = (key: Uint8Array, master: string): string => JSON.stringify({ key: Buffer.from(key).toString('base64'), master, at: new Date().toISOString() } satisfies StoredKey);
+
+/**
+ * The state, id and key of an etcd entry below keys/ (no key: deleted), or undefined
+ * for anything else (the marker, a stranger's entry). An unreadable value is an
+ * empty key: the entry still counts (a rejection stays one), and matches no key.
+ */
+export function parseKeyEntry(path: string, value: Buffer | undefined): { state: KeyState; id: string; key: Uint8Array | undefined } | undefined {
+  const [top, state, id, ...rest] = path.split('/');
+  if (`${top}/` !== KEYS || !KEY_STATES.includes(state as KeyState) || id === undefined || rest.length > 0 || minionIdProblem(id)) return undefined;
+  if (value === undefined) return { state: state as KeyState, id, key: undefined };
+  try {
+    const key = Buffer.from((JSON.parse(value.toString('utf8')) as StoredKey).key, 'base64');
+    return { state: state as KeyState, id, key: key.length === KEY_BYTES ? new Uint8Array(key) : new Uint8Array(0) };
+  } catch {
+    return { state: state as KeyState, id, key: new Uint8Array(0) };
+  }
+}

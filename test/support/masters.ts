@@ -1,0 +1,28 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster } from './cluster.js';
+import type { EtcdCluster } from './etcd.js';
+
+const MASTER_KEY_FILES = ['master.sign.key', 'master.box.key', 'master.pub'];
+
+/** Provisions `to` with the key pair of `from`, as an operator copies it to a new master of the cluster (docs/HA.md). */
+export function shareMasterKey(from: Cluster, to: Cluster): void {
+  const dir = join(to.dir, 'master-pki');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // copyFileSync keeps the source's mode: the secret keys stay 0600.
+  for (const file of MASTER_KEY_FILES) copyFileSync(join(from.dir, 'master-pki', file), join(dir, file));
+}
+
+/**
+ * Real masters of one cluster on loopback, each a Cluster of its own (directory, port,
+ * audit log, control socket), sharing `etcd` and the first one's key pair.
+ */
+export async function startClusterMasters(etcd: EtcdCluster, names: string[], pillar: string, cluster: Record<string, unknown> = {}): Promise<Cluster[]> {
+  const masters = names.map((name) => new Cluster(pillar, { cluster: { etcd: etcd.endpoints, name, ...cluster } }));
+  await masters[0]!.startMaster();
+  for (const m of masters.slice(1)) {
+    shareMasterKey(masters[0]!, m);
+    await m.startMaster();
+  }
+  return masters;
+}
