@@ -9,7 +9,7 @@ import { readKeyFile, writeKeyFile } from '@brine/common';
 import { fingerprint, KEY_BYTES, MASTER_IDENTITY_BYTES } from '@brine/protocol';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, ROOT } from '../support/cluster.js';
+import { Cluster, freePort, ROOT } from '../support/cluster.js';
 import { createDisk, prepareVm, runInVm } from './harness.mjs';
 import { facts, WAIT_READY } from './minion-unit.js';
 import { installMissingPackages } from './provision.mjs';
@@ -22,6 +22,8 @@ const share = mkdtempSync(join(tmpdir(), 'brine-boot-'));
 const pillar = mkdtempSync(join(tmpdir(), 'brine-boot-pillar-'));
 // The example state tree shipped in states/, and the example pillar with this VM's values and cheap LUKS settings.
 const cluster = new Cluster(pillar, {}, join(ROOT, 'states'));
+// A second master of the same cluster (same key pair, accepted keys and pillar), second in the minion's list.
+const second = cluster.sibling();
 const disk = join(share, 'data.img');
 
 /** Installs the shipped unit for the minion and a sampler that records every process's argv during boot. */
@@ -53,7 +55,10 @@ function boot(name: string, command: string, timeoutMs = 240_000) {
     setup: SETUP,
     disks: [disk],
     shareDir: share,
-    forwards: [{ guestPort: MASTER_PORT_IN_GUEST, hostPort: cluster.port }],
+    forwards: [
+      { guestPort: MASTER_PORT_IN_GUEST, hostPort: cluster.port },
+      { guestHost: '10.0.2.101', guestPort: MASTER_PORT_IN_GUEST, hostPort: second.port },
+    ],
     command: `set -u\n${command}\n${SAVE_JOURNAL(name)}`,
     timeoutMs,
   });
@@ -74,11 +79,13 @@ describe('unattended boot: key from the master, volume built or unlocked, servic
         stringify({ dev_name: '/dev/vda', vg_name: 'vg_data', mountpoint: '/srv/data', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000 }).trimEnd().replace(/^/gm, '  ') + '\n',
     );
     await cluster.startMaster();
+    second.port = await freePort();
     const identity = readKeyFile(join(cluster.dir, 'master-pki', 'master.pub'), MASTER_IDENTITY_BYTES, { secret: false });
     writeFileSync(
       join(share, 'minion.yml'),
       stringify({
-        master: `10.0.2.100:${MASTER_PORT_IN_GUEST}`,
+        master: [`10.0.2.100:${MASTER_PORT_IN_GUEST}`, `10.0.2.101:${MASTER_PORT_IN_GUEST}`],
+        master_type: 'failover',
         master_finger: fingerprint(identity),
         id: ID,
         pki_dir: join(share, 'pki'),
@@ -97,6 +104,7 @@ describe('unattended boot: key from the master, volume built or unlocked, servic
     await createDisk(disk, 96);
   });
   afterAll(async () => {
+    await second.close();
     await cluster.close();
     rmSync(share, { recursive: true, force: true });
     rmSync(pillar, { recursive: true, force: true });
@@ -186,6 +194,25 @@ echo "value=$(redis-cli get brine-check)"`,
     expect(master).toContain('luks_|-data-crypt_|-data_crypt_|-mapped');
     expect(master).not.toContain(PASSPHRASE);
     expect(grepTree(join(cluster.dir, 'master-cache'), needle)).toEqual([]);
+  });
+
+  it('the first master in the list down at boot: unlocked through the second, no operator action', async () => {
+    await cluster.master!.stop();
+    second.copyPkiFrom(cluster);
+    await second.startMaster();
+    const r = await boot(
+      'boot-second',
+      `${WAIT_READY(200)}
+echo "redis=$(systemctl is-active redis-server)"
+echo "value=$(redis-cli get brine-check)"`,
+    );
+    // The key came from the second master: its audit log has the delivery.
+    const delivered = second.audit();
+    await second.master!.stop();
+    await cluster.startMaster();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(facts(r.stdout)).toMatchObject({ redis: 'active', value: 'survives-reboot' });
+    expect(delivered).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: ID, secret: true }));
   });
 
   it('a revoked minion key cannot unlock at the next boot', async () => {
