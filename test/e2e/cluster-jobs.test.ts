@@ -163,6 +163,10 @@ describe('jobs, returns, grains and status across the masters of a cluster', () 
       await db1.waitFor('job finished', { times: finished + 1 });
       expect(db1.count('could not deliver a job return; retrying')).toBe(0);
       expect(await returnsOn(a, jid)).toEqual([]);
+      // An operator's job is not spooled: it fails, and nothing is sent.
+      const ping = await a.masterCmd('ping', '*');
+      expect(ping.exitCode).toBe(1);
+      expect(String(ping.stderr)).toContain('etcd did not answer');
     } finally {
       etcd.restart(1);
       etcd.restart(2);

@@ -3,7 +3,7 @@ import type { IKeyValue, Namespace } from 'etcd3';
 import { isJid, jidTime } from '../jobs/jid.js';
 import type { JobCache } from '../jobs/job-cache.js';
 import type { JobRecord, JobStore, MinionReturn, ReturnListener } from '../jobs/job-store.js';
-import { etcdCall } from './etcd.js';
+import { etcdCall, keyExists } from './etcd.js';
 import { JOBS, MAX_VALUE_BYTES } from './layout.js';
 import { PrefixFollower } from './prefix-follower.js';
 import type { EtcdSpool } from './spool.js';
@@ -68,10 +68,21 @@ export class EtcdJobStore implements JobStore {
     this.remoteJobListeners.push(listener);
   }
 
+  /**
+   * Only if absent: two masters can make the same jid in the same millisecond
+   * (`key_exists`; Dispatcher.record takes another). A job a minion begins is
+   * spooled when etcd does not answer, like its return will be; one the operator
+   * publishes is not: it fails, and nothing is sent, rather than reach the other
+   * masters' minions whenever etcd is back.
+   */
   async create(job: JobRecord): Promise<void> {
     const record = { ...job, master: this.master };
-    // Only if absent: two masters can make the same jid in the same millisecond (Dispatcher.record takes another).
-    await this.spool.put(jobKey(job.jid), JSON.stringify(record), { ifAbsent: true });
+    const key = jobKey(job.jid);
+    const value = JSON.stringify(record);
+    if (job.origin !== 'master') await this.spool.put(key, value, { ifAbsent: true });
+    else if (!(await etcdCall(`publishing job ${job.jid}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit())).succeeded) {
+      throw keyExists(key);
+    }
     this.local.createNow(record);
   }
 

@@ -72,3 +72,6 @@ export async function retryEtcd(what: string, attempt: () => Promise<void>, stop
     }
   }
 }
+
+/** A create-only write found the key there (another master made the same jid in the same millisecond). */
+export const keyExists = (key: string): ClusterError => new ClusterError('key_exists', `${key} already exists in etcd`);

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Backoff, ensurePrivateDir, sleep, writeFileAtomicAsync, type Logger } from '@brine/common';
 import type { Namespace } from 'etcd3';
-import { ClusterError, etcdCall } from './etcd.js';
+import { ClusterError, etcdCall, keyExists } from './etcd.js';
 
 export interface SpoolLimits {
   /** Writes waiting at most. */
@@ -98,7 +98,7 @@ export class EtcdSpool {
         this.log.warn({ key, err: (err as Error).message }, 'etcd did not take a write; spooled on disk and retried until it does');
       }
       if (taken) return;
-      if (taken === false) throw new ClusterError('key_exists', `${key} already exists in etcd`);
+      if (taken === false) throw keyExists(key);
     }
     await this.enqueue(key, value);
   }
