@@ -21,6 +21,9 @@ export type AuditEvent =
   /** A cluster master lost, or regained, a current view of the keys in etcd. */
   | 'cluster_stale'
   | 'cluster_current'
+  /** This cluster master compiles a minion's pillar differently from a peer (hashes compared, never values), or no longer does. */
+  | 'pillar_diverged'
+  | 'pillar_converged'
   | 'refused_unknown_session'
   | 'refused_bad_frame'
   | 'refused_too_large'

@@ -26,6 +26,11 @@ const clusterSpec = {
    * `cluster_stale` until etcd is back (docs/SECURITY.md).
    */
   stale_max: { type: 'integer', default: 30, min: 1, max: 3600 },
+  /**
+   * Seconds between two pillar checks: each master hashes the pillar it compiles for
+   * every accepted minion and compares with its peers' (docs/HA.md, Pillar divergence).
+   */
+  pillar_check: { type: 'integer', default: 15, min: 1, max: 3600 },
   /** TLS to etcd: the CA that signed the members' certificates, and this master's client certificate and key. */
   tls: {
     type: 'section',

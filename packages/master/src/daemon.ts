@@ -7,6 +7,8 @@ import { ControlServer } from './control/server.js';
 import { Dispatcher } from './jobs/dispatcher.js';
 import { StateJobContext } from './jobs/state-job-context.js';
 import { JobCache } from './jobs/job-cache.js';
+import type { JobStore } from './jobs/job-store.js';
+import { FileGrainStore } from './grain-store.js';
 import { MinionRegistry } from './minion-registry.js';
 import { StatusReporter } from './minion-status.js';
 import { Outbox } from './outbox.js';
@@ -40,13 +42,24 @@ function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
   );
 }
 
+/** The minions whose daemon session this master holds on a live connection (for the cluster's presence). */
+function liveDaemons(sessions: SessionTable, registry: MinionRegistry, transport: MasterTransport): Map<string, { address: string | undefined; lastSeen: number }> {
+  const live = new Map<string, { address: string | undefined; lastSeen: number }>();
+  for (const id of sessions.minionIds()) {
+    const session = registry.daemonSession(id);
+    const address = session && transport.peerOf(session.routingId);
+    if (session && address !== undefined) live.set(id, { address, lastSeen: session.lastSeen });
+  }
+  return live;
+}
+
 /** Runs the master in the foreground until SIGTERM or SIGINT. */
 export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
   // Before anything is written: a missing group is a config error, not a half-made key store.
   const group = resolveOperatorGroup(config.sock_group, config.configFile ?? DEFAULT_MASTER_CONFIG);
   const audit = new AuditLog(config.audit_log);
   // A cluster master's keys are in etcd, and its key pair is the cluster's (cluster/index.ts).
-  const cluster = config.cluster && (await (await import('./cluster/index.js')).joinCluster(config.cluster, config.pki_dir, audit, log));
+  const cluster = config.cluster && (await (await import('./cluster/index.js')).joinCluster(config.cluster, { pkiDir: config.pki_dir, cachedir: config.cachedir }, audit, log));
   const { identity, created } = cluster ?? loadOrCreateMasterIdentity(config.pki_dir);
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
@@ -73,13 +86,37 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   );
   const outbox = new Outbox(transport);
   const pillar = new PillarService(config.pillar_roots, { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups });
-  const registry = new MinionRegistry(config.cachedir, keys, sessions, pillar, log, config.nodegroups);
+  const registry = new MinionRegistry(cluster ? cluster.grains : new FileGrainStore(config.cachedir, log), keys, sessions, pillar, config.nodegroups);
   warnGrainDependentPillar(config, log);
-  const jobs = new JobCache(config.cachedir, config.keep_jobs, log);
+  const localJobs = new JobCache(config.cachedir, config.keep_jobs, log);
+  // A cluster master's file job cache is its replica of the cluster's, in etcd.
+  const shared =
+    cluster &&
+    (await cluster.share({
+      local: localJobs,
+      live: () => liveDaemons(sessions, registry, transport),
+      compile: (id) => pillar.compile({ id, grains: registry.grains(id) ?? {} }),
+      accepted: () => registry.accepted(),
+    }));
+  const jobs: JobStore = shared ? shared.jobs : localJobs;
   const stateTree = new StateTree(config.file_roots);
-  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport));
+  const heldElsewhere = shared && ((id: string) => shared.presence.heldElsewhere(id));
+  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport), heldElsewhere);
+  if (shared) {
+    shared.jobs.onRemoteJob((job) => {
+      const sent = dispatcher.deliver(job);
+      if (sent > 0) log.info({ jid: job.jid, fun: job.fun, published_by: job.master, minions: sent }, 'delivered a job published on another master');
+    });
+    registry.onDaemonHello((session, peer) => shared.presence.opened(session.minionId, peer));
+  }
   const presence = new Presence();
-  const status = new StatusReporter(registry, presence, (routingId) => transport.peerOf(routingId), jobs);
+  const clusterStatus = shared && {
+    master: cluster.name,
+    holder: (id: string) => shared.presence.holder(id),
+    lastSeen: (id: string) => shared.presence.lastSeen(id),
+    divergence: (id: string) => shared.pillar.divergence(id),
+  };
+  const status = new StatusReporter(registry, presence, (routingId) => transport.peerOf(routingId), jobs, clusterStatus);
   const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, status, keys, audit, log, group);
   const server = new MasterServer({
     transport,
@@ -126,7 +163,6 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
       clearInterval(pruner);
       control.close();
       transport.close();
-      cluster?.leave();
       done();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
@@ -151,5 +187,6 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   } finally {
     // Whatever happened, the audit trail, grains and job returns are flushed; a stuck disk must not hold the exit forever.
     await Promise.race([Promise.all([audit.close(), registry.flushed(), jobs.flushed()]), sleep(3000)]);
+    await Promise.race([cluster?.leave(), sleep(3000)]);
   }
 }

@@ -7,7 +7,7 @@ import { controlSocketPath, loadMasterConfig } from './config.js';
 import { control } from './control/client.js';
 import type { ControlEvent, ControlRequest } from './control/protocol.js';
 import { formatJobList, jobHeader } from './job-format.js';
-import type { MinionReturn } from './jobs/job-cache.js';
+import type { MinionReturn } from './jobs/job-store.js';
 
 export interface TargetOptions {
   pcre?: boolean;

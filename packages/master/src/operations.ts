@@ -2,7 +2,7 @@ import { assertSlsName, lookupPath, type PillarResult, type UntrustedSecret } fr
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
-import type { JobOrigin } from './jobs/job-cache.js';
+import type { JobOrigin } from './jobs/job-store.js';
 import type { MinionRegistry } from './minion-registry.js';
 import type { PillarService } from './pillar-service.js';
 import type { StateTree } from './state-tree.js';
@@ -68,7 +68,7 @@ export class Operations {
     if (args['grains'] !== undefined && !isObject(args['grains'])) return fail('bad_request', "hello: 'grains' must be a mapping");
     ctx.session.role = role as SessionRole;
     ctx.session.grains = (args['grains'] as Record<string, Json> | undefined) ?? {};
-    if (role === 'daemon') this.registry.recordGrains(ctx.session.minionId, ctx.session.grains);
+    if (role === 'daemon') this.registry.daemonHello(ctx.session, ctx.peer);
     return { value: { master: this.master.fingerprint } };
   }
 
@@ -95,7 +95,8 @@ export class Operations {
     const problem = stateApplyArgsProblem(jobArgs);
     if (problem) return fail('bad_request', `job.begin: ${problem}`);
     const recorded = { mods: jobArgs['mods']!, test: jobArgs['test']! };
-    return { value: this.dispatcher.record({ fun, args: recorded, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId], origin as JobOrigin) };
+    const job = this.dispatcher.record({ fun, args: recorded, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId], origin as JobOrigin);
+    return { later: job.then(({ jid }) => ({ value: jid }), (err: unknown) => fail('job_not_recorded', `the master could not record the job: ${(err as Error).message}`)) };
   }
 
   /** A minion reports a job's result; only for a job that was sent to it. */
@@ -104,10 +105,14 @@ export class Operations {
     if (typeof jid !== 'string' || typeof success !== 'boolean' || ret === undefined) {
       return fail('bad_request', "job.return: needs 'jid' (string), 'success' (boolean) and 'ret'");
     }
+    // The minion drops its copy on this answer, so it is sent only once the return is kept.
     const saved = this.dispatcher.onReturn(ctx.session, jid, success, ret);
-    if (!saved) return fail('unknown_job', `no job ${jid} for ${ctx.session.minionId}`);
-    // The minion drops its copy on this answer, so it is sent only once the return is on disk.
-    return { later: saved.then(() => ({ value: true }), () => fail('return_not_saved', `the master could not save the return of job ${jid}; the minion keeps it and retries`)) };
+    return {
+      later: saved.then(
+        (known) => (known ? { value: true } : fail('unknown_job', `no job ${jid} for ${ctx.session.minionId}`)),
+        () => fail('return_not_saved', `the master could not save the return of job ${jid}; the minion keeps it and retries`),
+      ),
+    };
   }
 
   private compile(ctx: OpContext, path: string): { result: PillarResult } | { failed: OpResult } {

@@ -77,6 +77,11 @@ export class SessionTable {
     return [...(this.byMinion.get(minionId) ?? [])].filter((s) => this.live(s));
   }
 
+  /** Minions with at least one open session. */
+  minionIds(): string[] {
+    return [...this.byMinion.keys()];
+  }
+
   close(session: Session): void {
     this.byId.delete(session.id.toString('hex'));
     const mine = this.byMinion.get(session.minionId);

@@ -5,8 +5,15 @@ import type { MinionStatus } from './minion-status.js';
 /** A failing state's comment in the table: its first line, this long at most. */
 const COMMENT_WIDTH = 80;
 
-/** A minion that is fine: connected, and its startup states succeeded (or it has none). Anything else makes `master status` exit 1. */
-export const isHealthy = (s: MinionStatus): boolean => s.connected && (s.startup.result === 'ok' || s.startup.result === 'none');
+/**
+ * A minion that is fine: connected, its startup states succeeded (or it has none)
+ * and, in a cluster, every master compiles the same pillar for it. Anything else makes `master status` exit 1.
+ */
+export const isHealthy = (s: MinionStatus): boolean => s.connected && (s.startup.result === 'ok' || s.startup.result === 'none') && s.pillar_diverged === undefined;
+
+/** The PILLAR column of a cluster: `same`, or `diverged` with each master's hash. */
+const describePillar = (s: MinionStatus): string =>
+  s.pillar_diverged ? `diverged ${Object.entries(s.pillar_diverged).map(([m, h]) => `${m}=${h}`).join(',')}` : 'same';
 
 /** ISO to the second: the table's times. */
 const seconds = (iso: string | null): string => (iso === null ? '-' : iso.replace(/\.\d+Z$/, 'Z'));
@@ -35,15 +42,19 @@ export function describeStartup(s: StartupStatus): string {
   }
 }
 
-/** `master status` as a table: a header, then one line per minion; colours only when `color`. */
+/**
+ * `master status` as a table: a header, then one line per minion; colours only
+ * when `color`. A cluster master's (its minions carry `master`) adds MASTER and PILLAR.
+ */
 export function formatStatusTable(minions: readonly MinionStatus[], color: boolean): string {
+  const cluster = minions.some((m) => m.master !== undefined);
   const rows = minions.map((m) => ({
-    cells: [m.id, m.connected ? 'connected' : 'disconnected', seconds(m.last_seen), m.address ?? '-'],
-    colors: [undefined, m.connected ? 'green' : 'red', undefined, undefined] as (Color | undefined)[],
+    cells: [m.id, m.connected ? 'connected' : 'disconnected', seconds(m.last_seen), m.address ?? '-', ...(cluster ? [m.master ?? '-', describePillar(m)] : [])],
+    colors: [undefined, m.connected ? 'green' : 'red', undefined, undefined, undefined, m.pillar_diverged ? 'red' : undefined] as (Color | undefined)[],
     startup: describeStartup(m.startup),
     startupColor: STARTUP_COLOR[m.startup.result],
   }));
-  const header = ['MINION', 'CONNECTION', 'LAST SEEN', 'ADDRESS'];
+  const header = ['MINION', 'CONNECTION', 'LAST SEEN', 'ADDRESS', ...(cluster ? ['MASTER', 'PILLAR'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
   // Padded before painting: escape codes must not count as width.
   const line = (cells: string[], colors: (Color | undefined)[], last: string, lastColor: Color | undefined) =>

@@ -9,7 +9,7 @@ describe('the cluster: block of the master config', () => {
   it('is off when absent, and takes etcd defaults when set', () => {
     expect(loadMasterConfig(configFile('port: 4506\n')).cluster).toBeUndefined();
     const file = configFile('cluster:\n  etcd: [http://10.0.0.1:2379, http://10.0.0.2:2379]\n');
-    expect(loadMasterConfig(file).cluster).toEqual({ etcd: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/brine', name: hostname(), stale_max: 30, tls: undefined });
+    expect(loadMasterConfig(file).cluster).toEqual({ etcd: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/brine', name: hostname(), stale_max: 30, pillar_check: 15, tls: undefined });
   });
 
   it('names the line of what is wrong', () => {

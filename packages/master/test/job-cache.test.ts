@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@brine/common';
-import { JobCache, type JobRecord } from '../src/jobs/job-cache.js';
+import { JobCache } from '../src/jobs/job-cache.js';
+import type { JobRecord } from '../src/jobs/job-store.js';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const dirs: string[] = [];
@@ -41,7 +42,7 @@ describe('job cache returns', () => {
     cache.create(job);
     await cache.addReturn(JID, ret('m001', false));
     await cache.addReturn(JID, ret('m001', true));
-    expect(cache.addReturn(JID, ret('intruder'))).toBeUndefined();
+    expect(await cache.addReturn(JID, ret('intruder'))).toBe(false);
     expect(new JobCache(dir, 24, log).returns(JID)).toEqual([ret('m001', true)]);
   });
 

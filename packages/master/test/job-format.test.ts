@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatJobList, jobHeader, jobWhat } from '../src/job-format.js';
-import type { JobRecord } from '../src/jobs/job-cache.js';
+import type { JobRecord } from '../src/jobs/job-store.js';
 
 describe('jobs list and show', () => {
   const job = (over: Partial<JobRecord>): JobRecord => ({ jid: '20261124150000000001', origin: 'master', fun: 'state.apply', args: { mods: [], test: false }, target: '*', tgt_type: 'glob', minions: ['db1', 'web1'], start_time: '2026-11-24T15:00:00.000Z', ...over });

@@ -85,17 +85,17 @@ describe('job.begin', () => {
   /** Operations whose dispatcher records what it is asked to. */
   function begin(args: Record<string, Json>) {
     const recorded: unknown[][] = [];
-    const dispatcher = { record: (...a: unknown[]) => (recorded.push(a), '20261124150000000001') } as unknown as Dispatcher;
+    const dispatcher = { record: (...a: unknown[]) => (recorded.push(a), Promise.resolve({ jid: '20261124150000000001' })) } as unknown as Dispatcher;
     const ops = new Operations({} as never, {} as never, { fingerprint: 'f' }, {} as never, dispatcher, {} as never);
     const session = { minionId: 'db1', fingerprint: 'fp', grains: {}, role: 'daemon' } as unknown as Session;
     return { out: ops.run({ t: 'req', id: 1, op: 'job.begin', args }, { session, peer: '127.0.0.1' }), recorded };
   }
   const apply = { mods: ['luks'], test: false };
 
-  it("records a startup or minion run for the session's minion alone, startup when the minion names no origin", () => {
+  it("records a startup or minion run for the session's minion alone, startup when the minion names no origin", async () => {
     for (const [origin, expected] of [[undefined, 'startup'], ['startup', 'startup'], ['minion', 'minion']] as const) {
       const { out, recorded } = begin({ fun: 'state.apply', args: apply, ...(origin && { origin }) });
-      expect(out.value).toBe('20261124150000000001');
+      expect((await out.later)?.value).toBe('20261124150000000001');
       expect(recorded).toEqual([[{ fun: 'state.apply', args: apply, target: 'db1', tgt_type: 'list' }, ['db1'], expected]]);
     }
   });

@@ -1,9 +1,9 @@
-import { sleep, type Logger } from '@brine/common';
+import type { Logger } from '@brine/common';
 import { equalBytes, minionIdProblem } from '@brine/protocol';
 import type { IOperation, IWatchResponse, Namespace, Watcher } from 'etcd3';
 import type { AuditLog } from '../audit.js';
 import { classifyKey, KEY_STATES, KeyStoreError, type Admission, type KeyState, type KeyStore, type NewKeyLimit } from '../keystore.js';
-import { ClusterError, etcdCall } from './etcd.js';
+import { ClusterError, etcdCall, retryEtcd } from './etcd.js';
 import { Freshness } from './freshness.js';
 import { keyPath, KEYS, KEYS_MARKER, parseKeyEntry, storedKey } from './layout.js';
 
@@ -105,15 +105,8 @@ export class EtcdKeyStore implements KeyStore {
     this.watcher = w;
   }
 
-  private async reload(): Promise<void> {
-    while (!this.closed) {
-      try {
-        return await this.load();
-      } catch (err) {
-        this.opts.log.warn({ err: (err as Error).message }, 'cannot read the minion keys from etcd; retrying');
-        await sleep(1000);
-      }
-    }
+  private reload(): Promise<void> {
+    return retryEtcd('the minion keys', () => this.load(), () => this.closed, this.opts.log);
   }
 
   private apply(res: IWatchResponse): void {

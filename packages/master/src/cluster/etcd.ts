@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BrineError } from '@brine/common';
+import { BrineError, sleep, type Logger } from '@brine/common';
 import { ExponentialBackoff } from 'cockatiel';
 import { Etcd3, type Namespace } from 'etcd3';
 import type { ClusterConfig } from '../config.js';
@@ -60,3 +60,18 @@ export async function etcdCall<T>(what: string, call: Promise<T>, opts: { change
     throw new ClusterError('etcd_unavailable', `${what}: etcd did not answer (${(err as Error).message})${outcome}; check that a quorum of its members is up and reachable`);
   }
 }
+
+/** Runs `attempt` until it succeeds or `stopped()` says to give up, logging each failure and waiting a second. */
+export async function retryEtcd(what: string, attempt: () => Promise<void>, stopped: () => boolean, log: Logger): Promise<void> {
+  while (!stopped()) {
+    try {
+      return await attempt();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, `cannot read ${what} from etcd; retrying`);
+      await sleep(1000);
+    }
+  }
+}
+
+/** A create-only write found the key there (another master made the same jid in the same millisecond). */
+export const keyExists = (key: string): ClusterError => new ClusterError('key_exists', `${key} already exists in etcd`);

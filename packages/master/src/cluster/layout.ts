@@ -7,6 +7,12 @@ import { KEY_STATES, type KeyState } from '../keystore.js';
  *   master/identity         the public key every master of the cluster holds (JSON)
  *   keys/<state>/<id>       a minion key: state pending|accepted|rejected|denied (JSON)
  *   keys/revision           moved by every key change (see Freshness)
+ *   jobs/<jid>              a job: JobRecord with the master that published or recorded it
+ *   returns/<jid>/<id>      a minion's return for it: MinionReturn with the master that received it
+ *   grains/<id>             the grains the minion last reported
+ *   sessions/<id>           which master holds its daemon session, from where, since when (that master's lease)
+ *   seen/<id>               when and where a master last heard from it
+ *   pillar/<id>/<master>    the keyed hash of the pillar that master compiles for it (that master's lease)
  */
 
 export const MASTER_IDENTITY = 'master/identity';
@@ -40,3 +46,13 @@ export function parseKeyEntry(path: string, value: Buffer | undefined): { state:
     return { state: state as KeyState, id, key: new Uint8Array(0) };
   }
 }
+
+export const JOBS = 'jobs/';
+export const RETURNS = 'returns/';
+export const GRAINS = 'grains/';
+export const SESSIONS = 'sessions/';
+export const SEEN = 'seen/';
+export const PILLAR_HASHES = 'pillar/';
+
+/** Largest value Brine writes to etcd, well below etcd's default request limit (1.5 MiB). */
+export const MAX_VALUE_BYTES = 1 << 20;

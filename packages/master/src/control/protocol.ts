@@ -1,7 +1,7 @@
 import type { Operator } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
-import type { JobRecord, MinionReturn } from '../jobs/job-cache.js';
+import type { JobRecord, MinionReturn } from '../jobs/job-store.js';
 import type { KeyAction, KeyAuditRecord, KeyChange } from '../key-actions.js';
 import type { KeyState } from '../keystore.js';
 import type { MinionStatus } from '../minion-status.js';

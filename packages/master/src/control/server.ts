@@ -5,7 +5,7 @@ import { minionIdProblem } from '@brine/protocol';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
-import type { JobCache, MinionReturn } from '../jobs/job-cache.js';
+import type { JobStore, MinionReturn } from '../jobs/job-store.js';
 import type { MinionRegistry } from '../minion-registry.js';
 import type { StatusReporter } from '../minion-status.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
@@ -96,7 +96,7 @@ export class ControlServer {
     private readonly path: string,
     private readonly dispatcher: Dispatcher,
     private readonly registry: MinionRegistry,
-    private readonly cache: JobCache,
+    private readonly cache: JobStore,
     private readonly status: StatusReporter,
     private readonly keys: KeyStore,
     private readonly audit: Pick<AuditLog, 'write'>,
@@ -175,7 +175,7 @@ export class ControlServer {
   }
 
   /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */
-  private job(publish: Parameters<Dispatcher['publish']>[0], operator: Operator, timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): void {
+  private async job(publish: Parameters<Dispatcher['publish']>[0], operator: Operator, timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): Promise<void> {
     const waiting = new Set<string>();
     let timer: NodeJS.Timeout | undefined;
     const listener = (ret: MinionReturn) => {
@@ -183,7 +183,7 @@ export class ControlServer {
       send({ type: 'return', ret });
       if (waiting.size === 0) finish();
     };
-    const published = this.dispatcher.publish(publish, operator, listener);
+    const published = await this.dispatcher.publish(publish, operator, listener);
     const finish = () => {
       clearTimeout(timer);
       this.dispatcher.unwatch(published.jid, listener);

@@ -1,35 +1,10 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, writeFileAtomic, type Logger } from '@brine/common';
-import { minionIdProblem, type Json } from '@brine/protocol';
+import { minionIdProblem } from '@brine/protocol';
 import { GroupAppender } from './group-append.js';
 import { isJid, jidTime } from './jid.js';
-
-/**
- * Who started a job: the master (`master apply`/`ping`), a minion's daemon for
- * its startup states, or an operator on the minion itself (`minion apply`).
- */
-export type JobOrigin = 'master' | 'startup' | 'minion';
-
-export interface JobRecord {
-  jid: string;
-  /** Records written before origins existed lack it: they are the master's. */
-  origin: JobOrigin;
-  fun: string;
-  args: { [key: string]: Json };
-  target: string;
-  tgt_type: string;
-  /** Minions the job was meant for (matched by the target). */
-  minions: string[];
-  start_time: string;
-}
-
-export interface MinionReturn {
-  minion: string;
-  success: boolean;
-  ret: Json;
-  time: string;
-}
+import type { JobRecord, JobStore, MinionReturn, ReturnListener } from './job-store.js';
 
 /** Jobs this master published lately, kept in memory so returns are checked without reading job.json. */
 const RECENT_JOBS = 256;
@@ -46,17 +21,18 @@ const RETURNS_FILE = 'returns.jsonl';
  * batches (a ping to a thousand minions is a thousand returns at once), and read
  * back from memory until they are on disk.
  */
-export class JobCache {
+export class JobCache implements JobStore {
   private readonly root: string;
   private readonly recent = new Map<string, JobRecord>();
   /** Returns not yet on disk, by jid and minion. */
   private readonly unwritten = new Map<string, Map<string, MinionReturn>>();
   private readonly writes = new Set<Promise<void>>();
   private readonly appender = new GroupAppender();
+  private readonly listeners: ReturnListener[] = [];
 
   constructor(
     cachedir: string,
-    private readonly keepHours: number,
+    readonly keepHours: number,
     private readonly log: Logger,
   ) {
     this.root = join(cachedir, 'jobs');
@@ -72,7 +48,13 @@ export class JobCache {
     return join(this.dir(jid), RETURNS_FILE);
   }
 
-  create(job: JobRecord): void {
+  create(job: JobRecord): Promise<void> {
+    this.createNow(job);
+    return Promise.resolve();
+  }
+
+  /** create(), done by the time it returns. */
+  createNow(job: JobRecord): void {
     ensurePrivateDir(this.dir(job.jid));
     writeFileAtomic(join(this.dir(job.jid), 'job.json'), JSON.stringify(job));
     this.appender.fresh(this.returnsFile(job.jid));
@@ -87,14 +69,13 @@ export class JobCache {
     return existsSync(file) ? { origin: 'master', ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<JobRecord, 'origin'>) } : undefined;
   }
 
-  /**
-   * Stores a return if the job exists and was meant for that minion: undefined if it was not,
-   * else a promise that settles once the return is on disk (and rejects if it could not be written).
-   */
-  addReturn(jid: string, ret: MinionReturn): Promise<void> | undefined {
-    if (!isJid(jid) || minionIdProblem(ret.minion)) return undefined;
-    const job = this.job(jid);
-    if (!job || !job.minions.includes(ret.minion)) return undefined;
+  onReturn(listener: ReturnListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Listeners hear of a return as soon as it is accepted; the promise settles once it is on disk. */
+  addReturn(jid: string, ret: MinionReturn): Promise<boolean> {
+    if (!this.accepts(jid, ret.minion)) return Promise.resolve(false);
     let pending = this.unwritten.get(jid);
     if (!pending) this.unwritten.set(jid, (pending = new Map()));
     pending.set(ret.minion, ret);
@@ -106,7 +87,14 @@ export class JobCache {
     });
     const settled = write.catch((err: unknown) => this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'));
     this.writes.add(settled);
-    return write;
+    for (const listener of this.listeners) listener(jid, ret);
+    return write.then(() => true);
+  }
+
+  /** Whether the job exists and was meant for that minion. */
+  accepts(jid: string, minion: string): boolean {
+    if (!isJid(jid) || minionIdProblem(minion)) return false;
+    return this.job(jid)?.minions.includes(minion) === true;
   }
 
   returns(jid: string): MinionReturn[] {

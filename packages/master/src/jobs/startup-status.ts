@@ -1,5 +1,5 @@
 import type { Json } from '@brine/protocol';
-import type { MinionReturn } from './job-cache.js';
+import type { MinionReturn } from './job-store.js';
 
 /**
  * How a minion's startup states last went:
