@@ -77,7 +77,7 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
 
   beforeAll(async () => {
     etcd = await EtcdCluster.start(3);
-    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { stale_max: STALE_MAX })) as [Cluster, Cluster, Cluster];
+    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { cluster: { stale_max: STALE_MAX } })) as [Cluster, Cluster, Cluster];
   }, 120_000);
   afterAll(async () => {
     raws.forEach((r) => r.close());
