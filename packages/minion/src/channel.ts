@@ -88,6 +88,22 @@ export interface ChannelOptions {
   failFast?: { onLost: () => void };
 }
 
+/**
+ * zmq_connect handles its socket's pending commands first, in a poll that a signal
+ * interrupts (EINTR) whatever SA_RESTART says: a child's SIGCHLD (a state running a
+ * command) or a profiler's SIGPROF. Nothing was done then; the call is simply made again.
+ */
+function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      socket.connect(endpoint);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EINTR' || attempt >= 10) throw err;
+    }
+  }
+}
+
 /** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -178,7 +194,7 @@ export class MasterChannel implements MasterLink {
     });
     // libzmq reports each failed or dropped connection as a retry it schedules.
     if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
-    socket.connect(`tcp://${this.master}`);
+    connectRestarting(socket, `tcp://${this.master}`);
     this.socket = socket;
     this.sender = new SendQueue(socket);
     void this.receive(socket);
