@@ -8,6 +8,27 @@ import type { PillarService } from './pillar-service.js';
 import type { Session, SessionTable } from './sessions.js';
 
 /**
+ * Recorded grains are written once no hello has brought new ones for WRITE_QUIET_MS (the
+ * burst of a boot storm or a failover is over), or WRITE_MAX_DELAY_MS after the first of
+ * them waited; they are served from memory meanwhile.
+ */
+const WRITE_QUIET_MS = 1_000;
+const WRITE_MAX_DELAY_MS = 30_000;
+/** Grains files written at once. */
+const WRITE_BATCH = 16;
+
+/** Grains saved by recordGrains, or undefined when a crash left the file empty or cut short. */
+function savedGrains(file: string): Record<string, Json> | undefined {
+  try {
+    const g: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof g === 'object' && g !== null && !Array.isArray(g) ? (g as Record<string, Json>) : undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/**
  * What the master knows about each accepted minion for targeting: its id, the
  * grains it last reported (kept on disk, so offline minions can still be
  * matched by grain and reported as not returning), its pillar on demand, and its
@@ -16,9 +37,11 @@ import type { Session, SessionTable } from './sessions.js';
 export class MinionRegistry {
   private readonly dir: string;
   private readonly grainsCache = new Map<string, Record<string, Json>>();
-  /** Grains (JSON) waiting to be written, per minion; a minion has at most one write in flight. */
+  /** Grains (JSON) waiting to be written, per minion. */
   private readonly unwritten = new Map<string, string>();
-  private readonly writing = new Map<string, Promise<void>>();
+  private writeTimer: NodeJS.Timeout | undefined;
+  private firstUnwrittenAt: number | undefined;
+  private draining: Promise<void> | undefined;
 
   constructor(
     cachedir: string,
@@ -33,8 +56,9 @@ export class MinionRegistry {
   }
 
   /**
-   * Called at every daemon hello, so in a boot storm once per minion at once: unchanged grains
-   * (the usual reconnect) touch no disk, and changed ones are written off the event loop.
+   * Called at every daemon hello, so in a boot storm or a failover once per minion at once:
+   * unchanged grains (the usual reconnect) touch no disk, and changed ones are written
+   * after the burst (WRITE_QUIET_MS), off the event loop: the handshakes come first.
    */
   recordGrains(id: string, grains: Record<string, Json>): void {
     const json = JSON.stringify(grains);
@@ -42,30 +66,47 @@ export class MinionRegistry {
     this.grainsCache.set(id, grains);
     if (known !== undefined && JSON.stringify(known) === json) return;
     this.unwritten.set(id, json);
-    if (!this.writing.has(id)) this.writing.set(id, this.writeLatest(id));
+    this.firstUnwrittenAt ??= Date.now();
+    clearTimeout(this.writeTimer);
+    const wait = Math.min(WRITE_QUIET_MS, this.firstUnwrittenAt + WRITE_MAX_DELAY_MS - Date.now());
+    this.writeTimer = setTimeout(() => void this.drain(), Math.max(0, wait)).unref();
   }
 
-  private async writeLatest(id: string): Promise<void> {
-    for (let json = this.unwritten.get(id); json !== undefined; json = this.unwritten.get(id)) {
-      this.unwritten.delete(id);
-      await writeFileAtomicAsync(join(this.dir, id, 'grains.json'), json).catch((err: unknown) =>
-        this.log.warn({ minion: id, err: (err as Error).message }, 'could not save grains; targeting by grain uses the last saved ones after a restart'),
-      );
-    }
-    this.writing.delete(id);
+  /** Writes the grains waiting, a batch at a time (in order: a minion's later grains land after its earlier ones). */
+  private drain(): Promise<void> {
+    clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
+    this.firstUnwrittenAt = undefined;
+    this.draining ??= (async () => {
+      while (this.unwritten.size > 0) {
+        const batch: [string, string][] = [];
+        for (const entry of this.unwritten) if (batch.push(entry) === WRITE_BATCH) break;
+        for (const [id] of batch) this.unwritten.delete(id);
+        await Promise.all(batch.map(([id, json]) => this.write(id, json)));
+      }
+    })().finally(() => (this.draining = undefined));
+    return this.draining;
   }
 
-  /** Resolves when every grains write started so far is on disk (for shutdown and tests). */
+  private async write(id: string, json: string): Promise<void> {
+    // A cache the minion sends again at every hello: not worth an fsync per minion in a boot storm.
+    await writeFileAtomicAsync(join(this.dir, id, 'grains.json'), json, { durable: false }).catch((err: unknown) =>
+      this.log.warn({ minion: id, err: (err as Error).message }, 'could not save grains; targeting by grain uses the last saved ones after a restart'),
+    );
+  }
+
+  /** Resolves once every grains recorded so far is on disk (for shutdown and tests). */
   async flushed(): Promise<void> {
-    while (this.writing.size > 0) await Promise.all(this.writing.values());
+    while (this.unwritten.size > 0 || this.draining) await this.drain();
   }
 
   grains(id: string): Record<string, Json> | undefined {
     let g = this.grainsCache.get(id);
     const file = join(this.dir, id, 'grains.json');
     if (!g && existsSync(file)) {
-      g = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Json>;
-      this.grainsCache.set(id, g);
+      g = savedGrains(file);
+      if (g) this.grainsCache.set(id, g);
+      else this.log.warn({ minion: id, file }, 'saved grains unreadable (cut short by a crash?); unknown until the minion connects again');
     }
     return g;
   }
