@@ -6,7 +6,7 @@ import { MinionIdentity, X25519Key } from '@brine/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustOnly } from '../../bench/lib/fleet-keys.mjs';
 import { ROOT, type Cluster, type Daemon } from '../support/cluster.js';
-import { EtcdCluster } from '../support/etcd.js';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { startClusterMasters } from '../support/masters.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');

@@ -4,7 +4,7 @@ import { decodePayload, FrameType, RefuseCode, X25519Key } from '@brine/protocol
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateMasterIdentity } from '../../packages/master/src/identity.js';
 import { Cluster, ROOT } from '../support/cluster.js';
-import { EtcdCluster } from '../support/etcd.js';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { startClusterMasters } from '../support/masters.js';
 import { RawClient } from '../support/raw-client.js';
 

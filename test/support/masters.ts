@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from './cluster.js';
-import type { EtcdCluster } from './etcd.js';
+import type { EtcdCluster } from '../../bench/lib/etcd.mjs';
 
 const MASTER_KEY_FILES = ['master.sign.key', 'master.box.key', 'master.pub'];
 
