@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
-import { ask, cpuNs, percentile, round } from './lib/proc.mjs';
+import { ask, cpuByThread, cpuNs, percentile, round } from './lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -54,10 +54,12 @@ async function failover(n) {
     await new Promise((r) => setTimeout(r, 500));
 
     const cpu0 = cpuNs(b.pid);
+    const threads0 = cpuByThread(b.pid);
     const at = Date.now();
     a.master.child.kill('SIGKILL');
     const reports = await Promise.all(workers.map((child) => ask(child, { type: 'killed', at, deadlineMs }, 'report')));
     const cpu = cpuNs(b.pid) - cpu0;
+    const threads1 = cpuByThread(b.pid);
     const sorted = (key) => reports.flatMap((r) => r[key]).sort((x, y) => x - y);
     const session = sorted('session_ms');
     const key = sorted('key_ms');
@@ -73,6 +75,7 @@ async function failover(n) {
       retries: reports.reduce((s, r) => s + r.retries, 0),
       stuck: reports.reduce((s, r) => s + r.stuck, 0),
       master_b_cpu_s: round(cpu / 1e9, 2),
+      master_b_cpu_ms_by_thread: Object.fromEntries(Object.entries(threads1).map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)]).filter(([, ms]) => ms > 0)),
       minions_cpu_s: round(reports.reduce((s, r) => s + r.cpu_ms, 0) / 1000, 2),
     };
   } finally {

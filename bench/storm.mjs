@@ -7,17 +7,15 @@
 // Usage: node bench/storm.mjs [--n 100,1000,10000] [--workers 4] [--peers kxd,tang] [--storm-timeout 180]
 //   --peers '' (or --no-kxd, --no-tang) leaves peers out. Missing peers are installed with apt-get.
 //   BRINE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the master under load.
-import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
-import { ask, cpuByThread, cpuNs, round, rssMiB, stormSummary } from './lib/proc.mjs';
+import { fleetStorm } from './lib/fleet-storm.mjs';
+import { cpuByThread, cpuNs, round, rssMiB } from './lib/proc.mjs';
 import { printKxd, stormKxd } from './lib/kxd.mjs';
 import { brineRatios } from './lib/peer-clients.mjs';
 import { brineTangRatios, printTang, stormTang } from './lib/tang.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
@@ -65,41 +63,30 @@ if (peers.length) {
 }
 
 async function stormBrine(n) {
-  // Workers make their minions' keys; their public keys are accepted before the master starts (provisioning).
-  const per = Math.ceil(n / workerCount);
-  const workers = [];
   let master;
-  try {
-    for (let w = 0; w < workerCount && w * per < n; w++) {
-      const child = fork(join(here, 'lib', 'fleet-worker.mjs'), { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      workers.push({ child, count: Math.min(per, n - w * per), first: w * per });
-    }
-    const pubs = await Promise.all(workers.map(({ child, count, first }) => ask(child, { type: 'keys', count, first }, 'keys')));
-    master = await startMaster({ accepted: pubs.flatMap(({ keys }) => keys), options: MANY_FROM_ONE_ADDRESS });
-    const identity = readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim();
-    // Let the master finish precomputing static keys for the accepted minions.
-    await new Promise((r) => setTimeout(r, 300 + n / 20));
-
+  const serve = async (accepted) => {
+    master = await startMaster({ accepted, options: MANY_FROM_ONE_ADDRESS });
+    return { ports: [master.port], identity: readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim(), stop: () => master.stop() };
+  };
+  const measure = () => {
     const threads0 = cpuByThread(master.pid);
     const cpu0 = cpuNs(master.pid);
-    const startAt = Date.now() + 300;
-    const go = { type: 'storm', port: master.port, identity, role: 'cli', deadlineMs, startAt };
-    const reports = await Promise.all(workers.map(({ child }) => ask(child, go, 'done')));
-    const cpu1 = cpuNs(master.pid);
-    const threads1 = cpuByThread(master.pid);
-
-    const summary = stormSummary(reports, startAt);
-    return {
-      n,
-      ...summary,
-      stuck: reports.reduce((s, r) => s + r.stuck.handshake + r.stuck.request, 0),
-      master_cpu_ms_per_delivery: round((cpu1 - cpu0) / 1e6 / Math.max(1, summary.delivered), 3),
-      master_cpu_s: round((cpu1 - cpu0) / 1e9, 2),
-      master_rss_mib: rssMiB(master.pid),
-      master_cpu_ms_by_thread: Object.fromEntries(Object.entries(threads1).map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)]).filter(([, ms]) => ms > 0)),
+    return () => {
+      const threads1 = cpuByThread(master.pid);
+      return {
+        cpu_ns: cpuNs(master.pid) - cpu0,
+        rss_mib: rssMiB(master.pid),
+        by_thread: Object.fromEntries(Object.entries(threads1).map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)]).filter(([, ms]) => ms > 0)),
+      };
     };
-  } finally {
-    for (const { child } of workers) child.kill();
-    await master?.stop();
-  }
+  };
+  const { measured, ...summary } = await fleetStorm({ n, workerCount, deadlineMs, serve, measure });
+  return {
+    n,
+    ...summary,
+    master_cpu_ms_per_delivery: round(measured.cpu_ns / 1e6 / Math.max(1, summary.delivered), 3),
+    master_cpu_s: round(measured.cpu_ns / 1e9, 2),
+    master_rss_mib: measured.rss_mib,
+    master_cpu_ms_by_thread: measured.by_thread,
+  };
 }

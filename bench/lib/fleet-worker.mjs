@@ -1,8 +1,8 @@
-// Worker process of storm.mjs and master-memory.mjs: minions that stay connected as daemons do (each with
+// Worker process of storm.mjs, cluster-storm.mjs and master-memory.mjs: minions that stay connected as daemons do (each with
 // its own key pair, session and socket), keep their session alive with pings, and on command
 // all reconnect at once with a fresh socket and session and fetch their key: a boot storm.
 import { createLogger } from '@brine/common';
-import { ChannelError, MasterChannel } from '@brine/minion';
+import { ChannelError, FailoverChannel, MasterChannel, tryOrder } from '@brine/minion';
 import zmq from 'zeromq';
 import { addMinions, trustOnly } from './fleet-keys.mjs';
 
@@ -23,16 +23,23 @@ process.on('message', async (m) => {
     setInterval(pingDue, 1000).unref();
   } else if (m.type === 'storm') {
     // A storm without a connect first (bench/storm.mjs) names the master itself.
-    if (m.port) useMaster(m);
+    if (m.ports) useMaster(m);
     process.send({ type: 'done', ...(await storm(m.startAt, fetchKey)) });
   } else if (m.type === 'stats') {
     process.send({ type: 'stats', pingErrors, connected: fleet.filter((minion) => minion.channel?.established).length });
   }
 });
 
-/** The master to talk to: its port and pinned public key; how minions say hello, ping and give up. */
+/** The master to talk to (`port`), or the masters of a cluster (`ports`), and their pinned public key; how minions say hello, ping and give up. */
 function useMaster(m) {
-  master = { port: m.port, trust: trustOnly(m.identity), pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
+  master = { ports: m.ports ?? [m.port], trust: trustOnly(m.identity), pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
+}
+
+/** A minion's link: to its one master, or over the cluster's in an order of its own, as `master_type: random` makes it. */
+function openChannel(identity) {
+  const options = { identity, trust: master.trust, role: master.role, grains: { id: identity.id }, timeoutMs: 10_000, log };
+  if (master.ports.length === 1) return new MasterChannel({ ...options, host: '127.0.0.1', port: master.ports[0] });
+  return new FailoverChannel({ ...options, masters: tryOrder(master.ports.map((port) => ({ host: '127.0.0.1', port })), true) });
 }
 
 async function fetchKey(channel) {
@@ -55,8 +62,7 @@ async function storm(startAt, work) {
   const all = Promise.all(
     fleet.map(async (minion) => {
       minion.channel?.close();
-      const options = { host: '127.0.0.1', port: master.port, identity: minion.identity, trust: master.trust, role: master.role, grains: { id: minion.identity.id } };
-      const channel = new MasterChannel({ ...options, timeoutMs: 10_000, log });
+      const channel = openChannel(minion.identity);
       minion.channel = channel;
       minion.nextPing = Date.now() + master.pingMs * (0.5 + Math.random() / 2);
       for (let attempt = 0; ; attempt++) {

@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT, type Daemon } from '../support/cluster.js';
-import { EtcdCluster } from '../support/etcd.js';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { shareMasterKey } from '../support/masters.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');

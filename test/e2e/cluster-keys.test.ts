@@ -4,7 +4,7 @@ import { decodePayload, FrameType, RefuseCode, X25519Key } from '@brine/protocol
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateMasterIdentity } from '../../packages/master/src/identity.js';
 import { Cluster, ROOT } from '../support/cluster.js';
-import { EtcdCluster } from '../support/etcd.js';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { startClusterMasters } from '../support/masters.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -77,7 +77,7 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
 
   beforeAll(async () => {
     etcd = await EtcdCluster.start(3);
-    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { stale_max: STALE_MAX })) as [Cluster, Cluster, Cluster];
+    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { cluster: { stale_max: STALE_MAX } })) as [Cluster, Cluster, Cluster];
   }, 120_000);
   afterAll(async () => {
     raws.forEach((r) => r.close());

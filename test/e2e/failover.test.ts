@@ -7,7 +7,7 @@ const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 /** vault* minions' luks:password, marked !secret in the pillar. */
 const VAULT_SECRET = 'VAULT-SECRET-5d9e21';
 const ESTABLISHED = 'session with master established';
-const MOVED = 'master unreachable; moving to the next one';
+const MOVED = 'master unavailable; moving to the next one';
 
 /**
  * Minions with several masters (`master: [A, B]`). Until etcd shares state, two

@@ -128,7 +128,7 @@ describe('pushing jobs to targeted minions', () => {
       const client = new RawClient(cluster.port, 'rack1', key);
       try {
         expect((await client.handshake('daemon', grains)).header).toMatchObject({ status: 'accepted' });
-        // Written off the master's event loop: wait for it, then for any write still to land.
+        // Written off the master's event loop once no other hello came for a second: wait for it, then for any write still to land.
         await vi.waitUntil(() => existsSync(file) && readFileSync(file, 'utf8') === JSON.stringify(grains), { timeout: 5000, interval: 50 });
         await sleep(300);
         return statSync(file).ino;

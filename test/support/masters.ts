@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from './cluster.js';
-import type { EtcdCluster } from './etcd.js';
+import type { EtcdCluster } from '../../bench/lib/etcd.mjs';
 
 const MASTER_KEY_FILES = ['master.sign.key', 'master.box.key', 'master.pub'];
 
@@ -13,12 +13,21 @@ export function shareMasterKey(from: Cluster, to: Cluster): void {
   for (const file of MASTER_KEY_FILES) copyFileSync(join(from.dir, 'master-pki', file), join(dir, file));
 }
 
+export interface ClusterMastersOptions {
+  /** More of each master's `cluster:` block (stale_max, ...). */
+  cluster?: Record<string, unknown>;
+  /** More of each master's config (auto_accept, ...). */
+  master?: Record<string, unknown>;
+  /** The etcd endpoints a master is given, by its name (default: every member's). */
+  endpoints?: Record<string, string[]>;
+}
+
 /**
  * Real masters of one cluster on loopback, each a Cluster of its own (directory, port,
  * audit log, control socket), sharing `etcd` and the first one's key pair.
  */
-export async function startClusterMasters(etcd: EtcdCluster, names: string[], pillar: string, cluster: Record<string, unknown> = {}): Promise<Cluster[]> {
-  const masters = names.map((name) => new Cluster(pillar, { cluster: { etcd: etcd.endpoints, name, ...cluster } }));
+export async function startClusterMasters(etcd: EtcdCluster, names: string[], pillar: string, opts: ClusterMastersOptions = {}): Promise<Cluster[]> {
+  const masters = names.map((name) => new Cluster(pillar, { ...opts.master, cluster: { etcd: opts.endpoints?.[name] ?? etcd.endpoints, name, ...opts.cluster } }));
   await masters[0]!.startMaster();
   for (const m of masters.slice(1)) {
     shareMasterKey(masters[0]!, m);

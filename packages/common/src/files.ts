@@ -27,14 +27,19 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 let tempSerial = 0;
 const tempPath = (path: string) => `${path}.tmp-${process.pid}-${Date.now()}-${tempSerial++}`;
 
-/** writeFileAtomic off the event loop: for writes on a hot path (one per minion in a boot storm). */
-export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+/**
+ * writeFileAtomic off the event loop: for writes on a hot path (one per minion in a boot storm).
+ * `durable: false` skips the fsync, most of a small write's cost: for caches whose loss in a
+ * crash costs nothing, since a crash may then leave the file empty or as it was (readers must
+ * cope); a running system still never sees a torn file.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, opts: { mode?: number; durable?: boolean } = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempPath(path);
-  const file = await open(tmp, 'wx', mode);
+  const file = await open(tmp, 'wx', opts.mode ?? 0o600);
   try {
     await file.writeFile(data);
-    await file.sync();
+    if (opts.durable !== false) await file.sync();
   } finally {
     await file.close();
   }

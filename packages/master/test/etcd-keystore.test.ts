@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../src/config.js';
 import { connectEtcd, type EtcdConnection } from '../src/cluster/etcd.js';
 import { EtcdKeyStore } from '../src/cluster/etcd-keystore.js';
-import { EtcdCluster } from '../../../test/support/etcd.js';
+import { EtcdCluster } from '../../../bench/lib/etcd.mjs';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 

@@ -5,7 +5,7 @@ import { createLogger } from '@brine/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectEtcd, type EtcdConnection } from '../src/cluster/etcd.js';
 import { EtcdSpool } from '../src/cluster/spool.js';
-import { EtcdCluster } from '../../../test/support/etcd.js';
+import { EtcdCluster } from '../../../bench/lib/etcd.mjs';
 import { freePort } from '../../../test/support/cluster.js';
 
 const silent = createLogger({ name: 'test', level: 'silent' });

@@ -27,9 +27,9 @@ import { masterLabel } from './masters.js';
 
 /**
  * Why a call to the master failed. `code` is one of: timeout, unreachable,
- * session_lost, pending, rejected, denied, master_mismatch (or another handshake
- * error of the protocol's), auth_failed, revoked, closed, or an error code the
- * master returned for the request (not_found, pillar_render_failed, ...).
+ * session_lost, pending, rejected, denied, refused, cluster_stale, master_mismatch
+ * (or another handshake error of the protocol's), auth_failed, revoked, closed, or
+ * an error code the master returned for the request (not_found, pillar_render_failed, ...).
  */
 export class ChannelError extends BrineError {}
 
@@ -37,14 +37,21 @@ export class ChannelError extends BrineError {}
 const MASTER_REFUSED: ReadonlySet<string> = new Set<ProtocolErrorCode>(['bad_frame', 'bad_payload', 'bad_signature', 'bad_key', 'master_mismatch', 'tampered', 'replay', 'cookie_invalid']);
 
 /**
- * The master could not be reached, stopped answering, or failed the handshake:
- * another master may do better. Not an answer about this minion (pending,
- * rejected, revoked) or about the request: every master of a cluster gives those alike.
+ * The master could not be reached, stopped answering, failed the handshake, or
+ * was cut off from the cluster's etcd (`cluster_stale`): another master may do
+ * better. Not an answer about this minion (pending, rejected, revoked) or about
+ * the request: every master of a cluster gives those alike.
  */
-export function masterUnreachable(err: unknown): boolean {
+export function masterUnavailable(err: unknown): boolean {
   if (!(err instanceof ChannelError)) return false;
-  return err.code === 'timeout' || err.code === 'unreachable' || err.code === 'auth_failed' || MASTER_REFUSED.has(err.code);
+  return err.code === 'timeout' || err.code === 'unreachable' || err.code === 'auth_failed' || err.code === 'cluster_stale' || MASTER_REFUSED.has(err.code);
 }
+
+/** The prefix of an auth result `refused` by a cluster master cut off from etcd past cluster.stale_max (PROTOCOL.md). */
+const CLUSTER_STALE_PREFIX = 'cluster_stale:';
+
+/** A refused handshake's error code: `cluster_stale` when the master says so, else its auth status. */
+const authErrorCode = ({ status, message }: AuthResult): string => (status === 'refused' && message.startsWith(CLUSTER_STALE_PREFIX) ? 'cluster_stale' : status);
 
 /** What callers need of the minion's link to its master: one master's channel, or a failover over several. */
 export interface MasterLink {
@@ -79,6 +86,22 @@ export interface ChannelOptions {
    * of waiting for libzmq to reconnect; `onLost` hears of it when it ends an open session.
    */
   failFast?: { onLost: () => void };
+}
+
+/**
+ * zmq_connect handles its socket's pending commands first, in a poll that a signal
+ * interrupts (EINTR) whatever SA_RESTART says: a child's SIGCHLD (a state running a
+ * command) or a profiler's SIGPROF. Nothing was done then; the call is simply made again.
+ */
+function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      socket.connect(endpoint);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EINTR' || attempt >= 10) throw err;
+    }
+  }
 }
 
 /** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
@@ -171,7 +194,7 @@ export class MasterChannel implements MasterLink {
     });
     // libzmq reports each failed or dropped connection as a retry it schedules.
     if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
-    socket.connect(`tcp://${this.master}`);
+    connectRestarting(socket, `tcp://${this.master}`);
     this.socket = socket;
     this.sender = new SendQueue(socket);
     void this.receive(socket);
@@ -397,7 +420,7 @@ export class MasterChannel implements MasterLink {
     const result = header as AuthResult;
     if (result.status !== 'accepted') {
       cipher.destroy();
-      this.finishHandshake({ error: new ChannelError(result.status, `master says: ${result.message}`) });
+      this.finishHandshake({ error: new ChannelError(authErrorCode(result), `master says: ${result.message}`) });
       return;
     }
     const replaced = this.session;

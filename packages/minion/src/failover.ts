@@ -1,5 +1,5 @@
 import type { Job, Request } from '@brine/protocol';
-import { ChannelError, MasterChannel, masterUnreachable, type ChannelOptions, type MasterLink, type Reply } from './channel.js';
+import { ChannelError, MasterChannel, masterUnavailable, type ChannelOptions, type MasterLink, type Reply } from './channel.js';
 import type { MasterAddress } from './masters.js';
 
 export interface FailoverOptions extends Omit<ChannelOptions, 'host' | 'port' | 'failFast'> {
@@ -18,8 +18,9 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['ping', 'pillar.get', 'pillar.i
 /**
  * A minion's link to the masters of one cluster (Salt's `master_type: failover`):
  * one session at a time, with the master in use; when that master cannot be
- * reached, stops answering or fails the handshake, the next one in the list is
- * used at once, and an idempotent request that was cut off is sent there again.
+ * reached, stops answering, fails the handshake or refuses with `cluster_stale`
+ * (cut off from etcd), the next one in the list is used at once, and an
+ * idempotent request that was cut off or refused so is sent there again.
  * `connect` tries each master once and fails only when all of them did, so the
  * caller's backoff applies between rounds, never between masters. An answer about
  * this minion (pending, rejected, revoked) or about the request is not a reason
@@ -70,8 +71,8 @@ export class FailoverChannel implements MasterLink {
     try {
       return await channel.request(op, args);
     } catch (err) {
-      // Cut off because the link already moved on (that master's channel was closed): as good as unreachable.
-      const lost = masterUnreachable(err) || channel !== this.channel;
+      // Cut off because the link already moved on (that master's channel was closed): as good as unavailable.
+      const lost = masterUnavailable(err) || channel !== this.channel;
       if (!lost || this.closed) throw err;
       this.moveOn(channel, err as Error);
       if (!IDEMPOTENT.has(op)) throw err;
@@ -93,7 +94,7 @@ export class FailoverChannel implements MasterLink {
         await channel.connect();
         return;
       } catch (err) {
-        if (!masterUnreachable(err) && channel === this.channel) throw err;
+        if (!masterUnavailable(err) && channel === this.channel) throw err;
         last = err;
         this.moveOn(channel, err as Error);
       }
@@ -108,7 +109,7 @@ export class FailoverChannel implements MasterLink {
     this.channel = this.open();
     from.close();
     const code = why instanceof ChannelError ? why.code : undefined;
-    this.opts.log.warn({ master: from.master, code, reason: why.message, next: this.channel.master }, 'master unreachable; moving to the next one');
+    this.opts.log.warn({ master: from.master, code, reason: why.message, next: this.channel.master }, 'master unavailable; moving to the next one');
   }
 
   /** A channel to the master at `index`, with the handlers the link was given. */

@@ -1,4 +1,5 @@
 export { MasterChannel, ChannelError, type Reply } from './channel.js';
 export { loadMinionConfig, type MinionConfig } from './config.js';
 export { FailoverChannel } from './failover.js';
+export { tryOrder } from './masters.js';
 export { runMinion } from './daemon.js';

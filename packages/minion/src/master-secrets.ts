@@ -1,12 +1,8 @@
 import { SecretUnavailableError, type SecretProvider } from '@brine/states';
-import { ChannelError, masterUnreachable, type MasterLink } from './channel.js';
+import { ChannelError, masterUnavailable, type MasterLink } from './channel.js';
 
-/**
- * Failures that say nothing about the secret itself, only that the master could not be asked
- * (besides masterUnreachable; `cluster_stale`: a cluster master cut off from etcd, which
- * another master may answer).
- */
-const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked', 'cluster_stale']);
+/** Failures that say nothing about the secret itself, only that the master could not be asked (besides masterUnavailable). */
+const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked']);
 
 /**
  * Pillar values fetched from the master one at a time, at the moment a state
@@ -24,7 +20,7 @@ export function masterSecrets(channel: MasterLink): SecretProvider & { unreachab
         return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       } catch (err) {
         if (!(err instanceof ChannelError)) throw err;
-        if (masterUnreachable(err) || NOT_ASKED.has(err.code)) provider.unreachable = true;
+        if (masterUnavailable(err) || NOT_ASKED.has(err.code)) provider.unreachable = true;
         throw new SecretUnavailableError(path, err.code === 'not_found' ? "no such key in this minion's pillar" : err.message);
       }
     },
