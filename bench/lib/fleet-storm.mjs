@@ -14,6 +14,9 @@ const here = dirname(fileURLToPath(import.meta.url));
  * (several: each minion its own random order), and fetches its key. `measure` hears of the
  * storm's start (startAt, epoch ms) and returns a function called once every worker reported,
  * whose result is returned as `measured`, with the storm's summary and its stuck minions.
+ * @param {{ n: number, workerCount: number, deadlineMs: number,
+ *   serve: (accepted: [string, string][]) => Promise<{ ports: number[], identity: string, stop: () => Promise<void> }>,
+ *   measure?: (startAt: number) => () => unknown }} opts
  */
 export async function fleetStorm({ n, workerCount, deadlineMs, serve, measure = () => () => undefined }) {
   const per = Math.ceil(n / workerCount);
