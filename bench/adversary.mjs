@@ -21,12 +21,9 @@ import zmq from 'zeromq';
 import { repoRoot, startMaster } from './lib/brine-master.mjs';
 import { memoryMiB } from './lib/memory.mjs';
 import { percentile, round } from './lib/proc.mjs';
+import { arg } from './lib/args.mjs';
 
 zmq.context.maxSockets = 65_536;
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 // The audit log rate-limits per 10 s window, so its growth is measured per window.
 const GOALS = { retained_mib: 20, audit_kib_per_window: 100, storm_errors: 0, deliveries_after_revocation: 0 };
 const WINDOW_S = 10;

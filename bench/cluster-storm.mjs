@@ -13,11 +13,8 @@ import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { startClusterMasters } from './lib/cluster-masters.mjs';
 import { fleetStorm } from './lib/fleet-storm.mjs';
 import { round } from './lib/proc.mjs';
+import { arg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const GOALS = { errors: 0 };
 
 const sizes = arg('n', '1000,10000').split(',').map(Number);

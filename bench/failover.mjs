@@ -10,12 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { ask, cpuByThread, cpuNs, percentile, round } from './lib/proc.mjs';
+import { arg } from './lib/args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const GOALS = { key_p99_ms_at_1000: 3000 };
 
 const sizes = arg('n', '100,1000').split(',').map(Number);

@@ -14,11 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { percentile, round, waitForLog } from './lib/proc.mjs';
 import { repoRoot, spawnCli, startMaster } from './lib/brine-master.mjs';
 import { memoryMiB } from './lib/memory.mjs';
+import { arg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const runs = Number(arg('runs', '10'));
 const settleMs = Number(arg('settle', '3')) * 1000;
 const root = arg('root', repoRoot);

@@ -15,20 +15,16 @@ import { fileURLToPath } from 'node:url';
 import { MANY_FROM_ONE_ADDRESS, startMaster } from './lib/brine-master.mjs';
 import { memoryMiB } from './lib/memory.mjs';
 import { ask, percentile, round, stormSummary } from './lib/proc.mjs';
+import { arg, numberArg } from './lib/args.mjs';
 
-const text = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const arg = (name, fallback) => Number(text(name, fallback));
-const n = arg('n', 10_000);
-const workerCount = arg('workers', 4);
-const minutes = arg('minutes', 10);
-const sampleMs = arg('sample', 5) * 1000;
-const pauseMs = arg('pause', 5) * 1000;
-const pingMs = arg('ping', 60) * 1000;
-const role = text('role', 'daemon');
-const deadlineMs = arg('storm-timeout', 180) * 1000;
+const n = numberArg('n', 10_000);
+const workerCount = numberArg('workers', 4);
+const minutes = numberArg('minutes', 10);
+const sampleMs = numberArg('sample', 5) * 1000;
+const pauseMs = numberArg('pause', 5) * 1000;
+const pingMs = numberArg('ping', 60) * 1000;
+const role = arg('role', 'daemon');
+const deadlineMs = numberArg('storm-timeout', 180) * 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -8,11 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster, bin } from './lib/cluster.mjs';
 import { ask, cpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
+import { numberArg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i > 0 ? process.argv[i + 1] : fallback);
-};
 
 // Five states of the kind Salt's figure used: file.managed and cmd.run tied by require/require_in.
 const FIVE_STATES = `
@@ -47,9 +44,9 @@ if (process.argv.includes('--worker')) await simulatedWorker();
 else await main();
 
 async function main() {
-  const minions = arg('minions', 50);
-  const runs = arg('runs', 10);
-  const simulated = arg('simulated', 1000);
+  const minions = numberArg('minions', 50);
+  const runs = numberArg('runs', 10);
+  const simulated = numberArg('simulated', 1000);
   const { control } = await import('@brine/master');
   const results = {};
 

@@ -19,11 +19,8 @@ import { repoRoot } from './lib/brine-master.mjs';
 import { startClusterMasters } from './lib/cluster-masters.mjs';
 import { trustOnly } from './lib/fleet-keys.mjs';
 import { percentile } from './lib/proc.mjs';
+import { arg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const GOALS = { revoked_p99_ms: 1000 };
 /** How long a master may take to close the session before the round counts it as not revoked. */
 const WAIT_MS = 5000;

@@ -15,11 +15,8 @@ import { cpuByThread, cpuNs, round, rssMiB } from './lib/proc.mjs';
 import { printKxd, stormKxd } from './lib/kxd.mjs';
 import { brineRatios } from './lib/peer-clients.mjs';
 import { brineTangRatios, printTang, stormTang } from './lib/tang.mjs';
+import { arg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const GOALS = { master_cpu_ms_per_delivery: 0.1, wall_s_at_10000: 3 };
 
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);

@@ -5,11 +5,8 @@
 // the kernel's SYN retries give up after ~2 min); --attempt-timeout makes them give up and retry sooner.
 // Installs tang-common, clevis, jose and socat with apt-get when missing (needs root).
 import { printTang, stormTang } from './lib/tang.mjs';
+import { arg } from './lib/args.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);
 const workers = Number(arg('workers', '4'));
