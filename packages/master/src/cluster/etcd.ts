@@ -3,6 +3,7 @@ import { BrineError, sleep, type Logger } from '@brine/common';
 import { ExponentialBackoff } from 'cockatiel';
 import { Etcd3, type Namespace } from 'etcd3';
 import type { ClusterConfig } from '../config.js';
+import { tlsRefusal, type TlsCredentials } from './etcd-tls.js';
 
 /** A failure of the cluster's shared state: etcd unreachable, a conflicting change, a master that does not belong. */
 export class ClusterError extends BrineError {}
@@ -20,6 +21,12 @@ const WATCH_RETRY_MAX_MS = 1000;
 export interface EtcdConnection {
   ns: Namespace;
   close(): void;
+  /**
+   * The error to report for `err`, a failure to reach etcd: with TLS, a member that
+   * refuses this master's certificate (or one this master does not trust) becomes a
+   * `etcd_tls_refused` naming the endpoints and what to fix; otherwise `err` itself.
+   */
+  explain(err: unknown): Promise<unknown>;
 }
 
 function readTls(file: string, what: string): Buffer {
@@ -32,18 +39,22 @@ function readTls(file: string, what: string): Buffer {
 
 export function connectEtcd(config: ClusterConfig): EtcdConnection {
   const { tls } = config;
+  const creds: TlsCredentials | undefined = tls && {
+    ca: readTls(tls.ca!, 'CA certificate'),
+    ...(tls.cert && { cert: readTls(tls.cert, 'client certificate'), key: readTls(tls.key!, 'client key') }),
+  };
   const client = new Etcd3({
     hosts: config.etcd,
-    ...(tls && {
-      credentials: {
-        rootCertificate: readTls(tls.ca!, 'CA certificate'),
-        ...(tls.cert && { certChain: readTls(tls.cert, 'client certificate'), privateKey: readTls(tls.key!, 'client key') }),
-      },
-    }),
+    ...(creds && { credentials: { rootCertificate: creds.ca, certChain: creds.cert, privateKey: creds.key } }),
     defaultCallOptions: (call) => (call.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     faultHandling: { watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_RETRY_MAX_MS }).next() },
   });
-  return { ns: client.namespace(`${config.prefix}/`), close: () => client.close() };
+  const explain = async (err: unknown): Promise<unknown> => {
+    if (!creds || !(err instanceof ClusterError) || err.code !== 'etcd_unavailable') return err;
+    const refusal = await tlsRefusal(config, creds);
+    return refusal ? new ClusterError('etcd_tls_refused', `cannot use etcd: ${refusal}`, { cause: err }) : err;
+  };
+  return { ns: client.namespace(`${config.prefix}/`), close: () => client.close(), explain };
 }
 
 /**

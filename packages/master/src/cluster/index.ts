@@ -78,6 +78,6 @@ export async function joinCluster(config: ClusterConfig, dirs: { pkiDir: string;
     return { name: config.name, identity, created, keys, grains, share, leave };
   } catch (err) {
     await leave();
-    throw err;
+    throw await etcd.explain(err);
   }
 }
