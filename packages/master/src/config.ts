@@ -36,7 +36,7 @@ const clusterSpec = {
     type: 'section',
     options: { ca: { type: 'optional-path' }, cert: { type: 'optional-path' }, key: { type: 'optional-path' } },
     check: (t: { ca?: string; cert?: string; key?: string }) =>
-      !t.ca ? "'ca' is required (the CA that signed the etcd members' certificates)" : (t.cert === undefined) !== (t.key === undefined) ? "'cert' and 'key' go together" : undefined,
+      !t.ca ? "'ca' is required (the CA that signed the etcd members' certificates)" : (t.cert === undefined) !== (t.key === undefined) ? `'${t.cert === undefined ? 'cert' : 'key'}' is missing: 'cert' and 'key' go together (this master's client certificate and its private key)` : undefined,
   },
 } as const;
 
