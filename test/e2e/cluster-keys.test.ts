@@ -4,6 +4,7 @@ import { decodePayload, FrameType, RefuseCode, X25519Key } from '@brine/protocol
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateMasterIdentity } from '../../packages/master/src/identity.js';
 import { Cluster, ROOT } from '../support/cluster.js';
+import { eventually, sleep } from '../support/eventually.js';
 import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { startClusterMasters } from '../support/masters.js';
 import { RawClient } from '../support/raw-client.js';
@@ -11,21 +12,6 @@ import { RawClient } from '../support/raw-client.js';
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 /** Seconds a master cut off from etcd keeps serving (cluster.stale_max), short for the test. */
 const STALE_MAX = 3;
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-/** Waits until `check` passes, retrying every 50 ms. */
-async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}
 
 /** A minion of the test's own making, with a session to one master (see RawClient). */
 class RawMinion {
