@@ -27,8 +27,10 @@ export class FakeRunner implements CommandRunner {
  * stat/readFile), that records each change apply makes as one line in `ops`.
  */
 export class FakeFs implements HostFs {
-  readonly ops: string[] = [];
-  constructor(private readonly files: Record<string, FileStat & { content?: string }> = {}) {}
+  constructor(
+    private readonly files: Record<string, FileStat & { content?: string }> = {},
+    readonly ops: string[] = [],
+  ) {}
 
   async stat(path: string) {
     const f = this.files[path];
@@ -69,10 +71,12 @@ export class FakeFs implements HostFs {
 export const factKey = (name: string, params: FactParams): string => [name, ...params].join(' ');
 
 /**
- * A fact value as JSON holds it: `{"$error": "…"}` is a fact whose reading fails with that
- * message, `{"utf8": "…"}` / `{"hex": "…"}` bytes; anything else is the value itself.
+ * A fact value as JSON holds it: `null` is no value (a missing file, an unknown user),
+ * `{"$error": "…"}` a fact whose reading fails with that message, `{"utf8": "…"}` /
+ * `{"hex": "…"}` bytes; anything else is the value itself.
  */
 export function decodeValue(value: unknown): unknown {
+  if (value === null) return undefined;
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
     if (typeof v['$error'] === 'string') throw new Error(v['$error']);
