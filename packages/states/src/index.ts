@@ -11,7 +11,7 @@ export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
 export * from './pillar/grain-scan.js';
-export { PillarSecret } from './pillar/secret.js';
+export { PillarSecret } from './render/secret-tag.js';
 
 // State runs: compile → run → report
 export { compileStates, type CompileOptions, type CompiledRun } from './compile/index.js';
