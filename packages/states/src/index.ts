@@ -11,7 +11,7 @@ export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
 export * from './pillar/grain-scan.js';
-export { PillarSecret } from './pillar/secret.js';
+export { PillarSecret } from './render/secret-tag.js';
 
 // State runs: compile → run → report
 export { compileStates, type CompileOptions, type CompiledRun } from './compile/index.js';
@@ -25,8 +25,11 @@ export { Redactor, REDACTED } from './redact.js';
 // What state modules and their hosts plug into
 export type * from './modules/types.js';
 export { stateFunction } from './modules/types.js';
-export { builtinModules, moduleRegistry, type ModuleRegistry } from './modules/registry.js';
-export { processRunner, type CommandRunner, type CommandOptions, type CommandResult } from './run/runner.js';
-export { pillarSecretProvider, SecretUnavailableError, type SecretProvider } from './run/secrets.js';
-export { localFileServer, type FileServer } from './run/files.js';
-export type { StateLog } from './run/log.js';
+export { builtinModules } from './modules/builtin.js';
+export { moduleRegistry, type ModuleRegistry } from './modules/registry.js';
+export { processRunner, type CommandRunner, type CommandOptions, type CommandResult } from './host/runner.js';
+export { pillarSecretProvider, SecretUnavailableError, type SecretProvider } from './host/secrets.js';
+export { localFileServer, type FileServer } from './host/files.js';
+export { nodeFs, type HostFs, type FileStat } from './host/fs.js';
+export { hostFacts, commandFact, type Fact, type FactSource, type HostReader } from './facts/fact.js';
+export type { StateLog } from './host/log.js';

@@ -1,11 +1,20 @@
-// The process-free probes the luks module inspects with: open mappings from a sysfs tree, and
-// the LUKS header check. Real devices exercise them in the VM suite (test/vm/storage.vm.test.ts).
+// The process-free facts the luks module inspects with, read from files under a temporary
+// directory: open mappings from a sysfs tree, and the LUKS header check. Real devices exercise
+// them in the VM suite (test/vm/storage.vm.test.ts).
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dmType, findMapping } from '../src/modules/dm-mappings.js';
-import { hasLuksHeader } from '../src/modules/luks.js';
+import { dmMapping, dmType } from '../src/facts/dm-mappings.js';
+import { hostFacts } from '../src/facts/fact.js';
+import { luksHeader } from '../src/facts/luks.js';
+import { nodeFs, type HostFs } from '../src/host/fs.js';
+import { FakeRunner } from './fake-host.js';
+
+/** The machine's file system as seen from `root`: /sys/block is `root`/sys/block. */
+const under = (root: string): HostFs => ({ ...nodeFs, readdir: (p) => nodeFs.readdir(join(root, p)), readFile: (p) => nodeFs.readFile(join(root, p)) });
+const findMapping = (name: string, root: string) => hostFacts({ runner: new FakeRunner(), fs: under(root) }).get(dmMapping, name);
+const hasLuksHeader = (path: string) => hostFacts({ runner: new FakeRunner(), fs: nodeFs }).get(luksHeader, path);
 
 let dir: string;
 beforeAll(async () => {
@@ -17,7 +26,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 async function sysfs(devices: { kernel: string; dev: string; dm?: { name: string; uuid: string }; slaves?: string[] }[]): Promise<string> {
   const root = await mkdtemp(join(dir, 'sys-'));
   for (const d of devices) {
-    const base = join(root, 'block', d.kernel);
+    const base = join(root, 'sys', 'block', d.kernel);
     await mkdir(join(base, 'slaves'), { recursive: true });
     await writeFile(join(base, 'dev'), `${d.dev}\n`);
     if (d.dm) {

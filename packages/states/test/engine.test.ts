@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyTree, byId, captureLogger, runOrder, tree } from './helpers.js';
-import { FakeRunner } from './fake-runner.js';
+import { FakeRunner } from './fake-host.js';
 
 describe('unless, onlyif, creates', () => {
   it('skip the state with Salt\'s comments, and run it otherwise', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
 import { runStates } from '../src/run/execute.js';
-import { pillarSecretProvider } from '../src/run/secrets.js';
+import { pillarSecretProvider } from '../src/host/secrets.js';
 import { byId, tree } from './helpers.js';
 
 const modeOf = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
-import { redactingLog } from '../src/run/log.js';
+import { redactingLog } from '../src/host/log.js';
 import { summarize, type StateResults } from '../src/run/results.js';
-import { processRunner } from '../src/run/runner.js';
+import { processRunner } from '../src/host/runner.js';
 import { captureLogger } from './helpers.js';
 
 const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePillar } from '../src/pillar/compile.js';
 import { jinjaYamlRenderer, yamlRenderer } from '../src/render/index.js';
-import { PillarSecret } from '../src/pillar/secret.js';
+import { PillarSecret } from '../src/render/secret-tag.js';
 import { scanGrainDependence } from '../src/pillar/grain-scan.js';
 import { tree } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { StateCompileError } from '../src/compile/errors.js';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
 import { runStates } from '../src/run/execute.js';
-import { pillarSecretProvider } from '../src/run/secrets.js';
+import { pillarSecretProvider } from '../src/host/secrets.js';
 import { captureLogger, tree } from './helpers.js';
 
 const SECRET = 'Tr0ub4dor&3-luks';

@@ -3,21 +3,26 @@
 // suite (test/vm/storage.vm.test.ts, test/vm/service.vm.test.ts), not here.
 import { describe, expect, it } from 'vitest';
 import { StateCompileError } from '../src/compile/errors.js';
-import { builtinModules, findFunction } from '../src/modules/registry.js';
-import { clearance, prepareDevice, wouldCreate } from '../src/modules/signatures.js';
+import { builtinModules } from '../src/modules/builtin.js';
+import { findFunction } from '../src/modules/registry.js';
+import { clearance, prepareDevice, wouldCreate } from '../src/modules/storage.js';
 import type { Args, ChangePlan, Outcome, Plan, StateContext, StateFunction } from '../src/modules/types.js';
-import { localFileServer } from '../src/run/files.js';
-import { pillarSecretProvider, type SecretProvider } from '../src/run/secrets.js';
-import { FakeRunner, type FakeCall } from './fake-runner.js';
+import { hostFacts } from '../src/facts/fact.js';
+import { localFileServer } from '../src/host/files.js';
+import { pillarSecretProvider, type SecretProvider } from '../src/host/secrets.js';
+import { FakeFs, FakeRunner, type FakeCall } from './fake-host.js';
 import { compileTree } from './helpers.js';
 
 const KEY = 'correct horse battery staple';
 
 function fakeContext(runner: FakeRunner, opts: { secrets?: SecretProvider; test?: boolean } = {}): StateContext {
   const quiet = () => undefined;
+  const fs = new FakeFs();
   return {
     test: opts.test ?? false,
+    facts: hostFacts({ runner, fs }),
     runner,
+    fs,
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
     secrets: opts.secrets ?? pillarSecretProvider({ luks: { password: KEY } }),
     files: localFileServer([]),

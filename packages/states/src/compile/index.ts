@@ -1,5 +1,6 @@
 import { formatPos, InputError } from '@brine/common';
-import { builtinModules, type ModuleRegistry } from '../modules/registry.js';
+import { builtinModules } from '../modules/builtin.js';
+import type { ModuleRegistry } from '../modules/registry.js';
 import { Redactor } from '../redact.js';
 import { jinjaYamlRenderer, type SlsRenderer } from '../render/index.js';
 import { StateCompileError } from './errors.js';

@@ -1,5 +1,5 @@
-import { unlessBlockDevice } from './devices.js';
-import { clearance, describeSignatures, destroyedChange, prepareDevice, probeSignatures, wouldCreate, type Signature } from './signatures.js';
+import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
+import { clearance, destroyedChange, prepareDevice, unlessBlockDevice, wouldCreate } from './storage.js';
 import { stateFunction, type Args, type StateModule } from './types.js';
 
 interface FormattedArgs extends Args {
@@ -17,9 +17,9 @@ const formatted = stateFunction<FormattedArgs, { destroy: Signature[] }>({
     const changes = { formatted: args.fs_type };
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${action(args.name)}`, changes);
     if (notThere) return notThere;
-    const signatures = await probeSignatures(ctx, args.name);
-    if (signatures[0]?.type === args.fs_type) return { kind: 'correct', comment: `${args.name} is formatted as ${describeSignatures(signatures)} already` };
-    const clear = await clearance(ctx, args.name, args.force, action, signatures);
+    const found = await ctx.facts.get(signatures, args.name);
+    if (found[0]?.type === args.fs_type) return { kind: 'correct', comment: `${args.name} is formatted as ${describeSignatures(found)} already` };
+    const clear = await clearance(ctx, args.name, args.force, action, found);
     if (!clear.ok) return { kind: 'error', comment: clear.comment };
     return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, action), changes: { ...changes, ...destroyedChange(clear.destroy) }, data: { destroy: clear.destroy } };
   },

@@ -1,7 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import type { CommandOptions, CommandResult } from '../run/runner.js';
-import { lookupUser, runAsOptions } from './accounts.js';
+import { shellCommandOptions } from '../facts/shell.js';
 import { stateFunction, type Args, type Changes, type Outcome, type StateContext, type StateModule } from './types.js';
 
 export interface CmdRunArgs extends Args {
@@ -11,28 +8,6 @@ export interface CmdRunArgs extends Args {
   shell: string;
   stateful: boolean;
   timeout?: number;
-}
-
-/** The process options for a shell command run the way `cmd.run` (and unless/onlyif) runs it. */
-export async function shellCommandOptions(
-  ctx: Pick<StateContext, 'runner'>,
-  opts: { cwd?: string | undefined; env?: Record<string, string> | undefined; runas?: string | undefined; timeout?: number | undefined },
-): Promise<CommandOptions | string> {
-  const out: CommandOptions = { env: { ...opts.env } };
-  let home = homedir();
-  if (opts.runas !== undefined) {
-    const user = await lookupUser(ctx.runner, opts.runas);
-    if (!user) return `User '${opts.runas}' is not available`;
-    const as = runAsOptions(user);
-    Object.assign(out, { uid: as.uid, gid: as.gid, env: { ...as.env, ...out.env } });
-    home = user.home;
-  }
-  // Salt runs commands in the user's home unless told otherwise, not wherever the minion started.
-  const cwd = opts.cwd ?? (existsSync(home) ? home : '/');
-  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return `Desired working directory "${cwd}" is not available`;
-  out.cwd = cwd;
-  if (opts.timeout !== undefined) out.timeoutMs = opts.timeout * 1000;
-  return out;
 }
 
 /**
@@ -65,9 +40,9 @@ export function parseStatefulLine(stdout: string): { changed: boolean; comment?:
 }
 
 async function runCommand(args: CmdRunArgs, ctx: StateContext): Promise<Outcome> {
-  const opts = await shellCommandOptions(ctx, args);
+  const opts = await shellCommandOptions(ctx.facts, args);
   if (typeof opts === 'string') return { result: false, comment: opts, changes: {} };
-  const r: CommandResult = await ctx.runner.run(args.shell, ['-c', args.name], opts);
+  const r = await ctx.runner.run(args.shell, ['-c', args.name], opts);
   if (r.error) return { result: false, comment: `Command "${args.name}" did not complete: ${r.error}`, changes: {} };
   const result = r.exitCode === 0;
   const changes: Changes = { pid: r.pid, retcode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
@@ -90,7 +65,7 @@ const run = stateFunction<CmdRunArgs>({
     timeout: { type: 'integer', doc: 'seconds before the command is killed' },
   },
   async inspect(args, ctx) {
-    const opts = await shellCommandOptions(ctx, args);
+    const opts = await shellCommandOptions(ctx.facts, args);
     if (typeof opts === 'string') return { kind: 'error', comment: opts };
     return { kind: 'change', comment: `Command "${args.name}" would have been executed`, changes: {} };
   },

@@ -1,8 +1,8 @@
-import { constants, type Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, normalize } from 'node:path';
 import { createPatch } from 'diff';
-import { lookupGroup, lookupUser } from './accounts.js';
+import { group, user } from '../facts/accounts.js';
+import { fileContent, pathLstat, pathStat } from '../facts/files.js';
+import type { FileStat } from '../host/fs.js';
 import { stateFunction, type Args, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
 
 /** Text files up to this size get a unified diff in `changes`; larger ones a note. */
@@ -15,32 +15,23 @@ interface Ownership {
 }
 
 /** The differences between what is on disk and the wanted owner, group and mode. */
-async function attributeChanges(ctx: StateContext, st: Stats | undefined, want: Ownership): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
+async function attributeChanges(ctx: StateContext, st: FileStat | undefined, want: Ownership): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
   const changes: Changes = {};
   const out: { changes: Changes; uid?: number; gid?: number } = { changes };
   if (want.user !== undefined) {
-    const user = await lookupUser(ctx.runner, want.user);
-    if (!user) return `User ${want.user} is not available`;
-    out.uid = user.uid;
-    if (!st || st.uid !== user.uid) changes['user'] = want.user;
+    const found = await ctx.facts.get(user, want.user);
+    if (!found) return `User ${want.user} is not available`;
+    out.uid = found.uid;
+    if (!st || st.uid !== found.uid) changes['user'] = want.user;
   }
   if (want.group !== undefined) {
-    const gid = await lookupGroup(ctx.runner, want.group);
+    const gid = await ctx.facts.get(group, want.group);
     if (gid === undefined) return `Group ${want.group} is not available`;
     out.gid = gid;
     if (!st || st.gid !== gid) changes['group'] = want.group;
   }
-  if (want.mode !== undefined && (!st || (st.mode & 0o7777) !== parseInt(want.mode, 8))) changes['mode'] = want.mode;
+  if (want.mode !== undefined && (!st || st.mode !== parseInt(want.mode, 8))) changes['mode'] = want.mode;
   return out;
-}
-
-async function statOrUndefined(path: string, follow = true): Promise<Stats | undefined> {
-  try {
-    return await (follow ? stat(path) : lstat(path));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 function badPath(name: string): string | undefined {
@@ -69,25 +60,6 @@ async function wantedContent(args: ManagedArgs, ctx: StateContext): Promise<Buff
     content = withNewline;
   }
   return content;
-}
-
-/** Creates a file's content beside it and renames it into place, so readers never see half a file. */
-async function writeInPlace(path: string, content: Buffer, mode: number, uid: number | undefined, gid: number | undefined): Promise<void> {
-  const tmp = `${path}.brine-${process.pid}-${Date.now()}`;
-  // Private until owner and mode are set: the content may be a secret.
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await fh.writeFile(content);
-    if (uid !== undefined || gid !== undefined) await fh.chown(uid ?? -1, gid ?? -1);
-    await fh.chmod(mode);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, path);
 }
 
 interface ManagedArgs extends Args, Ownership {
@@ -128,9 +100,9 @@ const managed = stateFunction<ManagedArgs, ManagedPlan>({
   async inspect(args, ctx): Promise<Plan<ManagedPlan>> {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
-    const st = await statOrUndefined(args.name);
-    if (st?.isDirectory()) return { kind: 'error', comment: `Specified target ${args.name} is a directory` };
-    if (!st && !args.makedirs && !(await statOrUndefined(dirname(args.name)))) {
+    const st = await ctx.facts.get(pathStat, args.name);
+    if (st?.type === 'directory') return { kind: 'error', comment: `Specified target ${args.name} is a directory` };
+    if (!st && !args.makedirs && !(await ctx.facts.get(pathStat, dirname(args.name)))) {
       return { kind: 'error', comment: `Parent directory not present for ${args.name} (set makedirs: True to create it)` };
     }
     const content = await wantedContent(args, ctx);
@@ -138,7 +110,7 @@ const managed = stateFunction<ManagedArgs, ManagedPlan>({
     const attrs = await attributeChanges(ctx, st, args);
     if (typeof attrs === 'string') return { kind: 'error', comment: attrs };
     const changes = attrs.changes;
-    const before = st && content && args.replace ? await readFile(args.name) : undefined;
+    const before = st && content && args.replace ? await ctx.facts.get(fileContent, args.name) : undefined;
     const writeContent = !st || (before !== undefined && content !== undefined && !before.equals(content));
     if (writeContent) changes['diff'] = !st ? 'New file' : args.show_changes ? describeDiff(before!, content!, args.name) : '<show_changes=False>';
     before?.fill(0);
@@ -148,18 +120,18 @@ const managed = stateFunction<ManagedArgs, ManagedPlan>({
     }
     if (ctx.test) content?.fill(0);
     // A new file gets 0644 unless told otherwise; a rewritten one keeps its mode and owner.
-    const mode = args.mode !== undefined ? parseInt(args.mode, 8) : st ? st.mode & 0o7777 : 0o644;
+    const mode = args.mode !== undefined ? parseInt(args.mode, 8) : st ? st.mode : 0o644;
     const data: ManagedPlan = { content, writeContent, mode, uid: attrs.uid ?? st?.uid, gid: attrs.gid ?? st?.gid };
     return { kind: 'change', comment: `The file ${args.name} is set to be changed`, changes, data };
   },
-  async apply(args, plan) {
+  async apply(args, plan, ctx) {
     const { content, writeContent, mode, uid, gid } = plan.data!;
     try {
-      if (args.makedirs) await mkdir(dirname(args.name), { recursive: true, mode: 0o755 });
-      if (writeContent) await writeInPlace(args.name, content ?? Buffer.alloc(0), mode!, uid, gid);
+      if (args.makedirs) await ctx.fs.mkdir(dirname(args.name), { recursive: true, mode: 0o755 });
+      if (writeContent) await ctx.fs.replaceFile(args.name, content ?? Buffer.alloc(0), { mode: mode!, uid, gid });
       else {
-        if (uid !== undefined || gid !== undefined) await chown(args.name, uid ?? -1, gid ?? -1);
-        await chmod(args.name, mode!);
+        if (uid !== undefined || gid !== undefined) await ctx.fs.chown(args.name, uid, gid);
+        await ctx.fs.chmod(args.name, mode!);
       }
     } finally {
       content?.fill(0);
@@ -182,9 +154,9 @@ const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exi
   async inspect(args, ctx) {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
-    const st = await statOrUndefined(args.name);
-    if (st && !st.isDirectory()) return { kind: 'error', comment: `Specified location ${args.name} exists and is a file` };
-    if (!st && !args.makedirs && !(await statOrUndefined(dirname(args.name)))) {
+    const st = await ctx.facts.get(pathStat, args.name);
+    if (st && st.type !== 'directory') return { kind: 'error', comment: `Specified location ${args.name} exists and is a file` };
+    if (!st && !args.makedirs && !(await ctx.facts.get(pathStat, dirname(args.name)))) {
       return { kind: 'error', comment: `No directory to create ${args.name} in (set makedirs: True to create parents)` };
     }
     const attrs = await attributeChanges(ctx, st, { ...args, mode: args.dir_mode ?? args.mode });
@@ -194,28 +166,28 @@ const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exi
     const comment = st ? `The directory ${args.name} is set to be updated` : `The directory ${args.name} is set to be created`;
     return { kind: 'change', comment, changes, data: { uid: attrs.uid, gid: attrs.gid, exists: !!st } };
   },
-  async apply(args, plan) {
+  async apply(args, plan, ctx) {
     const { uid, gid } = plan.data!;
     const mode = args.dir_mode ?? args.mode;
-    await mkdir(args.name, { recursive: args.makedirs, mode: mode !== undefined ? parseInt(mode, 8) : 0o755 });
-    if (uid !== undefined || gid !== undefined) await chown(args.name, uid ?? -1, gid ?? -1);
+    await ctx.fs.mkdir(args.name, { recursive: args.makedirs, mode: mode !== undefined ? parseInt(mode, 8) : 0o755 });
+    if (uid !== undefined || gid !== undefined) await ctx.fs.chown(args.name, uid, gid);
     // mkdir's mode is cut by the umask; set it exactly.
-    if (mode !== undefined) await chmod(args.name, parseInt(mode, 8));
+    if (mode !== undefined) await ctx.fs.chmod(args.name, parseInt(mode, 8));
     return { result: true, comment: `Directory ${args.name} updated`, changes: plan.changes };
   },
 });
 
 const absent = stateFunction<Args, { isDir: boolean }>({
   args: {},
-  async inspect(args) {
+  async inspect(args, ctx) {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
-    const st = await statOrUndefined(args.name, false);
+    const st = await ctx.facts.get(pathLstat, args.name);
     if (!st) return { kind: 'correct', comment: `File ${args.name} is not present` };
-    return { kind: 'change', comment: `File ${args.name} is set for removal`, changes: { removed: args.name }, data: { isDir: st.isDirectory() } };
+    return { kind: 'change', comment: `File ${args.name} is set for removal`, changes: { removed: args.name }, data: { isDir: st.type === 'directory' } };
   },
-  async apply(args, plan) {
-    await rm(args.name, { recursive: true, force: true });
+  async apply(args, plan, ctx) {
+    await ctx.fs.remove(args.name);
     return { result: true, comment: `Removed ${plan.data?.isDir ? 'directory' : 'file'} ${args.name}`, changes: plan.changes };
   },
 });

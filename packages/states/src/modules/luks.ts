@@ -2,11 +2,12 @@
 // provider asks the master for that one value) or comes from the rendered `key` argument; either
 // way it reaches cryptsetup only on stdin (--key-file=-), never on argv or in a file, and the
 // buffer holding it is zeroed as soon as cryptsetup is done with it.
-import { open as openFile } from 'node:fs/promises';
-import { SecretUnavailableError } from '../run/secrets.js';
-import { describeUsage, deviceNode, deviceUsage, majMin, pending, resolveDevice, unlessBlockDevice } from './devices.js';
-import { findMapping } from './dm-mappings.js';
-import { clearance, describeSignatures, destroyedChange, prepareDevice, probeSignatures, wouldCreate, type Signature } from './signatures.js';
+import { deviceUsage, majMin } from '../facts/devices.js';
+import { dmMapping } from '../facts/dm-mappings.js';
+import { cryptsetupIsLuks, luksHeader } from '../facts/luks.js';
+import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
+import { SecretUnavailableError } from '../host/secrets.js';
+import { clearance, describeUsage, destroyedChange, nodeAt, pending, prepareDevice, resolveDevice, unlessBlockDevice, wouldCreate } from './storage.js';
 import { stateFunction, type Args, type ArgProblem, type ArgSpecs, type ChangePlan, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
 /** Where a state's LUKS key comes from. */
@@ -92,26 +93,9 @@ export function luksFormatArgv(args: FormatArgs, device: string): string[] {
 
 const formatAction = (args: FormatArgs) => (device: string) => `format ${device} as ${args.type.toUpperCase()}`;
 
-const LUKS_MAGIC = Buffer.from('LUKS\xba\xbe', 'latin1');
-
-/** True if the device starts with a LUKS1/LUKS2 header: magic and a known version, read without a process. */
-export async function hasLuksHeader(device: string): Promise<boolean> {
-  const head = Buffer.alloc(8);
-  const file = await openFile(device, 'r');
-  try {
-    const { bytesRead } = await file.read(head, 0, head.length, 0);
-    return bytesRead === head.length && head.subarray(0, 6).equals(LUKS_MAGIC) && [1, 2].includes(head.readUInt16BE(6));
-  } finally {
-    await file.close();
-  }
-}
-
 /** The header check settles the usual case; cryptsetup decides the rest (a LUKS2 device whose primary header is damaged). */
 async function isLuks(ctx: StateContext, device: string): Promise<boolean> {
-  if (await hasLuksHeader(device)) return true;
-  const r = await ctx.runner.run('cryptsetup', ['isLuks', device]);
-  if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`cryptsetup isLuks ${device} failed: ${r.error ?? r.stderr.trim()}`);
-  return r.exitCode === 0;
+  return (await ctx.facts.get(luksHeader, device)) || ctx.facts.get(cryptsetupIsLuks, device);
 }
 
 /** Formats after the signature gate let it; the caller holds the key. */
@@ -176,10 +160,10 @@ export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Prom
   const device = await resolveDevice(ctx, spec.device);
   const openChange = { opened: mapper };
   if (device === undefined) return pending(ctx, `no device has ${spec.device}`, `Would open ${spec.device} as ${mapper}`, openChange);
-  const open = await findMapping(spec.name);
+  const open = await ctx.facts.get(dmMapping, spec.name);
   if (open) {
     if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} exists and is not a LUKS mapping (type ${open.type})` };
-    const node = await deviceNode(device);
+    const node = await nodeAt(ctx, device);
     if (node.kind === 'block' && open.backing.some((b) => b.majMin === majMin(node.rdev))) return { kind: 'correct', comment: `${device} is open as ${mapper}` };
     const under = open.backing.map((b) => `/dev/${b.kernelName}`).join(', ') || 'no device';
     return { kind: 'error', comment: `${mapper} is open on ${under}, not on ${device}; close it first (luks.closed)` };
@@ -189,7 +173,7 @@ export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Prom
   if (notThere) return notThere;
   if (await isLuks(ctx, device)) return { kind: 'change', comment: `Would open ${device} as ${mapper}`, changes: openChange, data: { device, format: false, destroy: [] } };
   if (!spec.format) {
-    const held = describeSignatures(await probeSignatures(ctx, device));
+    const held = describeSignatures(await ctx.facts.get(signatures, device));
     if (held) return { kind: 'error', comment: `${device} is not a LUKS device: it holds ${held}` };
     return pending(ctx, `${device} is not a LUKS device`, would, openChange);
   }
@@ -252,11 +236,11 @@ const mapped = stateFunction<MappedArgs, MappingPlan>({
 
 export async function inspectClosed(name: string, ctx: StateContext): Promise<Plan> {
   const mapper = `/dev/mapper/${name}`;
-  const open = MAPPING_NAME.test(name) ? await findMapping(name) : undefined;
+  const open = MAPPING_NAME.test(name) ? await ctx.facts.get(dmMapping, name) : undefined;
   if (!open) return { kind: 'correct', comment: `${mapper} is not open` };
   if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${open.type}); not closing it` };
   const would = `Would close ${mapper}`;
-  const busy = describeUsage(await deviceUsage(ctx, mapper));
+  const busy = describeUsage(await ctx.facts.get(deviceUsage, mapper));
   if (busy) return pending(ctx, `cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)`, would, { closed: mapper }, `it is ${busy} now; an earlier state must release it`);
   return { kind: 'change', comment: would, changes: { closed: mapper } };
 }

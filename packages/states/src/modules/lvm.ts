@@ -1,21 +1,10 @@
-import { deviceNode, formatBytes, pending, unlessBlockDevice } from './devices.js';
-import { clearance, describeSignatures, destroyedChange, prepareDevice, probeSignatures, wouldCreate, type Signature } from './signatures.js';
+import { lvmReport, type LvmCommand, type LvmRow } from '../facts/lvm.js';
+import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
+import { clearance, destroyedChange, formatBytes, nodeAt, pending, prepareDevice, unlessBlockDevice, wouldCreate } from './storage.js';
 import { stateFunction, type Args, type ArgProblem, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
-type Row = Record<string, string>;
-
-/**
- * One pvs/vgs/lvs report as rows of strings (sizes in bytes). A target that does not
- * exist is an empty report, not an error: that is what inspect asks about.
- */
-async function report(ctx: StateContext, command: 'pvs' | 'vgs' | 'lvs', fields: readonly string[], target: string): Promise<Row[]> {
-  const r = await ctx.runner.run(command, ['--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields.join(','), target]);
-  const absent = r.exitCode === 5 && /not found|Failed to find|No physical volume label/i.test(r.stderr);
-  if (r.exitCode !== 0 && !absent) throw new Error(`${command} ${target} failed: ${r.error ?? r.stderr.trim()}`);
-  const key = command.slice(0, 2);
-  const parsed = JSON.parse(r.stdout) as { report: Record<string, Row[]>[] };
-  return parsed.report[0]?.[key] ?? [];
-}
+const report = (ctx: StateContext, command: LvmCommand, fields: readonly string[], target: string): Promise<LvmRow[]> =>
+  ctx.facts.get(lvmReport, command, fields.join(','), target);
 
 /** A failed LVM command as the state's outcome; undefined if it succeeded. */
 async function lvm(ctx: StateContext, command: string, args: readonly string[]): Promise<Outcome | undefined> {
@@ -88,7 +77,7 @@ async function devicesToAdd(args: VgArgs, ctx: StateContext): Promise<VgDevice[]
   const add: VgDevice[] = [];
   const missing: string[] = [];
   for (const device of args.devices) {
-    const node = await deviceNode(device);
+    const node = await nodeAt(ctx, device);
     if (node.kind === 'missing') {
       missing.push(device);
       continue;
@@ -230,7 +219,7 @@ const lvAbsent = stateFunction<LvAbsentArgs>({
     const [lv] = await report(ctx, 'lvs', ['lv_size', 'lv_active', 'lv_path'], path);
     if (!lv) return { kind: 'correct', comment: `Logical volume ${path} is not present` };
     // Say what is lost: the signatures on an active volume (an inactive one cannot be read).
-    const held = lv['lv_active'] === 'active' ? describeSignatures(await probeSignatures(ctx, lv['lv_path']!)) : '';
+    const held = lv['lv_active'] === 'active' ? describeSignatures(await ctx.facts.get(signatures, lv['lv_path']!)) : '';
     const what = [formatBytes(Number(lv['lv_size'])), ...(held ? [`holding ${held}`] : [])].join(', ');
     return { kind: 'change', comment: `Would remove logical volume ${path} (${what})`, changes: { removed: path } };
   },

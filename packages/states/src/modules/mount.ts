@@ -1,27 +1,10 @@
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
+import { deviceType, isTaggedDevice, majMin } from '../facts/devices.js';
+import { pathStat } from '../facts/files.js';
+import { fstabEscape, fstabIndex, fstabLines, mounts, topMountAt, type MountEntry } from '../facts/mounts.js';
 import { splitOptions } from './args.js';
-import { deviceNode, isTaggedDevice, majMin, pending, resolveDevice } from './devices.js';
+import { nodeAt, pending, resolveDevice } from './storage.js';
 import { stateFunction, type Args, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
-
-interface MountEntry {
-  target: string;
-  source: string;
-  fstype: string;
-  options: string;
-  'maj:min': string;
-}
-
-/** Every mount, in mount order (a later mount on the same target hides the earlier one). */
-async function mounts(ctx: StateContext): Promise<MountEntry[]> {
-  const r = await ctx.runner.run('findmnt', ['--list', '--json', '--output', 'TARGET,SOURCE,FSTYPE,OPTIONS,MAJ:MIN']);
-  if (r.exitCode !== 0) throw new Error(`findmnt failed: ${r.error ?? r.stderr.trim()}`);
-  return (JSON.parse(r.stdout) as { filesystems: MountEntry[] }).filesystems;
-}
-
-const topMountAt = (all: MountEntry[], target: string): MountEntry | undefined => all.filter((m) => m.target === target).at(-1);
-
 
 /**
  * The options whose presence the kernel reports for every mount, so a run can tell whether a
@@ -38,42 +21,10 @@ function missingFlags(wanted: readonly string[], current: string): string[] {
   return wanted.filter((o) => (VFS_FLAGS.has(o) && !have.has(o)) || (Object.hasOwn(DEFAULT_FLAGS, o) && have.has(DEFAULT_FLAGS[o]!)));
 }
 
-// ---- fstab
-
-/** fstab escapes white space and backslashes in its fields as octal. */
-const fstabEscape = (field: string): string => field.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-const fstabUnescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-
-async function readLines(config: string): Promise<string[]> {
-  try {
-    const text = await readFile(config, 'utf8');
-    return text === '' ? [] : text.replace(/\n$/, '').split('\n');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-/** Index of the line that mounts `target`, or -1. */
-function fstabIndex(lines: readonly string[], target: string): number {
-  return lines.findIndex((line) => {
-    const fields = line.trim().split(/\s+/);
-    return !line.trim().startsWith('#') && fields.length >= 2 && normalize(fstabUnescape(fields[1]!)) === target;
-  });
-}
-
-/** Replaces the file in one rename, keeping its mode, so a crash never leaves half an fstab. */
-async function writeLines(config: string, lines: readonly string[]): Promise<void> {
-  const mode = (await stat(config).catch(() => undefined))?.mode ?? 0o644;
-  const tmp = `${config}.brine-${process.pid}`;
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode & 0o7777);
-  try {
-    await fh.writeFile(lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, config);
+/** Replaces the fstab in one rename, keeping its mode, so a crash never leaves half an fstab. */
+async function writeFstab(ctx: StateContext, config: string, lines: readonly string[]): Promise<void> {
+  const mode = (await ctx.fs.stat(config))?.mode ?? 0o644;
+  await ctx.fs.replaceFile(config, Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : ''), { mode });
 }
 
 // ---- mount.mounted
@@ -104,8 +55,8 @@ const FSTAB_ARGS = {
 } as const;
 
 /** What the fstab must become for `args`, or undefined if it is right already. */
-async function fstabPlan(args: MountedArgs, opts: readonly string[]): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
-  const lines = await readLines(args.config);
+async function fstabPlan(ctx: StateContext, args: MountedArgs, opts: readonly string[]): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
+  const lines = await ctx.facts.get(fstabLines, args.config);
   const want = [args.device, args.name, args.fstype, opts.join(','), String(args.dump), String(args.pass_num)].map(fstabEscape).join('\t');
   const at = fstabIndex(lines, args.name);
   if (at === -1) return { lines: [...lines, want], change: 'new' };
@@ -119,8 +70,7 @@ async function fstabPlan(args: MountedArgs, opts: readonly string[]): Promise<{ 
  */
 async function persistProblem(ctx: StateContext, device: string, opts: readonly string[]): Promise<string | undefined> {
   if (opts.includes('nofail') || opts.includes('noauto')) return undefined;
-  const r = await ctx.runner.run('lsblk', ['--nodeps', '--noheadings', '--output', 'TYPE', device]);
-  if (r.stdout.trim() !== 'crypt') return undefined;
+  if ((await ctx.facts.get(deviceType, device)) !== 'crypt') return undefined;
   return `Refusing to persist ${device} in the fstab without nofail or noauto: it is an encrypted volume opened after boot, and the boot would wait for it and stop; add nofail to opts`;
 }
 
@@ -144,11 +94,11 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
     const device = await resolveDevice(ctx, args.device);
     const would = `Would mount ${args.device} at ${name}`;
     if (device === undefined) return pending(ctx, `no device has ${args.device}`, would, { mount: true });
-    const node = device.startsWith('/dev/') || isTaggedDevice(args.device) ? await deviceNode(device) : undefined;
+    const node = device.startsWith('/dev/') || isTaggedDevice(args.device) ? await nodeAt(ctx, device) : undefined;
     if (node?.kind === 'missing') return pending(ctx, `${device} does not exist`, would, { mount: true });
     const plan: MountedPlan = { device, mkdir: false, action: 'none' };
     if (args.mount) {
-      const all = await mounts(ctx);
+      const all = await ctx.facts.get(mounts);
       const here = topMountAt(all, name);
       const same = (m: MountEntry) => (node?.kind === 'block' ? m['maj:min'] === majMin(node.rdev) : m.source === device);
       if (here && !same(here)) return { kind: 'error', comment: `${here.source} is mounted at ${name}, not ${args.device}; unmount it first (mount.unmounted)` };
@@ -160,8 +110,8 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
           notes.push(`Would remount ${name} with ${missing.join(',')}`);
         }
       } else {
-        const st = await stat(name).catch(() => undefined);
-        if (st && !st.isDirectory()) return { kind: 'error', comment: `Mount point ${name} exists and is not a directory` };
+        const st = await ctx.facts.get(pathStat, name).catch(() => undefined);
+        if (st && st.type !== 'directory') return { kind: 'error', comment: `Mount point ${name} exists and is not a directory` };
         if (!st && !args.mkmnt) return { kind: 'error', comment: `Mount point ${name} does not exist (set mkmnt: True to create it)` };
         plan.mkdir = !st;
         plan.action = 'mount';
@@ -173,7 +123,7 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
     if (args.persist) {
       const refused = await persistProblem(ctx, device, opts);
       if (refused) return { kind: 'error', comment: refused };
-      const fstab = await fstabPlan(args, opts);
+      const fstab = await fstabPlan(ctx, args, opts);
       if (fstab) {
         plan.fstab = fstab.lines;
         changes['persist'] = fstab.change;
@@ -188,7 +138,7 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
     const name = normalize(args.name);
     const opts = splitOptions(args.opts);
     const done: string[] = [];
-    if (makeDir) await mkdir(name, { recursive: true, mode: 0o755 });
+    if (makeDir) await ctx.fs.mkdir(name, { recursive: true, mode: 0o755 });
     if (action !== 'none') {
       const argv = action === 'mount' ? ['-t', args.fstype, '-o', opts.join(','), device, name] : ['-o', ['remount', ...opts].join(','), name];
       const r = await ctx.runner.run('mount', argv);
@@ -196,7 +146,7 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
       done.push(action === 'mount' ? `Mounted ${args.device} at ${name}` : `Remounted ${name} with ${opts.join(',')}`);
     }
     if (fstab) {
-      await writeLines(args.config, fstab);
+      await writeFstab(ctx, args.config, fstab);
       done.push(plan.changes['persist'] === 'new' ? `added ${name} to ${args.config}` : `updated ${name} in ${args.config}`);
     }
     return { result: true, comment: done.join('; '), changes: plan.changes };
@@ -218,8 +168,8 @@ const unmounted = stateFunction<UnmountedArgs, { umount: boolean; fstab?: string
   validate: (args) => (isAbsolute(args.name) ? [] : [{ arg: 'name', detail: `the mount point '${args.name}' is not an absolute path` }]),
   async inspect(args, ctx) {
     const name = normalize(args.name);
-    const here = topMountAt(await mounts(ctx), name);
-    const lines = args.persist ? await readLines(args.config) : [];
+    const here = topMountAt(await ctx.facts.get(mounts), name);
+    const lines = args.persist ? await ctx.facts.get(fstabLines, args.config) : [];
     const at = fstabIndex(lines, name);
     const changes: Changes = { ...(here && { umount: true }), ...(at !== -1 && { persist: 'purged' }) };
     if (Object.keys(changes).length === 0) return { kind: 'correct', comment: `Nothing is mounted at ${name}` };
@@ -233,7 +183,7 @@ const unmounted = stateFunction<UnmountedArgs, { umount: boolean; fstab?: string
       const r = await ctx.runner.run('umount', [name]);
       if (r.exitCode !== 0) return { result: false, comment: `umount ${name} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };
     }
-    if (fstab) await writeLines(args.config, fstab);
+    if (fstab) await writeFstab(ctx, args.config, fstab);
     return { result: true, comment: [...(umount ? [`Unmounted ${name}`] : []), ...(fstab ? [`removed ${name} from ${args.config}`] : [])].join('; '), changes: plan.changes };
   },
 });

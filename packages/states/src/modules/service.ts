@@ -1,14 +1,8 @@
 // Services on systemd, through systemctl. Salt's service.running / dead / enabled / disabled
 // with their `enable` argument, and Salt's mod_watch: a watched change restarts (or, with
 // reload: True, reloads) a running service.
+import { unit as unitFact, type Unit } from '../facts/systemd.js';
 import { stateFunction, type Args, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
-
-interface Unit {
-  Id: string;
-  LoadState: string;
-  ActiveState: string;
-  UnitFileState: string;
-}
 
 /** ActiveStates in which a service counts as running. */
 const RUNNING = new Set(['active', 'reloading']);
@@ -17,12 +11,7 @@ const ENABLED = new Set(['enabled', 'enabled-runtime', 'static', 'alias', 'indir
 /** UnitFileStates `systemctl disable` changes. */
 const DISABLEABLE = new Set(['enabled', 'enabled-runtime']);
 
-async function unit(ctx: StateContext, name: string): Promise<Unit> {
-  const r = await ctx.runner.run('systemctl', ['show', '--property=Id,LoadState,ActiveState,UnitFileState', '--', name]);
-  if (r.exitCode !== 0) throw new Error(`systemctl could not ask systemd about ${name}: ${r.error ?? r.stderr.trim()}`);
-  const fields = Object.fromEntries(r.stdout.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
-  return { Id: fields['Id'] || name, LoadState: fields['LoadState'] ?? '', ActiveState: fields['ActiveState'] ?? '', UnitFileState: fields['UnitFileState'] ?? '' };
-}
+const unit = (ctx: StateContext, name: string): Promise<Unit> => ctx.facts.get(unitFact, name);
 
 /** What the state wants: running or not, enabled or not; undefined leaves that alone. */
 interface Want {

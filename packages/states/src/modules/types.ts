@@ -1,7 +1,9 @@
-import type { FileServer } from '../run/files.js';
-import type { StateLog } from '../run/log.js';
-import type { CommandRunner } from '../run/runner.js';
-import type { SecretProvider } from '../run/secrets.js';
+import type { FactSource } from '../facts/fact.js';
+import type { FileServer } from '../host/files.js';
+import type { HostFs } from '../host/fs.js';
+import type { StateLog } from '../host/log.js';
+import type { CommandRunner } from '../host/runner.js';
+import type { SecretProvider } from '../host/secrets.js';
 
 /**
  * Argument types a state function can declare; compile checks and converts
@@ -54,11 +56,17 @@ export type Plan<D = unknown> =
 
 export type ChangePlan<D = unknown> = Extract<Plan<D>, { kind: 'change' }>;
 
-/** What a state function gets to work with; nothing else reaches the system. */
+/**
+ * What a state function gets to work with; nothing else reaches the system. `inspect` reads
+ * only through `facts` (and the content sources `files` and `secrets`); `apply` changes the
+ * system only through `runner` and `fs`.
+ */
 export interface StateContext {
   /** True in test mode; only `inspect` is called then, but modules may word comments by it. */
   test: boolean;
+  facts: FactSource;
   runner: CommandRunner;
+  fs: HostFs;
   log: StateLog;
   /** Pillar values fetched just in time; each is registered for redaction. */
   secrets: SecretProvider;

@@ -1,25 +1,5 @@
-import { Type } from 'js-yaml';
 import { isPlainObject } from '../merge.js';
-
-const HIDDEN = '<secret>';
-
-/**
- * A pillar value written `!secret` in a pillar file. It is kept out of the pillar
- * that templates see (and that the master sends a minion for rendering); a state
- * reaches it only by name (`key_pillar`), fetched raw when it runs. Printing or
- * serializing the wrapper never shows the value.
- */
-export class PillarSecret {
-  constructor(readonly value: string) {}
-
-  toString(): string {
-    return HIDDEN;
-  }
-
-  toJSON(): string {
-    return HIDDEN;
-  }
-}
+import { HIDDEN, PillarSecret } from '../render/secret-tag.js';
 
 /**
  * A `!secret` value withheld because the file it came from is in this minion's
@@ -61,14 +41,6 @@ export function withholdSecrets(data: Record<string, unknown>, file: string, rea
   };
   return walk(data) as Record<string, unknown>;
 }
-
-/** `!secret <scalar>`: always a string, as a passphrase is, whatever it looks like. */
-export const secretYamlType = new Type('!secret', {
-  kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && data.length > 0,
-  construct: (data: string) => new PillarSecret(data),
-  instanceOf: PillarSecret,
-});
 
 export interface SplitPillar {
   /** Without the secrets: for templates, and what a minion receives to render its states. */

@@ -1,7 +1,7 @@
 import { CORE_SCHEMA, load, types, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
 import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
-import { secretYamlType } from '../pillar/secret.js';
+import { secretYamlType } from './secret-tag.js';
 
 /** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
 export interface RenderedSls {

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
 import type { LowChunk } from '../compile/types.js';
-import { shellCommandOptions } from '../modules/cmd.js';
-import type { StateContext } from '../modules/types.js';
+import type { FactSource } from '../facts/fact.js';
+import { pathStat } from '../facts/files.js';
+import { shellCommandOptions } from '../facts/shell.js';
+import type { CommandRunner } from '../host/runner.js';
 
 export type ConditionVerdict = { kind: 'run' } | { kind: 'skip'; comment: string } | { kind: 'error'; comment: string };
 
@@ -10,14 +11,13 @@ export type ConditionVerdict = { kind: 'run' } | { kind: 'skip'; comment: string
  * they only read). Commands run through the shell, with the state's own cwd,
  * env and runas when it has them (cmd.run does).
  */
-export async function checkConditions(chunk: LowChunk, ctx: StateContext): Promise<ConditionVerdict> {
+export async function checkConditions(chunk: LowChunk, ctx: { runner: CommandRunner; facts: FactSource }): Promise<ConditionVerdict> {
   if (chunk.onlyif.length === 0 && chunk.unless.length === 0 && chunk.creates.length === 0) return { kind: 'run' };
   const a = chunk.args as { cwd?: string; env?: Record<string, string>; runas?: string; shell?: string };
   const succeeds = async (command: string): Promise<boolean | string> => {
-    const opts = await shellCommandOptions(ctx, { cwd: a.cwd, env: a.env, runas: a.runas });
+    const opts = await shellCommandOptions(ctx.facts, { cwd: a.cwd, env: a.env, runas: a.runas });
     if (typeof opts === 'string') return opts;
-    const r = await ctx.runner.run(a.shell ?? '/bin/sh', ['-c', command], opts);
-    return r.exitCode === 0;
+    return (await ctx.runner.run(a.shell ?? '/bin/sh', ['-c', command], opts)).exitCode === 0;
   };
   for (const command of chunk.onlyif) {
     const ok = await succeeds(command);
@@ -37,8 +37,15 @@ export async function checkConditions(chunk: LowChunk, ctx: StateContext): Promi
     }
     if (allSucceed) return { kind: 'skip', comment: 'unless condition is true' };
   }
-  if (chunk.creates.length > 0 && chunk.creates.every((path) => existsSync(path))) {
+  const exists = async (path: string) => (await ctx.facts.get(pathStat, path)) !== undefined;
+  if (chunk.creates.length > 0 && (await every(chunk.creates, exists))) {
     return { kind: 'skip', comment: chunk.creates.length === 1 ? `${chunk.creates[0]} exists` : 'All files in creates exist' };
   }
   return { kind: 'run' };
+}
+
+/** True if `test` holds for every item, checked one after another and stopping at the first that fails. */
+async function every<T>(items: readonly T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (!(await test(item))) return false;
+  return true;
 }

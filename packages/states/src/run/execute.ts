@@ -4,18 +4,22 @@ import { chunkLabel, type LowChunk, type RequisiteKind } from '../compile/types.
 import { findFunction } from '../modules/registry.js';
 import type { Outcome, StateContext, StateFunction } from '../modules/types.js';
 import { checkConditions } from './conditions.js';
-import { localFileServer, type FileServer } from './files.js';
-import { redactingLog, type StateLog } from './log.js';
+import { hostFacts, type FactSource } from '../facts/fact.js';
+import { localFileServer, type FileServer } from '../host/files.js';
+import { nodeFs, type HostFs } from '../host/fs.js';
+import { redactingLog, type StateLog } from '../host/log.js';
 import { requisiteStatus, type RequisiteStatus, type TargetState } from './requisite-status.js';
 import { pyResult, timeOfDay, type StateResult, type StateResults } from './results.js';
-import { processRunner, type CommandRunner } from './runner.js';
-import { noSecrets, redactingSecrets, type SecretProvider } from './secrets.js';
+import { processRunner, type CommandRunner } from '../host/runner.js';
+import { noSecrets, redactingSecrets, type SecretProvider } from '../host/secrets.js';
 
 export interface RunOptions {
   /** Inspect only: report what would change, change nothing. */
   test?: boolean;
   secrets?: SecretProvider;
   runner?: CommandRunner;
+  /** The file system states read and write; tests pass a fake. */
+  fs?: HostFs;
   logger?: Logger;
   /** Where `source: salt://...` files come from; by default the run's file roots. */
   files?: FileServer;
@@ -51,6 +55,8 @@ class Execution {
   private readonly test: boolean;
   private readonly log: StateLog;
   private readonly runner: CommandRunner;
+  private readonly fs: HostFs;
+  private readonly facts: FactSource;
   private readonly secrets: SecretProvider;
   private readonly files: FileServer;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -67,6 +73,8 @@ class Execution {
     this.test = opts.test === true;
     this.log = redactingLog(opts.logger, run.redactor);
     this.runner = opts.runner ?? processRunner(this.log);
+    this.fs = opts.fs ?? nodeFs;
+    this.facts = hostFacts({ runner: this.runner, fs: this.fs });
     this.secrets = redactingSecrets(opts.secrets ?? noSecrets, run.redactor);
     this.files = opts.files ?? localFileServer(run.fileRoots);
     this.sleep = opts.sleep ?? realSleep;
@@ -96,7 +104,9 @@ class Execution {
   private context(chunk: LowChunk, test = this.test): StateContext {
     return {
       test,
+      facts: this.facts,
       runner: this.runner,
+      fs: this.fs,
       log: this.log,
       secrets: this.secrets,
       files: this.files,

@@ -1,0 +1,59 @@
+// A fact is one thing a state reads about the host: how to read it (a command, or a file or
+// sysfs read through host/) and a pure parser of what was read. pyinfra's facts are the model:
+// parsers are tested with captured output (test/fixtures/facts), and state functions with facts
+// given as data (test/fixtures/states), so neither needs the machine it describes.
+import type { HostFs } from '../host/fs.js';
+import type { CommandResult, CommandRunner } from '../host/runner.js';
+
+/** What reading a fact may use. */
+export interface HostReader {
+  runner: CommandRunner;
+  fs: HostFs;
+}
+
+/** A fact's parameters are strings, so `name params…` keys it in fixtures. */
+export type FactParams = readonly string[];
+
+export interface Fact<P extends FactParams, T, R = unknown> {
+  /** Unique, e.g. `lvm.report`; fixtures key a fact's value by it and its parameters. */
+  name: string;
+  read(host: HostReader, ...params: P): Promise<R>;
+  /** Pure: the same `raw` always gives the same value (or throws the same error). */
+  parse(raw: R, ...params: P): T;
+}
+
+/** What a command fact's parser sees of its command. */
+export type CommandOutput = Pick<CommandResult, 'exitCode' | 'stdout' | 'stderr' | 'error'>;
+
+/** A fact read by running one command: `command` gives its argv. */
+export function commandFact<P extends FactParams, T>(
+  name: string,
+  command: (...params: P) => readonly [string, ...string[]],
+  parse: (out: CommandOutput, ...params: P) => T,
+): Fact<P, T, CommandOutput> & { command: typeof command } {
+  return {
+    name,
+    command,
+    async read(host, ...params) {
+      const [file, ...args] = command(...params);
+      const { exitCode, stdout, stderr, error } = await host.runner.run(file, args);
+      return { exitCode, stdout, stderr, ...(error !== undefined && { error }) };
+    },
+    parse,
+  };
+}
+
+/** Why a command fact's command failed, for its error message. */
+export const failure = (out: CommandOutput): string => out.error ?? out.stderr.trim();
+
+/** Where states get facts: the host in a real run, a fixture in tests. */
+export interface FactSource {
+  get<P extends FactParams, T, R>(fact: Fact<P, T, R>, ...params: P): Promise<T>;
+}
+
+/** Facts read from the machine now; nothing is cached, as a state's apply may change them. */
+export function hostFacts(host: HostReader): FactSource {
+  return {
+    get: async (fact, ...params) => fact.parse(await fact.read(host, ...params), ...params),
+  };
+}

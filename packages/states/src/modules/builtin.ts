@@ -1,0 +1,15 @@
+import { blockdevModule } from './blockdev.js';
+import { cmdModule } from './cmd.js';
+import { cryptdevModule } from './cryptdev.js';
+import { fileModule } from './file.js';
+import { luksModule } from './luks.js';
+import { lvmModule } from './lvm.js';
+import { mountModule } from './mount.js';
+import { serviceModule } from './service.js';
+import { moduleRegistry, type ModuleRegistry } from './registry.js';
+import { testModule } from './test.js';
+
+/** Modules that ship with Brine; the only place that names them. */
+export const builtinModules: ModuleRegistry = moduleRegistry([
+  testModule, cmdModule, fileModule, lvmModule, luksModule, cryptdevModule, blockdevModule, mountModule, serviceModule,
+]);
