@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Backoff, ensurePrivateDir, sleep, writeFileAtomicAsync, type Logger } from '@brine/common';
 import type { Namespace } from 'etcd3';
+import { EtcdBatchWriter, fitsTxn } from './batch-writer.js';
 import { ClusterError, etcdCall, keyExists } from './etcd.js';
 
 export interface SpoolLimits {
@@ -43,6 +44,7 @@ export class EtcdSpool {
   /** The last write of each key still in flight: the next one of that key waits for it. */
   private readonly lastOfKey = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly batch: EtcdBatchWriter;
 
   constructor(
     private readonly ns: Namespace,
@@ -50,6 +52,7 @@ export class EtcdSpool {
     private readonly log: Logger,
     private readonly limits: SpoolLimits = DEFAULT_SPOOL_LIMITS,
   ) {
+    this.batch = new EtcdBatchWriter(ns);
     this.dir = join(cachedir, 'spool');
     ensurePrivateDir(this.dir);
     // What a previous run could not write goes first, in its order.
@@ -91,9 +94,8 @@ export class EtcdSpool {
     if (this.queue.length === 0) {
       let taken: boolean | undefined;
       try {
-        const put = this.ns.put(key).value(value);
-        if (!ifAbsent) await etcdCall(`writing ${key}`, put.exec(), { change: true });
-        taken = !ifAbsent || (await etcdCall(`writing ${key}`, this.ns.if(key, 'Create', '==', 0).then(put).commit(), { change: true })).succeeded;
+        if (!ifAbsent) await this.batch.put(key, value);
+        taken = !ifAbsent || (await etcdCall(`writing ${key}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit(), { change: true })).succeeded;
       } catch (err) {
         this.log.warn({ key, err: (err as Error).message }, 'etcd did not take a write; spooled on disk and retried until it does');
       }
@@ -135,22 +137,41 @@ export class EtcdSpool {
     });
   }
 
+  /** The oldest spooled writes, in order, up to a transaction's size and before any key repeats (etcd refuses a key twice in one transaction). */
+  private oldestBatch(): Spooled[] {
+    const keys = new Set<string>();
+    const batch: Spooled[] = [];
+    let bytes = 0;
+    for (const entry of this.queue) {
+      const size = entry.key.length + entry.value.length;
+      if (!fitsTxn(batch.length, bytes, size) || keys.has(entry.key)) break;
+      keys.add(entry.key);
+      batch.push(entry);
+      bytes += size;
+    }
+    return batch;
+  }
+
   private async replay(): Promise<void> {
     const backoff = new Backoff(250, 5000);
     let failures = 0;
     while (this.queue.length > 0 && !this.closed) {
-      const entry = this.queue[0]!;
+      const batch = this.oldestBatch();
       try {
-        await etcdCall(`writing ${entry.key}`, this.ns.put(entry.key).value(entry.value).exec(), { change: true });
+        const puts = batch.map((e) => this.ns.put(e.key).value(e.value));
+        // One transaction, all or nothing; its condition holds for every key (a version is never below zero).
+        await etcdCall(`writing ${batch.length} spooled keys`, this.ns.if(batch[0]!.key, 'Version', '>', -1).then(...puts).commit(), { change: true });
       } catch (err) {
         if (failures++ === 0) this.log.debug({ err: (err as Error).message, waiting: this.queue.length }, 'spooled writes still waiting for etcd');
         await sleep(backoff.next());
         continue;
       }
-      this.queue.shift();
-      this.bytes -= entry.value.length;
-      await entry.saved?.catch(() => undefined);
-      await rm(entry.file, { force: true });
+      this.queue.splice(0, batch.length);
+      for (const entry of batch) {
+        this.bytes -= entry.value.length;
+        await entry.saved?.catch(() => undefined);
+        await rm(entry.file, { force: true });
+      }
       if (this.queue.length === 0) this.log.info('every spooled write reached etcd');
     }
   }
