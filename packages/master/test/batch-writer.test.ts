@@ -1,34 +1,18 @@
 import { createLogger } from '@brine/common';
 import type { Namespace } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdBatchWriter, TXN_MAX_OPS } from '../src/cluster/batch-writer.js';
-import { connectEtcd, type EtcdConnection } from '../src/cluster/etcd.js';
 import { MasterLease } from '../src/cluster/lease.js';
-import { EtcdCluster } from '../../../bench/lib/etcd.mjs';
-import { freePort } from '../../../test/support/cluster.js';
+import { useRealEtcd } from './real-etcd.js';
 
 /** etcd's current revision: every transaction moves it by one, however many keys it writes. */
 const revision = async (ns: Namespace) => Number((await ns.get('any').exec()).header.revision);
 
 describe('etcd writes in batches', () => {
-  let etcd: EtcdCluster;
-  const connections: EtcdConnection[] = [];
-  const connect = (endpoints: string[], prefix = '/batch-test') => {
-    const conn = connectEtcd({ etcd: endpoints, prefix, name: 'm', stale_max: 30, pillar_check: 15, tls: undefined });
-    connections.push(conn);
-    return conn;
-  };
-
-  beforeAll(async () => {
-    etcd = await EtcdCluster.start(1);
-  }, 60_000);
-  afterAll(async () => {
-    connections.forEach((c) => c.close());
-    await etcd?.stop();
-  });
+  const etcd = useRealEtcd(1, '/batch-test');
 
   it('sends the puts of one moment as a few transactions, not one call each', async () => {
-    const { ns } = connect(etcd.endpoints);
+    const { ns } = etcd.connect();
     const writer = new EtcdBatchWriter(ns);
     const before = await revision(ns);
     const n = 2 * TXN_MAX_OPS + 50;
@@ -40,7 +24,7 @@ describe('etcd writes in batches', () => {
   });
 
   it('keeps only the newest value of a key put twice before its turn, and resolves both puts', async () => {
-    const { ns } = connect(etcd.endpoints);
+    const { ns } = etcd.connect();
     const writer = new EtcdBatchWriter(ns);
     const before = await revision(ns);
     await Promise.all([writer.put('twice', 'old'), writer.put('twice', 'new')]);
@@ -49,7 +33,7 @@ describe('etcd writes in batches', () => {
   });
 
   it('attaches lease-bound puts to the lease, and they go with it', async () => {
-    const { ns } = connect(etcd.endpoints);
+    const { ns } = etcd.connect();
     const lease = new MasterLease(ns, createLogger({ name: 'test', level: 'silent' }));
     await Promise.all([lease.put('held/a', '1'), lease.put('held/b', '2')]);
     expect(await ns.getAll().prefix('held/').keys()).toEqual(['held/a', 'held/b']);
@@ -58,7 +42,7 @@ describe('etcd writes in batches', () => {
   });
 
   it('fails every put of a transaction etcd did not take', async () => {
-    const { ns } = connect([`http://127.0.0.1:${await freePort()}`]);
+    const { ns } = etcd.connect(await etcd.nowhere());
     const writer = new EtcdBatchWriter(ns);
     const results = await Promise.allSettled([writer.put('x', '1'), writer.put('y', '2')]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -66,7 +50,7 @@ describe('etcd writes in batches', () => {
   }, 10_000);
 
   it('takes a new lease after a backoff when etcd refuses, logging the loss once, not in a loop', async () => {
-    const { ns } = connect([`http://127.0.0.1:${await freePort()}`]);
+    const { ns } = etcd.connect(await etcd.nowhere());
     let grants = 0;
     const counting = new Proxy(ns, {
       get: (target, prop, receiver) => (prop === 'lease' ? (...args: Parameters<Namespace['lease']>) => (grants++, target.lease(...args)) : Reflect.get(target, prop, receiver)),

@@ -2,34 +2,18 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@brine/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectEtcd, type EtcdConnection } from '../src/cluster/etcd.js';
+import { describe, expect, it } from 'vitest';
 import { EtcdSpool } from '../src/cluster/spool.js';
-import { EtcdCluster } from '../../../bench/lib/etcd.mjs';
-import { freePort } from '../../../test/support/cluster.js';
+import { useRealEtcd } from './real-etcd.js';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 
 describe('EtcdSpool', () => {
-  let etcd: EtcdCluster;
-  const connections: EtcdConnection[] = [];
-  const connect = (endpoints: string[]) => {
-    const conn = connectEtcd({ etcd: endpoints, prefix: '/spool-test', name: 'm', stale_max: 30, pillar_check: 15, tls: undefined });
-    connections.push(conn);
-    return conn;
-  };
+  const etcd = useRealEtcd(1, '/spool-test');
   const cachedir = () => mkdtempSync(join(tmpdir(), 'brine-spool-'));
 
-  beforeAll(async () => {
-    etcd = await EtcdCluster.start(1);
-  }, 60_000);
-  afterAll(async () => {
-    connections.forEach((c) => c.close());
-    await etcd?.stop();
-  });
-
   it('writes straight to etcd while it answers, and refuses to create a key that exists', async () => {
-    const { ns } = connect(etcd.endpoints);
+    const { ns } = etcd.connect();
     const spool = new EtcdSpool(ns, cachedir(), silent);
     await spool.put('a', '1');
     expect(await ns.get('a').string()).toBe('1');
@@ -39,14 +23,14 @@ describe('EtcdSpool', () => {
 
   it('keeps on disk, in order, what etcd does not take, and replays it after a restart once etcd answers', async () => {
     const dir = cachedir();
-    const down = new EtcdSpool(connect([`http://127.0.0.1:${await freePort()}`]).ns, dir, silent);
+    const down = new EtcdSpool(etcd.connect(await etcd.nowhere()).ns, dir, silent);
     // Each waits for etcd's call deadline and goes to disk; r2 waits for r1, then queues behind it at once.
     await Promise.all([down.put('job', 'j'), down.put('ret', 'r1'), down.put('ret', 'r2')]);
     expect(down.waiting).toBe(3);
     expect(readdirSync(join(dir, 'spool'))).toHaveLength(3);
     down.close();
 
-    const { ns } = connect(etcd.endpoints);
+    const { ns } = etcd.connect();
     const up = new EtcdSpool(ns, dir, silent);
     await expect.poll(() => up.waiting, { timeout: 10_000 }).toBe(0);
     expect(await ns.get('job').string()).toBe('j');
@@ -56,7 +40,7 @@ describe('EtcdSpool', () => {
   }, 20_000);
 
   it('refuses a write past its limits instead of growing without bound', async () => {
-    const spool = new EtcdSpool(connect([`http://127.0.0.1:${await freePort()}`]).ns, cachedir(), silent, { maxEntries: 1, maxBytes: 1024 });
+    const spool = new EtcdSpool(etcd.connect(await etcd.nowhere()).ns, cachedir(), silent, { maxEntries: 1, maxBytes: 1024 });
     await spool.put('one', 'x');
     await expect(spool.put('two', 'y')).rejects.toMatchObject({ code: 'spool_full' });
     spool.close();
