@@ -10,3 +10,4 @@ export * from './cli-main.js';
 export * from './color.js';
 export * from './operator.js';
 export * from './local-socket.js';
+export * from './event-loop-slice.js';

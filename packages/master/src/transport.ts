@@ -1,4 +1,4 @@
-import { SendQueue, type Logger } from '@brine/common';
+import { EventLoopSlice, SendQueue, type Logger } from '@brine/common';
 import * as zmq from 'zeromq';
 import { PeerBook, type OfferRefusal } from './peer-book.js';
 
@@ -12,6 +12,14 @@ const NOTIFY_CONNECT_AND_DISCONNECT = 3;
 const MAX_QUEUED_BEST_EFFORT = 20_000;
 
 const KEEPALIVE_PROBES = 3;
+
+/**
+ * Longest the receive loop runs without letting the event loop poll other I/O.
+ * zeromq.js resolves a receive at once while messages are queued, so in a boot
+ * storm the loop would otherwise run on microtasks alone and starve timers and
+ * the etcd client (its calls then miss their deadlines and the master goes stale).
+ */
+const MAX_RECEIVE_SLICE_MS = 10;
 
 /** Keepalive timing (seconds) that gives up on a silent peer within the timeout: idle, then three probes. */
 function keepaliveFor(timeoutMs: number): { keepaliveIdle: number; keepaliveInterval: number } {
@@ -96,7 +104,9 @@ export class MasterTransport {
 
   /** Frames from peers, each `[routing id, ...body]`; connect/disconnect notices are consumed here. */
   async *messages(): AsyncGenerator<Buffer[]> {
+    const slice = new EventLoopSlice(MAX_RECEIVE_SLICE_MS);
     for await (const frames of this.router) {
+      if (slice.over()) await slice.pause();
       // Brine frames are never empty, so an empty single body is a ROUTER_NOTIFY notice.
       if (frames.length === 2 && frames[1]!.length === 0) {
         this.peers.notice(frames[0]!);
