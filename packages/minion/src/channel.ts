@@ -104,6 +104,12 @@ function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
   }
 }
 
+/**
+ * With failFast, how many timeouts a handshake waits on a master whose connection is
+ * up (it is alive, only slow) before it gives up on that master.
+ */
+const BUSY_MASTER_PATIENCE = 3;
+
 /** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -157,6 +163,8 @@ export class MasterChannel implements MasterLink {
   private readonly waiting = new Map<number, Pending<Payload>>();
   private nextId = 1;
   private closed = false;
+  /** failFast only: the socket's connection completed its ZMTP handshake and has not dropped since. */
+  private masterAlive = false;
   private jobHandler: ((job: Job) => void) | undefined;
   private sessionHandler: (() => void) | undefined;
 
@@ -193,7 +201,13 @@ export class MasterChannel implements MasterLink {
       ...(this.opts.failFast && { connectTimeout: Math.min(CONNECT_TIMEOUT_MS, this.opts.timeoutMs) }),
     });
     // libzmq reports each failed or dropped connection as a retry it schedules.
-    if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
+    if (this.opts.failFast) {
+      socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
+      // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
+      socket.events.on('handshake', () => socket === this.socket && (this.masterAlive = true));
+      socket.events.on('disconnect', () => socket === this.socket && (this.masterAlive = false));
+    }
+    this.masterAlive = false;
     connectRestarting(socket, `tcp://${this.master}`);
     this.socket = socket;
     this.sender = new SendQueue(socket);
@@ -304,12 +318,20 @@ export class MasterChannel implements MasterLink {
 
   private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
     const hs = new ClientHandshake();
+    const patientUntil = Date.now() + this.opts.timeoutMs * BUSY_MASTER_PATIENCE;
     const done = new Promise<Payload | undefined>((resolve, reject) => {
-      const timer = this.timer((error) => {
+      const expire = (error: Error): void => {
+        // A live master that has not answered yet is busy (a boot storm): a new socket would put this
+        // handshake at the back of its queue and leave it the old one to work on for nobody.
+        if (this.masterAlive && Date.now() < patientUntil) {
+          pending.timer = this.timer(expire, 'handshake');
+          return;
+        }
         this.finishHandshake({ error });
         this.renewSocket();
-      }, 'handshake');
-      this.handshake = { step: 'welcome', hs, first, done: { resolve, reject, timer } };
+      };
+      const pending: Pending<Payload | undefined> = { resolve, reject, timer: this.timer(expire, 'handshake') };
+      this.handshake = { step: 'welcome', hs, first, done: pending };
     });
     this.sender.send(hs.helloFrame).catch((err: unknown) => {
       if (this.handshake?.step !== 'welcome' || this.handshake.hs !== hs) return;
