@@ -27,7 +27,8 @@ export function packageVersion(name) {
 export async function bundleCli(name, outdir, version = packageVersion(name)) {
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: [join(ROOT, 'packages', name, 'dist', 'cli.js')],
+    // Named cli so bin/<name>.js finds dist/bundle/cli.js.
+    entryPoints: { cli: join(ROOT, 'packages', name, 'dist', 'cli', 'main.js') },
     outdir,
     bundle: true,
     splitting: true,

@@ -169,7 +169,7 @@ async function stage(name, root) {
     write(join(etcdDir, 'package.json'), '{ "name": "etcd3", "main": "lib/index.js" }\n');
   }
   // The application bundle's own dependencies (commander, yaml, pino, tweetnacl, ...).
-  const app = await build({ entryPoints: [join(pkg, 'dist', 'cli.js')], bundle: true, write: false, outdir: '/nonexistent', splitting: true, format: 'esm', platform: 'node', external: EXTERNAL, metafile: true, logLevel: 'error' });
+  const app = await build({ entryPoints: [join(pkg, 'dist', 'cli', 'main.js')], bundle: true, write: false, outdir: '/nonexistent', splitting: true, format: 'esm', platform: 'node', external: EXTERNAL, metafile: true, logLevel: 'error' });
   shipped.push(...Object.keys(app.metafile.inputs).map(packageDirOf).filter((d) => d !== undefined));
 
   for (const alias of [name, `brine-${name}`]) {

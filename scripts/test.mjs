@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The whole test suite: type-check the tests, run unit and end-to-end tests, then the VM suite
+// The whole test suite: check for import cycles, type-check the tests, run unit and end-to-end tests, then the VM suite
 // (real LUKS and LVM in QEMU guests; see docs/VM-HARNESS.md).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ function step(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+step(process.execPath, [join(root, 'scripts', 'check-cycles.mjs')]);
 step(bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
 step(bin('vitest'), ['run', ...process.argv.slice(2)]);
 step(bin('vitest'), ['run', '--config', 'vitest.vm.config.ts']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatJobList, jobHeader, jobWhat } from '../src/job-format.js';
+import { formatJobList, jobHeader, jobWhat } from '../src/cli/job-format.js';
 import type { JobRecord } from '../src/jobs/job-store.js';
 
 describe('jobs list and show', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MinionStatus } from '../src/minion-status.js';
-import { formatStatusTable, isHealthy } from '../src/status-format.js';
+import { formatStatusTable, isHealthy } from '../src/cli/status-format.js';
 
 const none = { result: 'none', jid: null, since: null, failures: 0, failed_state: null } as const;
 const minions: MinionStatus[] = [

@@ -4,8 +4,8 @@ import { BrineError, listenLocal, serveRequest, type Logger } from '@brine/commo
 import type { MasterLink } from './channel.js';
 import { MAX_REQUEST_BYTES, parseRequest, type ControlEvent, type WireRequest } from './control-protocol.js';
 import type { JobResult, JobRunner } from './jobs.js';
-import { ownStateApply } from './own-jobs.js';
-import type { StateArgs } from './startup.js';
+import { ownStateApply } from './state-run/own-job.js';
+import type { StateArgs } from './state-run/startup-states.js';
 
 /** Connections served at once: each is a root shell waiting for a state run; more is a runaway script. */
 const MAX_CONNECTIONS = 32;

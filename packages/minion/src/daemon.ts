@@ -5,12 +5,12 @@ import { ChannelError } from './channel.js';
 import { controlSocketPath, type MinionConfig } from './config.js';
 import { openMinionContext, type MinionContext } from './connect.js';
 import { ControlServer, type ControlDeps } from './control-server.js';
-import { StateTreeMirror } from './file-sync.js';
+import { StateTreeMirror } from './state-run/tree-mirror.js';
 import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
 import { masterLabel } from './masters.js';
-import { ownStateApply } from './own-jobs.js';
+import { ownStateApply } from './state-run/own-job.js';
 import { ReturnStore } from './returns.js';
-import { StartupStates } from './startup.js';
+import { StartupStates } from './state-run/startup-states.js';
 import { notifySystemd } from './systemd-notify.js';
 
 /**
@@ -56,7 +56,7 @@ function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<strin
   let stateApply: Promise<JobFunction> | undefined;
   return {
     'test.ping': async () => ({ success: true, ret: true }),
-    'state.apply': async (job) => (await (stateApply ??= import('./state-jobs.js').then((m) => m.stateApply(ctx, mirror))))(job),
+    'state.apply': async (job) => (await (stateApply ??= import('./state-run/from-master.js').then((m) => m.stateApplyFromMaster(ctx, mirror))))(job),
   };
 }
 

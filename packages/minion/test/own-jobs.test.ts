@@ -6,7 +6,7 @@ import { BrineError, createLogger } from '@brine/common';
 import type { MasterChannel } from '../src/channel.js';
 import { JobRunner, type JobResult, type OwnJob } from '../src/jobs.js';
 import { ReturnStore } from '../src/returns.js';
-import { StartupStates } from '../src/startup.js';
+import { StartupStates } from '../src/state-run/startup-states.js';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const dirs: string[] = [];

@@ -1,6 +1,7 @@
 // Targeting, files and pillar
 export * from './target/glob.js';
 export * from './target/match.js';
+export * from './target/types.js';
 export * from './target/compound.js';
 export * from './target/nodegroups.js';
 export * from './target/ip.js';

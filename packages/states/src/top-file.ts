@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '@brine/common';
 import type { RenderedSls } from './render/index.js';
-import { isMatchType, matchTarget, MATCH_TYPES, type MatchType, type MinionFacts } from './target/match.js';
+import { matchTarget } from './target/match.js';
+import { isMatchType, MATCH_TYPES, type MatchType, type MinionFacts } from './target/types.js';
 
 /** One target block of a top file: which minions, and the SLS names they get. */
 export interface TopEntry {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchTarget, TargetError, type MinionFacts } from '../src/target/match.js';
+import { matchTarget } from '../src/target/match.js';
+import { TargetError, type MinionFacts } from '../src/target/types.js';
 import { parseCompound } from '../src/target/compound.js';
 import { nodegroupProblems } from '../src/target/nodegroups.js';
 import { ipInNetwork } from '../src/target/ip.js';

@@ -3,7 +3,7 @@ import { isPlainObject } from '../merge.js';
 import type { RenderContext, RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls, SlsNameError } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
-import type { MinionFacts } from '../target/match.js';
+import type { MinionFacts } from '../target/types.js';
 import { childLocus, pathOf, problemAt, type Locus } from './types.js';
 
 /** An argument as written, `- key: value`: item `index` of the list at `list`. */

@@ -86,7 +86,7 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
           }
           chunkArgs = { ...merged.args, name };
         }
-        if (fn.validate && report(fn.validate(chunkArgs as never))) continue;
+        if (fn.validate && report(fn.validate(chunkArgs))) continue;
         const tag = `${mod.module}_|-${decl.id}_|-${name}_|-${fun}`;
         if (tags.has(tag)) continue;
         tags.add(tag);

@@ -1,18 +1,13 @@
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
 import { clearance, destroyedChange, prepareDevice, unlessBlockDevice, wouldCreate } from './storage.js';
-import { stateFunction, type Args, type StateModule } from './types.js';
+import { stateFunction, type Plan, type StateModule } from './types.js';
 
-interface FormattedArgs extends Args {
-  fs_type: string;
-  force: boolean;
-}
-
-const formatted = stateFunction<FormattedArgs, { destroy: Signature[] }>({
+const formatted = stateFunction({
   args: {
     fs_type: { type: 'string', default: 'ext4', values: ['ext2', 'ext3', 'ext4', 'xfs'], doc: 'file system to make' },
     force: { type: 'boolean', default: false, doc: 'format a device that holds another signature (file system, LVM, LUKS, partition table), destroying it' },
   },
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ destroy: Signature[] }>> {
     const action = (device: string) => `format ${device} as ${args.fs_type}`;
     const changes = { formatted: args.fs_type };
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${action(args.name)}`, changes);
@@ -24,7 +19,7 @@ const formatted = stateFunction<FormattedArgs, { destroy: Signature[] }>({
     return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, action), changes: { ...changes, ...destroyedChange(clear.destroy) }, data: { destroy: clear.destroy } };
   },
   async apply(args, plan, ctx) {
-    const refused = await prepareDevice(ctx, args.name, plan.data!.destroy);
+    const refused = await prepareDevice(ctx, args.name, plan.data.destroy);
     if (refused) return { result: false, comment: refused, changes: {} };
     const r = await ctx.runner.run(`mkfs.${args.fs_type}`, ['-q', args.name]);
     if (r.exitCode !== 0) return { result: false, comment: `mkfs.${args.fs_type} ${args.name} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };

@@ -1,14 +1,14 @@
 import { shellCommandOptions } from '../facts/shell.js';
-import { stateFunction, type Args, type Changes, type Outcome, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Outcome, type StateContext, type StateModule } from './types.js';
 
-export interface CmdRunArgs extends Args {
-  cwd?: string;
-  env: Record<string, string>;
-  runas?: string;
-  shell: string;
-  stateful: boolean;
-  timeout?: number;
-}
+const RUN_ARGS = {
+  cwd: { type: 'string', doc: "directory to run in (default: the user's home)" },
+  env: { type: 'env', default: {}, doc: 'environment variables to add' },
+  runas: { type: 'string', doc: 'user to run the command as' },
+  shell: { type: 'string', default: '/bin/sh', doc: 'shell that runs the command' },
+  stateful: { type: 'boolean', default: false, doc: "the command's last output line reports changed=yes/no" },
+  timeout: { type: 'integer', doc: 'seconds before the command is killed' },
+} as const satisfies ArgSpecs;
 
 /**
  * Salt's stateful protocol: the command's last output line says whether it
@@ -39,7 +39,7 @@ export function parseStatefulLine(stdout: string): { changed: boolean; comment?:
   };
 }
 
-async function runCommand(args: CmdRunArgs, ctx: StateContext): Promise<Outcome> {
+async function runCommand(args: ArgsOf<typeof RUN_ARGS>, ctx: StateContext): Promise<Outcome> {
   const opts = await shellCommandOptions(ctx.facts, args);
   if (typeof opts === 'string') return { result: false, comment: opts, changes: {} };
   const r = await ctx.runner.run(args.shell, ['-c', args.name], opts);
@@ -55,15 +55,8 @@ async function runCommand(args: CmdRunArgs, ctx: StateContext): Promise<Outcome>
   return { result, comment: `Command "${args.name}" run`, changes };
 }
 
-const run = stateFunction<CmdRunArgs>({
-  args: {
-    cwd: { type: 'string', doc: "directory to run in (default: the user's home)" },
-    env: { type: 'env', default: {}, doc: 'environment variables to add' },
-    runas: { type: 'string', doc: 'user to run the command as' },
-    shell: { type: 'string', default: '/bin/sh', doc: 'shell that runs the command' },
-    stateful: { type: 'boolean', default: false, doc: "the command's last output line reports changed=yes/no" },
-    timeout: { type: 'integer', doc: 'seconds before the command is killed' },
-  },
+const run = stateFunction({
+  args: RUN_ARGS,
   async inspect(args, ctx) {
     const opts = await shellCommandOptions(ctx.facts, args);
     if (typeof opts === 'string') return { kind: 'error', comment: opts };

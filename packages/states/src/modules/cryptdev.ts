@@ -4,24 +4,17 @@
 // instead: Brine's key never lives on the server's disk, and a crypttab entry would make the
 // boot stop and wait for a passphrase that Brine supplies later.
 import { splitOptions } from './args.js';
-import { applyClosed, applyMapping, inspectClosed, inspectMapping, KEY_ARGS, keyProblems, type KeyArgs, type MappingPlan, type MappingSpec } from './luks.js';
-import { stateFunction, type Args, type ArgProblem, type ArgSpecs, type StateModule } from './types.js';
+import { applyClosed, applyMapping, inspectClosed, inspectMapping, KEY_ARGS, keyProblems, type MappingSpec } from './luks.js';
+import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type StateModule } from './types.js';
 
-interface SaltCrypttabArgs {
-  config?: unknown;
-  match_on?: unknown;
-  persist: boolean;
-  immediate: boolean;
-}
-
-const CRYPTTAB_ARGS: ArgSpecs = {
+const CRYPTTAB_ARGS = {
   persist: { type: 'boolean', default: false, doc: 'Salt: keep the mapping in /etc/crypttab; only false is supported (Brine opens the device itself)' },
   immediate: { type: 'boolean', default: true, doc: 'Salt: act now rather than only in crypttab; only true is supported' },
   config: { type: 'any', doc: 'Salt: crypttab location; not supported' },
   match_on: { type: 'any', doc: 'Salt: crypttab matching; not supported' },
-};
+} as const satisfies ArgSpecs;
 
-function crypttabProblems(args: SaltCrypttabArgs): ArgProblem[] {
+function crypttabProblems(args: ArgsOf<typeof CRYPTTAB_ARGS>): ArgProblem[] {
   const problems: ArgProblem[] = [];
   if (args.persist) {
     problems.push({ arg: 'persist', detail: "persist: true is not supported: a crypttab entry would make the boot wait for a passphrase; Brine's minion opens the device itself (drop persist)" });
@@ -36,21 +29,16 @@ function crypttabProblems(args: SaltCrypttabArgs): ArgProblem[] {
 /** Salt's opts that mean something for opening a LUKS device. */
 const OPEN_OPTS: Record<string, 'readonly' | 'discard'> = { readonly: 'readonly', 'read-only': 'readonly', discard: 'discard' };
 
+const MAPPED_ARGS = {
+  device: { type: 'string', required: true, doc: 'the LUKS device: a path, or UUID=…' },
+  ...KEY_ARGS,
+  keyfile: { type: 'any', doc: 'Salt: a key file on disk; refused, use key_pillar' },
+  opts: { type: 'string-list', default: [], doc: 'options, a list or comma-separated: readonly, discard' },
+  ...CRYPTTAB_ARGS,
+} as const satisfies ArgSpecs;
 
-interface MappedArgs extends Args, KeyArgs, SaltCrypttabArgs {
-  device: string;
-  keyfile?: unknown;
-  opts: string[];
-}
-
-const mapped = stateFunction<MappedArgs, MappingPlan>({
-  args: {
-    device: { type: 'string', required: true, doc: 'the LUKS device: a path, or UUID=…' },
-    ...KEY_ARGS,
-    keyfile: { type: 'any', doc: 'Salt: a key file on disk; refused, use key_pillar' },
-    opts: { type: 'string-list', default: [], doc: 'options, a list or comma-separated: readonly, discard' },
-    ...CRYPTTAB_ARGS,
-  },
+const mapped = stateFunction({
+  args: MAPPED_ARGS,
   validate(args) {
     if (args.keyfile !== undefined) {
       return [{ arg: 'keyfile', detail: 'keyfile is not supported: Brine never reads a LUKS key from a file on the server; keep the passphrase in pillar and name it with key_pillar (e.g. key_pillar: luks:password)' }];
@@ -63,14 +51,12 @@ const mapped = stateFunction<MappedArgs, MappingPlan>({
   apply: (args, plan, ctx) => applyMapping(mappingSpec(args), plan, ctx),
 });
 
-function mappingSpec(args: MappedArgs): MappingSpec {
+function mappingSpec(args: ArgsOf<typeof MAPPED_ARGS>): MappingSpec {
   const opts = new Set(splitOptions(args.opts).map((o) => OPEN_OPTS[o]));
   return { name: args.name, device: args.device, key: args.key, key_pillar: args.key_pillar, readonly: opts.has('readonly'), discard: opts.has('discard') };
 }
 
-interface UnmappedArgs extends Args, SaltCrypttabArgs {}
-
-const unmapped = stateFunction<UnmappedArgs>({
+const unmapped = stateFunction({
   args: CRYPTTAB_ARGS,
   validate: crypttabProblems,
   inspect: (args, ctx) => inspectClosed(args.name, ctx),

@@ -3,16 +3,18 @@ import { createPatch } from 'diff';
 import { group, user } from '../facts/accounts.js';
 import { fileContent, pathLstat, pathStat } from '../facts/files.js';
 import type { FileStat } from '../host/fs.js';
-import { stateFunction, type Args, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
 
 /** Text files up to this size get a unified diff in `changes`; larger ones a note. */
 const MAX_DIFF_BYTES = 1 << 20;
 
-interface Ownership {
-  user?: string;
-  group?: string;
-  mode?: string;
-}
+const OWNERSHIP_ARGS = {
+  user: { type: 'string', doc: 'owner (name or uid)' },
+  group: { type: 'string', doc: 'group (name or gid)' },
+  makedirs: { type: 'boolean', default: false, doc: 'create missing parent directories' },
+} as const satisfies ArgSpecs;
+
+type Ownership = Pick<ArgsOf<typeof MANAGED_ARGS>, 'user' | 'group' | 'mode'>;
 
 /** The differences between what is on disk and the wanted owner, group and mode. */
 async function attributeChanges(ctx: StateContext, st: FileStat | undefined, want: Ownership): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
@@ -47,7 +49,7 @@ const describeDiff = (before: Buffer, after: Buffer, name: string): string => {
 };
 
 /** Where new content comes from, read only when a state runs. */
-async function wantedContent(args: ManagedArgs, ctx: StateContext): Promise<Buffer | undefined | string> {
+async function wantedContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext): Promise<Buffer | undefined | string> {
   const given = [args.source, args.contents, args.contents_pillar].filter((v) => v !== undefined).length;
   if (given > 1) return 'Only one of source, contents and contents_pillar may be given';
   let content: Buffer | undefined;
@@ -62,41 +64,27 @@ async function wantedContent(args: ManagedArgs, ctx: StateContext): Promise<Buff
   return content;
 }
 
-interface ManagedArgs extends Args, Ownership {
-  source?: string;
-  contents?: string[];
-  contents_pillar?: string;
-  contents_newline: boolean;
-  makedirs: boolean;
-  replace: boolean;
-  show_changes: boolean;
-}
-
 interface ManagedPlan {
   content: Buffer | undefined;
   writeContent: boolean;
   uid?: number;
   gid?: number;
-  mode?: number;
+  mode: number;
 }
 
-const OWNERSHIP_ARGS = {
-  user: { type: 'string', doc: 'owner (name or uid)' },
-  group: { type: 'string', doc: 'group (name or gid)' },
-  makedirs: { type: 'boolean', default: false, doc: 'create missing parent directories' },
-} as const;
+const MANAGED_ARGS = {
+  source: { type: 'string', doc: 'salt://path in the file roots, or an absolute local path' },
+  contents: { type: 'string-list', doc: 'the content itself (a list is joined with newlines)' },
+  contents_pillar: { type: 'string', doc: 'pillar key (a:b:c) whose value is the content, fetched only when the state runs' },
+  contents_newline: { type: 'boolean', default: true, doc: 'end contents/contents_pillar with a newline' },
+  mode: { type: 'mode', doc: "file mode, e.g. '0640' (default 0644 for new files)" },
+  ...OWNERSHIP_ARGS,
+  replace: { type: 'boolean', default: true, doc: 'replace the content of an existing file' },
+  show_changes: { type: 'boolean', default: true, doc: 'show a diff of the content in changes' },
+} as const satisfies ArgSpecs;
 
-const managed = stateFunction<ManagedArgs, ManagedPlan>({
-  args: {
-    source: { type: 'string', doc: 'salt://path in the file roots, or an absolute local path' },
-    contents: { type: 'string-list', doc: 'the content itself (a list is joined with newlines)' },
-    contents_pillar: { type: 'string', doc: 'pillar key (a:b:c) whose value is the content, fetched only when the state runs' },
-    contents_newline: { type: 'boolean', default: true, doc: 'end contents/contents_pillar with a newline' },
-    mode: { type: 'mode', doc: "file mode, e.g. '0640' (default 0644 for new files)" },
-    ...OWNERSHIP_ARGS,
-    replace: { type: 'boolean', default: true, doc: 'replace the content of an existing file' },
-    show_changes: { type: 'boolean', default: true, doc: 'show a diff of the content in changes' },
-  },
+const managed = stateFunction({
+  args: MANAGED_ARGS,
   async inspect(args, ctx): Promise<Plan<ManagedPlan>> {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
@@ -125,13 +113,13 @@ const managed = stateFunction<ManagedArgs, ManagedPlan>({
     return { kind: 'change', comment: `The file ${args.name} is set to be changed`, changes, data };
   },
   async apply(args, plan, ctx) {
-    const { content, writeContent, mode, uid, gid } = plan.data!;
+    const { content, writeContent, mode, uid, gid } = plan.data;
     try {
       if (args.makedirs) await ctx.fs.mkdir(dirname(args.name), { recursive: true, mode: 0o755 });
-      if (writeContent) await ctx.fs.replaceFile(args.name, content ?? Buffer.alloc(0), { mode: mode!, uid, gid });
+      if (writeContent) await ctx.fs.replaceFile(args.name, content ?? Buffer.alloc(0), { mode, uid, gid });
       else {
         if (uid !== undefined || gid !== undefined) await ctx.fs.chown(args.name, uid, gid);
-        await ctx.fs.chmod(args.name, mode!);
+        await ctx.fs.chmod(args.name, mode);
       }
     } finally {
       content?.fill(0);
@@ -140,18 +128,13 @@ const managed = stateFunction<ManagedArgs, ManagedPlan>({
   },
 });
 
-interface DirectoryArgs extends Args, Ownership {
-  dir_mode?: string;
-  makedirs: boolean;
-}
-
-const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exists: boolean }>({
+const directory = stateFunction({
   args: {
     dir_mode: { type: 'mode', doc: "directory mode, e.g. '0755'" },
     mode: { type: 'mode', doc: 'same as dir_mode' },
     ...OWNERSHIP_ARGS,
   },
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ uid: number | undefined; gid: number | undefined; exists: boolean }>> {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
     const st = await ctx.facts.get(pathStat, args.name);
@@ -167,7 +150,7 @@ const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exi
     return { kind: 'change', comment, changes, data: { uid: attrs.uid, gid: attrs.gid, exists: !!st } };
   },
   async apply(args, plan, ctx) {
-    const { uid, gid } = plan.data!;
+    const { uid, gid } = plan.data;
     const mode = args.dir_mode ?? args.mode;
     await ctx.fs.mkdir(args.name, { recursive: args.makedirs, mode: mode !== undefined ? parseInt(mode, 8) : 0o755 });
     if (uid !== undefined || gid !== undefined) await ctx.fs.chown(args.name, uid, gid);
@@ -177,9 +160,9 @@ const directory = stateFunction<DirectoryArgs, { uid?: number; gid?: number; exi
   },
 });
 
-const absent = stateFunction<Args, { isDir: boolean }>({
+const absent = stateFunction({
   args: {},
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ isDir: boolean }>> {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
     const st = await ctx.facts.get(pathLstat, args.name);
@@ -188,7 +171,7 @@ const absent = stateFunction<Args, { isDir: boolean }>({
   },
   async apply(args, plan, ctx) {
     await ctx.fs.remove(args.name);
-    return { result: true, comment: `Removed ${plan.data?.isDir ? 'directory' : 'file'} ${args.name}`, changes: plan.changes };
+    return { result: true, comment: `Removed ${plan.data.isDir ? 'directory' : 'file'} ${args.name}`, changes: plan.changes };
   },
 });
 

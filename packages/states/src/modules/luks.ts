@@ -8,18 +8,15 @@ import { cryptsetupIsLuks, luksHeader } from '../facts/luks.js';
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
 import { SecretUnavailableError } from '../host/secrets.js';
 import { clearance, describeUsage, destroyedChange, nodeAt, pending, prepareDevice, resolveDevice, unlessBlockDevice, wouldCreate } from './storage.js';
-import { stateFunction, type Args, type ArgProblem, type ArgSpecs, type ChangePlan, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type ChangePlan, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
-/** Where a state's LUKS key comes from. */
-export interface KeyArgs {
-  key?: string;
-  key_pillar?: string;
-}
-
-export const KEY_ARGS: ArgSpecs = {
+export const KEY_ARGS = {
   key_pillar: { type: 'string', doc: 'pillar key (a:b:c) holding the LUKS passphrase, fetched from the master only when it is needed' },
   key: { type: 'string', doc: "the passphrase itself, rendered from pillar (e.g. {{ pillar['luks']['password'] }}); redacted everywhere" },
-};
+} as const satisfies ArgSpecs;
+
+/** Where a state's LUKS key comes from. */
+export type KeyArgs = Omit<ArgsOf<typeof KEY_ARGS>, 'name'>;
 
 export function keyProblems(args: KeyArgs): ArgProblem[] {
   if ((args.key === undefined) === (args.key_pillar === undefined)) return [{ arg: null, detail: 'give exactly one of key_pillar (preferred) and key' }];
@@ -47,17 +44,7 @@ async function withKey(args: KeyArgs, ctx: StateContext, use: (key: Buffer) => P
 
 // ---- formatting
 
-export interface FormatArgs {
-  type: 'luks1' | 'luks2';
-  cipher?: string;
-  key_size?: number;
-  pbkdf?: string;
-  pbkdf_force_iterations?: number;
-  sector_size?: number;
-  force: boolean;
-}
-
-const FORMAT_ARGS: ArgSpecs = {
+const FORMAT_ARGS = {
   type: { type: 'string', default: 'luks2', values: ['luks1', 'luks2'], doc: 'LUKS version for a new header' },
   cipher: { type: 'string', doc: "cipher for a new header, e.g. 'aes-xts-plain64' (cryptsetup's default if not given)" },
   key_size: { type: 'integer', doc: 'volume key size in bits for a new header, e.g. 512' },
@@ -65,7 +52,9 @@ const FORMAT_ARGS: ArgSpecs = {
   pbkdf_force_iterations: { type: 'integer', doc: 'fixed PBKDF iterations instead of a benchmark (e.g. 1000 with pbkdf2 in tests)' },
   sector_size: { type: 'integer', doc: 'encryption sector size in bytes for LUKS2 (512 to 4096, a power of two)' },
   force: { type: 'boolean', default: false, doc: 'format a device that holds another signature (file system, LVM, partition table), destroying it; a LUKS device is never reformatted' },
-};
+} as const satisfies ArgSpecs;
+
+export type FormatArgs = Omit<ArgsOf<typeof FORMAT_ARGS>, 'name'>;
 
 function formatProblems(args: Omit<FormatArgs, 'force'>): ArgProblem[] {
   const problems: ArgProblem[] = [];
@@ -109,12 +98,10 @@ async function format(args: FormatArgs, device: string, destroy: readonly Signat
 
 const formatChanges = (args: FormatArgs, destroy: readonly Signature[]): Changes => ({ formatted: args.type.toUpperCase(), ...destroyedChange(destroy) });
 
-interface FormattedArgs extends Args, KeyArgs, FormatArgs {}
-
-const formatted = stateFunction<FormattedArgs, { destroy: Signature[] }>({
+const formatted = stateFunction({
   args: { ...KEY_ARGS, ...FORMAT_ARGS },
   validate: (args) => [...keyProblems(args), ...formatProblems(args)],
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ destroy: Signature[] }>> {
     const changes = formatChanges(args, []);
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${formatAction(args)(args.name)}`, changes);
     if (notThere) return notThere;
@@ -124,7 +111,7 @@ const formatted = stateFunction<FormattedArgs, { destroy: Signature[] }>({
     return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, formatAction(args)), changes: formatChanges(args, clear.destroy), data: { destroy: clear.destroy } };
   },
   apply: (args, plan, ctx) =>
-    withKey(args, ctx, async (key) => (await format(args, args.name, plan.data!.destroy, key, ctx)) ?? { result: true, comment: `Formatted ${args.name} as ${args.type.toUpperCase()}`, changes: plan.changes }),
+    withKey(args, ctx, async (key) => (await format(args, args.name, plan.data.destroy, key, ctx)) ?? { result: true, comment: `Formatted ${args.name} as ${args.type.toUpperCase()}`, changes: plan.changes }),
 });
 
 // ---- opening and closing
@@ -188,7 +175,7 @@ export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Prom
 }
 
 export function applyMapping(spec: MappingSpec, plan: ChangePlan<MappingPlan>, ctx: StateContext): Promise<Outcome> {
-  const { device, format: doFormat, destroy } = plan.data!;
+  const { device, format: doFormat, destroy } = plan.data;
   const mapper = `/dev/mapper/${spec.name}`;
   return withKey(spec, ctx, async (key) => {
     let done = '';
@@ -205,29 +192,21 @@ export function applyMapping(spec: MappingSpec, plan: ChangePlan<MappingPlan>, c
   });
 }
 
-const OPEN_ARGS: ArgSpecs = {
+const OPEN_ARGS = {
   device: { type: 'string', required: true, doc: 'the LUKS device: a path such as /dev/vg0/data, or UUID=…/LABEL=…' },
   ...KEY_ARGS,
   readonly: { type: 'boolean', default: false, doc: 'open read-only' },
   discard: { type: 'boolean', default: false, doc: 'pass TRIM requests through to the device (--allow-discards)' },
-};
+} as const satisfies ArgSpecs;
 
-interface OpenedArgs extends Args, KeyArgs {
-  device: string;
-  readonly: boolean;
-  discard: boolean;
-}
-
-const opened = stateFunction<OpenedArgs, MappingPlan>({
+const opened = stateFunction({
   args: OPEN_ARGS,
   validate: keyProblems,
   inspect: (args, ctx) => inspectMapping(args, ctx),
   apply: (args, plan, ctx) => applyMapping(args, plan, ctx),
 });
 
-interface MappedArgs extends OpenedArgs, FormatArgs {}
-
-const mapped = stateFunction<MappedArgs, MappingPlan>({
+const mapped = stateFunction({
   args: { ...OPEN_ARGS, ...FORMAT_ARGS },
   validate: (args) => [...keyProblems(args), ...formatProblems(args)],
   inspect: (args, ctx) => inspectMapping({ ...args, format: args }, ctx),
@@ -251,7 +230,7 @@ export async function applyClosed(name: string, changes: Changes, ctx: StateCont
   return { result: true, comment: `Closed /dev/mapper/${name}`, changes };
 }
 
-const closed = stateFunction<Args>({
+const closed = stateFunction({
   args: {},
   inspect: (args, ctx) => inspectClosed(args.name, ctx),
   apply: (args, plan, ctx) => applyClosed(args.name, plan.changes, ctx),

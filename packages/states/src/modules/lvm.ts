@@ -1,7 +1,7 @@
 import { lvmReport, type LvmCommand, type LvmRow } from '../facts/lvm.js';
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
 import { clearance, destroyedChange, formatBytes, nodeAt, pending, prepareDevice, unlessBlockDevice, wouldCreate } from './storage.js';
-import { stateFunction, type Args, type ArgProblem, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
 const report = (ctx: StateContext, command: LvmCommand, fields: readonly string[], target: string): Promise<LvmRow[]> =>
   ctx.facts.get(lvmReport, command, fields.join(','), target);
@@ -15,17 +15,13 @@ async function lvm(ctx: StateContext, command: string, args: readonly string[]):
 
 // ---- physical volumes
 
-interface PvArgs extends Args {
-  force: boolean;
-}
-
 const pvAction = (device: string) => `initialise ${device} as an LVM physical volume`;
 
-const pvPresent = stateFunction<PvArgs, { destroy: Signature[] }>({
+const pvPresent = stateFunction({
   args: {
     force: { type: 'boolean', default: false, doc: 'destroy whatever signature (file system, LUKS, partition table) the device holds' },
   },
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ destroy: Signature[] }>> {
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${pvAction(args.name)}`, { created: args.name });
     if (notThere) return notThere;
     if ((await report(ctx, 'pvs', ['pv_name'], args.name)).length > 0) return { kind: 'correct', comment: `Physical volume ${args.name} is present` };
@@ -34,13 +30,13 @@ const pvPresent = stateFunction<PvArgs, { destroy: Signature[] }>({
     return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, pvAction), changes: { created: args.name, ...destroyedChange(clear.destroy) }, data: { destroy: clear.destroy } };
   },
   async apply(args, plan, ctx) {
-    const refused = await prepareDevice(ctx, args.name, plan.data!.destroy);
+    const refused = await prepareDevice(ctx, args.name, plan.data.destroy);
     if (refused) return { result: false, comment: refused, changes: {} };
     return (await lvm(ctx, 'pvcreate', ['--quiet', args.name])) ?? { result: true, comment: `Created physical volume ${args.name}`, changes: plan.changes };
   },
 });
 
-const pvAbsent = stateFunction<Args>({
+const pvAbsent = stateFunction({
   args: {},
   async inspect(args, ctx) {
     const [pv] = await report(ctx, 'pvs', ['pv_name', 'vg_name'], args.name);
@@ -59,10 +55,10 @@ const pvAbsent = stateFunction<Args>({
 
 // ---- volume groups
 
-interface VgArgs extends Args {
-  devices: string[];
-  force: boolean;
-}
+const VG_ARGS = {
+  devices: { type: 'string-list', default: [], doc: 'devices the group must contain; new ones are initialised as physical volumes' },
+  force: { type: 'boolean', default: false, doc: 'destroy whatever signature a new device holds' },
+} as const satisfies ArgSpecs;
 
 /** How a device given to vg_present stands. */
 interface VgDevice {
@@ -73,7 +69,7 @@ interface VgDevice {
 }
 
 /** The devices of `args` that are not in the group yet, or the plan that stops the state. */
-async function devicesToAdd(args: VgArgs, ctx: StateContext): Promise<VgDevice[] | Plan<never>> {
+async function devicesToAdd(args: ArgsOf<typeof VG_ARGS>, ctx: StateContext): Promise<VgDevice[] | Plan<never>> {
   const add: VgDevice[] = [];
   const missing: string[] = [];
   for (const device of args.devices) {
@@ -104,12 +100,9 @@ async function devicesToAdd(args: VgArgs, ctx: StateContext): Promise<VgDevice[]
 const describeVgDevice = (d: VgDevice): string =>
   d.pv ? `${d.device} (a physical volume already)` : d.destroy.length > 0 ? `${d.device} (destroying ${describeSignatures(d.destroy)})` : `${d.device} (no signature found)`;
 
-const vgPresent = stateFunction<VgArgs, { add: VgDevice[]; exists: boolean }>({
-  args: {
-    devices: { type: 'string-list', default: [], doc: 'devices the group must contain; new ones are initialised as physical volumes' },
-    force: { type: 'boolean', default: false, doc: 'destroy whatever signature a new device holds' },
-  },
-  async inspect(args, ctx) {
+const vgPresent = stateFunction({
+  args: VG_ARGS,
+  async inspect(args, ctx): Promise<Plan<{ add: VgDevice[]; exists: boolean }>> {
     const exists = (await report(ctx, 'vgs', ['vg_name'], args.name)).length > 0;
     if (!exists && args.devices.length === 0) return { kind: 'error', comment: `Volume group ${args.name} does not exist and no devices are given to create it on` };
     const add = await devicesToAdd(args, ctx);
@@ -122,7 +115,7 @@ const vgPresent = stateFunction<VgArgs, { add: VgDevice[]; exists: boolean }>({
     return { kind: 'change', comment, changes, data: { add, exists } };
   },
   async apply(args, plan, ctx) {
-    const { add, exists } = plan.data!;
+    const { add, exists } = plan.data;
     for (const d of add) {
       const refused = d.pv ? undefined : await prepareDevice(ctx, d.device, d.destroy);
       if (refused) return { result: false, comment: refused, changes: {} };
@@ -135,15 +128,11 @@ const vgPresent = stateFunction<VgArgs, { add: VgDevice[]; exists: boolean }>({
   },
 });
 
-interface VgAbsentArgs extends Args {
-  force: boolean;
-}
-
-const vgAbsent = stateFunction<VgAbsentArgs, { lvs: number }>({
+const vgAbsent = stateFunction({
   args: {
     force: { type: 'boolean', default: false, doc: 'also remove the logical volumes the group still holds (their data is lost)' },
   },
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ lvs: number }>> {
     if ((await report(ctx, 'vgs', ['vg_name'], args.name)).length === 0) return { kind: 'correct', comment: `Volume group ${args.name} is not present` };
     const lvs = await report(ctx, 'lvs', ['lv_name', 'lv_size'], args.name);
     const list = lvs.map((lv) => `${lv['lv_name']} (${formatBytes(Number(lv['lv_size']))})`).join(', ');
@@ -156,23 +145,17 @@ const vgAbsent = stateFunction<VgAbsentArgs, { lvs: number }>({
   },
   async apply(args, plan, ctx) {
     // --force removes the LVs without asking, and is only passed when the state said force: true.
-    const failed = await lvm(ctx, 'vgremove', ['--quiet', ...(plan.data!.lvs > 0 ? ['--force'] : []), args.name]);
+    const failed = await lvm(ctx, 'vgremove', ['--quiet', ...(plan.data.lvs > 0 ? ['--force'] : []), args.name]);
     return failed ?? { result: true, comment: `Removed volume group ${args.name}`, changes: plan.changes };
   },
 });
 
 // ---- logical volumes
 
-interface LvArgs extends Args {
-  vgname: string;
-  size?: string;
-  extents?: string;
-}
-
 const SIZE = /^\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?$/;
 const EXTENTS = /^\d+(%(VG|FREE|PVS|ORIGIN))?$/;
 
-const lvPresent = stateFunction<LvArgs, { create: boolean }>({
+const lvPresent = stateFunction({
   args: {
     vgname: { type: 'string', required: true, doc: 'volume group the volume is in' },
     size: { type: 'string', doc: 'size, in MiB or with a suffix (S, K, M, G, T, P), e.g. 10G' },
@@ -185,7 +168,7 @@ const lvPresent = stateFunction<LvArgs, { create: boolean }>({
     if (args.extents !== undefined && !EXTENTS.test(args.extents)) problems.push({ arg: 'extents', detail: `extents '${args.extents}' is not a count or a percentage such as 100%FREE` });
     return problems;
   },
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ create: boolean }>> {
     const path = `${args.vgname}/${args.name}`;
     const [lv] = await report(ctx, 'lvs', ['lv_name', 'lv_size', 'lv_active'], path);
     if (lv?.['lv_active'] === 'active') return { kind: 'correct', comment: `Logical volume ${path} is present (${formatBytes(Number(lv['lv_size']))})` };
@@ -198,7 +181,7 @@ const lvPresent = stateFunction<LvArgs, { create: boolean }>({
   },
   async apply(args, plan, ctx) {
     const path = `${args.vgname}/${args.name}`;
-    if (!plan.data!.create) return (await lvm(ctx, 'lvchange', ['--quiet', '--activate', 'y', path])) ?? { result: true, comment: `Activated logical volume ${path}`, changes: plan.changes };
+    if (!plan.data.create) return (await lvm(ctx, 'lvchange', ['--quiet', '--activate', 'y', path])) ?? { result: true, comment: `Activated logical volume ${path}`, changes: plan.changes };
     const amount = args.size !== undefined ? ['--size', args.size] : ['--extents', args.extents!];
     // The new volume's space may hold signatures of a removed one; they belong to nothing now, so wipe them.
     const failed = await lvm(ctx, 'lvcreate', ['--quiet', '--yes', '--wipesignatures', 'y', '--name', args.name, ...amount, args.vgname]);
@@ -206,11 +189,7 @@ const lvPresent = stateFunction<LvArgs, { create: boolean }>({
   },
 });
 
-interface LvAbsentArgs extends Args {
-  vgname: string;
-}
-
-const lvAbsent = stateFunction<LvAbsentArgs>({
+const lvAbsent = stateFunction({
   args: {
     vgname: { type: 'string', required: true, doc: 'volume group the volume is in' },
   },

@@ -4,7 +4,7 @@ import { pathStat } from '../facts/files.js';
 import { fstabEscape, fstabIndex, fstabLines, mounts, topMountAt, type MountEntry } from '../facts/mounts.js';
 import { splitOptions } from './args.js';
 import { nodeAt, pending, resolveDevice } from './storage.js';
-import { stateFunction, type Args, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
 
 /**
  * The options whose presence the kernel reports for every mount, so a run can tell whether a
@@ -29,18 +29,6 @@ async function writeFstab(ctx: StateContext, config: string, lines: readonly str
 
 // ---- mount.mounted
 
-interface MountedArgs extends Args {
-  device: string;
-  fstype: string;
-  mkmnt: boolean;
-  opts: string[];
-  dump: number;
-  pass_num: number;
-  config: string;
-  persist: boolean;
-  mount: boolean;
-}
-
 interface MountedPlan {
   device: string;
   mkdir: boolean;
@@ -52,10 +40,21 @@ interface MountedPlan {
 const FSTAB_ARGS = {
   config: { type: 'string', default: '/etc/fstab', doc: 'the fstab file to keep the entry in' },
   persist: { type: 'boolean', default: false, doc: 'keep the mount in the fstab (off by default: volumes Brine unlocks are mounted by Brine, not at boot)' },
-} as const;
+} as const satisfies ArgSpecs;
+
+const MOUNTED_ARGS = {
+  device: { type: 'string', required: true, doc: 'what to mount: /dev/… (e.g. /dev/mapper/data, /dev/vg0/lv), UUID=…, LABEL=…, or a source such as tmpfs' },
+  fstype: { type: 'string', required: true, doc: 'file system type, e.g. ext4, xfs, tmpfs' },
+  mkmnt: { type: 'boolean', default: false, doc: 'create the mount point if it does not exist' },
+  opts: { type: 'string-list', default: ['defaults'], doc: 'mount options, a list or comma-separated' },
+  dump: { type: 'integer', default: 0, doc: 'fstab dump field' },
+  pass_num: { type: 'integer', default: 0, doc: 'fstab pass field' },
+  ...FSTAB_ARGS,
+  mount: { type: 'boolean', default: true, doc: 'mount now (false: only keep the fstab entry)' },
+} as const satisfies ArgSpecs;
 
 /** What the fstab must become for `args`, or undefined if it is right already. */
-async function fstabPlan(ctx: StateContext, args: MountedArgs, opts: readonly string[]): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
+async function fstabPlan(ctx: StateContext, args: ArgsOf<typeof MOUNTED_ARGS>, opts: readonly string[]): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
   const lines = await ctx.facts.get(fstabLines, args.config);
   const want = [args.device, args.name, args.fstype, opts.join(','), String(args.dump), String(args.pass_num)].map(fstabEscape).join('\t');
   const at = fstabIndex(lines, args.name);
@@ -74,17 +73,8 @@ async function persistProblem(ctx: StateContext, device: string, opts: readonly 
   return `Refusing to persist ${device} in the fstab without nofail or noauto: it is an encrypted volume opened after boot, and the boot would wait for it and stop; add nofail to opts`;
 }
 
-const mounted = stateFunction<MountedArgs, MountedPlan>({
-  args: {
-    device: { type: 'string', required: true, doc: 'what to mount: /dev/… (e.g. /dev/mapper/data, /dev/vg0/lv), UUID=…, LABEL=…, or a source such as tmpfs' },
-    fstype: { type: 'string', required: true, doc: 'file system type, e.g. ext4, xfs, tmpfs' },
-    mkmnt: { type: 'boolean', default: false, doc: 'create the mount point if it does not exist' },
-    opts: { type: 'string-list', default: ['defaults'], doc: 'mount options, a list or comma-separated' },
-    dump: { type: 'integer', default: 0, doc: 'fstab dump field' },
-    pass_num: { type: 'integer', default: 0, doc: 'fstab pass field' },
-    ...FSTAB_ARGS,
-    mount: { type: 'boolean', default: true, doc: 'mount now (false: only keep the fstab entry)' },
-  },
+const mounted = stateFunction({
+  args: MOUNTED_ARGS,
   validate: (args) => (isAbsolute(args.name) ? [] : [{ arg: 'name', detail: `the mount point '${args.name}' is not an absolute path` }]),
   async inspect(args, ctx): Promise<Plan<MountedPlan>> {
     const name = normalize(args.name);
@@ -134,7 +124,7 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
     return { kind: 'change', comment: notes.join('; '), changes, data: plan };
   },
   async apply(args, plan, ctx) {
-    const { device, mkdir: makeDir, action, fstab } = plan.data!;
+    const { device, mkdir: makeDir, action, fstab } = plan.data;
     const name = normalize(args.name);
     const opts = splitOptions(args.opts);
     const done: string[] = [];
@@ -155,18 +145,13 @@ const mounted = stateFunction<MountedArgs, MountedPlan>({
 
 // ---- mount.unmounted
 
-interface UnmountedArgs extends Args {
-  config: string;
-  persist: boolean;
-}
-
-const unmounted = stateFunction<UnmountedArgs, { umount: boolean; fstab?: string[] }>({
+const unmounted = stateFunction({
   args: {
     config: FSTAB_ARGS.config,
     persist: { type: 'boolean', default: false, doc: 'also remove the entry from the fstab' },
   },
   validate: (args) => (isAbsolute(args.name) ? [] : [{ arg: 'name', detail: `the mount point '${args.name}' is not an absolute path` }]),
-  async inspect(args, ctx) {
+  async inspect(args, ctx): Promise<Plan<{ umount: boolean; fstab?: string[] }>> {
     const name = normalize(args.name);
     const here = topMountAt(await ctx.facts.get(mounts), name);
     const lines = args.persist ? await ctx.facts.get(fstabLines, args.config) : [];
@@ -178,7 +163,7 @@ const unmounted = stateFunction<UnmountedArgs, { umount: boolean; fstab?: string
   },
   async apply(args, plan, ctx) {
     const name = normalize(args.name);
-    const { umount, fstab } = plan.data!;
+    const { umount, fstab } = plan.data;
     if (umount) {
       const r = await ctx.runner.run('umount', [name]);
       if (r.exitCode !== 0) return { result: false, comment: `umount ${name} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };

@@ -2,7 +2,7 @@
 // with their `enable` argument, and Salt's mod_watch: a watched change restarts (or, with
 // reload: True, reloads) a running service.
 import { unit as unitFact, type Unit } from '../facts/systemd.js';
-import { stateFunction, type Args, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
+import { stateFunction, type ArgSpec, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
 
 /** ActiveStates in which a service counts as running. */
 const RUNNING = new Set(['active', 'reloading']);
@@ -78,23 +78,15 @@ async function applyService(name: string, plan: ServicePlan, ctx: StateContext):
   return run === 'start' ? checkRunning(ctx, name, comment) : { result: true, comment, changes: { [name]: true } };
 }
 
-interface DeadArgs extends Args {
-  enable?: boolean;
-}
+const ENABLE_ARG = { type: 'boolean', doc: 'also enable (true) or disable (false) the unit at boot; not given: leave it' } as const satisfies ArgSpec;
 
-interface RunArgs extends DeadArgs {
-  reload: boolean;
-}
-
-const ENABLE_ARG = { type: 'boolean', doc: 'also enable (true) or disable (false) the unit at boot; not given: leave it' } as const;
-
-const running = stateFunction<RunArgs, ServicePlan>({
+const running = stateFunction({
   args: {
     enable: ENABLE_ARG,
     reload: { type: 'boolean', default: false, doc: 'a watched change reloads the service instead of restarting it' },
   },
   inspect: (args, ctx) => inspectService(args.name, { running: true, ...(args.enable !== undefined && { enabled: args.enable }) }, ctx),
-  apply: (args, plan, ctx) => applyService(args.name, plan.data!, ctx),
+  apply: (args, plan, ctx) => applyService(args.name, plan.data, ctx),
   watch: {
     describe: (args) => `Service ${args.name} is set to be ${args.reload ? 'reloaded' : 'restarted'}`,
     async run(args, ctx) {
@@ -105,17 +97,17 @@ const running = stateFunction<RunArgs, ServicePlan>({
   },
 });
 
-const dead = stateFunction<DeadArgs, ServicePlan>({
+const dead = stateFunction({
   args: { enable: ENABLE_ARG },
   inspect: (args, ctx) => inspectService(args.name, { running: false, ...(args.enable !== undefined && { enabled: args.enable }) }, ctx),
-  apply: (args, plan, ctx) => applyService(args.name, plan.data!, ctx),
+  apply: (args, plan, ctx) => applyService(args.name, plan.data, ctx),
 });
 
 const enabledFn = (enabled: boolean) =>
-  stateFunction<Args, ServicePlan>({
+  stateFunction({
     args: {},
     inspect: (args, ctx) => inspectService(args.name, { enabled }, ctx),
-    apply: (args, plan, ctx) => applyService(args.name, plan.data!, ctx),
+    apply: (args, plan, ctx) => applyService(args.name, plan.data, ctx),
   });
 
 export const serviceModule: StateModule = { name: 'service', functions: { running, dead, enabled: enabledFn(true), disabled: enabledFn(false) } };

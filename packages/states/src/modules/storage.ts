@@ -6,7 +6,7 @@
 import { deviceNode, deviceUsage, isTaggedDevice, taggedDevice, type DeviceNode, type DeviceUsage } from '../facts/devices.js';
 import { pathStat } from '../facts/files.js';
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
-import type { Changes, Plan, StateContext } from './types.js';
+import type { Changes, ForecastPlan, StateContext } from './types.js';
 
 /** What `path` names now. */
 export const nodeAt = async (ctx: StateContext, path: string): Promise<DeviceNode> => deviceNode(await ctx.facts.get(pathStat, path));
@@ -24,13 +24,17 @@ export function describeUsage(usage: DeviceUsage): string | undefined {
   return parts.length > 0 ? parts.join(' and ') : undefined;
 }
 
+/** The plan of a state whose condition is not met yet: a forecast in test mode, else an error. */
+type Waiting = ForecastPlan | { kind: 'error'; comment: string };
+
 /**
  * A condition that an earlier state in the run would bring about is not met (a device to be
  * created, a volume group to be emptied). In test mode that state has not run, so say what would
- * happen once it has, and what that assumes (`note`); in a real run it is the error `problem`.
+ * happen once it has, and what that assumes (`note`): a forecast, which apply never gets; in a
+ * real run it is the error `problem`.
  */
-export function pending(ctx: StateContext, problem: string, would: string, changes: Changes, note = `${problem} yet; an earlier state must provide it`): Plan<never> {
-  if (ctx.test) return { kind: 'change', comment: `${would} (${note})`, changes };
+export function pending(ctx: StateContext, problem: string, would: string, changes: Changes, note = `${problem} yet; an earlier state must provide it`): Waiting {
+  if (ctx.test) return { kind: 'change', comment: `${would} (${note})`, changes, forecast: true };
   return { kind: 'error', comment: `${problem[0]!.toUpperCase()}${problem.slice(1)}` };
 }
 
@@ -47,7 +51,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** undefined if `path` is a block device; otherwise the plan to return (pending in test mode when it is missing). */
-export async function unlessBlockDevice(ctx: StateContext, path: string, would: string, changes: Changes): Promise<Plan<never> | undefined> {
+export async function unlessBlockDevice(ctx: StateContext, path: string, would: string, changes: Changes): Promise<Waiting | { kind: 'error'; comment: string } | undefined> {
   const node = await nodeAt(ctx, path);
   if (node.kind === 'block') return undefined;
   if (node.kind === 'missing') return pending(ctx, `${path} does not exist`, would, changes);

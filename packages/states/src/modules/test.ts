@@ -1,4 +1,4 @@
-import { stateFunction, type Args, type Outcome, type Plan, type StateFunction, type StateModule } from './types.js';
+import { stateFunction, type Outcome, type Plan, type StateFunction, type StateModule } from './types.js';
 
 /**
  * Salt's `test` states: fixed outcomes for trying out requisites, ordering and
@@ -13,20 +13,14 @@ const watch = {
   run: async (): Promise<Outcome> => ({ result: true, comment: 'Watch statement fired.', changes: { watch: true } }),
 };
 
-function fixed(plan: Plan, applied: Outcome): StateFunction<never, never> {
-  return stateFunction<Args>({
+function fixed(plan: Plan, applied: Outcome): StateFunction {
+  return stateFunction({
     args: {},
     extraArgs: true,
     inspect: async () => plan,
     apply: async () => applied,
     watch,
   });
-}
-
-interface ConfigurableArgs extends Args {
-  changes: unknown;
-  result: unknown;
-  comment: string;
 }
 
 /** true, false or 'Random' (a coin toss, as in Salt). */
@@ -36,19 +30,19 @@ function pick(value: unknown, what: string): boolean {
   throw new Error(`'${what}' must be true, false or 'Random', got ${JSON.stringify(value)}`);
 }
 
-const configurable = stateFunction<ConfigurableArgs, boolean>({
+const configurable = stateFunction({
   args: {
     changes: { type: 'any', default: true, doc: "report changes: true, false or 'Random'" },
     result: { type: 'any', default: true, doc: "the result: true, false or 'Random'" },
     comment: { type: 'string', default: '', doc: 'the comment to return' },
   },
   extraArgs: true,
-  async inspect(args) {
+  async inspect(args): Promise<Plan<boolean>> {
     const result = pick(args.result, 'result');
     if (pick(args.changes, 'changes')) return { kind: 'change', comment: args.comment, changes: PRETEND, data: result };
     return result ? { kind: 'correct', comment: args.comment } : { kind: 'error', comment: args.comment };
   },
-  apply: async (args, plan) => ({ result: plan.data ?? true, comment: args.comment, changes: plan.changes }),
+  apply: async (args, plan) => ({ result: plan.data, comment: args.comment, changes: plan.changes }),
   watch,
 });
 

@@ -24,7 +24,33 @@ export interface ArgSpec {
   doc: string;
 }
 
-export type ArgSpecs = Record<string, ArgSpec>;
+export type ArgSpecs = { readonly [key: string]: ArgSpec };
+
+/** What each argument type is after compile converted it (see `coerceArg`). */
+interface ArgValues {
+  string: string;
+  integer: number;
+  boolean: boolean;
+  mode: string;
+  'string-list': string[];
+  map: Record<string, unknown>;
+  env: Record<string, string>;
+  any: unknown;
+}
+
+/** A `string` with `values` is one of them; every other type is looked up in `ArgValues`. */
+type ArgValue<S extends ArgSpec> = S extends { type: 'string'; values: readonly (infer V)[] } ? V : ArgValues[S['type']];
+
+/** Arguments compile always fills in: required ones and those with a default. */
+type FilledKeys<S extends ArgSpecs> = { [K in keyof S]: S[K] extends { required: true } | { default: unknown } ? K : never }[keyof S];
+
+/**
+ * The arguments a function gets, inferred from its specs (declare them `as const` or inline in
+ * `stateFunction`), as `ConfigOf` in common/config-file.ts infers a config from its option specs.
+ */
+export type ArgsOf<S extends ArgSpecs> = { name: string } & { -readonly [K in FilledKeys<S>]: ArgValue<S[K]> } & {
+  -readonly [K in Exclude<keyof S, FilledKeys<S>>]?: ArgValue<S[K]>;
+};
 
 /** A problem with a state's arguments; `arg` names the argument it is about, if one. */
 export interface ArgProblem {
@@ -46,15 +72,26 @@ export interface Outcome {
 
 /**
  * What `inspect` found. `correct`: nothing to do. `change`: what `apply` would do,
- * shown as-is in test mode (`changes` are the proposed changes). `error`: the
- * state cannot be brought about (bad input found at run time, say).
+ * shown as-is in test mode (`changes` are the proposed changes), with what apply needs
+ * to do it (`data`, of the function's own type D). `error`: the state cannot be brought
+ * about (bad input found at run time, say).
  */
-export type Plan<D = unknown> =
-  | { kind: 'correct'; comment: string }
-  | { kind: 'change'; comment: string; changes: Changes; data?: D }
-  | { kind: 'error'; comment: string };
+export type Plan<D = unknown> = { kind: 'correct'; comment: string } | ChangePlan<D> | ForecastPlan | { kind: 'error'; comment: string };
 
-export type ChangePlan<D = unknown> = Extract<Plan<D>, { kind: 'change' }>;
+interface Change {
+  kind: 'change';
+  comment: string;
+  changes: Changes;
+}
+
+/** A change apply carries out; `data` may be left out only by functions that have none. */
+export type ChangePlan<D = unknown> = Change & (undefined extends D ? { data?: D } : { data: D });
+
+/**
+ * Test mode only: what would change once an earlier state in the run has brought about what
+ * this one needs (see storage.ts `pending`). It has no `data`, and apply never gets it.
+ */
+export type ForecastPlan = Change & { forecast: true };
 
 /**
  * What a state function gets to work with; nothing else reaches the system. `inspect` reads
@@ -78,7 +115,8 @@ export interface StateContext {
 /**
  * One state function (e.g. `file.managed`). Inspect reads the system and never
  * changes it, so test mode and idempotence follow: a second run finds
- * everything `correct`. Apply is called only with a `change` plan.
+ * everything `correct`. Apply is called only with a `change` plan, never a forecast.
+ * A: its arguments (`ArgsOf` its specs); D: what its change plans carry from inspect to apply.
  */
 export interface StateFunction<A extends Args = Args, D = unknown> {
   /** Arguments besides `name` (always a string, defaulting to the state ID). */
@@ -105,9 +143,13 @@ export interface StateFunction<A extends Args = Args, D = unknown> {
 
 export interface StateModule {
   name: string;
-  functions: Record<string, StateFunction<never, never>>;
+  functions: Record<string, StateFunction>;
 }
 
-/** Declares a function with its own argument type; the cast is safe because compile validated `args`. */
-export const stateFunction = <A extends Args, D = unknown>(fn: StateFunction<A, D>): StateFunction<never, never> =>
-  fn as unknown as StateFunction<never, never>;
+/**
+ * Declares a function whose argument type is inferred from its specs. The engine holds every
+ * function as a plain `StateFunction`: compile validated the arguments against these same specs,
+ * and apply gets back the plan this function's own inspect made.
+ */
+export const stateFunction = <const S extends ArgSpecs, D = undefined>(fn: StateFunction<ArgsOf<S>, D> & { args: S }): StateFunction =>
+  fn as StateFunction;

@@ -4,7 +4,7 @@ import { findSlsFile, resolveRelativeSls } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion, type TopEntry } from '../top-file.js';
 import { trackGrainReads, type GrainReads } from './grain-reads.js';
 import { splitSecrets, withholdSecrets, type UntrustedSecret } from './secret.js';
-import type { MinionFacts } from '../target/match.js';
+import type { MinionFacts } from '../target/types.js';
 
 export type { UntrustedSecret } from './secret.js';
 

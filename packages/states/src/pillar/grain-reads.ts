@@ -1,4 +1,4 @@
-import type { MinionFacts } from '../target/match.js';
+import type { MinionFacts } from '../target/types.js';
 
 /** Python dict methods nunjucks' member lookup probes with `name in obj` (render/template.ts). */
 const PROBED_METHODS = new Set(['get', 'items', 'keys', 'values']);

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Nodegroup } from '../target/match.js';
+import type { Nodegroup } from '../target/types.js';
 import { expressionReadsGrains, nodegroupReadsGrains } from '../target/nodegroups.js';
 
 /** A place in the pillar tree where minion-reported grains decide something. */

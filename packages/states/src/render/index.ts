@@ -1,5 +1,5 @@
 import { InputError } from '@brine/common';
-import { minionGrains, type MinionFacts } from '../target/match.js';
+import { minionGrains, type MinionFacts } from '../target/types.js';
 import { SourceCache } from '../source-cache.js';
 import { compileTemplate, hasTemplateSyntax, renderTemplate } from './template.js';
 import { templateVars, type PillarReadSink } from './template-vars.js';

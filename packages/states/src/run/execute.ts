@@ -32,8 +32,6 @@ export interface RunOptions {
 /** A state's return before it is recorded; result null means test mode's "would change". */
 type Result = Omit<Outcome, 'result'> & { result: boolean | null };
 
-type AnyFunction = StateFunction<never, never> & StateFunction;
-
 const NOT_RUN_COMMENT: Partial<Record<RequisiteStatus, string>> = {
   onfail: 'State was not run because onfail req did not change',
   onchanges: 'State was not run because none of the onchanges reqs changed',
@@ -97,8 +95,11 @@ class Execution {
     await this.runListeners();
   }
 
-  private fn(chunk: LowChunk): AnyFunction {
-    return findFunction(this.run.modules, chunk.module, chunk.fun) as AnyFunction;
+  /** The chunk's function; compile found it in these same modules. */
+  private fn(chunk: LowChunk): StateFunction {
+    const fn = findFunction(this.run.modules, chunk.module, chunk.fun);
+    if (!fn) throw new Error(`no state function ${chunk.module}.${chunk.fun}`);
+    return fn;
   }
 
   private context(chunk: LowChunk, test = this.test): StateContext {
@@ -182,7 +183,7 @@ class Execution {
   private async call(chunk: LowChunk, watchFired: boolean, test = this.test): Promise<Result> {
     const fn = this.fn(chunk);
     const ctx = this.context(chunk, test);
-    const args = chunk.args as never;
+    const args = chunk.args;
     try {
       const verdict = await checkConditions(chunk, ctx);
       if (verdict.kind === 'error') return { result: false, comment: verdict.comment, changes: {} };
@@ -192,7 +193,9 @@ class Execution {
       if (plan.kind === 'correct') ret = { result: true, comment: plan.comment, changes: {} };
       else if (plan.kind === 'error') ret = { result: false, comment: plan.comment, changes: {} };
       else if (test) ret = { result: null, comment: plan.comment, changes: plan.changes };
-      else ret = await fn.apply(args, plan as never, ctx);
+      // A forecast is made only in test mode (it waits on an earlier state); a real run never gets one.
+      else if ('forecast' in plan) ret = { result: false, comment: plan.comment, changes: {} };
+      else ret = await fn.apply(args, plan, ctx);
       // Salt: the watch action runs when a watched state changed and this one made no change itself.
       if (watchFired && fn.watch && Object.keys(ret.changes).length === 0) {
         ret = test ? { result: null, comment: fn.watch.describe(args), changes: {} } : await fn.watch.run(args, ctx);
@@ -252,7 +255,7 @@ class Execution {
       const started = new Date();
       const t0 = performance.now();
       const fn = this.fn(chunk);
-      const args = chunk.args as never;
+      const args = chunk.args;
       let ret: Result;
       try {
         ret = this.test ? { result: null, comment: fn.watch!.describe(args), changes: {} } : await fn.watch!.run(args, this.context(chunk));

@@ -1,5 +1,4 @@
-import type { SourcePos } from '@brine/common';
-import { matchTarget, TargetError, type MatchType, type MinionFacts } from './match.js';
+import { TargetError, type MatchType } from './types.js';
 
 /** Prefixes of Salt's compound matcher and the match type each stands for. */
 const PREFIXES: Record<string, MatchType> = {
@@ -70,30 +69,4 @@ export function parseCompound(expression: string): CompoundNode {
   const tree = or();
   if (at < tokens.length) fail(`unexpected '${tokens[at]}'`);
   return tree;
-}
-
-function evaluate(node: CompoundNode, minion: MinionFacts, pos: SourcePos | undefined, groups: readonly string[]): boolean {
-  switch (node.kind) {
-    case 'term':
-      return matchTarget(node.expr, node.type, minion, pos, groups);
-    case 'not':
-      return !evaluate(node.of, minion, pos, groups);
-    case 'and':
-      return evaluate(node.left, minion, pos, groups) && evaluate(node.right, minion, pos, groups);
-    case 'or':
-      return evaluate(node.left, minion, pos, groups) || evaluate(node.right, minion, pos, groups);
-  }
-}
-
-const parsed = new Map<string, CompoundNode>();
-
-/** `groups`: the nodegroups being expanded around this expression (see matchTarget). */
-export function matchCompound(expression: string, minion: MinionFacts, pos?: SourcePos, groups: readonly string[] = []): boolean {
-  let tree = parsed.get(expression);
-  if (!tree) {
-    tree = parseCompound(expression);
-    if (parsed.size > 1000) parsed.clear();
-    parsed.set(expression, tree);
-  }
-  return evaluate(tree, minion, pos, groups);
 }

@@ -1,6 +1,6 @@
 import { InputError } from '@brine/common';
 import { parseCompound, type CompoundNode } from './compound.js';
-import type { Nodegroup } from './match.js';
+import type { Nodegroup } from './types.js';
 
 /** A list element that is neither a compound operator nor an `X@` matcher. */
 const isPlainId = (word: string): boolean => !/^(and|or|not|\(|\))$/.test(word) && !/^[A-Z]@/.test(word);

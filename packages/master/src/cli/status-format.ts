@@ -1,6 +1,6 @@
 import { paint, type Color } from '@brine/common';
-import type { StartupStatus } from './jobs/startup-status.js';
-import type { MinionStatus } from './minion-status.js';
+import type { StartupStatus } from '../jobs/startup-status.js';
+import type { MinionStatus } from '../minion-status.js';
 
 /** A failing state's comment in the table: its first line, this long at most. */
 const COMMENT_WIDTH = 80;

@@ -1,5 +1,5 @@
-import type { MinionConfig } from './config.js';
-import type { JobResult } from './jobs.js';
+import type { MinionConfig } from '../config.js';
+import type { JobResult } from '../jobs.js';
 
 /** state.apply arguments: SLS names (none for the highstate) and test mode. */
 export interface StateArgs {

@@ -3,11 +3,11 @@ import { BrineError, globalOptions, useColor } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import { stringify } from 'yaml';
-import { controlSocketPath, loadMasterConfig } from './config.js';
-import { control } from './control/client.js';
-import type { ControlEvent, ControlRequest } from './control/protocol.js';
+import { controlSocketPath, loadMasterConfig } from '../config.js';
+import { control } from '../control/client.js';
+import type { ControlEvent, ControlRequest } from '../control/protocol.js';
 import { formatJobList, jobHeader } from './job-format.js';
-import type { MinionReturn } from './jobs/job-store.js';
+import type { MinionReturn } from '../jobs/job-store.js';
 
 export interface TargetOptions {
   pcre?: boolean;

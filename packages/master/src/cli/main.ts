@@ -1,8 +1,8 @@
 import { cliProgram, daemonAction, EXIT, runCli } from '@brine/common';
-import { loadMasterConfig } from './config.js';
-import { registerJobCommands } from './jobs-command.js';
-import { registerKeysCommand } from './keys-command.js';
-import { registerStatusCommand } from './status-command.js';
+import { loadMasterConfig } from '../config.js';
+import { registerJobCommands } from './jobs.js';
+import { registerKeysCommand } from './keys.js';
+import { registerStatusCommand } from './status.js';
 
 const program = cliProgram('master', 'Brine master: serves each minion its own pillar over an authenticated, encrypted channel');
 registerKeysCommand(program);
@@ -10,7 +10,7 @@ registerJobCommands(program);
 registerStatusCommand(program);
 daemonAction(program, async (config) => {
   // Loaded only for the daemon: the other commands stay quick to start.
-  await (await import('./daemon.js')).runMaster(loadMasterConfig(config));
+  await (await import('../daemon.js')).runMaster(loadMasterConfig(config));
   // Sockets the receive loop still references must not keep a stopped master alive.
   process.exit(0);
 });

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { BrineError, currentOperator, globalOptions } from '@brine/common';
-import type { AuditLog } from './audit.js';
-import { controlSocketPath, loadMasterConfig, type MasterConfig } from './config.js';
-import type { KeyAuditRecord } from './control/protocol.js';
-import type { KeyAction, KeyChange } from './key-actions.js';
-import type { KeyState } from './keystore.js';
+import type { AuditLog } from '../audit.js';
+import { controlSocketPath, loadMasterConfig, type MasterConfig } from '../config.js';
+import type { KeyAuditRecord } from '../control/protocol.js';
+import type { KeyAction, KeyChange } from '../key-actions.js';
+import type { KeyState } from '../keystore.js';
 
 const configOf = (cmd: Command): MasterConfig => loadMasterConfig(globalOptions(cmd).config);
 
@@ -23,7 +23,7 @@ interface KeyDesk {
 
 async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
   if (config.cluster) return masterDesk(config);
-  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([import('./file-keystore.js'), import('./keystore.js'), import('./key-actions.js')]);
+  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([import('../file-keystore.js'), import('../keystore.js'), import('../key-actions.js')]);
   const keys = new FileKeyStore(config.pki_dir, { create: false });
   return {
     async list() {
@@ -45,7 +45,7 @@ async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
 }
 
 async function masterDesk(config: MasterConfig): Promise<KeyDesk> {
-  const { control } = await import('./control/client.js');
+  const { control } = await import('../control/client.js');
   const socket = { path: controlSocketPath(config), group: config.sock_group };
   return {
     async list() {
@@ -72,14 +72,14 @@ type KeyRecorder = (record: KeyAuditRecord) => void;
  * must not happen.
  */
 async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorder; close: () => Promise<void> }> {
-  const { AuditLog } = await import('./audit.js');
+  const { AuditLog } = await import('../audit.js');
   const operator = currentOperator();
   try {
     const audit: AuditLog = await AuditLog.open(config.audit_log);
     return { record: (r) => audit.write({ ...r, ...operator }), close: () => audit.close() };
   } catch (err) {
     if (!(err instanceof BrineError) || err.code !== 'audit_log_unwritable') throw err;
-    const { control } = await import('./control/client.js');
+    const { control } = await import('../control/client.js');
     const socket = { path: controlSocketPath(config), group: config.sock_group };
     const sent: Promise<void>[] = [];
     const send = async (record?: KeyAuditRecord) => {
@@ -95,7 +95,7 @@ async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorde
 
 async function changeKeys(cmd: Command, action: KeyAction): Promise<void> {
   if (action.patterns.length === 0 && !action.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);
-  const [desk, { describeKeyChange, noKeysMatch }] = await Promise.all([keyDesk(configOf(cmd)), import('./key-actions.js')]);
+  const [desk, { describeKeyChange, noKeysMatch }] = await Promise.all([keyDesk(configOf(cmd)), import('../key-actions.js')]);
   let changed = 0;
   for await (const change of desk.change(action)) {
     changed++;
@@ -157,7 +157,7 @@ export function registerKeysCommand(program: Command): void {
     .argument('[id]', 'minion id')
     .action(async (id: string | undefined, _opts: object, cmd: Command) => {
       if (!id) {
-        const [{ readMasterPublic }, { fingerprint }] = await Promise.all([import('./identity.js'), import('@brine/protocol')]);
+        const [{ readMasterPublic }, { fingerprint }] = await Promise.all([import('../identity.js'), import('@brine/protocol')]);
         process.stdout.write(`master: ${fingerprint(readMasterPublic(configOf(cmd).pki_dir))}\n`);
         return;
       }

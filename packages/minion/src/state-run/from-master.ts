@@ -1,10 +1,10 @@
 import type { Json } from '@brine/protocol';
 import { jinjaYamlRenderer } from '@brine/states';
-import type { MinionContext } from './connect.js';
-import type { StateTreeMirror } from './file-sync.js';
-import type { JobFunction } from './jobs.js';
+import type { MinionContext } from '../connect.js';
+import type { StateTreeMirror } from './tree-mirror.js';
+import type { JobFunction } from '../jobs.js';
 import { masterSecrets } from './master-secrets.js';
-import { anyFailed, runStateTree } from './state-run.js';
+import { anyFailed, runStateTree } from './run-tree.js';
 
 /**
  * `state.apply` as the master pushes it (and as startup states run): the state
@@ -15,7 +15,7 @@ import { anyFailed, runStateTree } from './state-run.js';
  * unchanged are not parsed again (it checks each file's stat, so an updated
  * tree is read afresh).
  */
-export function stateApply(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
+export function stateApplyFromMaster(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
   const render = jinjaYamlRenderer({ roots: [mirror.root] });
   return async ({ args, context }) => {
     const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];

@@ -1,5 +1,5 @@
 import { SecretUnavailableError, type SecretProvider } from '@brine/states';
-import { ChannelError, masterUnavailable, type MasterLink } from './channel.js';
+import { ChannelError, masterUnavailable, type MasterLink } from '../channel.js';
 
 /** Failures that say nothing about the secret itself, only that the master could not be asked (besides masterUnavailable). */
 const NOT_ASKED = new Set(['session_lost', 'closed', 'pending', 'revoked']);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import { BrineError, ensurePrivateDir, writeFileAtomic } from '@brine/common';
-import type { MasterLink } from './channel.js';
+import type { MasterLink } from '../channel.js';
 
 /**
  * The master's file_roots mirrored into the minion's cache (as Salt keeps

@@ -1,6 +1,6 @@
-import type { MasterLink } from './channel.js';
-import type { OwnJob } from './jobs.js';
-import type { StateArgs } from './startup.js';
+import type { MasterLink } from '../channel.js';
+import type { OwnJob } from '../jobs.js';
+import type { StateArgs } from './startup-states.js';
 
 /**
  * A state.apply this minion starts itself, recorded in the master's job cache by

@@ -1,5 +1,5 @@
 import { paint } from '@brine/common';
-import type { JobRecord } from './jobs/job-store.js';
+import type { JobRecord } from '../jobs/job-store.js';
 
 /** What a job ran: `test.ping`, `state.apply highstate`, `state.apply web,db --test`. */
 export function jobWhat(job: JobRecord): string {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { globalOptions } from '@brine/common';
 import { stringify } from 'yaml';
-import { loadMinionConfig } from './config.js';
-import { openMinionContext } from './connect.js';
-import { loadOrCreateMinionIdentity, minionFingerprint } from './identity.js';
+import { loadMinionConfig } from '../config.js';
+import { openMinionContext } from '../connect.js';
+import { loadOrCreateMinionIdentity, minionFingerprint } from '../identity.js';
 
 /** Runs one request over a short-lived session (role `cli`) and closes it. */
 async function withChannel<T>(cmd: Command, run: (ctx: ReturnType<typeof openMinionContext>) => Promise<T>): Promise<T> {

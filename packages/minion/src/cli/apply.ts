@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { globalOptions, LOG_LEVELS } from '@brine/common';
 import { applyRefused, DEFAULT_WAIT, type ApplyFlags } from './apply-options.js';
-import { loadMinionConfig } from './config.js';
+import { loadMinionConfig } from '../config.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -34,7 +34,7 @@ export function registerApply(program: Command): void {
       }
       // Each way loads only what it needs: the state engine for a local run, a socket client otherwise.
       process.exitCode = flags.local
-        ? await (await import('./apply-local-run.js')).applyLocal(sls, flags, config)
+        ? await (await import('./apply-local.js')).applyLocal(sls, flags, config)
         : await (await import('./apply-via-daemon.js')).applyViaDaemon(sls, flags, config);
     });
 }

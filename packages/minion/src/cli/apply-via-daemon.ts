@@ -1,8 +1,8 @@
 import { BrineError, localRequest, useColor } from '@brine/common';
 import { assertSlsName, formatStateReturn } from '@brine/states';
 import { APPLY_EXIT, applyRefused, DEFAULT_WAIT, type ApplyFlags, type ApplyTarget } from './apply-options.js';
-import { controlSocketPath, type MinionConfig } from './config.js';
-import { FINAL, MAX_WAIT, type ApplyRequest, type ControlEvent } from './control-protocol.js';
+import { controlSocketPath, type MinionConfig } from '../config.js';
+import { FINAL, MAX_WAIT, type ApplyRequest, type ControlEvent } from '../control-protocol.js';
 
 /**
  * `minion apply` without `--local`: asks the running daemon to apply the states,

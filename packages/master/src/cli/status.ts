@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { BrineError, useColor } from '@brine/common';
-import { control } from './control/client.js';
-import type { ControlRequest } from './control/protocol.js';
-import { socketOf, tgtType, withTargeting, type TargetOptions } from './jobs-command.js';
+import { control } from '../control/client.js';
+import type { ControlRequest } from '../control/protocol.js';
+import { socketOf, tgtType, withTargeting, type TargetOptions } from './jobs.js';
 import { formatStatusTable, isHealthy } from './status-format.js';
 
 /**
