@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The whole test suite: check for import cycles, type-check the tests, run unit and end-to-end tests, then the VM suite
-// (real LUKS and LVM in QEMU guests; see docs/VM-HARNESS.md).
+// The whole test suite: check for import cycles, lint and check the formatting (Biome, biome.jsonc), type-check the tests,
+// run unit and end-to-end tests, then the VM suite (real LUKS and LVM in QEMU guests; see docs/VM-HARNESS.md).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ function step(cmd, args) {
 }
 
 step(process.execPath, [join(root, 'scripts', 'check-cycles.mjs')]);
+// The same check as `npm run lint`: lint errors, warnings and unformatted files all fail; nothing is written.
+step(bin('biome'), ['ci', '--error-on-warnings']);
 step(bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
 step(bin('vitest'), ['run', ...process.argv.slice(2)]);
 step(bin('vitest'), ['run', '--config', 'vitest.vm.config.ts']);

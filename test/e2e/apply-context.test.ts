@@ -35,8 +35,8 @@ describe('master apply: what a pushed state.apply brings along', () => {
     const minions = ['db1', 'broken1', 'vault2'].map((id) => cluster.startMinion({ id, extra: { grains: { out_dir: out } } }));
     await Promise.all(minions.map((m) => m.waitFor('minion ready')));
   });
-  afterAll(() => {
-    cluster.close();
+  afterAll(async () => {
+    await cluster.close();
     rmSync(states, { recursive: true, force: true });
   });
 

@@ -13,6 +13,7 @@ import { BIN, Cluster, ROOT, runOnTty } from '../support/cluster.js';
 // --version, colours, no stray keys, audited key actions, for both CLIs.
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts an ANSI colour code (SGR)
 const SGR = /\x1b\[[0-9;]*m/;
 const STACK = /^\s+at /m;
 

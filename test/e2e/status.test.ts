@@ -21,6 +21,7 @@ interface Status {
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts an ANSI colour code (SGR)
 const SGR = /\x1b\[[0-9;]*m/;
 
 describe('master status', () => {

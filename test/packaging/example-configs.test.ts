@@ -40,7 +40,7 @@ describe.each(cases)('the shipped /etc/brine/$name', ({ name, load }) => {
     const uncommented = text
       .split('\n')
       .filter((l) => !PLACEHOLDERS.test(l))
-      .map((l) => (/^#([a-z_]+:|  - )/.test(l) ? l.slice(1) : l))
+      .map((l) => (/^#([a-z_]+:| {2}- )/.test(l) ? l.slice(1) : l))
       .join('\n');
     expect({ ...load(write(`${name}-uncommented`, uncommented)), configFile: undefined }).toEqual({ ...defaults, configFile: undefined });
   });

@@ -86,6 +86,7 @@ export function installMissingPackages(packages = REQUIRED_PACKAGES) {
  */
 function missingPackages(packages) {
   // dpkg-query exits non-zero when a name is unknown to dpkg; the lines it prints still tell the rest.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a template
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Abbrev}\n', ...packages], { encoding: 'utf8' });
   if (r.error) throw new VmDependencyError(`cannot run dpkg-query (${r.error.message}): the VM harness needs a Debian-based host`, [...packages]);
   const installed = new Set(

@@ -193,7 +193,7 @@ umount /srv/data && cryptsetup close data && cryptsetup close other && vgchange 
       'Formatted /dev/mapper/data as ext4',
       'Mounted /dev/mapper/data at /srv/data',
     ]) expect(first).toContain(line);
-    expect(first).toMatch(/Succeeded: 10 \(changed=10\)\nFailed:    0/);
+    expect(first).toMatch(/Succeeded: 10 \(changed=10\)\nFailed: {4}0/);
     expect(readOut(out, 'hello.txt')).toBe('kept across boots\n');
 
     const second = resultsById(out, 'second.json');

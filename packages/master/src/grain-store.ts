@@ -86,7 +86,7 @@ export class FileGrainStore implements GrainStore {
   }
 
   async flushed(): Promise<void> {
-    while (this.unwritten.size > 0 || this.draining) await this.drain();
+    while (this.unwritten.size > 0 || this.draining !== undefined) await this.drain();
   }
 
   get(id: string): Grains | undefined {

@@ -12,7 +12,6 @@ import {
   RefuseCode,
   SESSION_ID_BYTES,
   type AuthFrame,
-  type AuthResult,
   type AuthStatus,
   type HandshakeResponder,
   type Header,
@@ -321,11 +320,14 @@ export class MasterServer {
       return { res: { t: 'res', id: req.id, ok: true, value: out.value ?? null }, body: undefined };
     };
     const out = this.d.operations.run(req, { session, peer });
-    return out.later ? out.later.then(respond) : respond(out);
+    return out.later !== undefined ? out.later.then(respond) : respond(out);
   }
 
   private whenAnswered(answer: Answer | Promise<Answer>, send: (a: Answer) => void): void {
-    if (!(answer instanceof Promise)) return send(answer);
+    if (!(answer instanceof Promise)) {
+      send(answer);
+      return;
+    }
     answer.then(send).catch((err: unknown) => this.d.log.error({ err: (err as Error).message }, 'could not send a deferred answer'));
   }
 

@@ -57,7 +57,7 @@ describe('etcd writes in batches', () => {
     });
     const warnings: string[] = [];
     const log = createLogger({ name: 'test', level: 'silent' });
-    log.warn = ((obj: unknown, msg: string) => void warnings.push(msg)) as typeof log.warn;
+    log.warn = ((_obj: unknown, msg: string) => void warnings.push(msg)) as typeof log.warn;
     const lease = new MasterLease(counting, log);
     await new Promise((r) => setTimeout(r, 4000));
     await lease.close();

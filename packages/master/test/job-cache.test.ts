@@ -24,7 +24,7 @@ describe('job cache returns', () => {
   it('stores fifty returns arriving at once, each settling once on disk, readable by a new cache', async () => {
     const dir = cachedir();
     const cache = new JobCache(dir, 24, log);
-    cache.create(job);
+    await cache.create(job);
     const saved = minions.map((m) => cache.addReturn(JID, ret(m)));
     expect(saved.every((p) => p instanceof Promise)).toBe(true);
     // Served from memory before the write lands.
@@ -39,7 +39,7 @@ describe('job cache returns', () => {
   it("keeps a minion's latest return for a job, and refuses a minion the job was not for", async () => {
     const dir = cachedir();
     const cache = new JobCache(dir, 24, log);
-    cache.create(job);
+    await cache.create(job);
     await cache.addReturn(JID, ret('m001', false));
     await cache.addReturn(JID, ret('m001', true));
     expect(await cache.addReturn(JID, ret('intruder'))).toBe(false);
@@ -49,7 +49,7 @@ describe('job cache returns', () => {
   it('skips a line cut short by a crash and keeps the returns written after it whole', async () => {
     const dir = cachedir();
     const before = new JobCache(dir, 24, log);
-    before.create(job);
+    await before.create(job);
     await before.addReturn(JID, ret('m000'));
     // The master died in the middle of its next append; a new master process appends after it.
     appendFileSync(join(dir, 'jobs', JID, 'returns.jsonl'), '{"minion":"m001","succ');

@@ -32,6 +32,7 @@ describe('master status table', () => {
     const coloured = formatStatusTable(minions, true);
     expect(coloured).toContain('\x1b[0;31mdisconnected\x1b[0m');
     expect(coloured).toContain('\x1b[0;32mconnected   \x1b[0m');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes this strips
     expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(formatStatusTable(minions, false));
   });
 

@@ -1,6 +1,6 @@
 import { createHash, hkdfSync } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { Label, NONCE_BYTES } from './constants.js';
+import { type Label, NONCE_BYTES } from './constants.js';
 
 export const concat = (...parts: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -3,7 +3,7 @@ import { encodeWelcome, type AuthFrame, type HelloFrame } from './codec.js';
 import { concat, open, randomBytes, seal, zero } from './crypto.js';
 import { ProtocolError } from './errors.js';
 import { identityKey, openIdentity, prekeyStatement, sessionCipher, splitMasterIdentity, transcriptHash } from './handshake-keys.js';
-import { Ed25519Key, X25519Key } from './native-keys.js';
+import { type Ed25519Key, X25519Key } from './native-keys.js';
 import type { SessionCipher } from './session-cipher.js';
 
 export interface Prekey {

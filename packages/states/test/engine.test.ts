@@ -168,6 +168,7 @@ describe('cmd.run (real commands)', () => {
       'main.sls': JSON.stringify({
         same: { 'cmd.run': [{ name: "echo checking; echo \"changed=no comment='already there'\"" }, { stateful: true }] },
         json: { 'cmd.run': [{ name: 'echo \'{"changed": true, "comment": "made it", "made": 1}\'' }, { stateful: true }] },
+        // biome-ignore lint/suspicious/noThenProperty: an SLS state id in test data, never awaited
         then: { 'test.nop': [{ onchanges: ['same'] }] },
       }),
     }));

@@ -56,6 +56,7 @@ describe('command runner', () => {
 
   it('returns exit code and output without the final newline, in the given directory, with env added to the inherited one', async () => {
     const runner = processRunner();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for /bin/sh to expand
     const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$BRINE_T:${PATH:+path}"; echo oops >&2; exit 3'], { cwd: '/tmp', env: { BRINE_T: 'x' } });
     expect(r).toMatchObject({ exitCode: 3, stdout: '/tmp\nx:path', stderr: 'oops' });
     expect((await runner.run('printf', ['a\\n\\n'])).stdout).toBe('a\n');

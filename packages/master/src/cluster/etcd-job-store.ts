@@ -1,4 +1,4 @@
-import { type Logger } from '@brine/common';
+import type { Logger } from '@brine/common';
 import type { IKeyValue, Namespace } from 'etcd3';
 import { isJid, jidTime } from '../jobs/jid.js';
 import type { JobCache } from '../jobs/job-cache.js';

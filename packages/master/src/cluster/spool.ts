@@ -78,7 +78,7 @@ export class EtcdSpool {
    */
   put(key: string, value: string, opts: { ifAbsent?: boolean } = {}): Promise<void> {
     const before = this.lastOfKey.get(key);
-    const write = (before ? before.catch(() => undefined) : Promise.resolve()).then(() => this.write(key, value, opts.ifAbsent === true));
+    const write = (before !== undefined ? before.catch(() => undefined) : Promise.resolve()).then(() => this.write(key, value, opts.ifAbsent === true));
     const settled = write.catch(() => undefined).then(() => {
       if (this.lastOfKey.get(key) === settled) this.lastOfKey.delete(key);
     });

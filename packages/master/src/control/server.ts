@@ -12,7 +12,7 @@ import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import type { AuditLog } from '../audit.js';
 import { applyKeyAction, type KeyAction } from '../key-actions.js';
 import { fingerprintOf, KEY_STATES, type KeyStore } from '../keystore.js';
-import type { ControlEvent, ControlRequest, WireRequest } from './protocol.js';
+import type { ControlEvent, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 const KEY_EVENTS: ReadonlySet<string> = new Set(['key_accepted', 'key_rejected', 'key_deleted']);

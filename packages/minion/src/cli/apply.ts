@@ -1,7 +1,7 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { globalOptions, LOG_LEVELS } from '@brine/common';
 import { applyRefused, DEFAULT_WAIT, type ApplyFlags } from './apply-options.js';
-import { loadMinionConfig } from '../config.js';
+import { loadMinionConfig, type MinionConfig } from '../config.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -26,7 +26,7 @@ export function registerApply(program: Command): void {
       const flags = { ...opts, config: globalOptions(cmd).config };
       const sls = target === 'highstate' ? 'highstate' : target.split(',').map((s) => s.trim()).filter(Boolean);
       if (sls !== 'highstate' && sls.length === 0) return void (process.exitCode = applyRefused(`no SLS names in '${target}'`));
-      let config;
+      let config: MinionConfig;
       try {
         config = loadMinionConfig(flags.config);
       } catch (err) {

@@ -1,5 +1,5 @@
 import { BrineError, type Logger } from '@brine/common';
-import { compileStates, runStates, StateCompileError, type SecretProvider, type SlsRenderer, type StateResults } from '@brine/states';
+import { compileStates, runStates, StateCompileError, type CompiledRun, type SecretProvider, type SlsRenderer, type StateResults } from '@brine/states';
 
 export interface StateRunRequest {
   minionId: string;
@@ -23,7 +23,7 @@ export type StateRunOutcome = { kind: 'problems'; problems: string[] } | { kind:
  * state runs the master pushes or the minion starts at boot.
  */
 export async function runStateTree(req: StateRunRequest): Promise<StateRunOutcome> {
-  let run;
+  let run: CompiledRun;
   try {
     run = compileStates({
       fileRoots: [...req.fileRoots],

@@ -13,7 +13,7 @@ export function redactingLog(logger: Logger | undefined, redactor: Redactor): St
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (msg: string, fields?: Record<string, unknown>): void => {
-      if (!logger || !logger.isLevelEnabled(level)) return;
+      if (!logger?.isLevelEnabled(level)) return;
       logger[level](redactor.deep(fields ?? {}), redactor.string(msg));
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
