@@ -51,7 +51,15 @@ const ATTACKER = '127.0.0.2';
 function dealer(port, opts = {}) {
   const id = randomBytes(16).toString('hex');
   // No reconnects: a connection the master refuses is not tried again (each retry would be a new descriptor).
-  const s = new zmq.Dealer({ routingId: id, plainUsername: id, plainPassword: 'x', linger: 0, sendHighWaterMark: 0, reconnectInterval: -1, ...opts });
+  const s = new zmq.Dealer({
+    routingId: id,
+    plainUsername: id,
+    plainPassword: 'x',
+    linger: 0,
+    sendHighWaterMark: 0,
+    reconnectInterval: -1,
+    ...opts,
+  });
   s.connect(`tcp://${ATTACKER}:0;127.0.0.1:${port}`);
   return s;
 }
@@ -114,7 +122,8 @@ async function names(port, n) {
 }
 
 /** A channel to the master; `host` may carry a source address in ZeroMQ's `source:0;destination` form. */
-const channelTo = (port, identity, host = '127.0.0.1') => new MasterChannel({ host, port, identity, trust: () => {}, role: 'cli', grains: {}, timeoutMs: 10_000, log });
+const channelTo = (port, identity, host = '127.0.0.1') =>
+  new MasterChannel({ host, port, identity, trust: () => {}, role: 'cli', grains: {}, timeoutMs: 10_000, log });
 
 /** One key fetch of an accepted minion over a fresh session, in ms. */
 async function fetchKey(port, identity) {
@@ -133,7 +142,13 @@ async function fetchKey(port, identity) {
 async function keyLatency(port, identity, runs) {
   const ms = [];
   for (let i = 0; i < runs; i++) ms.push(await fetchKey(port, identity).catch(() => Infinity));
-  return round(percentile(ms.sort((a, b) => a - b), 50), 2);
+  return round(
+    percentile(
+      ms.sort((a, b) => a - b),
+      50,
+    ),
+    2,
+  );
 }
 
 /** New keys, each presented once over its own session, as many strangers would. */
@@ -190,7 +205,14 @@ async function stormThroughCrash(m, identities) {
   await m.crashAndRestart();
   await all;
   latencies.sort((a, b) => a - b);
-  return { n: identities.length, delivered: latencies.length, gave_up: gaveUp, retries, killed_at_ms: Math.round(killedAt), p99_ms: Math.round(percentile(latencies, 99)) };
+  return {
+    n: identities.length,
+    delivered: latencies.length,
+    gave_up: gaveUp,
+    retries,
+    killed_at_ms: Math.round(killedAt),
+    p99_ms: Math.round(percentile(latencies, 99)),
+  };
 }
 
 /**
@@ -220,7 +242,12 @@ async function revocationUnderLoad(m, identity, n) {
     .split('\n')
     .filter((l) => l.includes('"pillar_delivered"') && l.includes(`"minion":"${identity.id}"`))
     .map((l) => Date.parse(JSON.parse(l).time));
-  return { pipelined: n, answered, delivered_before: delivered.filter((t) => t <= returnedAt).length, delivered_after: delivered.filter((t) => t > returnedAt).length };
+  return {
+    pipelined: n,
+    answered,
+    delivered_before: delivered.filter((t) => t <= returnedAt).length,
+    delivered_after: delivered.filter((t) => t > returnedAt).length,
+  };
 }
 
 /** Progress on stderr, so stdout stays the JSON and the table. */
@@ -248,7 +275,11 @@ async function run(root) {
       await garbage(m.port, sizes.garbage);
       const seconds = (Date.now() - t0) / 1000;
       const rss = await settled(m.pid);
-      rounds.push({ rss_mib: rss, grown_mib: round(rss - base), audit_kib_per_window: perWindow(auditSize(m.dir) - audit0, seconds * (r + 1)) });
+      rounds.push({
+        rss_mib: rss,
+        grown_mib: round(rss - base),
+        audit_kib_per_window: perWindow(auditSize(m.dir) - audit0, seconds * (r + 1)),
+      });
     }
     out.garbage = rounds;
     phase('half-finished handshakes');
@@ -283,7 +314,9 @@ async function run(root) {
     out.storm_through_crash = await stormThroughCrash(m, fleet);
     phase('revocation under load');
     out.revocation = await revocationUnderLoad(m, legit, sizes.pipelined);
-    const leaked = spawnSync('grep', ['-rl', 'bench-passphrase-not-a-secret', m.dir, '--exclude-dir=pillar'], { encoding: 'utf8' }).stdout.trim();
+    const leaked = spawnSync('grep', ['-rl', 'bench-passphrase-not-a-secret', m.dir, '--exclude-dir=pillar'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     out.secret_in_files = leaked === '' ? 0 : leaked.split('\n').length;
     out.secret_in_log = m.master.log.includes('bench-passphrase-not-a-secret') ? 1 : 0;
     return out;
@@ -309,16 +342,66 @@ for (const r of results) {
   console.log(`\n${r.root === repoRoot ? 'this checkout' : r.root}`);
   console.log('| attack | figure | goal | |\n|---|---|---|---|');
   const rows = [
-    [`${sizes.garbage} garbage frames, ${sizes.rounds} rounds: retained MiB`, r.garbage.map((g) => g.grown_mib).join(' / '), `≤ ${GOALS.retained_mib}`, met(r.garbage.every((g) => g.grown_mib <= GOALS.retained_mib))],
-    ['garbage: audit log growth, KiB per 10 s window', r.garbage.at(-1).audit_kib_per_window, `≤ ${GOALS.audit_kib_per_window}`, met(r.garbage.at(-1).audit_kib_per_window <= GOALS.audit_kib_per_window)],
-    [`${sizes.half} half-finished handshakes: MiB held / after close`, `${r.half_handshakes.held_mib} / ${r.half_handshakes.after_close_mib}`, `after close ≤ ${GOALS.retained_mib}`, met(r.half_handshakes.after_close_mib <= GOALS.retained_mib)],
-    [`${sizes.names} connections under new PLAIN names: retained MiB`, r.names.after_mib, `≤ ${GOALS.retained_mib}`, met(r.names.after_mib <= GOALS.retained_mib)],
-    [`${sizes.keys} new keys from one address: pending files written`, r.key_flood.pending_files, '≤ max_pending_keys_per_address (64)', met(r.key_flood.pending_files <= 64)],
-    ['new-key flood: audit log growth, KiB per 10 s window', r.key_flood.audit_kib_per_window, `≤ ${GOALS.audit_kib_per_window}`, met(r.key_flood.audit_kib_per_window <= GOALS.audit_kib_per_window)],
-    ['new-key flood: a real key fetch, p50 ms before / during', `${r.key_flood.fetch_p50_ms_before} / ${r.key_flood.fetch_p50_ms_during}`, 'during ≤ 3 × before', met(r.key_flood.fetch_p50_ms_during <= 3 * r.key_flood.fetch_p50_ms_before)],
-    [`storm of ${r.storm_through_crash.n} key fetches, master killed -9 and restarted: gave up`, `${r.storm_through_crash.gave_up} (p99 ${r.storm_through_crash.p99_ms} ms, ${r.storm_through_crash.retries} retries)`, GOALS.storm_errors, met(r.storm_through_crash.gave_up === 0)],
-    [`${sizes.pipelined} pipelined key requests, key rejected: audited deliveries before / after the command returned`, `${r.revocation.delivered_before} / ${r.revocation.delivered_after}`, GOALS.deliveries_after_revocation, met(r.revocation.delivered_after === 0)],
-    ['secret in the master\'s files / log', `${r.secret_in_files} / ${r.secret_in_log}`, '0 / 0', met(r.secret_in_files + r.secret_in_log === 0)],
+    [
+      `${sizes.garbage} garbage frames, ${sizes.rounds} rounds: retained MiB`,
+      r.garbage.map((g) => g.grown_mib).join(' / '),
+      `≤ ${GOALS.retained_mib}`,
+      met(r.garbage.every((g) => g.grown_mib <= GOALS.retained_mib)),
+    ],
+    [
+      'garbage: audit log growth, KiB per 10 s window',
+      r.garbage.at(-1).audit_kib_per_window,
+      `≤ ${GOALS.audit_kib_per_window}`,
+      met(r.garbage.at(-1).audit_kib_per_window <= GOALS.audit_kib_per_window),
+    ],
+    [
+      `${sizes.half} half-finished handshakes: MiB held / after close`,
+      `${r.half_handshakes.held_mib} / ${r.half_handshakes.after_close_mib}`,
+      `after close ≤ ${GOALS.retained_mib}`,
+      met(r.half_handshakes.after_close_mib <= GOALS.retained_mib),
+    ],
+    [
+      `${sizes.names} connections under new PLAIN names: retained MiB`,
+      r.names.after_mib,
+      `≤ ${GOALS.retained_mib}`,
+      met(r.names.after_mib <= GOALS.retained_mib),
+    ],
+    [
+      `${sizes.keys} new keys from one address: pending files written`,
+      r.key_flood.pending_files,
+      '≤ max_pending_keys_per_address (64)',
+      met(r.key_flood.pending_files <= 64),
+    ],
+    [
+      'new-key flood: audit log growth, KiB per 10 s window',
+      r.key_flood.audit_kib_per_window,
+      `≤ ${GOALS.audit_kib_per_window}`,
+      met(r.key_flood.audit_kib_per_window <= GOALS.audit_kib_per_window),
+    ],
+    [
+      'new-key flood: a real key fetch, p50 ms before / during',
+      `${r.key_flood.fetch_p50_ms_before} / ${r.key_flood.fetch_p50_ms_during}`,
+      'during ≤ 3 × before',
+      met(r.key_flood.fetch_p50_ms_during <= 3 * r.key_flood.fetch_p50_ms_before),
+    ],
+    [
+      `storm of ${r.storm_through_crash.n} key fetches, master killed -9 and restarted: gave up`,
+      `${r.storm_through_crash.gave_up} (p99 ${r.storm_through_crash.p99_ms} ms, ${r.storm_through_crash.retries} retries)`,
+      GOALS.storm_errors,
+      met(r.storm_through_crash.gave_up === 0),
+    ],
+    [
+      `${sizes.pipelined} pipelined key requests, key rejected: audited deliveries before / after the command returned`,
+      `${r.revocation.delivered_before} / ${r.revocation.delivered_after}`,
+      GOALS.deliveries_after_revocation,
+      met(r.revocation.delivered_after === 0),
+    ],
+    [
+      "secret in the master's files / log",
+      `${r.secret_in_files} / ${r.secret_in_log}`,
+      '0 / 0',
+      met(r.secret_in_files + r.secret_in_log === 0),
+    ],
   ];
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }

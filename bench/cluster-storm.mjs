@@ -50,15 +50,53 @@ for (const n of sizes) {
       return () => clearTimeout(timer);
     },
   });
-  const row = (r) => ({ wall_s: r.wall_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms, delivered: r.delivered, errors: r.errors, retries: r.retries, stuck: r.stuck });
-  results.push({ n, kill_after_ms: killAfterMs, single: row(single), cluster: row(cluster), wall_ratio: round(cluster.wall_s / single.wall_s, 2) });
+  const row = (r) => ({
+    wall_s: r.wall_s,
+    p50_ms: r.p50_ms,
+    p99_ms: r.p99_ms,
+    delivered: r.delivered,
+    errors: r.errors,
+    retries: r.retries,
+    stuck: r.stuck,
+  });
+  results.push({
+    n,
+    kill_after_ms: killAfterMs,
+    single: row(single),
+    cluster: row(cluster),
+    wall_ratio: round(cluster.wall_s / single.wall_s, 2),
+  });
 }
 console.log(JSON.stringify({ goals: GOALS, results }));
 new console.Console(process.stderr).table(
   Object.fromEntries(
     results.flatMap((r) => [
-      [`single master N=${r.n}`, { 'wall s': r.single.wall_s, 'p50 ms': r.single.p50_ms, 'p99 ms': r.single.p99_ms, delivered: r.single.delivered, errors: r.single.errors, retries: r.single.retries, stuck: r.single.stuck, 'killed at ms': '–' }],
-      [`3 masters, 1 killed N=${r.n}`, { 'wall s': r.cluster.wall_s, 'p50 ms': r.cluster.p50_ms, 'p99 ms': r.cluster.p99_ms, delivered: r.cluster.delivered, errors: r.cluster.errors, retries: r.cluster.retries, stuck: r.cluster.stuck, 'killed at ms': r.kill_after_ms }],
+      [
+        `single master N=${r.n}`,
+        {
+          'wall s': r.single.wall_s,
+          'p50 ms': r.single.p50_ms,
+          'p99 ms': r.single.p99_ms,
+          delivered: r.single.delivered,
+          errors: r.single.errors,
+          retries: r.single.retries,
+          stuck: r.single.stuck,
+          'killed at ms': '–',
+        },
+      ],
+      [
+        `3 masters, 1 killed N=${r.n}`,
+        {
+          'wall s': r.cluster.wall_s,
+          'p50 ms': r.cluster.p50_ms,
+          'p99 ms': r.cluster.p99_ms,
+          delivered: r.cluster.delivered,
+          errors: r.cluster.errors,
+          retries: r.cluster.retries,
+          stuck: r.cluster.stuck,
+          'killed at ms': r.kill_after_ms,
+        },
+      ],
     ]),
   ),
 );

@@ -11,7 +11,11 @@ import { compileStates, jinjaYamlRenderer } from '../packages/states/dist/index.
 import { parseSls } from '../packages/states/dist/render/yaml.js';
 
 const { values } = parseArgs({
-  options: { states: { type: 'string', default: '10000' }, files: { type: 'string', default: '100' }, runs: { type: 'string', default: '15' } },
+  options: {
+    states: { type: 'string', default: '10000' },
+    files: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '15' },
+  },
 });
 const STATES = Number(values.states);
 const FILES = Number(values.files);
@@ -35,7 +39,10 @@ function plainSls(f) {
     if (i % 7 === 6) reqs.push(`    - onchanges:\n      - s${f}-${i - 3}`);
     const kind = i % 3;
     if (kind === 0) out.push(`${id}:\n  cmd.run:\n    - name: echo ${id}\n    - cwd: /\n${reqs.join('\n')}`);
-    else if (kind === 1) out.push(`${id}:\n  file.managed:\n    - name: /srv/app/${id}.conf\n    - contents: "key=${id}"\n    - mode: '0640'\n${reqs.join('\n')}`);
+    else if (kind === 1)
+      out.push(
+        `${id}:\n  file.managed:\n    - name: /srv/app/${id}.conf\n    - contents: "key=${id}"\n    - mode: '0640'\n${reqs.join('\n')}`,
+      );
     else out.push(`${id}:\n  test.succeed_without_changes:\n${reqs.join('\n') || '    - order: 5'}`);
   }
   return out.join('\n') + '\n';
@@ -134,15 +141,22 @@ for (const [kind, root] of Object.entries(trees)) {
     warm: measure(root, { reuseRenderer: true }),
     ...(kind === 'plain' && { 'yaml-parse-only': measureParse(root) }),
   };
-  if (!process.env.KEEP) rmSync(root, { recursive: true, force: true }); else process.stderr.write(`${kind}: ${root}\n`);
+  if (!process.env.KEEP) rmSync(root, { recursive: true, force: true });
+  else process.stderr.write(`${kind}: ${root}\n`);
 }
 
 const report = { benchmark: 'compile', node: process.version, states: STATES, files: FILES, runs: RUNS, goalMs: GOAL_MS, results };
 const rows = Object.entries(results).flatMap(([kind, r]) =>
-  Object.entries(r).map(([cache, m]) => `${`${kind} / ${cache}`.padEnd(24)} ${String(m.states).padStart(7)} ${String(m.min).padStart(9)} ${String(m.median).padStart(9)} ${String(m.p90).padStart(9)}   ${cache === 'yaml-parse-only' ? '(part of cold)' : m.median <= GOAL_MS ? 'within goal' : 'over goal'}`),
+  Object.entries(r).map(
+    ([cache, m]) =>
+      `${`${kind} / ${cache}`.padEnd(24)} ${String(m.states).padStart(7)} ${String(m.min).padStart(9)} ${String(m.median).padStart(9)} ${String(m.p90).padStart(9)}   ${cache === 'yaml-parse-only' ? '(part of cold)' : m.median <= GOAL_MS ? 'within goal' : 'over goal'}`,
+  ),
 );
 process.stderr.write(
-  [`render + compile + order, ${STATES} states in ${FILES} SLS files (${RUNS} runs each, ms; goal ${GOAL_MS} ms)`,
-    `${'tree / cache'.padEnd(24)} ${'states'.padStart(7)} ${'min'.padStart(9)} ${'median'.padStart(9)} ${'p90'.padStart(9)}`, ...rows].join('\n') + '\n',
+  [
+    `render + compile + order, ${STATES} states in ${FILES} SLS files (${RUNS} runs each, ms; goal ${GOAL_MS} ms)`,
+    `${'tree / cache'.padEnd(24)} ${'states'.padStart(7)} ${'min'.padStart(9)} ${'median'.padStart(9)} ${'p90'.padStart(9)}`,
+    ...rows,
+  ].join('\n') + '\n',
 );
 process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -25,7 +25,19 @@ new console.Console(process.stderr).table(
   Object.fromEntries(
     results.map((r) => [
       `N=${r.n}`,
-      { 'session p50 ms': r.session_p50_ms, 'session p99 ms': r.session_p99_ms, 'key p50 ms': r.key_p50_ms, 'key p99 ms': r.key_p99_ms, 'key max ms': r.key_max_ms, 'on B': r.on_b, errors: r.errors, retries: r.retries, stuck: r.stuck, 'B CPU s': r.master_b_cpu_s, 'minions CPU s': r.minions_cpu_s },
+      {
+        'session p50 ms': r.session_p50_ms,
+        'session p99 ms': r.session_p99_ms,
+        'key p50 ms': r.key_p50_ms,
+        'key p99 ms': r.key_p99_ms,
+        'key max ms': r.key_max_ms,
+        'on B': r.on_b,
+        errors: r.errors,
+        retries: r.retries,
+        stuck: r.stuck,
+        'B CPU s': r.master_b_cpu_s,
+        'minions CPU s': r.minions_cpu_s,
+      },
     ]),
   ),
 );
@@ -38,14 +50,18 @@ async function failover(n) {
     for (let w = 0; w < workerCount && w * per < n; w++) {
       workers.push(fork(join(here, 'lib', 'failover-worker.mjs'), { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     }
-    const pubs = await Promise.all(workers.map((child, w) => ask(child, { type: 'keys', count: Math.min(per, n - w * per), first: w * per }, 'keys')));
+    const pubs = await Promise.all(
+      workers.map((child, w) => ask(child, { type: 'keys', count: Math.min(per, n - w * per), first: w * per }, 'keys')),
+    );
     const accepted = pubs.flatMap(({ keys }) => keys);
     const a = await startMaster({ accepted, options: MANY_FROM_ONE_ADDRESS });
     masters.push(a);
     const b = await startMaster({ accepted, options: MANY_FROM_ONE_ADDRESS, keysFrom: a });
     masters.push(b);
     const identity = readFileSync(join(a.dir, 'pki', 'master.pub'), 'utf8').trim();
-    const connected = await Promise.all(workers.map((child) => ask(child, { type: 'connect', ports: [a.port, b.port], identity }, 'connected')));
+    const connected = await Promise.all(
+      workers.map((child) => ask(child, { type: 'connect', ports: [a.port, b.port], identity }, 'connected')),
+    );
     const onA = connected.flatMap((r) => r.on).filter((m) => m.endsWith(`:${a.port}`)).length;
     if (onA !== n) throw new Error(`${n - onA} of ${n} minions did not start on master A`);
     await new Promise((r) => setTimeout(r, 500));
@@ -72,7 +88,11 @@ async function failover(n) {
       retries: reports.reduce((s, r) => s + r.retries, 0),
       stuck: reports.reduce((s, r) => s + r.stuck, 0),
       master_b_cpu_s: round(cpu / 1e9, 2),
-      master_b_cpu_ms_by_thread: Object.fromEntries(Object.entries(threads1).map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)]).filter(([, ms]) => ms > 0)),
+      master_b_cpu_ms_by_thread: Object.fromEntries(
+        Object.entries(threads1)
+          .map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)])
+          .filter(([, ms]) => ms > 0),
+      ),
       minions_cpu_s: round(reports.reduce((s, r) => s + r.cpu_ms, 0) / 1000, 2),
     };
   } finally {

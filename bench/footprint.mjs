@@ -22,7 +22,11 @@ const root = arg('root', repoRoot);
 const minionNodeFlags = arg('minion-node-flags', '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GOALS = { rss_mib: 50, ready_ms: 200 };
-const SALT = { rss_mib: 104, ready_ms: 1690, note: 'Salt 3006.1 minion on this kind of machine: 2 processes; start to ready with key accepted and master up' };
+const SALT = {
+  rss_mib: 104,
+  ready_ms: 1690,
+  note: 'Salt 3006.1 minion on this kind of machine: 2 processes; start to ready with key accepted and master up',
+};
 
 const stats = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -62,7 +66,13 @@ let master;
 try {
   // Provisioning: the minion's key pair is made by its CLI (keygen) and accepted on the master before either starts.
   const config = join(minionDir, 'minion.yml');
-  const base = ['id: footprint', `pki_dir: ${minionDir}/pki`, `cachedir: ${minionDir}/cache`, `sock_dir: ${minionDir}/run`, 'log_level: info'];
+  const base = [
+    'id: footprint',
+    `pki_dir: ${minionDir}/pki`,
+    `cachedir: ${minionDir}/cache`,
+    `sock_dir: ${minionDir}/run`,
+    'log_level: info',
+  ];
   writeFileSync(config, [...base, ''].join('\n'));
   const made = spawnSync(join(root, 'node_modules', '.bin', 'minion'), ['keygen', '-c', config], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`minion keygen failed: ${made.stderr}`);
@@ -98,17 +108,37 @@ try {
     settle_s: settleMs / 1000,
     minion: minionResult,
     master: { idle: masterIdle, one_minion_connected: masterOneMinion },
-    bare_node: { spawn_to_ready_ms: stats(floor.map((s) => s.spawnToReady)), rss_mib: stats(floor.map((s) => s.mem.rss)), rss_file_mib: stats(floor.map((s) => s.mem.file)) },
+    bare_node: {
+      spawn_to_ready_ms: stats(floor.map((s) => s.spawnToReady)),
+      rss_mib: stats(floor.map((s) => s.mem.rss)),
+      rss_file_mib: stats(floor.map((s) => s.mem.file)),
+    },
     goals: GOALS,
     salt: SALT,
   };
   console.log(JSON.stringify(result));
   new console.Console(process.stderr).table({
-    'minion spawn → ready, ms': { median: minionResult.spawn_to_ready_ms.median, p90: minionResult.spawn_to_ready_ms.p90, goal: `≤ ${GOALS.ready_ms}`, 'Salt 3006.1': SALT.ready_ms, 'bare node': result.bare_node.spawn_to_ready_ms.median },
+    'minion spawn → ready, ms': {
+      median: minionResult.spawn_to_ready_ms.median,
+      p90: minionResult.spawn_to_ready_ms.p90,
+      goal: `≤ ${GOALS.ready_ms}`,
+      'Salt 3006.1': SALT.ready_ms,
+      'bare node': result.bare_node.spawn_to_ready_ms.median,
+    },
     'minion ready_ms (own clock)': { median: minionResult.ready_ms_in_process.median, p90: minionResult.ready_ms_in_process.p90 },
-    'minion RSS idle, MiB': { median: minionResult.rss_mib.median, p90: minionResult.rss_mib.p90, goal: `≤ ${GOALS.rss_mib}`, 'Salt 3006.1': SALT.rss_mib, 'bare node': result.bare_node.rss_mib.median },
+    'minion RSS idle, MiB': {
+      median: minionResult.rss_mib.median,
+      p90: minionResult.rss_mib.p90,
+      goal: `≤ ${GOALS.rss_mib}`,
+      'Salt 3006.1': SALT.rss_mib,
+      'bare node': result.bare_node.rss_mib.median,
+    },
     '  of which anonymous': { median: minionResult.rss_anon_mib.median, p90: minionResult.rss_anon_mib.p90 },
-    '  of which file-backed': { median: minionResult.rss_file_mib.median, p90: minionResult.rss_file_mib.p90, 'bare node': result.bare_node.rss_file_mib.median },
+    '  of which file-backed': {
+      median: minionResult.rss_file_mib.median,
+      p90: minionResult.rss_file_mib.p90,
+      'bare node': result.bare_node.rss_file_mib.median,
+    },
     'master RSS idle, MiB': { median: masterIdle.rss },
     'master RSS, 1 minion, MiB': { median: masterOneMinion.rss },
   });

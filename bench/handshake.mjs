@@ -34,7 +34,10 @@ const mk = generateMasterKeys();
 const ring = new PrekeyRing(Ed25519Key.fromSecret(mk.signSecret), mk.identity, timings);
 const responder = new HandshakeResponder(mk.identity, ring, new ReplayGuard(), timings);
 const masterBox = X25519Key.fromSecret(mk.boxSecret);
-const minions = Array.from({ length: N + 200 }, (_, i) => new MinionIdentity(`m${i}`, X25519Key.fromSecret(generateMinionKeys().boxSecret)));
+const minions = Array.from(
+  { length: N + 200 },
+  (_, i) => new MinionIdentity(`m${i}`, X25519Key.fromSecret(generateMinionKeys().boxSecret)),
+);
 const staticShared = minions.map((m) => masterBox.agree(m.publicKey)); // the master caches these per accepted key
 const first = encodePayload({ t: 'req', id: 0, op: 'hello', args: { role: 'daemon' } });
 

@@ -62,7 +62,9 @@ try {
   while (Date.now() - t0 < minutes * 60_000) {
     storms.push(await run({ type: 'storm' }));
     const s = storms.at(-1);
-    process.stderr.write(`storm ${storms.length}: ${s.wall_s} s, ${s.errors} errors, ${s.stuck_handshake + s.stuck_request} stuck, master RSS ${memoryMiB(master.pid).rss} MiB\n`);
+    process.stderr.write(
+      `storm ${storms.length}: ${s.wall_s} s, ${s.errors} errors, ${s.stuck_handshake + s.stuck_request} stuck, master RSS ${memoryMiB(master.pid).rss} MiB\n`,
+    );
     await sleep(pauseMs);
   }
   clearInterval(sampler);
@@ -87,7 +89,16 @@ try {
     slope_mib_per_min: slope(samples),
     slope_second_half_mib_per_min: slope(half),
     storms: storms.length,
-    storm_wall_s: { median: round(percentile(storms.map((s) => s.wall_s).sort((a, b) => a - b), 50), 2), max: Math.max(...storms.map((s) => s.wall_s)) },
+    storm_wall_s: {
+      median: round(
+        percentile(
+          storms.map((s) => s.wall_s).sort((a, b) => a - b),
+          50,
+        ),
+        2,
+      ),
+      max: Math.max(...storms.map((s) => s.wall_s)),
+    },
     storm_errors: storms.reduce((sum, s) => sum + s.errors, 0),
     storm_stuck: storms.reduce((sum, s) => sum + s.stuck_handshake + s.stuck_request, 0),
     storm_retries: storms.reduce((sum, s) => sum + s.retries, 0),
@@ -98,11 +109,16 @@ try {
   console.log(JSON.stringify(result));
   new console.Console(process.stderr).table({
     'master RSS idle (keys accepted, no minion)': { MiB: result.rss_idle_mib },
-    [`master RSS, ${n} connected`]: { MiB: result.rss_connected_mib, note: `connect storm ${connect.wall_s} s, ${connect.errors} errors, ${connect.stuck_handshake + connect.stuck_request} stuck` },
+    [`master RSS, ${n} connected`]: {
+      MiB: result.rss_connected_mib,
+      note: `connect storm ${connect.wall_s} s, ${connect.errors} errors, ${connect.stuck_handshake + connect.stuck_request} stuck`,
+    },
     [`after ${storms.length} storms in ${minutes} min`]: { MiB: result.rss_end_mib, note: `max ${result.rss_max_mib} MiB` },
     'growth, whole run': { 'MiB/min': result.slope_mib_per_min },
     'growth, second half': { 'MiB/min': result.slope_second_half_mib_per_min },
-    'storms: wall s (median / max)': { note: `${result.storm_wall_s.median} / ${result.storm_wall_s.max}; ${result.storm_errors} errors, ${result.storm_stuck} stuck, ${result.storm_retries} retries, ${result.ping_errors} ping errors` },
+    'storms: wall s (median / max)': {
+      note: `${result.storm_wall_s.median} / ${result.storm_wall_s.max}; ${result.storm_errors} errors, ${result.storm_stuck} stuck, ${result.storm_retries} retries, ${result.ping_errors} ping errors`,
+    },
   });
 } finally {
   for (const { child } of workers) child.kill();

@@ -10,7 +10,6 @@ import { BenchCluster, bin } from './lib/cluster.mjs';
 import { ask, cpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
 import { numberArg } from './lib/args.mjs';
 
-
 // Five states of the kind Salt's figure used: file.managed and cmd.run tied by require/require_in.
 const FIVE_STATES = `
 {% set base = '/tmp/brine-bench/' ~ grains['id'] %}
@@ -59,9 +58,15 @@ async function main() {
     const pingCpuBefore = cpuOf(cluster);
     results.ping_all_in_process_ms = await median(runs, () => job({ cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), minions);
     results.ping_cpu_ms_per_job = cpuSince(cpuOf(cluster), pingCpuBefore, runs + 1);
-    results.apply5_all_first_ms = round((await job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 })).ms);
+    results.apply5_all_first_ms = round(
+      (await job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 })).ms,
+    );
     const cpuBefore = cpuOf(cluster);
-    results.apply5_all_in_process_ms = await median(runs, () => job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 }), minions);
+    results.apply5_all_in_process_ms = await median(
+      runs,
+      () => job({ cmd: 'apply', target: '*', tgt_type: 'glob', sls: ['five'], test: false, timeout: 60 }),
+      minions,
+    );
     results.apply5_cpu_ms_per_job = cpuSince(cpuOf(cluster), cpuBefore, runs + 1);
     results.cli_ping_one_ms = await median(runs, async () => cli(['ping', 'm000', '-c', cluster.masterConfig]), 1);
     results.cli_ping_all_ms = await median(runs, async () => cli(['ping', '*', '-c', cluster.masterConfig]), minions);
@@ -77,7 +82,11 @@ async function main() {
     await sim.startMaster();
     await ask(worker, { type: 'start', port: sim.port, count: simulated }, 'ready');
     const sock = join(sim.dir, 'run', 'master.sock');
-    results.ping_simulated_in_process_ms = await median(runs, () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }), simulated);
+    results.ping_simulated_in_process_ms = await median(
+      runs,
+      () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }),
+      simulated,
+    );
   } finally {
     worker.kill();
     await sim.close();
@@ -93,7 +102,14 @@ async function main() {
     cli_apply5_one_ms: ['CLI 5-state apply, one minion', null, 962],
     ping_simulated_in_process_ms: [`ping '*' to ${simulated} simulated minions`, 1000, null],
   };
-  console.table(Object.fromEntries(Object.entries(goals).map(([k, [label, goal, salt]]) => [label, { 'median ms': results[k], 'goal ms': goal ?? '', 'Salt 3006.1 ms': salt ?? '' }])));
+  console.table(
+    Object.fromEntries(
+      Object.entries(goals).map(([k, [label, goal, salt]]) => [
+        label,
+        { 'median ms': results[k], 'goal ms': goal ?? '', 'Salt 3006.1 ms': salt ?? '' },
+      ]),
+    ),
+  );
   const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells': cpu.minion_children });
   console.table({
     [`CPU ms per ping to ${minions} minions`]: cpuRow(results.ping_cpu_ms_per_job),
@@ -151,7 +167,12 @@ async function median(runs, fn, expect) {
     if (r.returned !== undefined && r.returned !== expect) throw new Error(`expected ${expect} returns, got ${r.returned}`);
     times.push(r.ms);
   }
-  return round(percentile(times.sort((a, b) => a - b), 50));
+  return round(
+    percentile(
+      times.sort((a, b) => a - b),
+      50,
+    ),
+  );
 }
 
 /** Many minions in one process: each its own key, session and socket, answering test.ping. */
@@ -164,7 +185,16 @@ async function simulatedWorker() {
   process.on('message', async (m) => {
     if (m.type !== 'start') return;
     const channels = Array.from({ length: m.count }, (_, i) => {
-      const channel = new MasterChannel({ host: '127.0.0.1', port: m.port, identity: new MinionIdentity(`sim${i}`, X25519Key.generate()), trust: () => {}, role: 'daemon', grains: {}, timeoutMs: 30_000, log });
+      const channel = new MasterChannel({
+        host: '127.0.0.1',
+        port: m.port,
+        identity: new MinionIdentity(`sim${i}`, X25519Key.generate()),
+        trust: () => {},
+        role: 'daemon',
+        grains: {},
+        timeoutMs: 30_000,
+        log,
+      });
       channel.onJob((job) => void channel.request('job.return', { jid: job.jid, success: true, ret: true }).catch(() => {}));
       return channel;
     });

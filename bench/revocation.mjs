@@ -41,7 +41,10 @@ try {
     const minion = minions[i];
     const rejecter = masters[i % masters.length];
     const others = masters.filter((m) => m !== rejecter);
-    const channels = others.map((m) => new MasterChannel({ host: '127.0.0.1', port: m.port, identity: minion, trust, role: 'daemon', grains: {}, timeoutMs: 5000, log }));
+    const channels = others.map(
+      (m) =>
+        new MasterChannel({ host: '127.0.0.1', port: m.port, identity: minion, trust, role: 'daemon', grains: {}, timeoutMs: 5000, log }),
+    );
     try {
       await Promise.all(channels.map((c) => c.connect()));
       const started = Date.now();
@@ -57,7 +60,14 @@ try {
           afterRecorded.push(closedAt - recordedAt);
         }
       }
-      const answers = await Promise.all(channels.map((c) => c.request('ping').then(() => 'served', (err) => (err instanceof ChannelError ? err.code : String(err)))));
+      const answers = await Promise.all(
+        channels.map((c) =>
+          c.request('ping').then(
+            () => 'served',
+            (err) => (err instanceof ChannelError ? err.code : String(err)),
+          ),
+        ),
+      );
       stillServed += answers.filter((a) => a !== 'rejected').length;
     } finally {
       channels.forEach((c) => c.close());

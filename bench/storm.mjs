@@ -41,7 +41,16 @@ new console.Console(process.stderr).table(
   Object.fromEntries(
     brine.map((r) => [
       `Brine N=${r.n}`,
-      { 'wall s': r.wall_s, 'p50 ms': r.p50_ms, 'p99 ms': r.p99_ms, 'master CPU ms/delivery': r.master_cpu_ms_per_delivery, errors: r.errors, retries: r.retries, stuck: r.stuck, 'master RSS MiB': r.master_rss_mib },
+      {
+        'wall s': r.wall_s,
+        'p50 ms': r.p50_ms,
+        'p99 ms': r.p99_ms,
+        'master CPU ms/delivery': r.master_cpu_ms_per_delivery,
+        errors: r.errors,
+        retries: r.retries,
+        stuck: r.stuck,
+        'master RSS MiB': r.master_rss_mib,
+      },
     ]),
   ),
 );
@@ -50,7 +59,10 @@ if (tang.length) printTang(tang);
 if (peers.length) {
   const row = (n) => {
     const cells = {};
-    for (const [peer, name] of [['kxd', 'kxd'], ['tang', 'Tang']]) {
+    for (const [peer, name] of [
+      ['kxd', 'kxd'],
+      ['tang', 'Tang'],
+    ]) {
       const r = ratios[peer].find((x) => x.n === n);
       if (r) Object.assign(cells, { [`Brine/${name} CPU per delivery`]: r.cpu_per_delivery, [`Brine/${name} wall`]: r.wall });
     }
@@ -63,7 +75,11 @@ async function stormBrine(n) {
   let master;
   const serve = async (accepted) => {
     master = await startMaster({ accepted, options: MANY_FROM_ONE_ADDRESS });
-    return { ports: [master.port], identity: readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim(), stop: () => master.stop() };
+    return {
+      ports: [master.port],
+      identity: readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim(),
+      stop: () => master.stop(),
+    };
   };
   const measure = () => {
     const threads0 = cpuByThread(master.pid);
@@ -73,7 +89,11 @@ async function stormBrine(n) {
       return {
         cpu_ns: cpuNs(master.pid) - cpu0,
         rss_mib: rssMiB(master.pid),
-        by_thread: Object.fromEntries(Object.entries(threads1).map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)]).filter(([, ms]) => ms > 0)),
+        by_thread: Object.fromEntries(
+          Object.entries(threads1)
+            .map(([name, ns]) => [name, round((ns - (threads0[name] ?? 0)) / 1e6)])
+            .filter(([, ms]) => ms > 0),
+        ),
       };
     };
   };

@@ -7,7 +7,6 @@
 import { printTang, stormTang } from './lib/tang.mjs';
 import { arg } from './lib/args.mjs';
 
-
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);
 const workers = Number(arg('workers', '4'));
 const seconds = (name) => (arg(name) === undefined ? undefined : Number(arg(name)));

@@ -43,15 +43,23 @@ for r in $(seq ${runs}); do
 done`;
   const r = await runInVm({ command, disks: [disk], shareDir: work, timeoutMs: 600_000 });
   if (r.exitCode !== 0) throw new Error(`guest failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
-  const bare = readFileSync(join(out, 'times'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]));
+  const bare = readFileSync(join(out, 'times'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split(' ')[1]));
   const state = [];
   for (let n = 1; n <= runs; n++) {
     const results = Object.values(JSON.parse(readFileSync(join(out, `state-${n}.json`), 'utf8')));
     const luks = results.find((x) => x.__id__ === 'data');
-    if (luks.result !== true || Object.keys(luks.changes).length === 0) throw new Error(`run ${n}: the state did not open the device: ${luks.comment}`);
+    if (luks.result !== true || Object.keys(luks.changes).length === 0)
+      throw new Error(`run ${n}: the state did not open the device: ${luks.comment}`);
     state.push(luks.duration);
   }
-  const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
+  const median = (xs) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
   const result = {
     runs,
     pbkdf: 'cryptsetup default (argon2id), calibrated in the guest',

@@ -57,8 +57,22 @@ async function main() {
   const port = await freePort();
   const masterConfig = join(dir, 'master.yml');
   const minionConfig = join(dir, 'minion.yml');
-  writeFileSync(masterConfig, [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${dir}/master-pki`, `pillar_roots: [${join(root, 'pillar')}]`, `audit_log: ${dir}/audit.jsonl`, `sock_group: ''`, ''].join('\n'));
-  writeFileSync(minionConfig, [`master: 127.0.0.1:${port}`, `id: db1`, `pki_dir: ${dir}/minion-pki`, `acceptance_wait_time: 1`, ''].join('\n'));
+  writeFileSync(
+    masterConfig,
+    [
+      `interface: 127.0.0.1`,
+      `port: ${port}`,
+      `pki_dir: ${dir}/master-pki`,
+      `pillar_roots: [${join(root, 'pillar')}]`,
+      `audit_log: ${dir}/audit.jsonl`,
+      `sock_group: ''`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    minionConfig,
+    [`master: 127.0.0.1:${port}`, `id: db1`, `pki_dir: ${dir}/minion-pki`, `acceptance_wait_time: 1`, ''].join('\n'),
+  );
 
   say(`master on 127.0.0.1:${port} (work dir ${dir})`);
   const master = start('master', masterConfig);
@@ -85,11 +99,19 @@ async function main() {
   show(items);
 
   say('audit log on the master: who got what, never the value');
-  const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  for (const r of audit) show(`${r.time} ${r.event}${r.minion ? ` ${r.minion}` : ''}${r.path ? ` ${r.path}` : ''}${r.peer ? ` from ${r.peer}` : ''}\n`);
+  const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  for (const r of audit)
+    show(`${r.time} ${r.event}${r.minion ? ` ${r.minion}` : ''}${r.path ? ` ${r.path}` : ''}${r.peer ? ` from ${r.peer}` : ''}\n`);
   const secret = /password: (?:!secret )?(.*)/.exec(readFileSync(join(root, 'pillar', 'minions', 'db1.sls'), 'utf8'))[1];
   const leaked = [master.log, minion.log, JSON.stringify(audit), items].some((t) => t.includes(secret));
-  say(leaked ? 'FAIL: the passphrase appeared in a log or in the pillar tree' : 'ok: the passphrase appears in no daemon log, not in the audit log, not in the pillar tree');
+  say(
+    leaked
+      ? 'FAIL: the passphrase appeared in a log or in the pillar tree'
+      : 'ok: the passphrase appears in no daemon log, not in the audit log, not in the pillar tree',
+  );
   if (leaked) process.exitCode = 1;
 }
 

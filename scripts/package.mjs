@@ -15,7 +15,19 @@
 // instead of xz: for tests, which check what is installed, not how small the file is).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,7 +67,8 @@ function fail(message) {
 }
 
 function checkHost() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') fail(`packages are built for linux-x64 with the node running this script; this is ${process.platform}-${process.arch}`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    fail(`packages are built for linux-x64 with the node running this script; this is ${process.platform}-${process.arch}`);
   if (!process.report.getReport().header.glibcVersionRuntime) fail('this node is not a glibc build; the packages target Debian (glibc)');
   if (Number(process.versions.node.split('.')[0]) < 20) fail(`Node ${process.versions.node} is too old to ship: Brine needs Node >= 20`);
   for (const tool of ['dpkg-deb', 'tar']) {
@@ -67,14 +80,27 @@ function checkHost() {
 function zeromqAddon(requireFrom) {
   requireFrom('zeromq');
   const addons = Object.keys(requireFrom.cache).filter((f) => f.endsWith('.node') && f.includes('zeromq'));
-  if (addons.length !== 1 || !/linux[/\\]x64[/\\]node[/\\]glibc-/.test(addons[0])) fail(`expected zeromq's linux-x64 glibc addon, loaded ${addons.join(', ') || 'none'}`);
+  if (addons.length !== 1 || !/linux[/\\]x64[/\\]node[/\\]glibc-/.test(addons[0]))
+    fail(`expected zeromq's linux-x64 glibc addon, loaded ${addons.join(', ') || 'none'}`);
   return addons[0];
 }
 
 /** One CommonJS file for a dependency the bundle loads at run time; returns the package dirs it took code from. */
 async function bundleDependency(entry, outfile, plugins = []) {
-  const result = await build({ entryPoints: [entry], outfile, bundle: true, format: 'cjs', platform: 'node', target: 'node20', metafile: true, plugins, logLevel: 'error' });
-  return Object.keys(result.metafile.inputs).map(packageDirOf).filter((d) => d !== undefined);
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    metafile: true,
+    plugins,
+    logLevel: 'error',
+  });
+  return Object.keys(result.metafile.inputs)
+    .map(packageDirOf)
+    .filter((d) => d !== undefined);
 }
 
 /** zeromq's loader searches a directory of prebuilt addons; the package has one, beside the code. */
@@ -103,7 +129,9 @@ function thirdPartyNotice(packageDirs, nodeLicense) {
   const parts = [`Node.js ${process.version} (usr/lib/brine/*/node)\n\n${nodeLicense}`];
   for (const dir of [...new Set(packageDirs)].sort()) {
     const { name, version, license } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    const texts = readdirSync(dir).filter((f) => /^(licen[cs]e|copying|notice)/i.test(f)).map((f) => readFileSync(join(dir, f), 'utf8').trim());
+    const texts = readdirSync(dir)
+      .filter((f) => /^(licen[cs]e|copying|notice)/i.test(f))
+      .map((f) => readFileSync(join(dir, f), 'utf8').trim());
     parts.push(`${name} ${version} (${license ?? 'see below'})\n\n${texts.join('\n\n') || `License: ${license}`}`);
   }
   return `${parts.join(`\n\n${'-'.repeat(72)}\n\n`)}\n`;
@@ -145,7 +173,10 @@ async function stage(name, root) {
   const requireFrom = createRequire(join(pkg, 'package.json'));
 
   copyRuntime(join(lib, 'node'));
-  write(join(lib, 'package.json'), `${JSON.stringify({ name: `brine-${name}`, version: VERSION, private: true, type: 'module' }, null, 2)}\n`);
+  write(
+    join(lib, 'package.json'),
+    `${JSON.stringify({ name: `brine-${name}`, version: VERSION, private: true, type: 'module' }, null, 2)}\n`,
+  );
   const entry = readFileSync(join(pkg, 'bin', `${name}.js`), 'utf8').replace(/^#!.*\n/, `#!/usr/lib/brine/${name}/node\n`);
   write(join(lib, 'bin', `${name}.js`), entry, 0o755);
   await bundleCli(name, join(lib, 'dist', 'bundle'), VERSION);
@@ -169,8 +200,23 @@ async function stage(name, root) {
     write(join(etcdDir, 'package.json'), '{ "name": "etcd3", "main": "lib/index.js" }\n');
   }
   // The application bundle's own dependencies (commander, yaml, pino, tweetnacl, ...).
-  const app = await build({ entryPoints: [join(pkg, 'dist', 'cli', 'main.js')], bundle: true, write: false, outdir: '/nonexistent', splitting: true, format: 'esm', platform: 'node', external: EXTERNAL, metafile: true, logLevel: 'error' });
-  shipped.push(...Object.keys(app.metafile.inputs).map(packageDirOf).filter((d) => d !== undefined));
+  const app = await build({
+    entryPoints: [join(pkg, 'dist', 'cli', 'main.js')],
+    bundle: true,
+    write: false,
+    outdir: '/nonexistent',
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    external: EXTERNAL,
+    metafile: true,
+    logLevel: 'error',
+  });
+  shipped.push(
+    ...Object.keys(app.metafile.inputs)
+      .map(packageDirOf)
+      .filter((d) => d !== undefined),
+  );
 
   for (const alias of [name, `brine-${name}`]) {
     mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
@@ -225,15 +271,38 @@ for (const name of names) {
   const installedKiB = await stage(name, root);
   const deb = join(out, `brine-${name}_${VERSION}_amd64.deb`);
   const tarball = join(out, `brine-${name}_${VERSION}_amd64.tar.gz`);
-  execFileSync('dpkg-deb', ['--root-owner-group', ...(opts.fast ? ['-Zgzip', '-z1'] : ['-Zxz']), '--build', root, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('dpkg-deb', ['--root-owner-group', ...(opts.fast ? ['-Zgzip', '-z1'] : ['-Zxz']), '--build', root, deb], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   // The same tree for hosts without dpkg, to unpack at /; the maintainer scripts ride along for reference.
   cpSync(join(root, 'DEBIAN'), join(root, 'usr', 'share', 'doc', `brine-${name}`, 'maintainer-scripts'), { recursive: true });
-  execFileSync('tar', ['--owner=0', '--group=0', '--sort=name', `--use-compress-program=gzip -${opts.fast ? 1 : 9}`, '-cf', tarball, '-C', root, 'usr', 'etc', 'lib']);
+  execFileSync('tar', [
+    '--owner=0',
+    '--group=0',
+    '--sort=name',
+    `--use-compress-program=gzip -${opts.fast ? 1 : 9}`,
+    '-cf',
+    tarball,
+    '-C',
+    root,
+    'usr',
+    'etc',
+    'lib',
+  ]);
   rmSync(root, { recursive: true, force: true });
-  report.push({ package: `brine-${name}`, version: VERSION, deb, deb_bytes: statSync(deb).size, tar_gz_bytes: statSync(tarball).size, installed_kib: installedKiB });
+  report.push({
+    package: `brine-${name}`,
+    version: VERSION,
+    deb,
+    deb_bytes: statSync(deb).size,
+    tar_gz_bytes: statSync(tarball).size,
+    installed_kib: installedKiB,
+  });
 }
 rmSync(join(out, 'stage'), { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 for (const r of report) {
-  process.stdout.write(`${r.package.padEnd(13)} ${r.version}  .deb ${(r.deb_bytes / 1e6).toFixed(1)} MB  .tar.gz ${(r.tar_gz_bytes / 1e6).toFixed(1)} MB  installed ${(r.installed_kib / 1024).toFixed(1)} MiB\n`);
+  process.stdout.write(
+    `${r.package.padEnd(13)} ${r.version}  .deb ${(r.deb_bytes / 1e6).toFixed(1)} MB  .tar.gz ${(r.tar_gz_bytes / 1e6).toFixed(1)} MB  installed ${(r.installed_kib / 1024).toFixed(1)} MiB\n`,
+  );
 }

@@ -24,7 +24,10 @@ export function ensureDebianPackages(who, packages, missing, services = []) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Another process of this machine may hold dpkg's lock (a parallel bench or test): wait for it.
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
-  for (const args of [['update', '-qq', ...lock], ['install', '-y', '-qq', '--no-install-recommends', ...lock, ...packages]]) {
+  for (const args of [
+    ['update', '-qq', ...lock],
+    ['install', '-y', '-qq', '--no-install-recommends', ...lock, ...packages],
+  ]) {
     // `update` does not wait for the lists lock: while another run holds it, retry (or stop, once that run installed them).
     for (let waited = 0; ; waited += LOCK_RETRY_MS) {
       const r = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -32,7 +35,9 @@ export function ensureDebianPackages(who, packages, missing, services = []) {
       if (!missing()) return;
       const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
       if (!/Could not get lock|Unable to lock/.test(output) || waited >= 300_000) {
-        throw new Error(`${who}: apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal}):\n${output.trimEnd().split('\n').slice(-20).join('\n')}`);
+        throw new Error(
+          `${who}: apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal}):\n${output.trimEnd().split('\n').slice(-20).join('\n')}`,
+        );
       }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_RETRY_MS);
     }

@@ -57,7 +57,8 @@ export async function startMaster({ root = repoRoot, accepted = [], options = {}
     const pki = join(dir, 'pki');
     mkdirSync(join(pki, 'minions'), { recursive: true, mode: 0o700 });
     for (const [id, pub] of accepted) writeFileSync(join(pki, 'minions', id), `${pub}\n`);
-    for (const file of keysFrom ? ['master.sign.key', 'master.box.key', 'master.pub'] : []) copyFileSync(join(keysFrom.dir, 'pki', file), join(pki, file));
+    for (const file of keysFrom ? ['master.sign.key', 'master.box.key', 'master.pub'] : [])
+      copyFileSync(join(keysFrom.dir, 'pki', file), join(pki, file));
     const config = join(dir, 'master.yml');
     const lines = [`interface: 127.0.0.1`, `port: ${port}`, `pki_dir: ${pki}`, `pillar_roots: [${pillar}]`];
     lines.push(`audit_log: ${dir}/audit.jsonl`, `sock_dir: ${dir}/run`, `cachedir: ${dir}/cache`, `sock_group: ''`, 'log_level: info');

@@ -18,9 +18,14 @@ async function acceptInEtcd(endpoints, accepted) {
   try {
     const at = new Date().toISOString();
     for (let i = 0; i < accepted.length; i += PUTS_PER_TXN) {
-      const puts = accepted.slice(i, i + PUTS_PER_TXN).map(([id, key]) => client.put(`${PREFIX}/keys/accepted/${id}`).value(JSON.stringify({ key, master: 'bench', at })));
+      const puts = accepted
+        .slice(i, i + PUTS_PER_TXN)
+        .map(([id, key]) => client.put(`${PREFIX}/keys/accepted/${id}`).value(JSON.stringify({ key, master: 'bench', at })));
       // One transaction per batch, moving the revision marker with it as every key change does (a key's version is never -1).
-      await client.if(`${PREFIX}/keys/revision`, 'Version', '>', -1).then(...puts, client.put(`${PREFIX}/keys/revision`).value(String(i))).commit();
+      await client
+        .if(`${PREFIX}/keys/revision`, 'Version', '>', -1)
+        .then(...puts, client.put(`${PREFIX}/keys/revision`).value(String(i)))
+        .commit();
     }
   } finally {
     client.close();

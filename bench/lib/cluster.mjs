@@ -13,7 +13,11 @@ export class BenchCluster {
   constructor(files = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'brine-bench-'));
     this.children = [];
-    for (const [rel, text] of Object.entries({ 'pillar/top.sls': "base:\n  '*':\n    - common\n", 'pillar/common.sls': 'site: bench\n', ...files })) {
+    for (const [rel, text] of Object.entries({
+      'pillar/top.sls': "base:\n  '*':\n    - common\n",
+      'pillar/common.sls': 'site: bench\n',
+      ...files,
+    })) {
       mkdirSync(dirname(join(this.dir, rel)), { recursive: true });
       writeFileSync(join(this.dir, rel), text);
     }
@@ -27,7 +31,22 @@ export class BenchCluster {
   async startMaster() {
     this.port = await freePort();
     const d = this.dir;
-    writeFileSync(this.masterConfig, [`interface: 127.0.0.1`, `port: ${this.port}`, `pki_dir: ${d}/pki`, `pillar_roots: [${d}/pillar]`, `file_roots: [${d}/states]`, `audit_log: ${d}/audit.jsonl`, `sock_dir: ${d}/run`, `cachedir: ${d}/cache`, `sock_group: ''`, 'auto_accept: true', ''].join('\n'));
+    writeFileSync(
+      this.masterConfig,
+      [
+        `interface: 127.0.0.1`,
+        `port: ${this.port}`,
+        `pki_dir: ${d}/pki`,
+        `pillar_roots: [${d}/pillar]`,
+        `file_roots: [${d}/states]`,
+        `audit_log: ${d}/audit.jsonl`,
+        `sock_dir: ${d}/run`,
+        `cachedir: ${d}/cache`,
+        `sock_group: ''`,
+        'auto_accept: true',
+        '',
+      ].join('\n'),
+    );
     this.master = this.spawn('master', ['-c', this.masterConfig]);
     await waitForLog(() => this.master.log, 'master listening');
     return this.master;
@@ -39,7 +58,18 @@ export class BenchCluster {
     for (let i = 0; i < count; i++) {
       const id = `m${String(i).padStart(3, '0')}`;
       const cfg = join(this.dir, `${id}.yml`);
-      writeFileSync(cfg, [`master: 127.0.0.1:${this.port}`, `id: ${id}`, `pki_dir: ${this.dir}/${id}/pki`, `cachedir: ${this.dir}/${id}/cache`, `sock_dir: ${this.dir}/${id}/run`, 'log_level: info', ''].join('\n'));
+      writeFileSync(
+        cfg,
+        [
+          `master: 127.0.0.1:${this.port}`,
+          `id: ${id}`,
+          `pki_dir: ${this.dir}/${id}/pki`,
+          `cachedir: ${this.dir}/${id}/cache`,
+          `sock_dir: ${this.dir}/${id}/run`,
+          'log_level: info',
+          '',
+        ].join('\n'),
+      );
       minions.push(this.spawn('minion', ['-c', cfg]));
     }
     await Promise.all(minions.map((m) => waitForLog(() => m.log, 'minion ready', 120_000)));

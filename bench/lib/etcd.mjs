@@ -64,7 +64,24 @@ export class TestCa {
     );
     await openssl('req', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`);
     chmodSync(key, 0o600);
-    await openssl('x509', '-req', '-in', csr, '-CA', this.ca, '-CAkey', this.caKey, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', CERT_DAYS, '-extfile', ext, '-out', cert);
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      this.ca,
+      '-CAkey',
+      this.caKey,
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-days',
+      CERT_DAYS,
+      '-extfile',
+      ext,
+      '-out',
+      cert,
+    );
     return { ca: this.ca, cert, key };
   }
 }
@@ -114,7 +131,14 @@ export class EtcdCluster {
     for (let i = 0; i < size; i++) {
       const [client, peer] = [await freePort(), await freePort()];
       const name = `etcd${i}`;
-      cluster.members.push({ name, clientUrl: `${scheme}://127.0.0.1:${client}`, peerUrl: `${scheme}://127.0.0.1:${peer}`, dataDir: join(cluster.dir, name), proc: undefined, log: '' });
+      cluster.members.push({
+        name,
+        clientUrl: `${scheme}://127.0.0.1:${client}`,
+        peerUrl: `${scheme}://127.0.0.1:${peer}`,
+        dataDir: join(cluster.dir, name),
+        proc: undefined,
+        log: '',
+      });
     }
     if (opts.tls) {
       cluster.authority = await TestCa.create(join(cluster.dir, 'tls'), 'brine-test-ca');
@@ -197,7 +221,10 @@ export class EtcdCluster {
   /** @param {...string} args @returns {Promise<{ exitCode: number | undefined, stdout: string, stderr: string }>} */
   async etcdctl(...args) {
     const tls = this.tls ? [`--cacert=${this.tls.ca}`, `--cert=${this.tls.cert}`, `--key=${this.tls.key}`] : [];
-    const r = await execa('etcdctl', [`--endpoints=${this.endpoints.join(',')}`, '--command-timeout=2s', ...tls, ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+    const r = await execa('etcdctl', [`--endpoints=${this.endpoints.join(',')}`, '--command-timeout=2s', ...tls, ...args], {
+      reject: false,
+      env: { ETCDCTL_API: '3' },
+    });
     return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
   }
 
@@ -207,7 +234,10 @@ export class EtcdCluster {
     for (;;) {
       const r = await this.etcdctl('put', '/brine-test/ready', String(Date.now()));
       if (r.exitCode === 0) return;
-      if (Date.now() > deadline) throw new Error(`etcd cluster not writable: ${r.stderr}\n${this.members.map((m) => `--- ${m.name}\n${m.log.slice(-2000)}`).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `etcd cluster not writable: ${r.stderr}\n${this.members.map((m) => `--- ${m.name}\n${m.log.slice(-2000)}`).join('\n')}`,
+        );
       await new Promise((done) => setTimeout(done, 100));
     }
   }

@@ -43,7 +43,15 @@ process.on('message', async (m) => {
 /** A session with the first master that lets it in, as the daemon's connect loop makes one. */
 async function connect(minion, m) {
   const masters = m.ports.map((port) => ({ host: '127.0.0.1', port }));
-  minion.channel = new FailoverChannel({ masters, identity: minion.identity, trust: trustOnly(m.identity), role: 'daemon', grains: { id: minion.identity.id }, timeoutMs: 10_000, log });
+  minion.channel = new FailoverChannel({
+    masters,
+    identity: minion.identity,
+    trust: trustOnly(m.identity),
+    role: 'daemon',
+    grains: { id: minion.identity.id },
+    timeoutMs: 10_000,
+    log,
+  });
   minion.channel.onSession(() => armed && void failedOver(minion));
   for (let attempt = 0; ; attempt++) {
     try {

@@ -32,14 +32,26 @@ process.on('message', async (m) => {
 
 /** The master to talk to (`port`), or the masters of a cluster (`ports`), and their pinned public key; how minions say hello, ping and give up. */
 function useMaster(m) {
-  master = { ports: m.ports ?? [m.port], trust: trustOnly(m.identity), pingMs: m.pingMs ?? 60_000, role: m.role ?? 'daemon', deadlineMs: m.deadlineMs ?? 180_000 };
+  master = {
+    ports: m.ports ?? [m.port],
+    trust: trustOnly(m.identity),
+    pingMs: m.pingMs ?? 60_000,
+    role: m.role ?? 'daemon',
+    deadlineMs: m.deadlineMs ?? 180_000,
+  };
 }
 
 /** A minion's link: to its one master, or over the cluster's in an order of its own, as `master_type: random` makes it. */
 function openChannel(identity) {
   const options = { identity, trust: master.trust, role: master.role, grains: { id: identity.id }, timeoutMs: 10_000, log };
   if (master.ports.length === 1) return new MasterChannel({ ...options, host: '127.0.0.1', port: master.ports[0] });
-  return new FailoverChannel({ ...options, masters: tryOrder(master.ports.map((port) => ({ host: '127.0.0.1', port })), true) });
+  return new FailoverChannel({
+    ...options,
+    masters: tryOrder(
+      master.ports.map((port) => ({ host: '127.0.0.1', port })),
+      true,
+    ),
+  });
 }
 
 async function fetchKey(channel) {

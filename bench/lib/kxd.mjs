@@ -51,11 +51,16 @@ export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAtte
       const { cert, key } = certs[i % certs.length];
       const url = `kxd://127.0.0.1:${server.port}/host${i}/luks`;
       return new Promise((resolve, reject) => {
-        execFile(KXC, [`--client_cert=${cert}`, `--client_key=${key}`, `--server_cert=${serverPki.cert}`, url], { encoding: 'buffer' }, (err, out, stderr) => {
-          if (err) reject(new Error(`kxd: kxc failed for host${i}: ${stderr}`));
-          else if (!out.equals(keys[i])) reject(new Error(`kxd: kxc did not get the key of host${i}`));
-          else resolve();
-        });
+        execFile(
+          KXC,
+          [`--client_cert=${cert}`, `--client_key=${key}`, `--server_cert=${serverPki.cert}`, url],
+          { encoding: 'buffer' },
+          (err, out, stderr) => {
+            if (err) reject(new Error(`kxd: kxc failed for host${i}: ${stderr}`));
+            else if (!out.equals(keys[i])) reject(new Error(`kxd: kxc did not get the key of host${i}`));
+            else resolve();
+          },
+        );
       });
     };
     await kxc(0); // the setup works, and kxd answers the real client with the key
@@ -108,12 +113,18 @@ async function kxcProcesses(server, count, kxc) {
   const cpu0 = server.cpuNs();
   const t0 = Date.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < count) await kxc(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < count) await kxc(next++);
+    }),
+  );
   const wall = Date.now() - t0;
   await server.settle();
-  return { fetches: count, server_cpu_ms_per_delivery: round((server.cpuNs() - cpu0) / 1e6 / count, 3), per_s: round((count * 1000) / wall) };
+  return {
+    fetches: count,
+    server_cpu_ms_per_delivery: round((server.cpuNs() - cpu0) / 1e6 / count, 3),
+    per_s: round((count * 1000) / wall),
+  };
 }
 
 /** Human table on stderr (stdout carries the JSON). */
@@ -122,7 +133,15 @@ export function printKxd(kxd) {
     Object.fromEntries(
       kxd.map((r) => [
         `kxd N=${r.n}`,
-        { 'wall s': r.wall_s, 'p50 ms': r.p50_ms, 'p99 ms': r.p99_ms, 'server CPU ms/delivery': r.server_cpu_ms_per_delivery, errors: r.errors, retries: r.retries, 'server RSS MiB': r.server_rss_mib },
+        {
+          'wall s': r.wall_s,
+          'p50 ms': r.p50_ms,
+          'p99 ms': r.p99_ms,
+          'server CPU ms/delivery': r.server_cpu_ms_per_delivery,
+          errors: r.errors,
+          retries: r.retries,
+          'server RSS MiB': r.server_rss_mib,
+        },
       ]),
     ),
   );
@@ -132,7 +151,20 @@ export function printKxd(kxd) {
 function selfSigned(dir, name, subjectAltName) {
   const paths = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
   const san = subjectAltName ? ['-addext', `subjectAltName=${subjectAltName}`] : [];
-  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/O=${name}`, ...san];
+  const args = [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/O=${name}`,
+    ...san,
+  ];
   execFileSync('openssl', [...args, '-keyout', paths.key, '-out', paths.cert], { stdio: ['ignore', 'ignore', 'pipe'] });
   return paths;
 }
@@ -155,7 +187,15 @@ async function startKxd(dir, { cert, key }) {
   const logPath = join(dir, 'kxd.log');
   // --logfile: kxd logs to syslog by default; --hook: a path that does not exist, so no hook runs
   // (none is installed by the package either); no --smtp_addr, so no mail is sent.
-  const args = ['--ip_addr=127.0.0.1', `--port=${port}`, `--data_dir=${join(dir, 'data')}`, `--cert=${cert}`, `--key=${key}`, `--logfile=${logPath}`, `--hook=${join(dir, 'no-hook')}`];
+  const args = [
+    '--ip_addr=127.0.0.1',
+    `--port=${port}`,
+    `--data_dir=${join(dir, 'data')}`,
+    `--cert=${cert}`,
+    `--key=${key}`,
+    `--logfile=${logPath}`,
+    `--hook=${join(dir, 'no-hook')}`,
+  ];
   const child = spawn(KXD, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
@@ -164,7 +204,10 @@ async function startKxd(dir, { cert, key }) {
     pid: child.pid,
     cpuNs: () => cpuNs(child.pid),
     /** Requests kxd allowed so far, from its log (a line per key it sent). */
-    allowed: () => log().split('\n').filter((l) => l.includes('Allowing request')).length,
+    allowed: () =>
+      log()
+        .split('\n')
+        .filter((l) => l.includes('Allowing request')).length,
     /** Waits until kxd has used no CPU for half a second (connections closed, buffers freed). */
     async settle() {
       let last = cpuNs(child.pid);

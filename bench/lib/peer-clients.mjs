@@ -17,7 +17,9 @@ export function requestOnce(send, options, body, timeoutMs = 60_000) {
     const req = send({ host: '127.0.0.1', agent: false, ...options }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
-      const tls = res.socket.getProtocol ? { protocol: `${res.socket.getProtocol()} ${res.socket.getCipher().name}`, resumed: res.socket.isSessionReused() } : {};
+      const tls = res.socket.getProtocol
+        ? { protocol: `${res.socket.getProtocol()} ${res.socket.getCipher().name}`, resumed: res.socket.isSessionReused() }
+        : {};
       res.on('end', () => resolve({ status: res.statusCode, data: Buffer.concat(chunks), ...tls }));
       res.on('error', reject);
     });
@@ -122,5 +124,7 @@ export function brineRatios(brine, peer, cpuKey) {
 
 export function withTimeout(promise, ms, message) {
   let timer;
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

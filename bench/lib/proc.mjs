@@ -43,7 +43,9 @@ export const reapedChildrenCpuNs = (pid) => statTicksNs(pid, [13, 14]);
 
 /** Resident memory of a process in MiB. */
 export function rssMiB(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Math.round(Number(line.split(/\s+/)[1]) / 1024);
 }
 
@@ -68,7 +70,9 @@ export const round = (v, digits = 1) => Math.round(v * 10 ** digits) / 10 ** dig
 export async function waitForLog(get, msg, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const line = get().split('\n').find((l) => l.includes(`"msg":"${msg}`));
+    const line = get()
+      .split('\n')
+      .find((l) => l.includes(`"msg":"${msg}`));
     if (line) return JSON.parse(line);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -2,7 +2,18 @@
 // connection, as its systemd socket does), N key recoveries starting at the same instant from
 // client worker processes, one TCP connection each, as booting clevis clients make them.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +33,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * socket unit that the tang package enables on port 80.
  */
 export function ensureTangTools() {
-  const missing = () => [TANGD, TANGD_KEYGEN].some((p) => !existsSync(p)) || ['clevis', 'jose', 'socat', 'curl'].some((c) => !hasCommand(c));
+  const missing = () =>
+    [TANGD, TANGD_KEYGEN].some((p) => !existsSync(p)) || ['clevis', 'jose', 'socat', 'curl'].some((c) => !hasCommand(c));
   ensureDebianPackages('tang', ['tang-common', 'clevis', 'jose', 'socat', 'curl'], missing);
 }
 
@@ -43,7 +55,14 @@ export async function stormTang({ n, workers = 4, timeoutS = 60 + n / 20, maxAtt
     const clients = await forkClients(join(here, 'tang-worker.mjs'), n, workers, children);
 
     const cpu0 = server.cpuNs();
-    const go = { port: server.port, path: `/rec/${recovery.kid}`, body: recovery.body, expect: recovery.expect, maxAttempts, attemptTimeoutMs: attemptTimeoutS * 1000 };
+    const go = {
+      port: server.port,
+      path: `/rec/${recovery.kid}`,
+      body: recovery.body,
+      expect: recovery.expect,
+      maxAttempts,
+      attemptTimeoutMs: attemptTimeoutS * 1000,
+    };
     const { reports, startAt } = await runClients(clients, () => go, timeoutS, `tang storm of ${n}`);
     const stuck = await server.settle();
     const cpu1 = server.cpuNs();
@@ -75,11 +94,23 @@ export function printTang(tang, ratios = []) {
     Object.fromEntries(
       tang.map((r) => [
         `Tang N=${r.n}`,
-        { 'wall s': r.wall_s, 'p50 ms': r.p50_ms, 'p99 ms': r.p99_ms, 'server CPU ms/recovery': r.server_cpu_ms_per_recovery, errors: r.errors, retries: r.retries },
+        {
+          'wall s': r.wall_s,
+          'p50 ms': r.p50_ms,
+          'p99 ms': r.p99_ms,
+          'server CPU ms/recovery': r.server_cpu_ms_per_recovery,
+          errors: r.errors,
+          retries: r.retries,
+        },
       ]),
     ),
   );
-  if (ratios.length) table(Object.fromEntries(ratios.map((r) => [`N=${r.n}`, { 'Brine/Tang CPU per delivery': r.cpu_per_delivery, 'Brine/Tang wall time': r.wall }])));
+  if (ratios.length)
+    table(
+      Object.fromEntries(
+        ratios.map((r) => [`N=${r.n}`, { 'Brine/Tang CPU per delivery': r.cpu_per_delivery, 'Brine/Tang wall time': r.wall }]),
+      ),
+    );
 }
 
 async function startTang(dir) {
@@ -90,7 +121,9 @@ async function startTang(dir) {
   const port = await freePort();
   const logPath = join(dir, 'tangd.log');
   const logFd = openSync(logPath, 'a');
-  const socat = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,backlog=1024`, `EXEC:${TANGD} ${db}`], { stdio: ['ignore', 'ignore', logFd] });
+  const socat = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,backlog=1024`, `EXEC:${TANGD} ${db}`], {
+    stdio: ['ignore', 'ignore', logFd],
+  });
   closeSync(logFd);
   const exited = new Promise((resolve) => socat.once('exit', resolve));
   const cgroup = serverCgroup(socat.pid);
@@ -106,7 +139,10 @@ async function startTang(dir) {
      */
     async settle() {
       const alive = cgroup
-        ? () => readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter((pid) => pid && Number(pid) !== socat.pid && running(pid)).length
+        ? () =>
+            readFileSync(join(cgroup, 'cgroup.procs'), 'utf8')
+              .split('\n')
+              .filter((pid) => pid && Number(pid) !== socat.pid && running(pid)).length
         : () => readFileSync(`/proc/${socat.pid}/task/${socat.pid}/children`, 'utf8').split(' ').filter(Boolean).length;
       let last = cpuNs();
       for (let quietSince = Date.now(), deadline = Date.now() + 60_000; Date.now() - quietSince < 1000 && Date.now() < deadline; ) {
@@ -189,7 +225,9 @@ function running(pid) {
 }
 
 function cgroupCpuNs(path) {
-  const line = readFileSync(join(path, 'cpu.stat'), 'utf8').split('\n').find((l) => l.startsWith('usage_usec '));
+  const line = readFileSync(join(path, 'cpu.stat'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('usage_usec '));
   return Number(line.split(' ')[1]) * 1000;
 }
 
@@ -219,7 +257,10 @@ async function recoveryRequest(dir, port) {
   const signing = readdirSync(db).find((f) => JSON.parse(readFileSync(join(db, f), 'utf8')).alg === 'ES512');
   const thp = signing.replace(/\.jwk$/, ''); // tangd-keygen names each key by its SHA-256 thumbprint
   const secret = 'tang-storm-secret-not-a-secret';
-  const jwe = execFileSync('clevis', ['encrypt', 'tang', JSON.stringify({ url: `http://127.0.0.1:${port}`, thp })], { input: secret, encoding: 'utf8' }).trim();
+  const jwe = execFileSync('clevis', ['encrypt', 'tang', JSON.stringify({ url: `http://127.0.0.1:${port}`, thp })], {
+    input: secret,
+    encoding: 'utf8',
+  }).trim();
   const header = JSON.parse(Buffer.from(jwe.split('.')[0], 'base64url').toString('utf8'));
   const clt = JSON.stringify(header.epk);
   const srv = jose(['jwk', 'thp', '-i-', '-f', header.kid, '-a', 'S256'], JSON.stringify(header.clevis.tang.adv));
@@ -232,7 +273,8 @@ async function recoveryRequest(dir, port) {
   const key = jose(['jwk', 'exc', '-l-', '-r-'], jose(['jwk', 'pub', '-i-'], data) + tmp);
   writeFileSync(join(dir, 'key.jwk'), key);
   writeFileSync(join(dir, 'secret.jwe'), jwe);
-  if (jose(['jwe', 'dec', '-k', join(dir, 'key.jwk'), '-i', join(dir, 'secret.jwe')]) !== secret) throw new Error('tang: the recovery request does not recover the secret');
+  if (jose(['jwe', 'dec', '-k', join(dir, 'key.jwk'), '-i', join(dir, 'secret.jwe')]) !== secret)
+    throw new Error('tang: the recovery request does not recover the secret');
   const { kty, crv, x, y } = JSON.parse(data);
   return { kid: header.kid, body, expect: { kty, crv, x, y } };
 }
@@ -248,7 +290,9 @@ async function waitForHttp(port, path, log) {
   for (const deadline = Date.now() + 10_000; ; await sleep(50)) {
     try {
       const status = await new Promise((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, agent: false }, (res) => resolve(res.resume().statusCode)).on('error', reject).end();
+        request({ host: '127.0.0.1', port, path, agent: false }, (res) => resolve(res.resume().statusCode))
+          .on('error', reject)
+          .end();
       });
       if (status === 200) return;
     } catch {

@@ -48,7 +48,9 @@ describe('adversary: crashes and leaks', () => {
     const fetched = await cluster.pillar('web1', ['get', 'luks:password']);
     expect(String(fetched.stdout)).toBe(SECRETS[1]);
     // Every file the cluster wrote (keys, audit, job cache, minion caches, configs), but the planted one.
-    const grep = spawnSync('grep', ['-rl', '--exclude-dir=leak-out', ...SECRETS.flatMap((x) => ['-e', x]), cluster.dir], { encoding: 'utf8' });
+    const grep = spawnSync('grep', ['-rl', '--exclude-dir=leak-out', ...SECRETS.flatMap((x) => ['-e', x]), cluster.dir], {
+      encoding: 'utf8',
+    });
     expect(grep.status, grep.stderr).toBe(1);
     expect(grep.stdout).toBe('');
     // And every log line the daemons and commands printed.

@@ -82,11 +82,26 @@ export interface Derived {
   toMinion: Uint8Array;
 }
 
-export function deriveKeys(w: Welcome, ephemeralSecret: Uint8Array, minionSecret: Uint8Array, minionPublic: Uint8Array, id: Uint8Array): Derived {
+export function deriveKeys(
+  w: Welcome,
+  ephemeralSecret: Uint8Array,
+  minionSecret: Uint8Array,
+  minionPublic: Uint8Array,
+  id: Uint8Array,
+): Derived {
   const ee = x25519(ephemeralSecret, w.prekey);
   const se = x25519(minionSecret, w.prekey);
   const ss = x25519(minionSecret, w.masterIdentity.subarray(32));
-  const transcript = sha512(utf8('brine/v2 transcript'), w.clientEphemeral, w.masterIdentity, w.prekeyId, w.prekey, w.signature, w.serverRandom, w.cookie);
+  const transcript = sha512(
+    utf8('brine/v2 transcript'),
+    w.clientEphemeral,
+    w.masterIdentity,
+    w.prekeyId,
+    w.prekey,
+    w.signature,
+    w.serverRandom,
+    w.cookie,
+  );
   const kId = hkdf(ee, transcript, 'brine/v2 identity', 32);
   const k = hkdf(cat(ee, se, ss), sha512(transcript, minionPublic, id), 'brine/v2 session', 64);
   return { kId, toMaster: k.slice(0, 32), toMinion: k.slice(32) };
@@ -191,7 +206,11 @@ export class Hostile {
    * A full handshake claiming `id` with `key` (the attacker may not hold the
    * secret: pass a wrong one and the master must refuse).
    */
-  async authenticate(id: string | Uint8Array, key: RawKeyPair, helloArgs: Record<string, unknown> = { role: 'cli', grains: {} }): Promise<AuthOutcome> {
+  async authenticate(
+    id: string | Uint8Array,
+    key: RawKeyPair,
+    helloArgs: Record<string, unknown> = { role: 'cli', grains: {} },
+  ): Promise<AuthOutcome> {
     const eph = x25519KeyPair();
     const w = await this.hello(eph.publicKey);
     if (!w) throw new Error('no WELCOME from the master');
@@ -204,11 +223,18 @@ export class Hostile {
     const authFrame = frame(T.auth, w.cookie, Uint8Array.of(sealedIdentity.length), sealedIdentity, first);
     await this.send(authFrame);
     const reply = await this.receive();
-    if (!reply || (reply[1]! & 0x0f) !== T.msg) return { status: reply ? `frame type ${reply[1]! & 0x0f}` : 'silence', message: '', authFrame, reply };
+    if (!reply || (reply[1]! & 0x0f) !== T.msg)
+      return { status: reply ? `frame type ${reply[1]! & 0x0f}` : 'silence', message: '', authFrame, reply };
     const plain = nacl.secretbox.open(reply.subarray(26), nonceFor(2, 0), k.toMinion);
     if (!plain) return { status: 'unreadable', message: '', authFrame, reply };
     const { header } = parsePayload(plain);
-    const outcome: AuthOutcome = { status: String(header['status']), message: String(header['message']), authFrame, reply, ...(header['res'] !== undefined && { res: header['res'] as Record<string, unknown> }) };
+    const outcome: AuthOutcome = {
+      status: String(header['status']),
+      message: String(header['message']),
+      authFrame,
+      reply,
+      ...(header['res'] !== undefined && { res: header['res'] as Record<string, unknown> }),
+    };
     if (header['status'] === 'accepted') {
       outcome.session = { id: reply.slice(2, 18), toMaster: k.toMaster, toMinion: k.toMinion, sendCounter: 1 };
       this.session = outcome.session;

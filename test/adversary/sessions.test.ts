@@ -55,7 +55,7 @@ describe('adversary against sessions and keys', () => {
       const { authFrame } = await honest.authenticate('web1', key);
       honest.close();
       const bent = authFrame.slice();
-      bent[2 + Math.floor((i * (bent.length - 3)) / 12)]! ^= 1 << i % 8;
+      bent[2 + Math.floor((i * (bent.length - 3)) / 12)]! ^= 1 << (i % 8);
       await c.send(bent);
       if (isMsg(await c.receive())) accepted++;
       c.close();
@@ -132,8 +132,13 @@ describe('adversary against sessions and keys', () => {
     await reader;
     expect(replies.filter((r) => r.ok).length).toBeGreaterThan(0);
     expect(replies.filter((r) => r.ok && r.at > returnedAt)).toEqual([]);
-    const log = readFileSync(cluster.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const lateDeliveries = log.filter((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && Date.parse(String(r['time'])) > returnedAt);
+    const log = readFileSync(cluster.auditLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lateDeliveries = log.filter(
+      (r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && Date.parse(String(r['time'])) > returnedAt,
+    );
     expect(lateDeliveries).toEqual([]);
     client.close();
   });
@@ -147,7 +152,7 @@ describe('adversary reporting grains', () => {
   });
   afterAll(() => cluster.close());
 
-  it('cannot reach another minion\'s pillar or a grain-selected secret by what it reports', async () => {
+  it("cannot reach another minion's pillar or a grain-selected secret by what it reports", async () => {
     const { client } = await authenticated(cluster, 'web1', { grains: { id: 'db2', role: 'db' } });
     const who = await client.call('pillar.get', { path: 'who' });
     expect(who?.header, JSON.stringify(who?.header)).toMatchObject({ ok: true, value: 'web1' });

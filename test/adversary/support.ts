@@ -20,7 +20,11 @@ export function acceptKey(cluster: Cluster, id: string, key: RawKeyPair = x25519
 }
 
 /** A hostile client with an accepted key and an open session. */
-export async function authenticated(cluster: Cluster, id: string, opts: { host?: string; role?: 'cli' | 'daemon'; grains?: Record<string, unknown> } = {}): Promise<{ client: Hostile; key: RawKeyPair }> {
+export async function authenticated(
+  cluster: Cluster,
+  id: string,
+  opts: { host?: string; role?: 'cli' | 'daemon'; grains?: Record<string, unknown> } = {},
+): Promise<{ client: Hostile; key: RawKeyPair }> {
   const key = acceptKey(cluster, id);
   const client = new Hostile({ port: cluster.port, ...(opts.host && { host: opts.host }) });
   const outcome = await client.authenticate(id, key, { role: opts.role ?? 'cli', grains: opts.grains ?? {} });
@@ -30,7 +34,9 @@ export async function authenticated(cluster: Cluster, id: string, opts: { host?:
 
 /** The master's resident set size in MiB, from /proc. */
 export function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 

@@ -36,7 +36,10 @@ describe('vanished peers', () => {
   afterAll(async () => {
     await cluster.close();
     // The pair goes with the namespace only once nothing runs in it; delete the host end for sure.
-    for (const args of [['netns', 'del', NS], ['link', 'del', HOST_IF]]) {
+    for (const args of [
+      ['netns', 'del', NS],
+      ['link', 'del', HOST_IF],
+    ]) {
       try {
         ip(...args);
       } catch {

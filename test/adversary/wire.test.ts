@@ -25,7 +25,9 @@ describe('adversary on the wire', () => {
     await sleep(300);
     const got = await victim.call('pillar.get', { path: 'site' });
     expect(got?.header['value']).toBe('e2e');
-    const delivered = await cluster.waitForAudit((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && r['path'] === 'site');
+    const delivered = await cluster.waitForAudit(
+      (r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && r['path'] === 'site',
+    );
     expect(delivered['peer']).toBe('127.0.0.1');
     thief.close();
     victim.close();
@@ -79,7 +81,9 @@ describe('adversary on the wire', () => {
     expect((await client.call('ping'))?.header['value']).toBe(true);
     await sleep(300);
     const grown = size() - start;
-    const lines = readFileSync(cluster.auditLog, 'utf8').split('\n').filter((l) => l.includes('refused_tampered')).length;
+    const lines = readFileSync(cluster.auditLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('refused_tampered')).length;
     expect(lines).toBeLessThanOrEqual(20);
     expect(grown).toBeLessThan(20_000);
     client.close();
@@ -105,13 +109,20 @@ describe('adversary on the wire', () => {
     expect(await flood('127.0.0.3', 'other', 30)).toEqual({ pending: 20, refused: 10 });
     expect(await flood('127.0.0.4', 'third', 5)).toEqual({ refused: 5 });
     expect(readdirSync(pendingDir)).toHaveLength(40);
-    const refusedLines = readFileSync(cluster.auditLog, 'utf8').split('\n').filter((l) => l.includes('refused_key_limit')).length;
+    const refusedLines = readFileSync(cluster.auditLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('refused_key_limit')).length;
     expect(refusedLines).toBeLessThanOrEqual(30);
   });
 
   it("never lets one minion name another minion's pillar", async () => {
     const { client } = await authenticated(cluster, 'web1');
-    for (const args of [{ path: 'luks:password', minion: 'db1' }, { path: 'luks:password', id: 'db1' }, { path: 'db1:luks:password' }, { path: '../db1' }]) {
+    for (const args of [
+      { path: 'luks:password', minion: 'db1' },
+      { path: 'luks:password', id: 'db1' },
+      { path: 'db1:luks:password' },
+      { path: '../db1' },
+    ]) {
       const got = await client.call('pillar.get', { ...args, raw: true });
       const text = Buffer.from(got?.body ?? new Uint8Array()).toString('utf8');
       expect(text).not.toContain(SECRETS[0]);

@@ -51,7 +51,9 @@ describe('master apply: what a pushed state.apply brings along', () => {
     // Each job delivered the pillar itself (audited as such); the minion never had to ask for it.
     await expect.poll(() => requestsOf('db1', 'state.apply')).toBe(3);
     expect(requestsOf('db1', 'pillar.items')).toBe(0);
-    expect(cluster.audit()).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: 'db1', op: 'state.apply', path: '*', peer: '127.0.0.1' }));
+    expect(cluster.audit()).toContainEqual(
+      expect.objectContaining({ event: 'pillar_delivered', minion: 'db1', op: 'state.apply', path: '*', peer: '127.0.0.1' }),
+    );
   });
 
   it('leaves a value marked !secret out of the pillar the job carries; a state fetches it by name', async () => {
@@ -60,7 +62,9 @@ describe('master apply: what a pushed state.apply brings along', () => {
     expect(readFileSync(join(out, 'vault2.probe'), 'utf8')).toBe('vg vg_vault, password not sent\n');
     expect(readFileSync(join(out, 'vault2.fetched'), 'utf8')).toBe('VAULT-SECRET-5d9e21\n');
     expect(String(r.stdout)).not.toContain('VAULT-SECRET');
-    expect(cluster.audit()).toContainEqual(expect.objectContaining({ event: 'pillar_delivered', minion: 'vault2', op: 'pillar.get', path: 'luks:password' }));
+    expect(cluster.audit()).toContainEqual(
+      expect.objectContaining({ event: 'pillar_delivered', minion: 'vault2', op: 'pillar.get', path: 'luks:password' }),
+    );
   });
 
   it('still reports a pillar that fails to render, naming the file', async () => {

@@ -29,9 +29,13 @@ describe('master apply: states pushed to running minions', () => {
     // The job cache says who published it, what it ran and that it was a test.
     const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
     expect(job).toMatchObject({ origin: 'master', fun: 'state.apply', args: { mods: ['hello'], test: true } });
-    expect(String((await cluster.masterCmd('jobs', 'list')).stdout)).toBe(`${job!.jid}  master  state.apply hello --test  glob:*  (2 minions)`);
+    expect(String((await cluster.masterCmd('jobs', 'list')).stdout)).toBe(
+      `${job!.jid}  master  state.apply hello --test  glob:*  (2 minions)`,
+    );
     const shown = String((await cluster.masterCmd('jobs', 'show', job!.jid)).stdout);
-    expect(shown.split('\n')[0]).toMatch(/^jid \d{20}: state\.apply hello --test on glob:\* at \S+, origin master \(published by the master\)$/);
+    expect(shown.split('\n')[0]).toMatch(
+      /^jid \d{20}: state\.apply hello --test on glob:\* at \S+, origin master \(published by the master\)$/,
+    );
   });
 
   it('applies an SLS on the targeted minion only, rendered with its grains and pillar', async () => {
@@ -58,7 +62,7 @@ describe('master apply: states pushed to running minions', () => {
     expect(text).toMatch(/Failed:\s+2/);
   });
 
-  it('runs the highstate from the master\'s top file', async () => {
+  it("runs the highstate from the master's top file", async () => {
     const r = await cluster.masterCmd('apply', 'web1', 'highstate');
     expect(r.exitCode).toBe(0);
     expect(readFileSync(join(out, 'web1.txt'), 'utf8')).toBe('hello from web1, site e2e\n');
@@ -70,7 +74,13 @@ describe('master apply: states pushed to running minions', () => {
     expect(text).toContain('<redacted>');
     const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
     const shown = await Promise.all(jobs.map((j) => cluster.masterCmd('jobs', 'show', j.jid, '--json')));
-    const everything = [text, ...shown.map((s) => String(s.stdout)), ...cluster.daemons.map((d) => d.output), ...cluster.cliStderr, JSON.stringify(cluster.audit())].join('\n');
+    const everything = [
+      text,
+      ...shown.map((s) => String(s.stdout)),
+      ...cluster.daemons.map((d) => d.output),
+      ...cluster.cliStderr,
+      JSON.stringify(cluster.audit()),
+    ].join('\n');
     for (const secret of SECRETS) expect(everything).not.toContain(secret);
   });
 
@@ -78,7 +88,10 @@ describe('master apply: states pushed to running minions', () => {
     const early = await cluster.masterCmd('apply', 'db1', 'slow', '--timeout', '1');
     expect(early.exitCode).toBe(1);
     expect(String(early.stdout)).toContain('Minion did not return. [No response]');
-    const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string; args: { mods: string[] } }[];
+    const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as {
+      jid: string;
+      args: { mods: string[] };
+    }[];
     expect(job!.args.mods).toEqual(['slow']);
     await cluster.master!.stop();
     const db1 = cluster.daemons.find((d) => d.output.includes('"id":"db1"'))!;
@@ -95,7 +108,9 @@ describe('master apply: states pushed to running minions', () => {
 
   it('keeps a return on disk across a minion restart, delivers it, then removes it', async () => {
     // The master was restarted just before: web1 answers once its keepalive has found the new one.
-    await expect.poll(async () => (await cluster.masterCmd('ping', 'web1', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 }).toBe(0);
+    await expect
+      .poll(async () => (await cluster.masterCmd('ping', 'web1', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 })
+      .toBe(0);
     const early = await cluster.masterCmd('apply', 'web1', 'slow', '--timeout', '1');
     expect(early.exitCode).toBe(1);
     const [job] = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
@@ -108,11 +123,16 @@ describe('master apply: states pushed to running minions', () => {
     await cluster.startMaster();
     await cluster.startMinion({ id: 'web1', extra: { grains: { out_dir: out } } }).waitFor('minion ready');
     await expect
-      .poll(async () => JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns, { timeout: 30_000, interval: 500 })
+      .poll(async () => JSON.parse(String((await cluster.masterCmd('jobs', 'show', job!.jid, '--json')).stdout)).returns, {
+        timeout: 30_000,
+        interval: 500,
+      })
       .toEqual([expect.objectContaining({ minion: 'web1', success: true })]);
     await expect.poll(() => readdirSync(saved), { timeout: 5_000 }).toEqual([]);
     // The tests after this one need db1 back on the new master too.
-    await expect.poll(async () => (await cluster.masterCmd('ping', '*', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 }).toBe(0);
+    await expect
+      .poll(async () => (await cluster.masterCmd('ping', '*', '--timeout', '1')).exitCode, { timeout: 30_000, interval: 500 })
+      .toBe(0);
   });
 
   it('blanks a pillar value out of a return even when the minion did not know it was one', async () => {
@@ -128,8 +148,14 @@ describe('master apply: states pushed to running minions', () => {
     expect(a.exitCode).toBe(0);
     expect(b.exitCode).toBe(0);
     const db1 = cluster.daemons.find((d) => d.output.includes('"id":"db1"'))!;
-    const received = db1.lines().filter((l) => l['msg'] === 'job received').slice(-2);
-    const finished = db1.lines().filter((l) => l['msg'] === 'job finished').slice(-2);
+    const received = db1
+      .lines()
+      .filter((l) => l['msg'] === 'job received')
+      .slice(-2);
+    const finished = db1
+      .lines()
+      .filter((l) => l['msg'] === 'job finished')
+      .slice(-2);
     expect(finished.map((l) => l['jid'])).toEqual(received.map((l) => l['jid']));
   });
 });

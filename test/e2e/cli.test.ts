@@ -44,13 +44,15 @@ function guardDefaultPki(): { files: () => string[]; undo: () => void } {
   const before = existsSync(DEFAULT_MINION_PKI) ? readdirSync(DEFAULT_MINION_PKI) : [];
   const files = () => (existsSync(DEFAULT_MINION_PKI) ? readdirSync(DEFAULT_MINION_PKI) : []);
   const undo = () => {
-    if (made.includes(DEFAULT_MINION_PKI)) for (const f of files().filter((f) => !before.includes(f))) rmSync(join(DEFAULT_MINION_PKI, f), { force: true });
+    if (made.includes(DEFAULT_MINION_PKI))
+      for (const f of files().filter((f) => !before.includes(f))) rmSync(join(DEFAULT_MINION_PKI, f), { force: true });
     for (const dir of [...made].reverse()) if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
   };
   return { files, undo };
 }
 
-const version = (pkg: string) => (JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+const version = (pkg: string) =>
+  (JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('the CLIs never surprise', () => {
   const cluster = new Cluster(PILLAR);
@@ -85,16 +87,57 @@ describe('the CLIs never surprise', () => {
       expect(new Set(outputs).size).toBe(1);
       return outputs[0]!;
     };
-    expect(await same('master', [['-c', master, 'keys', 'list', '--json'], ['keys', 'list', '--json', '-c', master], ['keys', '-c', master, 'list', '--json'], ['keys', 'list', `--config=${master}`, '--json']])).toContain('"db1"');
-    expect(await same('master', [['-c', master, 'keys', 'fingerprint', 'db1'], ['keys', 'fingerprint', 'db1', '-c', master]])).toContain('db1 (accepted)');
-    expect(await same('master', [['-c', master, 'jobs', 'show', jid, '--json'], ['jobs', 'show', jid, '--json', '-c', master]])).toContain(jid);
-    expect(await same('master', [['-c', master, 'grains', 'db1', '--json'], ['grains', 'db1', '--json', '-c', master]])).toContain('"db1"');
-    const pings = await Promise.all([run('master', ['-c', master, 'ping', 'db1', '--json']), run('master', ['ping', '-c', master, 'db1', '--json'])]);
+    expect(
+      await same('master', [
+        ['-c', master, 'keys', 'list', '--json'],
+        ['keys', 'list', '--json', '-c', master],
+        ['keys', '-c', master, 'list', '--json'],
+        ['keys', 'list', `--config=${master}`, '--json'],
+      ]),
+    ).toContain('"db1"');
+    expect(
+      await same('master', [
+        ['-c', master, 'keys', 'fingerprint', 'db1'],
+        ['keys', 'fingerprint', 'db1', '-c', master],
+      ]),
+    ).toContain('db1 (accepted)');
+    expect(
+      await same('master', [
+        ['-c', master, 'jobs', 'show', jid, '--json'],
+        ['jobs', 'show', jid, '--json', '-c', master],
+      ]),
+    ).toContain(jid);
+    expect(
+      await same('master', [
+        ['-c', master, 'grains', 'db1', '--json'],
+        ['grains', 'db1', '--json', '-c', master],
+      ]),
+    ).toContain('"db1"');
+    const pings = await Promise.all([
+      run('master', ['-c', master, 'ping', 'db1', '--json']),
+      run('master', ['ping', '-c', master, 'db1', '--json']),
+    ]);
     for (const p of pings) expect([p.exitCode, JSON.parse(String(p.stdout))]).toEqual([0, { db1: true }]);
 
-    expect(await same('minion', [['-c', minion, 'fingerprint'], ['fingerprint', '-c', minion]])).toMatch(/^db1: /);
-    expect(await same('minion', [['-c', minion, 'pillar', 'items', '--json'], ['pillar', 'items', '--json', '-c', minion], ['pillar', '-c', minion, 'items', '--json']])).toContain('"site"');
-    expect(await same('minion', [['-c', minion, 'pillar', 'get', 'site'], ['pillar', 'get', 'site', '-c', minion]])).toBe('e2e');
+    expect(
+      await same('minion', [
+        ['-c', minion, 'fingerprint'],
+        ['fingerprint', '-c', minion],
+      ]),
+    ).toMatch(/^db1: /);
+    expect(
+      await same('minion', [
+        ['-c', minion, 'pillar', 'items', '--json'],
+        ['pillar', 'items', '--json', '-c', minion],
+        ['pillar', '-c', minion, 'items', '--json'],
+      ]),
+    ).toContain('"site"');
+    expect(
+      await same('minion', [
+        ['-c', minion, 'pillar', 'get', 'site'],
+        ['pillar', 'get', 'site', '-c', minion],
+      ]),
+    ).toBe('e2e');
   });
 
   it('exits 2 on bad usage or bad config, from commander or not, without a stack trace', async () => {
@@ -169,7 +212,12 @@ describe('the CLIs never surprise', () => {
     const results = await Promise.all(runs.map(([bin, args]) => runWithClosedStdout(bin, args)));
     // The cluster's configs log at trace, so stderr has log lines: only a failure is looked for.
     for (const [i, r] of results.entries()) {
-      expect({ run: runs[i], code: r.code, signal: r.signal, failure: STACK.test(r.stderr) || /EPIPE|Error/.test(r.stderr) }).toEqual({ run: runs[i], code: 0, signal: null, failure: false });
+      expect({ run: runs[i], code: r.code, signal: r.signal, failure: STACK.test(r.stderr) || /EPIPE|Error/.test(r.stderr) }).toEqual({
+        run: runs[i],
+        code: 0,
+        signal: null,
+        failure: false,
+      });
     }
   });
 
@@ -183,7 +231,10 @@ describe('the CLIs never surprise', () => {
   it('colours only on a terminal, and never with NO_COLOR or --no-color', async () => {
     const local = ['apply', '--local', 'ok', ...localRoots(), '-c', minion];
     const remote = ['apply', 'db1', 'broken', '-c', master];
-    for (const [bin, args] of [['minion', local], ['master', remote]] as [Bin, string[]][]) {
+    for (const [bin, args] of [
+      ['minion', local],
+      ['master', remote],
+    ] as [Bin, string[]][]) {
       const [tty, noColorEnv, noColorFlag, piped] = await Promise.all([
         runOnTty(bin, args),
         runOnTty(bin, args, { NO_COLOR: '1' }),
@@ -203,7 +254,10 @@ describe('the CLIs never surprise', () => {
     const pki = join(cluster.dir, 'fresh-pki');
     const config = join(cluster.dir, 'fresh-minion.yml');
     writeFileSync(config, stringify({ id: 'fresh', master: '127.0.0.1:1', pki_dir: pki }));
-    for (const args of [['-c', config, 'fingerprint'], ['fingerprint', '-c', config]]) {
+    for (const args of [
+      ['-c', config, 'fingerprint'],
+      ['fingerprint', '-c', config],
+    ]) {
       const r = await run('minion', args);
       expect(r.exitCode).toBe(2);
       expect(String(r.stderr)).toMatch(/no minion key in .*fresh-pki.*first start/);
@@ -215,7 +269,11 @@ describe('the CLIs never surprise', () => {
     expect([made.exitCode, String(made.stderr)]).toEqual([0, `created a new key pair in ${pki}`]);
     expect(readdirSync(pki).sort()).toEqual(['minion.key', 'minion.pub']);
     const [again, fp] = await Promise.all([run('minion', ['-c', config, 'keygen']), run('minion', ['fingerprint', '-c', config])]);
-    expect([again.exitCode, String(again.stderr), String(again.stdout)]).toEqual([0, `kept the existing key pair in ${pki}`, String(made.stdout)]);
+    expect([again.exitCode, String(again.stderr), String(again.stdout)]).toEqual([
+      0,
+      `kept the existing key pair in ${pki}`,
+      String(made.stdout),
+    ]);
     expect([fp.exitCode, String(fp.stdout)]).toEqual([0, String(made.stdout)]);
     expect(defaultPki.files()).toEqual(untouched);
   });
@@ -226,7 +284,10 @@ describe('the CLIs never surprise', () => {
     const operator = { user: userInfo().username, uid: process.getuid!() };
     for (const event of ['key_accepted', 'key_rejected', 'key_deleted']) {
       await cluster.waitForAudit((r) => r['event'] === event && r['minion'] === 'newcomer');
-      expect(cluster.audit().find((r) => r['event'] === event && r['minion'] === 'newcomer')).toMatchObject({ ...operator, fingerprint: expect.any(String) });
+      expect(cluster.audit().find((r) => r['event'] === event && r['minion'] === 'newcomer')).toMatchObject({
+        ...operator,
+        fingerprint: expect.any(String),
+      });
     }
     const published = cluster.audit().filter((r) => r['event'] === 'job_published');
     expect(published.length).toBeGreaterThan(0);

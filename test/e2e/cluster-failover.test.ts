@@ -36,7 +36,11 @@ describe('a master cut off from etcd: its minions move to another master of the 
     // A follower, so that killing it costs B no leader election.
     cut = ((await etcd.leader()) + 1) % 3;
     const endpoints = { a: [etcd.endpoints[cut]!], b: etcd.endpoints.filter((_, i) => i !== cut) };
-    [a, b] = (await startClusterMasters(etcd, ['a', 'b'], PILLAR, { cluster: { stale_max: STALE_MAX }, master: { auto_accept: true }, endpoints })) as [Cluster, Cluster];
+    [a, b] = (await startClusterMasters(etcd, ['a', 'b'], PILLAR, {
+      cluster: { stale_max: STALE_MAX },
+      master: { auto_accept: true },
+      endpoints,
+    })) as [Cluster, Cluster];
   }, 120_000);
   afterAll(async () => {
     channel?.close();
@@ -51,7 +55,15 @@ describe('a master cut off from etcd: its minions move to another master of the 
     // A link of the test's own, with a session on A, to ask for a secret once A is stale.
     const identity = readFileSync(join(a.dir, 'master-pki', 'master.pub'), 'utf8').trim();
     const log = createLogger({ name: 'test', level: 'silent' });
-    channel = new FailoverChannel({ masters: [a, b].map((m) => ({ host: '127.0.0.1', port: m.port })), identity: new MinionIdentity('vault1', X25519Key.generate()), trust: trustOnly(identity), role: 'cli', grains: {}, timeoutMs: 5000, log });
+    channel = new FailoverChannel({
+      masters: [a, b].map((m) => ({ host: '127.0.0.1', port: m.port })),
+      identity: new MinionIdentity('vault1', X25519Key.generate()),
+      trust: trustOnly(identity),
+      role: 'cli',
+      grains: {},
+      timeoutMs: 5000,
+      log,
+    });
     await channel.connect();
     expect(channel.master).toBe(a.address);
 
@@ -77,7 +89,10 @@ describe('a master cut off from etcd: its minions move to another master of the 
     // A minion starting now is refused at the handshake, goes on to B, and its startup states get their key there.
     const out = join(a.dir, 'out');
     mkdirSync(out, { recursive: true });
-    const vault = a.startMinion({ id: 'vault2', extra: { ...masters, startup_states: 'sls', sls_list: ['unlock'], grains: { out_dir: out } } });
+    const vault = a.startMinion({
+      id: 'vault2',
+      extra: { ...masters, startup_states: 'sls', sls_list: ['unlock'], grains: { out_dir: out } },
+    });
     expect((await vault.waitFor('startup states succeeded'))['jid']).toBeDefined();
     expect(readFileSync(join(out, 'vault2.key'), 'utf8').trim()).toBe(VAULT_SECRET);
     expect(moves(vault)).toEqual([expect.objectContaining({ master: a.address, code: 'cluster_stale', next: b.address })]);

@@ -51,12 +51,14 @@ describe('jobs, returns, grains and status across the masters of a cluster', () 
     return r.exitCode === 0 ? (JSON.parse(String(r.stdout)) as { job: Job; returns: Return[] }) : undefined;
   };
   const returnsOn = async (m: Cluster, jid: string) => (await jobShow(m, jid))?.returns.map((r) => [r.minion, r.success, r.master]) ?? [];
-  const status = async (m: Cluster): Promise<Status[]> => (JSON.parse(String((await m.masterCmd('status', '--json')).stdout)) as { minions: Status[] }).minions;
+  const status = async (m: Cluster): Promise<Status[]> =>
+    (JSON.parse(String((await m.masterCmd('status', '--json')).stdout)) as { minions: Status[] }).minions;
   const audit = (m: Cluster, event: string, minion: string) => m.audit().filter((r) => r['event'] === event && r['minion'] === minion);
 
   beforeAll(async () => {
     etcd = await EtcdCluster.start(3);
-    const cluster = (name: string, pillar = PILLAR) => new Cluster(pillar, { auto_accept: true, cluster: { etcd: etcd.endpoints, name, pillar_check: 1 } });
+    const cluster = (name: string, pillar = PILLAR) =>
+      new Cluster(pillar, { auto_accept: true, cluster: { etcd: etcd.endpoints, name, pillar_check: 1 } });
     a = cluster('a');
     cPillar = join(a.dir, 'pillar-c');
     cpSync(PILLAR, cPillar, { recursive: true });
@@ -87,10 +89,12 @@ describe('jobs, returns, grains and status across the masters of a cluster', () 
     const [published] = (await jobsList(a)).filter((j) => j.origin === 'master');
     expect(published).toMatchObject({ minions: ['db1', 'web1'], master: 'a' });
     const jid = published!.jid;
-    await expect.poll(() => returnsOn(c, jid), { timeout: 10_000, interval: 200 }).toEqual([
-      ['db1', true, 'c'],
-      ['web1', true, 'b'],
-    ]);
+    await expect
+      .poll(() => returnsOn(c, jid), { timeout: 10_000, interval: 200 })
+      .toEqual([
+        ['db1', true, 'c'],
+        ['web1', true, 'b'],
+      ]);
     expect((await jobsList(b)).map((j) => j.jid)).toContain(jid);
     // Each master delivered to the minion it holds, the publisher to none.
     expect(b.master!.lines().some((l) => l['msg'] === 'delivered a job published on another master' && l['jid'] === jid)).toBe(true);
@@ -101,7 +105,7 @@ describe('jobs, returns, grains and status across the masters of a cluster', () 
     for (const secret of SECRETS) expect(dump.stdout).not.toContain(secret);
   });
 
-  it("a startup job begun on B is listed on A; status on A shows every minion with its master, connection and startup result", async () => {
+  it('a startup job begun on B is listed on A; status on A shows every minion with its master, connection and startup result', async () => {
     const startup = (await jobsList(a)).filter((j) => j.origin === 'startup');
     expect(startup).toEqual([expect.objectContaining({ minions: ['web1'], master: 'b' })]);
     expect(await returnsOn(a, startup[0]!.jid)).toEqual([['web1', true, 'b']]);
@@ -177,7 +181,10 @@ describe('jobs, returns, grains and status across the masters of a cluster', () 
   });
 
   it('a return for a job begun on A, delivered to B after A was killed, is kept and shown by B and C', async () => {
-    const vault = a.startMinion({ id: 'vault1', extra: { master: [a.address, b.address], master_type: 'failover', grains: { out_dir: out } } });
+    const vault = a.startMinion({
+      id: 'vault1',
+      extra: { master: [a.address, b.address], master_type: 'failover', grains: { out_dir: out } },
+    });
     expect((await vault.waitFor('minion ready'))['master']).toBe(a.address);
     const apply = a.masterCmd('apply', 'vault1', 'slow');
     const jid = String((await vault.waitFor('job received'))['jid']);

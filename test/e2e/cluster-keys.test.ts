@@ -38,7 +38,10 @@ class RawMinion {
     if (!frame) return 'silent';
     if (frame.type === FrameType.Refuse) return frame.code === RefuseCode.UnknownSession ? 'unknown_session' : `refuse_${frame.code}`;
     if (frame.type !== FrameType.Msg) return `frame_${frame.type}`;
-    const res = decodePayload(client.session!.cipher.open(frame.counter, frame.ciphertext)).header as { ok: boolean; error?: { code: string } };
+    const res = decodePayload(client.session!.cipher.open(frame.counter, frame.ciphertext)).header as {
+      ok: boolean;
+      error?: { code: string };
+    };
     return res.ok ? 'ok' : res.error!.code;
   }
 
@@ -47,7 +50,8 @@ class RawMinion {
   }
 }
 
-const audit = (m: Cluster, event: string, minion?: string) => m.audit().filter((r) => r['event'] === event && (minion === undefined || r['minion'] === minion));
+const audit = (m: Cluster, event: string, minion?: string) =>
+  m.audit().filter((r) => r['event'] === event && (minion === undefined || r['minion'] === minion));
 
 describe('several masters sharing minion keys through a real 3-member etcd', () => {
   let etcd: EtcdCluster;
@@ -63,7 +67,11 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
 
   beforeAll(async () => {
     etcd = await EtcdCluster.start(3);
-    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { cluster: { stale_max: STALE_MAX } })) as [Cluster, Cluster, Cluster];
+    [a, b, c] = (await startClusterMasters(etcd, ['a', 'b', 'c'], PILLAR, { cluster: { stale_max: STALE_MAX } })) as [
+      Cluster,
+      Cluster,
+      Cluster,
+    ];
   }, 120_000);
   afterAll(async () => {
     raws.forEach((r) => r.close());
@@ -91,7 +99,9 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
     expect(pillar.exitCode, String(pillar.stderr)).toBe(0);
     expect(String(pillar.stdout)).toBe('WEB1-SECRET-b2e4d1');
     // Audited where it was done, with who did it.
-    expect(audit(a, 'key_accepted', 'web1')).toEqual([expect.objectContaining({ via: 'control_socket', reason: 'pending -> accepted', uid: process.getuid!() })]);
+    expect(audit(a, 'key_accepted', 'web1')).toEqual([
+      expect.objectContaining({ via: 'control_socket', reason: 'pending -> accepted', uid: process.getuid!() }),
+    ]);
     await minion.stop();
   });
 
@@ -109,7 +119,9 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
     let answer = await db.ask();
     while (answer === 'ok' && performance.now() - returned < 2000) answer = await db.ask();
     const refusedAfterMs = performance.now() - returned;
-    process.stdout.write(`revocation: reject on master B returned; master A refused db1's next request ${refusedAfterMs.toFixed(0)} ms later (${answer})\n`);
+    process.stdout.write(
+      `revocation: reject on master B returned; master A refused db1's next request ${refusedAfterMs.toFixed(0)} ms later (${answer})\n`,
+    );
     expect(answer).toBe('unknown_session');
     expect(refusedAfterMs).toBeLessThanOrEqual(1000);
     // Closed by the watch, not found out at the next request: C's session is gone though db1 never used it again.
@@ -177,13 +189,14 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
     await eventually(() => expect(audit(a, 'cluster_current')).toHaveLength(1));
     // Every decision made before the loss holds, on every master; new1 is pending or accepted, the same everywhere.
     const after = await a.keyList();
-    const without = (keys: typeof after, id: string) => Object.fromEntries(Object.entries(keys).map(([state, ids]) => [state, ids.filter((i) => i !== id)]));
+    const without = (keys: typeof after, id: string) =>
+      Object.fromEntries(Object.entries(keys).map(([state, ids]) => [state, ids.filter((i) => i !== id)]));
     expect(without(after, 'new1')).toEqual(without(before, 'new1'));
     expect([...after.pending, ...after.accepted]).toContain('new1');
     for (const m of [b, c]) await eventually(async () => expect(await m.keyList()).toEqual(after));
   });
 
-  it('refuses to start a master whose key pair is not the cluster\'s, or that has none', async () => {
+  it("refuses to start a master whose key pair is not the cluster's, or that has none", async () => {
     const stranger = new Cluster(PILLAR, { cluster: { etcd: etcd.endpoints, name: 'stranger' } });
     const bare = new Cluster(PILLAR, { cluster: { etcd: etcd.endpoints, name: 'bare' } });
     try {

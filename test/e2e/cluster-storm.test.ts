@@ -28,10 +28,13 @@ describe('a boot storm across three masters, one killed mid-storm', () => {
         return { ports: masters.map((m: { port: number }) => m.port), identity, stop };
       },
       measure: (startAt) => {
-        const timer = setTimeout(() => {
-          victim!.master.child.kill('SIGKILL');
-          killedAt = Date.now() - startAt;
-        }, startAt + KILL_AFTER_MS - Date.now());
+        const timer = setTimeout(
+          () => {
+            victim!.master.child.kill('SIGKILL');
+            killedAt = Date.now() - startAt;
+          },
+          startAt + KILL_AFTER_MS - Date.now(),
+        );
         return () => clearTimeout(timer);
       },
     });

@@ -104,11 +104,13 @@ describe('masters on a real 3-member etcd that speaks TLS only, with openssl-mad
     expect(r.stderr).toContain(`cluster.tls.ca ${ca} must be the CA that signed the members' certificates`);
   });
 
-  it("a master that reaches the members by a name their certificates do not hold cannot start, and says so", async () => {
+  it('a master that reaches the members by a name their certificates do not hold cannot start, and says so', async () => {
     const byName = etcd.endpoints.map((u) => u.replace('127.0.0.1', 'localhost'));
     const r = await startWith('byname', etcd.tls!, byName);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain(`cannot use etcd: the certificate of etcd ${byName.join(', ')} does not hold the endpoint's host in its subjectAltName`);
+    expect(r.stderr).toContain(
+      `cannot use etcd: the certificate of etcd ${byName.join(', ')} does not hold the endpoint's host in its subjectAltName`,
+    );
     expect(r.stderr).toContain('list the members in cluster.etcd by a name or IP address their certificates hold');
   });
 

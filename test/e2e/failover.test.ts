@@ -40,7 +40,8 @@ describe('a minion with several masters', () => {
     return out;
   };
   /** Epoch ms of the `times`-th log line with this message. */
-  const at = async (d: Daemon, msg: string, times = 1, timeoutMs = 20_000) => Date.parse(String((await d.waitFor(msg, { times, timeoutMs }))['time']));
+  const at = async (d: Daemon, msg: string, times = 1, timeoutMs = 20_000) =>
+    Date.parse(String((await d.waitFor(msg, { times, timeoutMs }))['time']));
   const established = (d: Daemon) => d.lines().filter((l) => l['msg'] === ESTABLISHED);
 
   it('finds the second master when the first is down at start, and its startup states get their key through it', async () => {
@@ -51,7 +52,13 @@ describe('a minion with several masters', () => {
     const out = outDir(a);
     const minion = a.startMinion({
       id: 'vault1',
-      extra: { master: [a.address, b.address], master_type: 'failover', startup_states: 'sls', sls_list: ['unlock'], grains: { out_dir: out } },
+      extra: {
+        master: [a.address, b.address],
+        master_type: 'failover',
+        startup_states: 'sls',
+        sls_list: ['unlock'],
+        grains: { out_dir: out },
+      },
     });
     const ready = await minion.waitFor('minion ready');
     expect(ready['master']).toBe(b.address);
@@ -70,7 +77,10 @@ describe('a minion with several masters', () => {
   it('moves to the next master within seconds when its master is killed, and answers a ping through it', async () => {
     const { a, b } = await pair();
     // A long master_alive_interval: the dropped connection alone must bring it to B.
-    const minion = a.startMinion({ id: 'web1', extra: { master: [a.address, b.address], master_type: 'failover', master_alive_interval: 60 } });
+    const minion = a.startMinion({
+      id: 'web1',
+      extra: { master: [a.address, b.address], master_type: 'failover', master_alive_interval: 60 },
+    });
     expect((await minion.waitFor('minion ready'))['master']).toBe(a.address);
     const killed = Date.now();
     await a.master!.stop('SIGKILL');
@@ -100,7 +110,10 @@ describe('a minion with several masters', () => {
   it('delivers to the next master a return produced after its master died, and the run gets its key there', async () => {
     const { a, b } = await pair({ sharedCache: true });
     const out = outDir(a);
-    const minion = a.startMinion({ id: 'vault2', extra: { master: [a.address, b.address], master_type: 'failover', grains: { out_dir: out, nap: '3' } } });
+    const minion = a.startMinion({
+      id: 'vault2',
+      extra: { master: [a.address, b.address], master_type: 'failover', grains: { out_dir: out, nap: '3' } },
+    });
     await minion.waitFor('minion ready');
     const apply = a.masterCmd('apply', 'vault2', 'slow-unlock');
     const started = await minion.waitFor('job received');
@@ -108,10 +121,13 @@ describe('a minion with several masters', () => {
     await apply;
     const jid = String(started['jid']);
     await expect
-      .poll(async () => {
-        const r = await b.masterCmd('jobs', 'show', jid, '--json');
-        return r.exitCode === 0 ? (JSON.parse(String(r.stdout)) as { returns: { minion: string; success: boolean }[] }).returns : [];
-      }, { timeout: 20_000, interval: 300 })
+      .poll(
+        async () => {
+          const r = await b.masterCmd('jobs', 'show', jid, '--json');
+          return r.exitCode === 0 ? (JSON.parse(String(r.stdout)) as { returns: { minion: string; success: boolean }[] }).returns : [];
+        },
+        { timeout: 20_000, interval: 300 },
+      )
       .toEqual([expect.objectContaining({ minion: 'vault2', success: true })]);
     expect(readFileSync(join(out, 'vault2.key'), 'utf8').trim()).toBe(VAULT_SECRET);
     expect(b.audit().some((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'vault2' && r['secret'] === true)).toBe(true);
@@ -138,7 +154,10 @@ describe('a minion with several masters', () => {
     const finger = String((await master.waitFor('master identity (minions pin this as master_finger)'))['fingerprint']);
     const stranger = cluster(() => a.sibling()); // its own key pair
     await stranger.startMaster();
-    const minion = a.startMinion({ id: 'web3', extra: { master: [stranger.address, a.address], master_type: 'failover', master_finger: finger } });
+    const minion = a.startMinion({
+      id: 'web3',
+      extra: { master: [stranger.address, a.address], master_type: 'failover', master_finger: finger },
+    });
     expect((await minion.waitFor('minion ready'))['master']).toBe(a.address);
     expect(minion.lines().find((l) => l['msg'] === MOVED)).toMatchObject({ master: stranger.address, code: 'master_mismatch' });
     // The minion never identified itself to the stranger.
@@ -155,7 +174,9 @@ describe('a minion with several masters', () => {
     expect(minion.output).toContain('TRUSTING MASTER ON FIRST USE');
     await a.master!.stop('SIGKILL');
     // A is gone; the stranger is reachable but holds another key: refused, round after round.
-    await expect.poll(() => minion.lines().filter((l) => l['msg'] === MOVED && l['code'] === 'master_mismatch').length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => minion.lines().filter((l) => l['msg'] === MOVED && l['code'] === 'master_mismatch').length, { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(2);
     const refusal = minion.lines().find((l) => l['msg'] === MOVED && l['code'] === 'master_mismatch')!;
     expect(refusal['master']).toBe(stranger.address);
     expect(String(refusal['reason'])).toContain('master key changed');

@@ -53,7 +53,9 @@ describe('master and minion over the encrypted channel', () => {
     expect(cross.exitCode).toBe(1);
     expect(String(cross.stderr)).toContain("pillar key 'luks:vg_name' not found for web1");
     const delivered = cluster.audit().filter((r) => r['event'] === 'pillar_delivered');
-    expect(delivered).toContainEqual(expect.objectContaining({ minion: 'db1', path: 'luks:password', op: 'pillar.get', peer: '127.0.0.1' }));
+    expect(delivered).toContainEqual(
+      expect.objectContaining({ minion: 'db1', path: 'luks:password', op: 'pillar.get', peer: '127.0.0.1' }),
+    );
   });
 
   it('denies a second minion that claims an accepted id with another key, and gives it nothing', async () => {
@@ -130,8 +132,14 @@ describe('master and minion over the encrypted channel', () => {
         expect(unmarked?.header).toMatchObject({ ok: true, raw: true });
         const mapping = await vault.call(vault.request('pillar.get', { path: 'luks', raw: true }));
         expect(mapping?.header).toMatchObject({ ok: false, error: { code: 'not_scalar' } });
-        const deliveries = () => cluster.audit().filter((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'vault1' && r['op'] === 'pillar.get');
-        await expect.poll(() => deliveries().map((r) => [r['path'], r['secret']])).toEqual([['luks:password', true], ['luks:vg_name', false]]);
+        const deliveries = () =>
+          cluster.audit().filter((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'vault1' && r['op'] === 'pillar.get');
+        await expect
+          .poll(() => deliveries().map((r) => [r['path'], r['secret']]))
+          .toEqual([
+            ['luks:password', true],
+            ['luks:vg_name', false],
+          ]);
       } finally {
         vault.close();
       }

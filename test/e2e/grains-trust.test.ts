@@ -11,7 +11,8 @@ const SECRETS = ['db2-Pa55-never-for-web1', 'r0le-Pa55-chosen-by-grains', 'gr0up
 const NODEGROUPS = { dbs: ['db9'], webs: 'web* and not E@db' };
 /** What a minion lying about itself reports: another minion's id and a role that selects secrets. */
 const LIES = { id: 'db2', role: 'db' };
-const WARNING = 'pillar depends on grains the minions report, which they control: values marked !secret that these select are withheld; select them by minion id or nodegroup, or set pillar_trust_minion_grains: true';
+const WARNING =
+  'pillar depends on grains the minions report, which they control: values marked !secret that these select are withheld; select them by minion id or nodegroup, or set pillar_trust_minion_grains: true';
 
 /** A pre-accepted minion on the wire that reports whatever grains it is given. */
 async function liar(cluster: Cluster, id: string): Promise<RawClient> {
@@ -45,7 +46,9 @@ describe('grains a minion reports, with pillar_trust_minion_grains off (the defa
     expect(who.stdout).toBe('web1');
     const items = await cluster.pillar('web1', ['items', '--json']);
     expect(JSON.parse(String(items.stdout))).toEqual({ who: 'web1', luks: { vg_name: 'vg_web1' }, role_vg: 'vg_role' });
-    const record = await cluster.waitForAudit((r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && r['op'] === 'pillar.items');
+    const record = await cluster.waitForAudit(
+      (r) => r['event'] === 'pillar_delivered' && r['minion'] === 'web1' && r['op'] === 'pillar.items',
+    );
     expect(record['rendered_for']).toBe('web1');
   });
 
@@ -53,7 +56,10 @@ describe('grains a minion reports, with pillar_trust_minion_grains off (the defa
     const client = await liar(cluster, 'db9');
     try {
       const refused = await client.call(client.request('pillar.get', { path: 'role_password', raw: true }));
-      expect(refused?.header).toMatchObject({ ok: false, error: { code: 'secret_untrusted_grains', message: expect.stringContaining(join(PILLAR, 'role_db.sls')) } });
+      expect(refused?.header).toMatchObject({
+        ok: false,
+        error: { code: 'secret_untrusted_grains', message: expect.stringContaining(join(PILLAR, 'role_db.sls')) },
+      });
       // Non-secret values of the same file still follow the grains, as in Salt.
       const vg = await client.call(client.request('pillar.get', { path: 'role_vg' }));
       expect(vg?.header).toMatchObject({ ok: true, value: 'vg_role' });
@@ -68,7 +74,12 @@ describe('grains a minion reports, with pillar_trust_minion_grains off (the defa
       client.close();
     }
     const withheld = await cluster.waitForAudit((r) => r['event'] === 'pillar_withheld');
-    expect(withheld).toMatchObject({ minion: 'db9', rendered_for: 'db9', path: 'role_password', reason: expect.stringContaining(`${TOP}:6`) });
+    expect(withheld).toMatchObject({
+      minion: 'db9',
+      rendered_for: 'db9',
+      path: 'role_password',
+      reason: expect.stringContaining(`${TOP}:6`),
+    });
     const delivered = await cluster.waitForAudit((r) => r['event'] === 'pillar_delivered' && r['path'] === 'group_password');
     expect(delivered).toMatchObject({ minion: 'db9', rendered_for: 'db9', secret: true });
   });
@@ -83,7 +94,12 @@ describe('grains a minion reports, with pillar_trust_minion_grains off (the defa
   });
 
   it('never writes a secret to a log', () => {
-    const logs = [cluster.master!.output, ...cluster.daemons.map((d) => d.output), ...cluster.cliStderr, JSON.stringify(cluster.audit())].join('\n');
+    const logs = [
+      cluster.master!.output,
+      ...cluster.daemons.map((d) => d.output),
+      ...cluster.cliStderr,
+      JSON.stringify(cluster.audit()),
+    ].join('\n');
     for (const secret of SECRETS) expect(logs).not.toContain(secret);
   });
 });

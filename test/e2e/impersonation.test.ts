@@ -21,7 +21,8 @@ describe('impersonating a minion with the master keys', () => {
   });
 
   const opened = () => cluster.audit().filter((r) => r['event'] === 'session_opened' && r['minion'] === 'web1').length;
-  const ping = async () => JSON.parse(String((await cluster.masterCmd('ping', 'web1', '--json', '--timeout', '5')).stdout)) as Record<string, unknown>;
+  const ping = async () =>
+    JSON.parse(String((await cluster.masterCmd('ping', 'web1', '--json', '--timeout', '5')).stdout)) as Record<string, unknown>;
 
   it('gets no session for an accepted minion with master.box.key and master.sign.key copied from disk', async () => {
     const pki = join(cluster.dir, 'master-pki');

@@ -41,7 +41,11 @@ describe('a master that dies mid-job', () => {
     return r.exitCode === 0 ? (JSON.parse(String(r.stdout)) as { jid: string }[])[0]?.jid : undefined;
   };
   /** Polls until `check` gives a value; how long that took. */
-  const until = async <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<{ value: T; ms: number }> => {
+  const until = async <T>(
+    what: string,
+    check: () => Promise<T | undefined> | T | undefined,
+    timeoutMs = 20_000,
+  ): Promise<{ value: T; ms: number }> => {
     const started = Date.now();
     for (;;) {
       const value = await check();
@@ -51,7 +55,11 @@ describe('a master that dies mid-job', () => {
     }
   };
   /** Whether a minion has logged that a return's delivery failed (the wording of the log line's start is stable). */
-  const deliveryFailed = (id: string) => minions.get(id)!.lines().some((l) => String(l['msg']).startsWith('could not deliver a job return'));
+  const deliveryFailed = (id: string) =>
+    minions
+      .get(id)!
+      .lines()
+      .some((l) => String(l['msg']).startsWith('could not deliver a job return'));
   const returnedMinions = async (jid: string, count: number) => {
     const job = await show(jid);
     return job && job.returns.length >= count ? job.returns.map((r) => r.minion).sort() : undefined;
@@ -68,7 +76,9 @@ describe('a master that dies mid-job', () => {
     const r = await apply;
     expect(r.exitCode).toBe(1);
     const message = `the master stopped before job ${jid} finished: 1 of 3 minions returned`;
-    const out = JSON.parse(String(r.stdout)) as { error: { code: string; message: string; jid: string; returned: Record<string, unknown> } };
+    const out = JSON.parse(String(r.stdout)) as {
+      error: { code: string; message: string; jid: string; returned: Record<string, unknown> };
+    };
     expect(out.error).toMatchObject({ code: 'master_lost', message, jid });
     expect(Object.keys(out.error.returned)).toEqual(['fast1']);
     expect(Object.values(out.error.returned['fast1'] as Record<string, { result: boolean }>)[0]!.result).toBe(true);
@@ -89,11 +99,15 @@ describe('a master that dies mid-job', () => {
     const before = { slow1: received('slow1'), slow2: received('slow2') };
     const apply = cluster.masterCmd('apply', 'slow*', 'nap');
     // Both minions are running it: now the master dies.
-    await until('both slow minions to get the job', () => (received('slow1') > before.slow1 && received('slow2') > before.slow2 ? true : undefined));
-    jid = (await until('the job id', async () => {
-      const newest = await newestJid();
-      return newest !== jid ? newest : undefined;
-    })).value;
+    await until('both slow minions to get the job', () =>
+      received('slow1') > before.slow1 && received('slow2') > before.slow2 ? true : undefined,
+    );
+    jid = (
+      await until('the job id', async () => {
+        const newest = await newestJid();
+        return newest !== jid ? newest : undefined;
+      })
+    ).value;
     await cluster.master!.stop('SIGKILL');
     const r = await apply;
     expect(r.exitCode).toBe(1);
@@ -103,7 +117,13 @@ describe('a master that dies mid-job', () => {
     const returnsFile = join(cluster.dir, 'master-cache', 'jobs', jid, 'returns.jsonl');
     mkdirSync(returnsFile);
     const master = await cluster.startMaster();
-    const refused = () => new Set(master.lines().filter((l) => l['msg'] === 'could not save a return in the job cache').map((l) => l['minion']));
+    const refused = () =>
+      new Set(
+        master
+          .lines()
+          .filter((l) => l['msg'] === 'could not save a return in the job cache')
+          .map((l) => l['minion']),
+      );
     await until('both minions to reconnect and be refused', () => (refused().size === 2 ? true : undefined), 30_000);
     // The minions are connected and their deliveries were refused; once the master can save, they must not wait for a reconnect.
     rmSync(returnsFile, { recursive: true });

@@ -34,7 +34,8 @@ describe('minion apply through the running daemon', () => {
   const out = join(cluster.dir, 'out');
   let db1: Daemon;
   const apply = (...args: string[]) => cluster.run('minion', ['apply', ...args, '-c', cluster.minionConfig('db1')]);
-  const jobs = async (): Promise<JobRecord[]> => JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as JobRecord[];
+  const jobs = async (): Promise<JobRecord[]> =>
+    JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as JobRecord[];
 
   beforeAll(async () => {
     mkdirSync(out);
@@ -68,7 +69,11 @@ describe('minion apply through the running daemon', () => {
     expect(readFileSync(join(out, 'db1.txt'), 'utf8')).toBe('hello from db1, site e2e\n');
     const jid = jidOf(r.stderr);
     expect(jid).toMatch(/^\d{20}$/);
-    expect((await jobs()).find((j) => j.jid === jid)).toMatchObject({ fun: 'state.apply', args: { mods: ['hello'], test: false }, minions: ['db1'] });
+    expect((await jobs()).find((j) => j.jid === jid)).toMatchObject({
+      fun: 'state.apply',
+      args: { mods: ['hello'], test: false },
+      minions: ['db1'],
+    });
     const shown = await cluster.masterCmd('jobs', 'show', jid, '--json');
     expect(JSON.parse(String(shown.stdout)).returns).toEqual([expect.objectContaining({ minion: 'db1', success: true })]);
     // The secret was fetched and used by the daemon: never printed, never on the socket.
@@ -91,7 +96,8 @@ describe('minion apply through the running daemon', () => {
     // exclusive.sls fails when its lock directory exists: a run that overlapped another would exit 1.
     expect(results.map((r) => r.exitCode)).toEqual([0, 0, 0, 0]);
     expect(readFileSync(join(out, 'db1.runs'), 'utf8').trim().split('\n')).toHaveLength(3);
-    for (const r of results.slice(0, 2)) expect(String(r.stderr)).toMatch(/minion apply: waiting for (job \d{20} \(state\.apply\)|a job that is starting) to finish/);
+    for (const r of results.slice(0, 2))
+      expect(String(r.stderr)).toMatch(/minion apply: waiting for (job \d{20} \(state\.apply\)|a job that is starting) to finish/);
   });
 
   it('with --wait 0, refuses while another state run holds the minion, and runs nothing', async () => {
@@ -116,7 +122,12 @@ describe('minion apply through the running daemon', () => {
     // One request per connection: a second line is ignored, not run.
     const first = { ...wire, mods: ['hello'], test: true };
     const answer = await raw(path, `${JSON.stringify(first)}\n${JSON.stringify({ ...first, test: false })}\n`);
-    expect(answer.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(['started', 'done']);
+    expect(
+      answer
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type),
+    ).toEqual(['started', 'done']);
     expect(db1.child.exitCode).toBeNull();
     expect((await apply('hello', '--test')).exitCode).toBe(0);
   });
@@ -125,7 +136,9 @@ describe('minion apply through the running daemon', () => {
     const config = cluster.writeMinionConfig({ id: 'ghost' });
     const r = await cluster.run('minion', ['apply', 'hello', '-c', config]);
     expect(r.exitCode).toBe(1);
-    expect(String(r.stderr)).toContain(`the minion is not running (no control socket at ${join(cluster.minionSockDir('ghost'), 'minion.sock')})`);
+    expect(String(r.stderr)).toContain(
+      `the minion is not running (no control socket at ${join(cluster.minionSockDir('ghost'), 'minion.sock')})`,
+    );
     expect(String(r.stderr)).toContain('systemctl start brine-minion');
     expect(String(r.stderr)).toContain('minion apply --local hello');
   });
@@ -147,7 +160,10 @@ describe('startup states an operator fixes from the console', () => {
   it('end their retries when the operator runs them and they succeed', async () => {
     mkdirSync(out);
     await cluster.startMaster();
-    const web1 = cluster.startMinion({ id: 'web1', extra: { grains: { out_dir: out }, startup_states: 'sls', sls_list: ['gate'], startup_retry_max: 60 } });
+    const web1 = cluster.startMinion({
+      id: 'web1',
+      extra: { grains: { out_dir: out }, startup_states: 'sls', sls_list: ['gate'], startup_retry_max: 60 },
+    });
     // Four failures: the next attempt is 4 to 8 s away, far enough for the operator to come first.
     const failed = await web1.waitFor('startup states failed; running them again later', { times: 4, timeoutMs: 30_000 });
     const retryAt = Date.now() + Number(failed['retry_ms']);

@@ -31,7 +31,11 @@ describe('pushing jobs to targeted minions', () => {
 
   const ping = async (target: string, ...flags: string[]) => {
     const r = await cluster.masterCmd('ping', target, '--json', '--timeout', '5', ...flags);
-    return { code: r.exitCode, out: r.exitCode === 2 ? {} : (JSON.parse(String(r.stdout)) as Record<string, unknown>), stderr: String(r.stderr) };
+    return {
+      code: r.exitCode,
+      out: r.exitCode === 2 ? {} : (JSON.parse(String(r.stdout)) as Record<string, unknown>),
+      stderr: String(r.stderr),
+    };
   };
 
   it.each([
@@ -129,7 +133,10 @@ describe('pushing jobs to targeted minions', () => {
       try {
         expect((await client.handshake('daemon', grains)).header).toMatchObject({ status: 'accepted' });
         // Written off the master's event loop once no other hello came for a second: wait for it, then for any write still to land.
-        await vi.waitUntil(() => existsSync(file) && readFileSync(file, 'utf8') === JSON.stringify(grains), { timeout: 5000, interval: 50 });
+        await vi.waitUntil(() => existsSync(file) && readFileSync(file, 'utf8') === JSON.stringify(grains), {
+          timeout: 5000,
+          interval: 50,
+        });
         await sleep(300);
         return statSync(file).ino;
       } finally {
@@ -176,7 +183,11 @@ describe('pushing jobs to targeted minions', () => {
     const sock = join(cluster.dir, 'run', 'master.sock');
     // The master keeps its socket directory private; let another user through the tree to reach the socket's own mode.
     chmodSync(cluster.dir, 0o755);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(BIN, 'master'), 'ping', '*', '-c', cluster.masterConfig], { encoding: 'utf8' });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', join(BIN, 'master'), 'ping', '*', '-c', cluster.masterConfig],
+      { encoding: 'utf8' },
+    );
     // Not bad usage: the command is right, the caller may not reach the master (README, exit status).
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`master: permission denied on ${sock}: only the master's user may control it\n`);

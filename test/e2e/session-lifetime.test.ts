@@ -41,11 +41,15 @@ describe('session lifetime', () => {
     expect(answers.length).toBeGreaterThanOrEqual(4);
     expect(answers).toEqual(answers.map(() => ({ busy1: true, fresh1: true })));
     await Promise.all([byTime.stop(), byCount.stop()]);
-    for (const [id, minion] of [['fresh1', byTime], ['busy1', byCount]] as const) {
+    for (const [id, minion] of [
+      ['fresh1', byTime],
+      ['busy1', byCount],
+    ] as const) {
       const rekeys = minion.count('session with master re-keyed');
       expect(rekeys).toBeGreaterThanOrEqual(2);
       await expect.poll(() => opened(id)).toBe(1 + rekeys);
-      const replaced = () => cluster.master!.lines().filter((l) => l['msg'] === 'new daemon session replaces the older one' && l['minion'] === id).length;
+      const replaced = () =>
+        cluster.master!.lines().filter((l) => l['msg'] === 'new daemon session replaces the older one' && l['minion'] === id).length;
       await expect.poll(replaced).toBe(rekeys);
       expect(minion.count('lost the master; reconnecting')).toBe(0);
       expect(minion.count('re-keying failed; the current session stays for now')).toBe(0);

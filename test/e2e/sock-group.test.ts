@@ -11,7 +11,8 @@ const MEMBER = `brine-op-${process.pid}`;
 const OUTSIDER = `brine-out-${process.pid}`;
 
 /** Runs a master CLI command as another user, with that user's groups. */
-const as = (user: string, ...args: string[]) => spawnSync('runuser', ['-u', user, '--', join(BIN, 'master'), ...args], { encoding: 'utf8', timeout: 30_000 });
+const as = (user: string, ...args: string[]) =>
+  spawnSync('runuser', ['-u', user, '--', join(BIN, 'master'), ...args], { encoding: 'utf8', timeout: 30_000 });
 
 describe('operators in sock_group', () => {
   const cluster = new Cluster(join(ROOT, 'test', 'fixtures', 'pillar'), { sock_group: GROUP });
@@ -87,12 +88,16 @@ describe('operators in sock_group', () => {
     const ping = as(OUTSIDER, 'ping', 'db1', '-c', cluster.masterConfig);
     // Exit 1: the master refused (README's exit status); 2 is bad usage.
     expect(ping.status).toBe(1);
-    expect(ping.stderr).toBe(`master: permission denied on ${sock()}: only the master's user and members of group ${GROUP} (sock_group) may control it\n`);
+    expect(ping.stderr).toBe(
+      `master: permission denied on ${sock()}: only the master's user and members of group ${GROUP} (sock_group) may control it\n`,
+    );
     const status = as(OUTSIDER, 'status', '-c', cluster.masterConfig);
     expect([status.status, status.stderr]).toEqual([1, ping.stderr]);
     const keys = as(OUTSIDER, 'keys', 'list', '-c', cluster.masterConfig);
     expect(keys.status).toBe(1);
-    expect(keys.stderr).toBe(`master: permission denied on ${pki()}: only the master's user and members of its sock_group may manage keys\n`);
+    expect(keys.stderr).toBe(
+      `master: permission denied on ${pki()}: only the master's user and members of its sock_group may manage keys\n`,
+    );
   });
 });
 
@@ -104,7 +109,18 @@ describe('a sock_group that does not exist', () => {
     const missing = `no-such-group-${process.pid}`;
     const pki = join(cluster.dir, 'master-pki');
     const config = join(cluster.dir, 'master.yml');
-    writeFileSync(config, stringify({ interface: '127.0.0.1', port: 1, pki_dir: pki, sock_dir: join(cluster.dir, 'run'), cachedir: join(cluster.dir, 'cache'), audit_log: join(cluster.dir, 'audit.jsonl'), sock_group: missing }));
+    writeFileSync(
+      config,
+      stringify({
+        interface: '127.0.0.1',
+        port: 1,
+        pki_dir: pki,
+        sock_dir: join(cluster.dir, 'run'),
+        cachedir: join(cluster.dir, 'cache'),
+        audit_log: join(cluster.dir, 'audit.jsonl'),
+        sock_group: missing,
+      }),
+    );
     const r = await cluster.run('master', ['-c', config]);
     expect(r.exitCode).toBe(2);
     expect(String(r.stderr)).toContain(

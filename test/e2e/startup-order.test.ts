@@ -11,7 +11,10 @@ describe('a minion that starts before its master', () => {
     cluster.port = await freePort();
     const minion = cluster.startMinion({ id: 'db1' });
     await minion.waitFor('cannot authenticate to the master yet', { times: 2, timeoutMs: 30_000 });
-    const waits = minion.lines().filter((l) => l['msg'] === 'cannot authenticate to the master yet').map((l) => Number(l['retry_ms']));
+    const waits = minion
+      .lines()
+      .filter((l) => l['msg'] === 'cannot authenticate to the master yet')
+      .map((l) => Number(l['retry_ms']));
     expect(waits.every((ms) => ms > 0 && ms <= 2000)).toBe(true);
     await cluster.startMaster();
     await minion.waitFor('minion ready', { timeoutMs: 30_000 });
@@ -23,7 +26,10 @@ describe('a minion that starts before its master', () => {
     const minion = cluster.startMinion({ id: 'db2', extra: { master: '203.0.113.1:4506', request_timeout: 1 } });
     await minion.waitFor('cannot authenticate to the master yet', { times: 3, timeoutMs: 30_000 });
     expect(minion.child.exitCode).toBeNull();
-    const codes = minion.lines().filter((l) => l['msg'] === 'cannot authenticate to the master yet').map((l) => l['code']);
+    const codes = minion
+      .lines()
+      .filter((l) => l['msg'] === 'cannot authenticate to the master yet')
+      .map((l) => l['code']);
     expect(new Set(codes)).toEqual(new Set(['timeout']));
   });
 

@@ -42,7 +42,10 @@ describe('master status', () => {
     mkdirSync(out);
     await cluster.startMaster();
     // db1's startup state fails until the test opens the gate; it retries every 2 s at most.
-    cluster.startMinion({ id: 'db1', extra: { grains: { out_dir: out }, startup_states: 'sls', sls_list: ['gate'], startup_retry_max: 2 } });
+    cluster.startMinion({
+      id: 'db1',
+      extra: { grains: { out_dir: out }, startup_states: 'sls', sls_list: ['gate'], startup_retry_max: 2 },
+    });
     web1 = cluster.startMinion({ id: 'web1' });
     await web1.waitFor('minion ready');
   });
@@ -52,7 +55,9 @@ describe('master status', () => {
   });
 
   it('reports failing startup states as retrying since the first failure, naming the failing state, then ok once they pass', async () => {
-    await expect.poll(async () => (await status('db1')).of('db1').startup.failures, { timeout: 30_000, interval: 300 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(async () => (await status('db1')).of('db1').startup.failures, { timeout: 30_000, interval: 300 })
+      .toBeGreaterThanOrEqual(2);
     const failing = await status('db1');
     expect(failing.code).toBe(1);
     const { startup } = failing.of('db1');
@@ -60,18 +65,30 @@ describe('master status', () => {
     expect(startup.since).toMatch(ISO);
     const table = await cluster.masterCmd('status', 'db1');
     expect(table.exitCode).toBe(1);
-    expect(String(table.stdout)).toMatch(/^db1 +connected +\S+ +127\.0\.0\.1 +retrying since \S+Z \(\d+ failed runs\): unlock-gate: Command "test -e /m);
+    expect(String(table.stdout)).toMatch(
+      /^db1 +connected +\S+ +127\.0\.0\.1 +retrying since \S+Z \(\d+ failed runs\): unlock-gate: Command "test -e /m,
+    );
 
     writeFileSync(join(out, 'gate'), '');
     await expect.poll(async () => (await status('db1')).of('db1').startup.result, { timeout: 30_000, interval: 300 }).toBe('ok');
     const fine = await status('db1');
     expect(fine.code).toBe(0);
-    expect(fine.of('db1').startup).toEqual({ result: 'ok', jid: expect.stringMatching(/^\d{20}$/), since: expect.stringMatching(ISO), failures: 0, failed_state: null });
+    expect(fine.of('db1').startup).toEqual({
+      result: 'ok',
+      jid: expect.stringMatching(/^\d{20}$/),
+      since: expect.stringMatching(ISO),
+      failures: 0,
+      failed_state: null,
+    });
     expect(String((await cluster.masterCmd('status', 'db1')).stdout)).toMatch(/^db1 +connected +\S+ +127\.0\.0\.1 +ok \S+Z$/m);
   });
 
   it('lists startup jobs in the job cache as such, with their SLS', async () => {
-    const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string; origin: string; target: string }[];
+    const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as {
+      jid: string;
+      origin: string;
+      target: string;
+    }[];
     const startup = jobs.filter((j) => j.origin === 'startup');
     expect(startup.length).toBeGreaterThanOrEqual(3);
     expect(startup.every((j) => j.target === 'db1')).toBe(true);
@@ -79,14 +96,18 @@ describe('master status', () => {
     const list = String((await cluster.masterCmd('jobs', 'list')).stdout);
     expect(list.split('\n')[0]).toMatch(/^\d{20} {2}startup {2}state\.apply gate {2}list:db1 {2}\(1 minion\)$/);
     const shown = String((await cluster.masterCmd('jobs', 'show', jobs[0]!.jid)).stdout);
-    expect(shown.split('\n')[0]).toMatch(/^jid \d{20}: state\.apply gate on list:db1 at \S+, origin startup \(the minion's startup states\)$/);
+    expect(shown.split('\n')[0]).toMatch(
+      /^jid \d{20}: state\.apply gate on list:db1 at \S+, origin startup \(the minion's startup states\)$/,
+    );
   });
 
   it('reports a first failure as failed, a run begun after it as retrying, and never counts runs begun on the minion', async () => {
     raw = new RawClient(cluster.port, 'raw1');
     await raw.handshake('daemon');
-    const call = async (op: string, args: Record<string, Json>) => (await raw!.call(raw!.request(op, args)))!.header as { ok: boolean; value?: Json; error?: { code: string } };
-    const begin = async (args: Record<string, Json> = {}) => (await call('job.begin', { fun: 'state.apply', args: { mods: ['gate'], test: false }, ...args })).value as string;
+    const call = async (op: string, args: Record<string, Json>) =>
+      (await raw!.call(raw!.request(op, args)))!.header as { ok: boolean; value?: Json; error?: { code: string } };
+    const begin = async (args: Record<string, Json> = {}) =>
+      (await call('job.begin', { fun: 'state.apply', args: { mods: ['gate'], test: false }, ...args })).value as string;
 
     const first = await begin();
     expect((await status('raw1')).of('raw1').startup).toMatchObject({ result: 'running', jid: first, failures: 0 });
@@ -96,24 +117,44 @@ describe('master status', () => {
     };
     expect((await call('job.return', { jid: first, success: false, ret: states })).ok).toBe(true);
     const failed = (await status('raw1')).of('raw1').startup;
-    expect(failed).toMatchObject({ result: 'failed', jid: first, failures: 1, failed_state: { id: 'unlock', comment: 'no key for /dev/vdb' } });
+    expect(failed).toMatchObject({
+      result: 'failed',
+      jid: first,
+      failures: 1,
+      failed_state: { id: 'unlock', comment: 'no key for /dev/vdb' },
+    });
     expect(String((await cluster.masterCmd('status', 'raw1')).stdout)).toMatch(/^raw1 .* failed \S+Z: unlock: no key for \/dev\/vdb$/m);
 
     const second = await begin({ origin: 'startup' });
-    expect((await status('raw1')).of('raw1').startup).toMatchObject({ result: 'retrying', jid: second, since: failed.since, failures: 1, failed_state: { id: 'unlock' } });
+    expect((await status('raw1')).of('raw1').startup).toMatchObject({
+      result: 'retrying',
+      jid: second,
+      since: failed.since,
+      failures: 1,
+      failed_state: { id: 'unlock' },
+    });
 
     // An operator's run on the minion is a job of its own, not a startup run.
     const local = await begin({ origin: 'minion' });
     expect((await status('raw1')).of('raw1').startup.jid).toBe(second);
     const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string; origin: string }[];
     expect(jobs.find((j) => j.jid === local)?.origin).toBe('minion');
-    expect(await call('job.begin', { fun: 'state.apply', args: { mods: [], test: false }, origin: 'master' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await call('job.begin', { fun: 'state.apply', args: { mods: [], test: false }, origin: 'master' })).toMatchObject({
+      ok: false,
+      error: { code: 'bad_request' },
+    });
   });
 
   it('tells a connected minion from one whose daemon stopped, keeping when and where it was last seen', async () => {
     const before = await status('web1');
     expect(before.code).toBe(0);
-    expect(before.of('web1')).toEqual({ id: 'web1', connected: true, last_seen: expect.stringMatching(ISO), address: '127.0.0.1', startup: { result: 'none', jid: null, since: null, failures: 0, failed_state: null } });
+    expect(before.of('web1')).toEqual({
+      id: 'web1',
+      connected: true,
+      last_seen: expect.stringMatching(ISO),
+      address: '127.0.0.1',
+      startup: { result: 'none', jid: null, since: null, failures: 0, failed_state: null },
+    });
     expect(String((await cluster.masterCmd('status', 'web1')).stdout)).toMatch(/^web1 +connected +\S+Z +127\.0\.0\.1 +none$/m);
 
     await web1.stop();

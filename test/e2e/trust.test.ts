@@ -71,7 +71,7 @@ describe('master pinning and bad configuration', () => {
     writeFileSync(badId, 'id: ../../etc\n');
     const id = await cluster.run('minion', ['-c', badId]);
     expect(id.exitCode).toBe(2);
-    expect(String(id.stderr)).toContain("minion id \"../../etc\": minion id contains '..'");
+    expect(String(id.stderr)).toContain('minion id "../../etc": minion id contains \'..\'');
   });
 
   it('refuses to start with a secret key others can read', async () => {

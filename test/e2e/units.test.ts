@@ -20,7 +20,8 @@ function exposure(unit: string): { score: number; report: string } {
 }
 
 /** Values of one `Key=` in the [Service] (or any) section, in order. */
-const settings = (unit: string, key: string) => [...readFileSync(unit, 'utf8').matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]);
+const settings = (unit: string, key: string) =>
+  [...readFileSync(unit, 'utf8').matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]);
 
 describe('the shipped systemd units', () => {
   it('master: exposure at most 2.0', () => {
@@ -40,8 +41,14 @@ describe('the shipped systemd units', () => {
   it('run the installed binaries and point at the installed README', () => {
     expect(settings(MASTER_UNIT, 'ExecStart')).toEqual(['/usr/bin/master -c /etc/brine/master']);
     expect(settings(MINION_UNIT, 'ExecStart')).toEqual(['/usr/bin/minion -c /etc/brine/minion']);
-    for (const [unit, pkg] of [[MASTER_UNIT, 'brine-master'], [MINION_UNIT, 'brine-minion']] as const) {
-      expect(settings(unit, 'Documentation')).toEqual([`file:///usr/share/doc/${pkg}/README.md`, `file:///usr/share/doc/${pkg}/SECURITY.md`]);
+    for (const [unit, pkg] of [
+      [MASTER_UNIT, 'brine-master'],
+      [MINION_UNIT, 'brine-minion'],
+    ] as const) {
+      expect(settings(unit, 'Documentation')).toEqual([
+        `file:///usr/share/doc/${pkg}/README.md`,
+        `file:///usr/share/doc/${pkg}/SECURITY.md`,
+      ]);
     }
   });
 

@@ -26,8 +26,15 @@ export interface ClusterMastersOptions {
  * Real masters of one cluster on loopback, each a Cluster of its own (directory, port,
  * audit log, control socket), sharing `etcd` and the first one's key pair.
  */
-export async function startClusterMasters(etcd: EtcdCluster, names: string[], pillar: string, opts: ClusterMastersOptions = {}): Promise<Cluster[]> {
-  const masters = names.map((name) => new Cluster(pillar, { ...opts.master, cluster: { etcd: opts.endpoints?.[name] ?? etcd.endpoints, name, ...opts.cluster } }));
+export async function startClusterMasters(
+  etcd: EtcdCluster,
+  names: string[],
+  pillar: string,
+  opts: ClusterMastersOptions = {},
+): Promise<Cluster[]> {
+  const masters = names.map(
+    (name) => new Cluster(pillar, { ...opts.master, cluster: { etcd: opts.endpoints?.[name] ?? etcd.endpoints, name, ...opts.cluster } }),
+  );
   await masters[0]!.startMaster();
   for (const m of masters.slice(1)) {
     shareMasterKey(masters[0]!, m);

@@ -76,7 +76,10 @@ describe('unattended boot: key from the master, volume built or unlocked, servic
       join(pillar, 'minions', `${ID}.sls`),
       // Marked as the example pillar marks it: the minion renders without it and fetches it raw.
       `luks:\n  password: !secret ${PASSPHRASE}\n` +
-        stringify({ dev_name: '/dev/vda', vg_name: 'vg_data', mountpoint: '/srv/data', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000 }).trimEnd().replace(/^/gm, '  ') + '\n',
+        stringify({ dev_name: '/dev/vda', vg_name: 'vg_data', mountpoint: '/srv/data', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000 })
+          .trimEnd()
+          .replace(/^/gm, '  ') +
+        '\n',
     );
     await cluster.startMaster();
     second.port = await freePort();
@@ -100,7 +103,11 @@ describe('unattended boot: key from the master, volume built or unlocked, servic
     // Provisioning: the minion's key is made before its first boot and pre-seeded as accepted on the master.
     const fp = await cluster.run('minion', ['keygen', '-c', join(share, 'minion.yml')]);
     expect(fp.exitCode).toBe(0);
-    writeKeyFile(join(cluster.dir, 'master-pki', 'minions', ID), readKeyFile(join(share, 'pki', 'minion.pub'), KEY_BYTES, { secret: false }), { secret: false });
+    writeKeyFile(
+      join(cluster.dir, 'master-pki', 'minions', ID),
+      readKeyFile(join(share, 'pki', 'minion.pub'), KEY_BYTES, { secret: false }),
+      { secret: false },
+    );
     await createDisk(disk, 96);
   });
   afterAll(async () => {
@@ -125,7 +132,13 @@ echo "fs_uuid=$(blkid -s UUID -o value /dev/mapper/data_crypt)"`,
     );
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const f = facts(r.stdout);
-    expect(f).toMatchObject({ mount_source: '/dev/mapper/data_crypt', luks_type: 'LUKS2', backing: '/dev/mapper/vg_data-data', redis: 'active', dump: '/srv/data/redis/dump.rdb' });
+    expect(f).toMatchObject({
+      mount_source: '/dev/mapper/data_crypt',
+      luks_type: 'LUKS2',
+      backing: '/dev/mapper/vg_data-data',
+      redis: 'active',
+      dump: '/srv/data/redis/dump.rdb',
+    });
     writeFileSync(join(share, 'uuids-1'), `${f['luks_uuid']} ${f['fs_uuid']}`);
     expect(readFileSync(join(share, 'boot1.log'), 'utf8')).toContain('startup states succeeded');
   });
@@ -169,7 +182,14 @@ echo "value=$(redis-cli get brine-check)"`,
     const r = await guest;
     await started;
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(facts(r.stdout)).toMatchObject({ redis_before: 'inactive', mounted_before: 'no', bare_dir_entries: '0', minion_before: 'activating', redis_after: 'active', value: 'survives-reboot' });
+    expect(facts(r.stdout)).toMatchObject({
+      redis_before: 'inactive',
+      mounted_before: 'no',
+      bare_dir_entries: '0',
+      minion_before: 'activating',
+      redis_after: 'active',
+      value: 'survives-reboot',
+    });
     expect(readFileSync(join(share, 'boot3.log'), 'utf8')).toContain('cannot authenticate to the master yet');
   });
 
@@ -190,7 +210,9 @@ echo "value=$(redis-cli get brine-check)"`,
     const jobs = JSON.parse(String((await cluster.masterCmd('jobs', 'list', '--json')).stdout)) as { jid: string }[];
     expect(jobs.length).toBeGreaterThanOrEqual(3);
     const returns = await Promise.all(jobs.map((j) => cluster.masterCmd('jobs', 'show', j.jid, '--json')));
-    const master = [...cluster.daemons.map((d) => d.output), JSON.stringify(cluster.audit()), ...returns.map((x) => String(x.stdout))].join('\n');
+    const master = [...cluster.daemons.map((d) => d.output), JSON.stringify(cluster.audit()), ...returns.map((x) => String(x.stdout))].join(
+      '\n',
+    );
     expect(master).toContain('luks_|-data-crypt_|-data_crypt_|-mapped');
     expect(master).not.toContain(PASSPHRASE);
     expect(grepTree(join(cluster.dir, 'master-cache'), needle)).toEqual([]);

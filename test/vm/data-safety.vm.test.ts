@@ -113,9 +113,12 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** One line a disk: device, type and UUID of what blkid finds on it. */
-const SIGNATURES = 'for d in /dev/vda /dev/vdb /dev/vdc /dev/vdd; do echo "$d $(blkid -p -s TYPE -o value $d) $(blkid -p -s UUID -o value $d)"; done';
+const SIGNATURES =
+  'for d in /dev/vda /dev/vdb /dev/vdc /dev/vdd; do echo "$d $(blkid -p -s TYPE -o value $d) $(blkid -p -s UUID -o value $d)"; done';
 
-it('refuses signatured devices without force and keeps their data; force destroys what test mode named; mounts by label, persists once, remounts', { timeout: VM_TEST_TIMEOUT }, async () => {
+it('refuses signatured devices without force and keeps their data; force destroys what test mode named; mounts by label, persists once, remounts', {
+  timeout: VM_TEST_TIMEOUT,
+}, async () => {
   const r = await runInVm({
     disks,
     shareDir: out,
@@ -148,16 +151,32 @@ cp /etc/fstab $OUT/fstab-remount`,
   expect(r.exitCode, r.stderr).toBe(0);
 
   const before = readOut(out, 'before.txt');
-  const found = before.trim().split('\n').map((line) => line.split(' '));
-  expect(found.map(([device, type]) => `${device} ${type}`), before).toEqual(['/dev/vda ext4', '/dev/vdb LVM2_member', '/dev/vdc crypto_LUKS', '/dev/vdd ext4']);
+  const found = before
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '));
+  expect(
+    found.map(([device, type]) => `${device} ${type}`),
+    before,
+  ).toEqual(['/dev/vda ext4', '/dev/vdb LVM2_member', '/dev/vdc crypto_LUKS', '/dev/vdd ext4']);
   const [ext4, pv, luks] = found.map((f) => f[2]!);
 
   // Test mode: every refusal and every destruction is named; nothing on the disks changes.
   const test = resultsById(out, 'test.json');
   expect(readOut(out, 'test.rc').trim(), readOut(out, 'test.err')).toBe('1');
-  expect(test['pv-on-ext4']).toMatchObject({ result: false, comment: `Refusing to initialise /dev/vda as an LVM physical volume: it holds ext4 (UUID ${ext4}, label keep); set force: true to destroy it` });
-  expect(test['xfs']).toMatchObject({ result: null, comment: expect.stringMatching(/^Would destroy ext4 \(UUID [0-9a-f-]+\) on \/dev\/vdd and format it as xfs$/), changes: { formatted: 'xfs' } });
-  expect(test['/srv/scratch']).toMatchObject({ result: null, comment: 'Would mount LABEL=scratch at /srv/scratch (it is also mounted at /mnt/pre); Would add /srv/scratch to /etc/fstab' });
+  expect(test['pv-on-ext4']).toMatchObject({
+    result: false,
+    comment: `Refusing to initialise /dev/vda as an LVM physical volume: it holds ext4 (UUID ${ext4}, label keep); set force: true to destroy it`,
+  });
+  expect(test['xfs']).toMatchObject({
+    result: null,
+    comment: expect.stringMatching(/^Would destroy ext4 \(UUID [0-9a-f-]+\) on \/dev\/vdd and format it as xfs$/),
+    changes: { formatted: 'xfs' },
+  });
+  expect(test['/srv/scratch']).toMatchObject({
+    result: null,
+    comment: 'Would mount LABEL=scratch at /srv/scratch (it is also mounted at /mnt/pre); Would add /srv/scratch to /etc/fstab',
+  });
   expect(readOut(out, 'after-test.txt')).toBe(before);
 
   const run = resultsById(out, 'run.json');
@@ -172,15 +191,28 @@ cp /etc/fstab $OUT/fstab-remount`,
     'pv-on-luks': `Refusing to initialise /dev/vdc as an LVM physical volume: it holds crypto_LUKS (UUID ${luks}); set force: true to destroy it`,
     'fs-on-luks': `Refusing to format /dev/vdc as ext4: it holds crypto_LUKS (UUID ${luks}); set force: true to destroy it`,
     '/srv/busy': 'tmpfs is mounted at /srv/busy, not /dev/vde; unmount it first (mount.unmounted)',
-    '/srv/enc': 'Refusing to persist /dev/mapper/ported in the fstab without nofail or noauto: it is an encrypted volume opened after boot, and the boot would wait for it and stop; add nofail to opts',
+    '/srv/enc':
+      'Refusing to persist /dev/mapper/ported in the fstab without nofail or noauto: it is an encrypted volume opened after boot, and the boot would wait for it and stop; add nofail to opts',
   };
   for (const [id, comment] of Object.entries(refusals)) expect({ id, ...run[id] }).toMatchObject({ id, result: false, comment });
   // The existing LUKS device is opened with the pillar key, never reformatted.
   expect(run['luks-kept']).toMatchObject({ result: true, comment: '/dev/vdc is a LUKS device already (it is never reformatted)' });
-  expect(run['ported']).toMatchObject({ result: true, comment: 'Opened /dev/vdc as /dev/mapper/ported', changes: { opened: '/dev/mapper/ported' } });
-  expect(run['xfs']).toMatchObject({ result: true, comment: 'Formatted /dev/vdd as xfs', changes: { formatted: 'xfs', destroyed: expect.stringMatching(/^ext4 \(UUID /) } });
+  expect(run['ported']).toMatchObject({
+    result: true,
+    comment: 'Opened /dev/vdc as /dev/mapper/ported',
+    changes: { opened: '/dev/mapper/ported' },
+  });
+  expect(run['xfs']).toMatchObject({
+    result: true,
+    comment: 'Formatted /dev/vdd as xfs',
+    changes: { formatted: 'xfs', destroyed: expect.stringMatching(/^ext4 \(UUID /) },
+  });
   expect(run['/srv/xfs']).toMatchObject({ result: true, comment: 'Mounted /dev/vdd at /srv/xfs' });
-  expect(run['/srv/scratch']).toMatchObject({ result: true, comment: 'Mounted LABEL=scratch at /srv/scratch; added /srv/scratch to /etc/fstab', changes: { mount: true, persist: 'new' } });
+  expect(run['/srv/scratch']).toMatchObject({
+    result: true,
+    comment: 'Mounted LABEL=scratch at /srv/scratch; added /srv/scratch to /etc/fstab',
+    changes: { mount: true, persist: 'new' },
+  });
 
   // The refused devices still hold what they held.
   expect(readOut(out, 'file.txt')).toBe('precious\n');
@@ -192,13 +224,18 @@ cp /etc/fstab $OUT/fstab-remount`,
 
   // A second run changes nothing and writes the fstab entry once.
   const again = resultsById(out, 'again.json');
-  for (const id of ['luks-kept', 'ported', 'xfs', '/srv/xfs', '/srv/scratch']) expect({ id, result: again[id]!.result, changes: again[id]!.changes }).toEqual({ id, result: true, changes: {} });
+  for (const id of ['luks-kept', 'ported', 'xfs', '/srv/xfs', '/srv/scratch'])
+    expect({ id, result: again[id]!.result, changes: again[id]!.changes }).toEqual({ id, result: true, changes: {} });
   expect(again['xfs']!.comment).toMatch(/^\/dev\/vdd is formatted as xfs \(UUID [0-9a-f-]+\) already$/);
   expect(readOut(out, 'fstab-again')).toBe(readOut(out, 'fstab'));
 
   // New options: remounted, and the fstab entry updated in place.
   const remount = resultsById(out, 'remount.json');
-  expect(remount['/srv/scratch']).toMatchObject({ result: true, comment: 'Remounted /srv/scratch with noatime,nodev; updated /srv/scratch in /etc/fstab', changes: { remount: 'options nodev', persist: 'update' } });
+  expect(remount['/srv/scratch']).toMatchObject({
+    result: true,
+    comment: 'Remounted /srv/scratch with noatime,nodev; updated /srv/scratch in /etc/fstab',
+    changes: { remount: 'options nodev', persist: 'update' },
+  });
   expect(readOut(out, 'scratch-options.txt').trim().split(',')).toEqual(expect.arrayContaining(['noatime', 'nodev']));
   expect(readOut(out, 'fstab-remount')).toBe('LABEL=scratch\t/srv/scratch\text4\tnoatime,nodev\t0\t0\n');
 });

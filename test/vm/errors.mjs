@@ -91,7 +91,10 @@ export class VmTimeoutError extends VmError {
    * @param {{ stdout: string, stderr: string, consoleLog: string }} partial
    */
   constructor(message, partial) {
-    super(`${message}\n--- command stdout so far ---\n${partial.stdout}\n--- command stderr so far ---\n${partial.stderr}`, partial.consoleLog);
+    super(
+      `${message}\n--- command stdout so far ---\n${partial.stdout}\n--- command stderr so far ---\n${partial.stderr}`,
+      partial.consoleLog,
+    );
     /** @readonly */
     this.stdout = partial.stdout;
     /** @readonly */

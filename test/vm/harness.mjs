@@ -163,28 +163,34 @@ function checkOptions(o) {
   for (const d of disks) {
     if (!existsSync(d)) throw new VmUsageError(`disk image ${d} does not exist; make one with createDisk(path, sizeMiB)`);
   }
-  if (rootDisk && !existsSync(rootDisk)) throw new VmUsageError(`root disk ${rootDisk} does not exist; make one with createRootDisk(path, sizeMiB)`);
+  if (rootDisk && !existsSync(rootDisk))
+    throw new VmUsageError(`root disk ${rootDisk} does not exist; make one with createRootDisk(path, sizeMiB)`);
   for (const f of o.inbound ?? []) {
     for (const port of [f.guestPort, f.hostPort]) {
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new VmUsageError(`inbound ports must be integers 1–65535, got ${JSON.stringify(f)}`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new VmUsageError(`inbound ports must be integers 1–65535, got ${JSON.stringify(f)}`);
     }
   }
   for (const f of o.forwards ?? []) {
     const host = f.guestHost ?? '10.0.2.100';
     const last = Number(/^10\.0\.2\.(\d{1,3})$/.exec(host)?.[1]);
     // .2 is the gateway, .3 the DNS, .15 the guest itself.
-    if (!(last > 0 && last < 255) || [2, 3, 15].includes(last)) throw new VmUsageError(`forward guestHost ${host} must be a free address in 10.0.2.0/24 (not .2, .3 or .15)`);
+    if (!(last > 0 && last < 255) || [2, 3, 15].includes(last))
+      throw new VmUsageError(`forward guestHost ${host} must be a free address in 10.0.2.0/24 (not .2, .3 or .15)`);
     for (const port of [f.guestPort, f.hostPort]) {
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new VmUsageError(`forward ports must be integers 1–65535, got ${JSON.stringify(f)}`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new VmUsageError(`forward ports must be integers 1–65535, got ${JSON.stringify(f)}`);
     }
   }
   for (const [name, value] of Object.entries(o.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new VmUsageError(`env name ${JSON.stringify(name)} is not a shell variable name`);
     if (typeof value !== 'string' || value.includes('\0')) throw new VmUsageError(`env ${name} must be a string without NUL bytes`);
   }
-  if (o.jobAfter !== undefined && !/^[a-z][a-z0-9-]*\.target$/.test(o.jobAfter)) throw new VmUsageError(`jobAfter must name a systemd target (like basic.target), got ${JSON.stringify(o.jobAfter)}`);
+  if (o.jobAfter !== undefined && !/^[a-z][a-z0-9-]*\.target$/.test(o.jobAfter))
+    throw new VmUsageError(`jobAfter must name a systemd target (like basic.target), got ${JSON.stringify(o.jobAfter)}`);
   const shareDir = o.shareDir === undefined ? undefined : resolve(o.shareDir);
-  if (shareDir !== undefined && !statSync(shareDir, { throwIfNoEntry: false })?.isDirectory()) throw new VmUsageError(`shareDir ${shareDir} is not a directory`);
+  if (shareDir !== undefined && !statSync(shareDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new VmUsageError(`shareDir ${shareDir} is not a directory`);
   const job = {
     command: o.command,
     disks,
@@ -237,21 +243,42 @@ function accelArgs() {
  */
 function qemuArgs(job, share, consolePath, vm) {
   const args = [
-    '-machine', 'q35', ...accelArgs(), '-m', String(job.memoryMiB), '-smp', String(job.cpus),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-serial', `file:${qemuEscape(consolePath)}`,
-    '-kernel', vm.vmlinux, '-initrd', vm.initrd,
+    '-machine',
+    'q35',
+    ...accelArgs(),
+    '-m',
+    String(job.memoryMiB),
+    '-smp',
+    String(job.cpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${qemuEscape(consolePath)}`,
+    '-kernel',
+    vm.vmlinux,
+    '-initrd',
+    vm.initrd,
     // The initramfs mounts this device as the overlay's upper layer (guest/init.sh).
-    '-append', job.rootDisk ? `${KERNEL_CMDLINE} brine.upper=/dev/vd${String.fromCharCode(97 + job.disks.length)}` : KERNEL_CMDLINE,
-    '-device', 'virtio-rng-pci',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${qemuEscape(share)},mount_tag=brinejob,security_model=none`,
+    '-append',
+    job.rootDisk ? `${KERNEL_CMDLINE} brine.upper=/dev/vd${String.fromCharCode(97 + job.disks.length)}` : KERNEL_CMDLINE,
+    '-device',
+    'virtio-rng-pci',
+    '-virtfs',
+    'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs',
+    `local,path=${qemuEscape(share)},mount_tag=brinejob,security_model=none`,
   ];
   if (job.shareDir) args.push('-virtfs', `local,path=${qemuEscape(job.shareDir)},mount_tag=brineshare,security_model=none`);
-  for (const disk of [...job.disks, ...(job.rootDisk ? [job.rootDisk] : [])]) args.push('-drive', `file=${qemuEscape(disk)},format=raw,if=virtio,cache=unsafe`);
+  for (const disk of [...job.disks, ...(job.rootDisk ? [job.rootDisk] : [])])
+    args.push('-drive', `file=${qemuEscape(disk)},format=raw,if=virtio,cache=unsafe`);
   if (hasNetwork(job)) {
     // cmd:socat gives each guest connection its own host connection; restrict=on keeps the guest off every other address.
-    const fwds = job.forwards.map((f) => `guestfwd=tcp:${f.guestHost ?? '10.0.2.100'}:${f.guestPort}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`);
+    const fwds = job.forwards.map(
+      (f) => `guestfwd=tcp:${f.guestHost ?? '10.0.2.100'}:${f.guestPort}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`,
+    );
     const inbound = job.inbound.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`);
     args.push('-netdev', ['user', 'id=n0', 'restrict=on', ...fwds, ...inbound].join(','), '-device', 'virtio-net-pci,netdev=n0');
   }
@@ -278,8 +305,18 @@ function writeJobFiles(job, share, startedAt) {
     BRINE_CWD: job.cwd,
     BRINE_DEADLINE: String(Math.floor((startedAt + job.timeoutMs) / 1000) - GUEST_DEADLINE_MARGIN_S),
   };
-  writeFileSync(join(share, 'job.conf'), Object.entries(conf).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(''));
-  writeFileSync(join(share, 'env.sh'), Object.entries(job.env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(''));
+  writeFileSync(
+    join(share, 'job.conf'),
+    Object.entries(conf)
+      .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
+      .join(''),
+  );
+  writeFileSync(
+    join(share, 'env.sh'),
+    Object.entries(job.env)
+      .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+      .join(''),
+  );
   writeFileSync(join(share, 'command.sh'), job.command);
   if (job.setup !== undefined) writeFileSync(join(share, 'setup.sh'), job.setup);
   if (job.stdin !== undefined) writeFileSync(join(share, 'stdin'), job.stdin);
@@ -316,7 +353,9 @@ async function runQemu(job, vm, dir) {
   const startedAt = Date.now();
   writeJobFiles(job, share, startedAt);
   // setpriv: QEMU gets SIGKILL if this process dies, so no guest outlives a killed test run.
-  const qemu = spawn('setpriv', ['--pdeathsig', 'KILL', '--', vm.qemu, ...qemuArgs(job, share, consolePath, vm)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const qemu = spawn('setpriv', ['--pdeathsig', 'KILL', '--', vm.qemu, ...qemuArgs(job, share, consolePath, vm)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let qemuStderr = '';
   qemu.stderr.setEncoding('utf8').on('data', (chunk) => (qemuStderr += chunk));
   /** @type {Promise<{ code: number | null, signal?: NodeJS.Signals | null, error?: Error }>} */
@@ -336,10 +375,17 @@ async function runQemu(job, vm, dir) {
       if (!startMs && existsSync(join(share, 'started'))) startMs = elapsed;
       if (exit) break;
       if (!bootMs && elapsed > job.bootTimeoutMs) {
-        throw new VmBootTimeoutError(`the guest did not boot within ${job.bootTimeoutMs / 1000} s (no stage-2 marker); killed QEMU`, consoleLog());
+        throw new VmBootTimeoutError(
+          `the guest did not boot within ${job.bootTimeoutMs / 1000} s (no stage-2 marker); killed QEMU`,
+          consoleLog(),
+        );
       }
       if (elapsed > job.timeoutMs + POWEROFF_GRACE_MS) {
-        throw new VmTimeoutError(`the VM run exceeded timeoutMs ${job.timeoutMs} and the guest did not power off; killed QEMU`, { stdout: read('stdout'), stderr: read('stderr'), consoleLog: consoleLog() });
+        throw new VmTimeoutError(`the VM run exceeded timeoutMs ${job.timeoutMs} and the guest did not power off; killed QEMU`, {
+          stdout: read('stdout'),
+          stderr: read('stderr'),
+          consoleLog: consoleLog(),
+        });
       }
     }
     const durationMs = Date.now() - startedAt;
@@ -352,10 +398,18 @@ async function runQemu(job, vm, dir) {
       // The reason comes first in a panic, before a stack trace that can push it out of the tail.
       const panic = /Kernel panic - not syncing: ([^\r\n]*)|Kernel panic/.exec(log);
       if (panic) throw new VmKernelPanicError(`the guest kernel panicked${panic[1] ? `: ${panic[1].trim()}` : ''}`, log);
-      throw new VmCrashError(`QEMU exited (${exit.signal ? `signal ${exit.signal}` : `status ${exit.code}`}) before the guest reported an exit status`, log, qemuStderr);
+      throw new VmCrashError(
+        `QEMU exited (${exit.signal ? `signal ${exit.signal}` : `status ${exit.code}`}) before the guest reported an exit status`,
+        log,
+        qemuStderr,
+      );
     }
     if (existsSync(join(share, 'timedout'))) {
-      throw new VmTimeoutError(`the command did not finish within timeoutMs ${job.timeoutMs} (boot included); the guest stopped it`, { stdout: read('stdout'), stderr: read('stderr'), consoleLog: log });
+      throw new VmTimeoutError(`the command did not finish within timeoutMs ${job.timeoutMs} (boot included); the guest stopped it`, {
+        stdout: read('stdout'),
+        stderr: read('stderr'),
+        consoleLog: log,
+      });
     }
     return { exitCode: Number(status), stdout: read('stdout'), stderr: read('stderr'), consoleLog: log, durationMs, bootMs, startMs };
   } finally {

@@ -22,9 +22,13 @@ export function lockPath() {
  */
 export async function acquireVmLock(timeoutMs) {
   const path = lockPath();
-  const holder = spawn('flock', ['--exclusive', '--wait', String(Math.ceil(timeoutMs / 1000)), path, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const holder = spawn(
+    'flock',
+    ['--exclusive', '--wait', String(Math.ceil(timeoutMs / 1000)), path, 'sh', '-c', 'echo locked; exec cat >/dev/null'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const exited = once(holder, 'exit');
   const locked = once(holder.stdout, 'data');
   /** @type {'locked' | 'exited'} */
@@ -36,7 +40,9 @@ export async function acquireVmLock(timeoutMs) {
     throw new VmDependencyError(`cannot run flock for the VM lock ${path}: ${/** @type {Error} */ (e).message}`, ['util-linux']);
   }
   if (first === 'exited') {
-    throw new VmLockTimeoutError(`another VM held the lock ${path} for more than ${Math.round(timeoutMs / 1000)} s; find its QEMU with: fuser -v ${path}`);
+    throw new VmLockTimeoutError(
+      `another VM held the lock ${path} for more than ${Math.round(timeoutMs / 1000)} s; find its QEMU with: fuser -v ${path}`,
+    );
   }
   return {
     async release() {

@@ -43,7 +43,13 @@ apply() { ${ROOT}/node_modules/.bin/minion apply --local -c "$CFG" "$@"; }
 export const readOut = (out: string, name: string): string => readFileSync(join(out, name), 'utf8');
 
 /** The `--json` results of a run the guest saved, by state ID. */
-export function resultsById(out: string, name: string): Record<string, { result: boolean | null; comment: string; changes: Record<string, unknown> }> {
-  const results = JSON.parse(readOut(out, name)) as Record<string, { __id__: string; result: boolean | null; comment: string; changes: Record<string, unknown> }>;
+export function resultsById(
+  out: string,
+  name: string,
+): Record<string, { result: boolean | null; comment: string; changes: Record<string, unknown> }> {
+  const results = JSON.parse(readOut(out, name)) as Record<
+    string,
+    { __id__: string; result: boolean | null; comment: string; changes: Record<string, unknown> }
+  >;
   return Object.fromEntries(Object.values(results).map((r) => [r.__id__, r]));
 }

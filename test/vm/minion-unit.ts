@@ -12,4 +12,9 @@ fi`;
 
 /** key=value lines a guest command printed. */
 export const facts = (stdout: string): Record<string, string> =>
-  Object.fromEntries(stdout.split('\n').filter((l) => /^[a-z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  Object.fromEntries(
+    stdout
+      .split('\n')
+      .filter((l) => /^[a-z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );

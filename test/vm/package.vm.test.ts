@@ -97,7 +97,9 @@ function bootMinion(port: number, command: string): Promise<RunResult> {
 }
 
 function buildPackages(version: string, out: string): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--fast', '--version', version, '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--fast', '--version', version, '--out', out], {
+    encoding: 'utf8',
+  });
   expect(r.status, r.stderr).toBe(0);
 }
 
@@ -118,7 +120,10 @@ describe('installed from the packages: dpkg -i on two machines, unlock at reboot
     writeFileSync(
       join(share, 'pillar', 'minions', `${ID}.sls`),
       `luks:\n  password: !secret ${PASSPHRASE}\n` +
-        stringify({ dev_name: '/dev/vda', vg_name: 'vg_data', mountpoint: '/srv/data', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000 }).trimEnd().replace(/^/gm, '  ') + '\n',
+        stringify({ dev_name: '/dev/vda', vg_name: 'vg_data', mountpoint: '/srv/data', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000 })
+          .trimEnd()
+          .replace(/^/gm, '  ') +
+        '\n',
     );
     await createRootDisk(masterRoot, 512);
     await createRootDisk(minionRoot, 512);
@@ -127,7 +132,17 @@ describe('installed from the packages: dpkg -i on two machines, unlock at reboot
     // Two guests at once for the whole file: the lock is taken here, not per boot.
     const lock = await acquireVmLock(30 * 60_000);
     releaseLock = () => lock.release();
-    masterVm = runInVm({ systemd: true, rootDisk: masterRoot, shareDir: share, inbound: [{ hostPort: port, guestPort: 4506 }], cpus: 1, memoryMiB: 1024, lockHeld: true, command: MASTER_LOOP, timeoutMs: 1_500_000 });
+    masterVm = runInVm({
+      systemd: true,
+      rootDisk: masterRoot,
+      shareDir: share,
+      inbound: [{ hostPort: port, guestPort: 4506 }],
+      cpus: 1,
+      memoryMiB: 1024,
+      lockHeld: true,
+      command: MASTER_LOOP,
+      timeoutMs: 1_500_000,
+    });
   });
 
   afterAll(async () => {
@@ -153,10 +168,28 @@ echo "srv=$(stat -c %U:%G:%a /srv/brine/pillar)"
 echo "conffile=$(dpkg-query -W -f='\${Conffiles}' brine-master | awk '{print $1}')"
 echo "fingerprint=$(master keys fingerprint | sed 's/^master: //')"`);
     const f = facts(r.out);
-    expect(f).toMatchObject({ active: 'active', enabled: 'enabled', user: 'brine', exe: '/usr/lib/brine/master/node', version: VERSION, alias: VERSION, srv: 'root:brine:750', conffile: '/etc/brine/master' });
+    expect(f).toMatchObject({
+      active: 'active',
+      enabled: 'enabled',
+      user: 'brine',
+      exe: '/usr/lib/brine/master/node',
+      version: VERSION,
+      alias: VERSION,
+      srv: 'root:brine:750',
+      conffile: '/etc/brine/master',
+    });
     writeFileSync(
       join(share, 'minion.yml'),
-      stringify({ master: `10.0.2.100:4506`, master_finger: f['fingerprint'], id: ID, startup_states: 'highstate', acceptance_wait_time: 2, reconnect_max: 4, request_timeout: 10, startup_retry_max: 5 }),
+      stringify({
+        master: `10.0.2.100:4506`,
+        master_finger: f['fingerprint'],
+        id: ID,
+        startup_states: 'highstate',
+        acceptance_wait_time: 2,
+        reconnect_max: 4,
+        request_timeout: 10,
+        startup_retry_max: 5,
+      }),
     );
   });
 
@@ -185,7 +218,13 @@ echo written-on-first-boot > /srv/data/package-check`,
     const r = await guest;
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const f = facts(r.stdout);
-    expect(f).toMatchObject({ exe: '/usr/lib/brine/minion/node', version: VERSION, node: 'none', mount_source: '/dev/mapper/data_crypt', redis: 'active' });
+    expect(f).toMatchObject({
+      exe: '/usr/lib/brine/minion/node',
+      version: VERSION,
+      node: 'none',
+      mount_source: '/dev/mapper/data_crypt',
+      redis: 'active',
+    });
     writeFileSync(join(share, 'fingerprint-1'), f['fingerprint']!);
   });
 
@@ -193,12 +232,21 @@ echo written-on-first-boot > /srv/data/package-check`,
     const r = await bootMinion(port, `${WAIT_READY(300)}\n${REPORT}\necho "check=$(cat /srv/data/package-check)"`);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const f = facts(r.stdout);
-    expect(f).toMatchObject({ exe: '/usr/lib/brine/minion/node', version: VERSION, node: 'none', mount_source: '/dev/mapper/data_crypt', redis: 'active', check: 'written-on-first-boot' });
+    expect(f).toMatchObject({
+      exe: '/usr/lib/brine/minion/node',
+      version: VERSION,
+      node: 'none',
+      mount_source: '/dev/mapper/data_crypt',
+      redis: 'active',
+      check: 'written-on-first-boot',
+    });
     expect(f['fingerprint']).toBe(readFileSync(join(share, 'fingerprint-1'), 'utf8'));
   });
 
   it('upgrade to N+1 on both machines, reboot: keys, accepted keys, configuration, job cache and data are all kept', async () => {
-    const before = await onMaster(`echo "pid=$(systemctl show -p MainPID --value brine-master)"; echo "jobs=$(ls /var/cache/brine/master/jobs | wc -l)"; echo "fingerprint=$(master keys fingerprint | sed 's/^master: //')"`);
+    const before = await onMaster(
+      `echo "pid=$(systemctl show -p MainPID --value brine-master)"; echo "jobs=$(ls /var/cache/brine/master/jobs | wc -l)"; echo "fingerprint=$(master keys fingerprint | sed 's/^master: //')"`,
+    );
     const m = await onMaster(`
 dpkg -i ${share}/next/brine-master_${NEXT}_amd64.deb
 for i in $(seq 60); do [ "$(systemctl is-active brine-master)" = active ] && break; sleep 1; done
@@ -236,15 +284,26 @@ echo "config=$(grep -c '^id: ${ID}' /etc/brine/minion)"`,
     const r = await bootMinion(port, `${WAIT_READY(300)}\n${REPORT}\necho "check=$(cat /srv/data/package-check)"`);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const f = facts(r.stdout);
-    expect(f).toMatchObject({ exe: '/usr/lib/brine/minion/node', version: NEXT, node: 'none', mount_source: '/dev/mapper/data_crypt', redis: 'active', check: 'written-on-first-boot' });
+    expect(f).toMatchObject({
+      exe: '/usr/lib/brine/minion/node',
+      version: NEXT,
+      node: 'none',
+      mount_source: '/dev/mapper/data_crypt',
+      redis: 'active',
+      check: 'written-on-first-boot',
+    });
     expect(f['fingerprint']).toBe(readFileSync(join(share, 'fingerprint-1'), 'utf8'));
 
     // One job cache across the upgrade: every boot's startup run is there, and status says ok.
     const jobs = JSON.parse((await onMaster('master jobs list --json')).out) as { origin?: string }[];
     expect(jobs.filter((j) => j.origin === 'startup').length).toBeGreaterThanOrEqual(4);
     // Exit status 1: the minion machine is powered off by now, so it is disconnected.
-    const status = JSON.parse((await onMaster(`master status ${ID} --json || [ $? = 1 ]`)).out) as { minions: { id: string; startup: { result: string } }[] };
-    expect(status.minions).toEqual([expect.objectContaining({ id: ID, connected: false, startup: expect.objectContaining({ result: 'ok' }) })]);
+    const status = JSON.parse((await onMaster(`master status ${ID} --json || [ $? = 1 ]`)).out) as {
+      minions: { id: string; startup: { result: string } }[];
+    };
+    expect(status.minions).toEqual([
+      expect.objectContaining({ id: ID, connected: false, startup: expect.objectContaining({ result: 'ok' }) }),
+    ]);
   });
 
   it('remove keeps keys and stops the daemons; purge deletes keys and caches after saying so, and never the pillar', async () => {

@@ -63,7 +63,10 @@ export function installMissingPackages(packages = REQUIRED_PACKAGES) {
   if (missing.length === 0) return [];
   const command = `apt-get update && INITRD=No apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
-    throw new VmDependencyError(`the VM harness needs Debian packages that are not installed: ${missing.join(' ')}.\nInstall them as root: ${command}`, missing);
+    throw new VmDependencyError(
+      `the VM harness needs Debian packages that are not installed: ${missing.join(' ')}.\nInstall them as root: ${command}`,
+      missing,
+    );
   }
   process.stderr.write(`brine-vm: installing ${missing.join(' ')} (first run on this machine)\n`);
   // INITRD=No: the harness builds its own initramfs, and the distribution's hooks are slow and may fail.
@@ -72,11 +75,15 @@ export function installMissingPackages(packages = REQUIRED_PACKAGES) {
     const r = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status !== 0) {
       const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd().split('\n').slice(-30).join('\n');
-      throw new VmDependencyError(`apt-get ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`}) while installing ${missing.join(' ')}:\n${output}\nRetry by hand: ${command}`, missing);
+      throw new VmDependencyError(
+        `apt-get ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`}) while installing ${missing.join(' ')}:\n${output}\nRetry by hand: ${command}`,
+        missing,
+      );
     }
   }
   const still = missingPackages(packages);
-  if (still.length > 0) throw new VmDependencyError(`apt-get reported success but these packages are still not installed: ${still.join(' ')}`, still);
+  if (still.length > 0)
+    throw new VmDependencyError(`apt-get reported success but these packages are still not installed: ${still.join(' ')}`, still);
   return missing;
 }
 
@@ -88,9 +95,13 @@ function missingPackages(packages) {
   // dpkg-query exits non-zero when a name is unknown to dpkg; the lines it prints still tell the rest.
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a template
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Abbrev}\n', ...packages], { encoding: 'utf8' });
-  if (r.error) throw new VmDependencyError(`cannot run dpkg-query (${r.error.message}): the VM harness needs a Debian-based host`, [...packages]);
+  if (r.error)
+    throw new VmDependencyError(`cannot run dpkg-query (${r.error.message}): the VM harness needs a Debian-based host`, [...packages]);
   const installed = new Set(
-    r.stdout.split('\n').filter((line) => / ii\s*$/.test(line)).map((line) => line.split(/[ :]/)[0]),
+    r.stdout
+      .split('\n')
+      .filter((line) => / ii\s*$/.test(line))
+      .map((line) => line.split(/[ :]/)[0]),
   );
   return packages.filter((p) => !installed.has(p));
 }
@@ -102,7 +113,11 @@ function missingPackages(packages) {
 export function provision() {
   installMissingPackages();
   const qemu = '/usr/bin/qemu-system-x86_64';
-  if (!existsSync(qemu)) throw new VmDependencyError(`${qemu} is missing although qemu-system-x86 is installed; reinstall it: apt-get install --reinstall qemu-system-x86`, ['qemu-system-x86']);
+  if (!existsSync(qemu))
+    throw new VmDependencyError(
+      `${qemu} is missing although qemu-system-x86 is installed; reinstall it: apt-get install --reinstall qemu-system-x86`,
+      ['qemu-system-x86'],
+    );
   const kernelVersion = newestKernel();
   const dir = cacheDir();
   mkdirSync(dir, { recursive: true });
@@ -124,7 +139,11 @@ function newestKernel() {
     .filter((v) => existsSync(`/lib/modules/${v}/modules.dep`))
     .sort(compareVersions);
   const newest = versions.at(-1);
-  if (!newest) throw new VmDependencyError('no kernel with modules in /boot and /lib/modules; install one: INITRD=No apt-get install -y linux-image-amd64', ['linux-image-amd64']);
+  if (!newest)
+    throw new VmDependencyError(
+      'no kernel with modules in /boot and /lib/modules; install one: INITRD=No apt-get install -y linux-image-amd64',
+      ['linux-image-amd64'],
+    );
   return newest;
 }
 
@@ -174,7 +193,10 @@ function extractVmlinux(bzImage, version) {
     const r = spawnSync('xz', ['-dc', '--single-stream'], { input: bzImage.subarray(at), maxBuffer: 512 * 1024 * 1024 });
     if (r.status === 0 && r.stdout.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return r.stdout;
   }
-  throw new VmDependencyError(`found no xz-compressed ELF kernel in /boot/vmlinuz-${version}; the harness expects Debian's kernel (CONFIG_KERNEL_XZ) and xz-utils`, ['linux-image-amd64', 'xz-utils']);
+  throw new VmDependencyError(
+    `found no xz-compressed ELF kernel in /boot/vmlinuz-${version}; the harness expects Debian's kernel (CONFIG_KERNEL_XZ) and xz-utils`,
+    ['linux-image-amd64', 'xz-utils'],
+  );
 }
 
 /**
@@ -222,7 +244,10 @@ export function moduleLoadOrder(kernelVersion, wanted) {
     if (seen.has(name) || builtin.has(name)) return;
     seen.add(name);
     const entry = byName.get(name);
-    if (!entry) throw new VmDependencyError(`kernel ${kernelVersion} has no module ${name}; the harness expects Debian's linux-image-amd64`, ['linux-image-amd64']);
+    if (!entry)
+      throw new VmDependencyError(`kernel ${kernelVersion} has no module ${name}; the harness expects Debian's linux-image-amd64`, [
+        'linux-image-amd64',
+      ]);
     for (const dep of entry.deps) visit(norm(dep));
     order.push({ name, path: join(base, entry.file) });
   };

@@ -76,7 +76,9 @@ async function main() {
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   if (values.console) process.stderr.write(`--- guest console ---\n${result.consoleLog}`);
-  process.stderr.write(`brine-vm: exit ${result.exitCode}; boot ${(result.bootMs / 1000).toFixed(1)} s, command started at ${(result.startMs / 1000).toFixed(1)} s, total ${(result.durationMs / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `brine-vm: exit ${result.exitCode}; boot ${(result.bootMs / 1000).toFixed(1)} s, command started at ${(result.startMs / 1000).toFixed(1)} s, total ${(result.durationMs / 1000).toFixed(1)} s\n`,
+  );
   return result.exitCode;
 }
 

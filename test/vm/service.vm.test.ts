@@ -55,14 +55,18 @@ done
 systemctl enable brine-boot.service brine-boot-too.service 2>/dev/null`;
 
 /** MainPID and start time of both demo services, one line each. */
-const DEMO_STATE = 'for u in brine-demo@restart brine-demo@reload; do systemctl show -p MainPID -p ExecMainStartTimestampMonotonic --value $u | paste -sd" "; done';
+const DEMO_STATE =
+  'for u in brine-demo@restart brine-demo@reload; do systemctl show -p MainPID -p ExecMainStartTimestampMonotonic --value $u | paste -sd" "; done';
 /** Active and enabled state of every unit, one line each. */
-const UNIT_STATE = 'for u in brine-demo@restart brine-demo@reload brine-boot brine-spare brine-boot-too; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u)"; done';
+const UNIT_STATE =
+  'for u in brine-demo@restart brine-demo@reload brine-boot brine-spare brine-boot-too; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u)"; done';
 
 beforeAll(() => prepareVm());
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-it('starts, stops, enables and disables units, changes nothing the second time, and restarts or reloads on a watched change', { timeout: VM_TEST_TIMEOUT }, async () => {
+it('starts, stops, enables and disables units, changes nothing the second time, and restarts or reloads on a watched change', {
+  timeout: VM_TEST_TIMEOUT,
+}, async () => {
   const r = await runInVm({
     systemd: true,
     setup: SETUP,
@@ -85,24 +89,44 @@ cat /run/brine-demo-reload.log >$OUT/reload.log`,
   });
   expect(r.exitCode, r.stderr).toBe(0);
 
-  const before = ['brine-demo@restart inactive disabled', 'brine-demo@reload inactive disabled', 'brine-boot active enabled', 'brine-spare inactive disabled', 'brine-boot-too active enabled'];
+  const before = [
+    'brine-demo@restart inactive disabled',
+    'brine-demo@reload inactive disabled',
+    'brine-boot active enabled',
+    'brine-spare inactive disabled',
+    'brine-boot-too active enabled',
+  ];
   expect(readOut(out, 'units-before.txt').trim().split('\n')).toEqual(before);
 
   const test = resultsById(out, 'test.json');
   expect(test['brine-demo@restart']).toMatchObject({ result: null, comment: 'Service brine-demo@restart is set to start and enable' });
   expect(test['brine-boot']).toMatchObject({ result: null, comment: 'Service brine-boot is set to stop and disable' });
-  expect(test['no-such-unit']).toMatchObject({ result: false, comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service' });
+  expect(test['no-such-unit']).toMatchObject({
+    result: false,
+    comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service',
+  });
   expect(readOut(out, 'units-after-test.txt').trim().split('\n')).toEqual(before);
 
   const first = resultsById(out, 'first.json');
-  expect(first['brine-demo@restart']).toMatchObject({ result: true, comment: 'Started service brine-demo@restart and enabled it', changes: { 'brine-demo@restart': true } });
+  expect(first['brine-demo@restart']).toMatchObject({
+    result: true,
+    comment: 'Started service brine-demo@restart and enabled it',
+    changes: { 'brine-demo@restart': true },
+  });
   expect(first['brine-demo@reload']).toMatchObject({ result: true, comment: 'Started service brine-demo@reload' });
   expect(first['brine-boot']).toMatchObject({ result: true, comment: 'Stopped service brine-boot and disabled it' });
   expect(first['brine-spare']).toMatchObject({ result: true, comment: 'Service brine-spare enabled' });
   expect(first['brine-boot-too']).toMatchObject({ result: true, comment: 'Service brine-boot-too disabled' });
-  expect(first['no-such-unit']).toMatchObject({ result: false, comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service' });
+  expect(first['no-such-unit']).toMatchObject({
+    result: false,
+    comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service',
+  });
   expect(readOut(out, 'units.txt').trim().split('\n')).toEqual([
-    'brine-demo@restart active enabled', 'brine-demo@reload active disabled', 'brine-boot inactive disabled', 'brine-spare inactive enabled', 'brine-boot-too active disabled',
+    'brine-demo@restart active enabled',
+    'brine-demo@reload active disabled',
+    'brine-boot inactive disabled',
+    'brine-spare inactive enabled',
+    'brine-boot-too active disabled',
   ]);
 
   // Idempotent: nothing changes, and nothing is restarted.
@@ -115,10 +139,20 @@ cat /run/brine-demo-reload.log >$OUT/reload.log`,
   // The watched file changed: restart gives a new process, reload signals the same one.
   const changed = resultsById(out, 'changed.json');
   expect(changed['/etc/brine-demo.conf']!.changes).toHaveProperty('diff');
-  expect(changed['brine-demo@restart']).toMatchObject({ result: true, comment: 'Service brine-demo@restart restarted', changes: { 'brine-demo@restart': true } });
+  expect(changed['brine-demo@restart']).toMatchObject({
+    result: true,
+    comment: 'Service brine-demo@restart restarted',
+    changes: { 'brine-demo@restart': true },
+  });
   expect(changed['brine-demo@reload']).toMatchObject({ result: true, comment: 'Service brine-demo@reload reloaded' });
-  const [restart1, reload1] = readOut(out, 'demo-1.txt').trim().split('\n').map((l) => l.split(' '));
-  const [restart3, reload3] = readOut(out, 'demo-3.txt').trim().split('\n').map((l) => l.split(' '));
+  const [restart1, reload1] = readOut(out, 'demo-1.txt')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
+  const [restart3, reload3] = readOut(out, 'demo-3.txt')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
   expect(restart3![0]).not.toBe(restart1![0]);
   expect(Number(restart3![1])).toBeGreaterThan(Number(restart1![1]));
   expect(reload3).toEqual(reload1);

@@ -5,7 +5,17 @@ import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDisk, createRootDisk, prepareVm, runInVm, VmBootTimeoutError, VmKernelPanicError, VmSetupError, VmTimeoutError, VmUsageError } from './harness.mjs';
+import {
+  createDisk,
+  createRootDisk,
+  prepareVm,
+  runInVm,
+  VmBootTimeoutError,
+  VmKernelPanicError,
+  VmSetupError,
+  VmTimeoutError,
+  VmUsageError,
+} from './harness.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'brine-vm-smoke-'));
@@ -87,11 +97,15 @@ describe('plain mode', () => {
 
   it('rejects unusable options before booting', async () => {
     await expect(runInVm({ command: 'true', env: { 'NOT-A-NAME': 'x' } })).rejects.toBeInstanceOf(VmUsageError);
-    await expect(runInVm({ command: 'true', disks: [join(work, 'missing.img')] })).rejects.toThrow(/does not exist; make one with createDisk/);
+    await expect(runInVm({ command: 'true', disks: [join(work, 'missing.img')] })).rejects.toThrow(
+      /does not exist; make one with createDisk/,
+    );
   });
 
   it('has a CLI that prints the output and exits with the guest status', () => {
-    const r = spawnSync(process.execPath, [join(root, 'test/vm/run.mjs'), '--env', 'WHO=cli', '--', 'echo hello $WHO;', 'exit 7'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'test/vm/run.mjs'), '--env', 'WHO=cli', '--', 'echo hello $WHO;', 'exit 7'], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(7);
     expect(r.stdout).toBe('hello cli\n');
     expect(r.stderr).toMatch(/brine-vm: exit 7; boot [\d.]+ s/);
@@ -190,7 +204,11 @@ timeout 100 node -e "require('node:net').createServer((s) => s.end('from-guest',
       reply = await new Promise<string>((resolve) => {
         const socket = connect(hostPort, '127.0.0.1');
         let data = '';
-        socket.setEncoding('utf8').on('data', (d) => (data += d)).on('close', () => resolve(data)).on('error', () => resolve(''));
+        socket
+          .setEncoding('utf8')
+          .on('data', (d) => (data += d))
+          .on('close', () => resolve(data))
+          .on('error', () => resolve(''));
       });
       if (reply === '') await new Promise((r) => setTimeout(r, 500));
     }

@@ -150,7 +150,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('PV → VG → LV → LUKS → ext4 → mount, from a local pillar', () => {
-  it('test mode on blank disks says what it would do and changes nothing; the real run builds it all; a second run changes nothing; no passphrase leaks', { timeout: VM_TEST_TIMEOUT }, async () => {
+  it('test mode on blank disks says what it would do and changes nothing; the real run builds it all; a second run changes nothing; no passphrase leaks', {
+    timeout: VM_TEST_TIMEOUT,
+  }, async () => {
     const r = await runInVm({
       disks,
       shareDir: out,
@@ -175,7 +177,9 @@ umount /srv/data && cryptsetup close data && cryptsetup close other && vgchange 
     expect(readOut(out, 'test.rc').trim(), test).toBe('0');
     expect(test).toContain('Would initialise /dev/vda (no signature found) as an LVM physical volume');
     expect(test).toContain('Would create volume group vg0 on /dev/vda (no signature found), /dev/vdb (no signature found)');
-    expect(test).toContain('Would create logical volume vg0/secret (80M) (volume group vg0 does not exist yet; an earlier state must provide it)');
+    expect(test).toContain(
+      'Would create logical volume vg0/secret (80M) (volume group vg0 does not exist yet; an earlier state must provide it)',
+    );
     expect(test).toContain('Would format /dev/vg0/secret as LUKS2 and open it as /dev/mapper/data');
     expect(test).toContain('Would format /dev/mapper/data as ext4');
     expect(test).toContain('Would mount /dev/mapper/data at /srv/data');
@@ -192,14 +196,16 @@ umount /srv/data && cryptsetup close data && cryptsetup close other && vgchange 
       'Formatted /dev/vg0/other as LUKS2 and opened it as /dev/mapper/other',
       'Formatted /dev/mapper/data as ext4',
       'Mounted /dev/mapper/data at /srv/data',
-    ]) expect(first).toContain(line);
+    ])
+      expect(first).toContain(line);
     expect(first).toMatch(/Succeeded: 10 \(changed=10\)\nFailed: {4}0/);
     expect(readOut(out, 'hello.txt')).toBe('kept across boots\n');
 
     const second = resultsById(out, 'second.json');
     expect(readOut(out, 'second.rc').trim()).toBe('0');
     expect(Object.keys(second)).toHaveLength(10);
-    for (const [id, res] of Object.entries(second)) expect({ id, result: res.result, changes: res.changes }).toEqual({ id, result: true, changes: {} });
+    for (const [id, res] of Object.entries(second))
+      expect({ id, result: res.result, changes: res.changes }).toEqual({ id, result: true, changes: {} });
     expect(second['data']!.comment).toBe('/dev/vg0/secret is open as /dev/mapper/data');
 
     // The passphrases went nowhere: not in any output or log, any process's argv or environment, or any file written.
@@ -210,10 +216,13 @@ umount /srv/data && cryptsetup close data && cryptsetup close other && vgchange 
     expect(readOut(out, 'files.txt')).toBe('');
     const logs = readOut(out, 'first.err');
     expect(logs).toContain('"msg":"running command"');
-    for (const name of ['test.txt', 'first.txt', 'first.err', 'second.json', 'second.err']) expect(leaks(readOut(out, name)), name).toEqual([]);
+    for (const name of ['test.txt', 'first.txt', 'first.err', 'second.json', 'second.err'])
+      expect(leaks(readOut(out, name)), name).toEqual([]);
   });
 
-  it('a second boot refuses a wrong key (dependents do not run), reopens and remounts without reformatting, then tears it all down', { timeout: VM_TEST_TIMEOUT }, async () => {
+  it('a second boot refuses a wrong key (dependents do not run), reopens and remounts without reformatting, then tears it all down', {
+    timeout: VM_TEST_TIMEOUT,
+  }, async () => {
     const uuid = readOut(out, 'uuid.txt');
     const r = await runInVm({
       disks,
@@ -236,20 +245,38 @@ blkid -p /dev/vda /dev/vdb >$OUT/blkid-end.txt 2>&1; echo $? >$OUT/blkid-end.rc`
     const wrong = resultsById(out, 'wrong.json');
     expect(readOut(out, 'wrong.rc').trim()).toBe('1');
     // Plain mode has no udev to activate the volumes at boot; lv_present does.
-    expect(wrong['secret-lv']).toMatchObject({ result: true, comment: 'Activated logical volume vg0/secret', changes: { activated: 'vg0/secret' } });
-    expect(wrong['data']).toMatchObject({ result: false, comment: 'Wrong key for /dev/vg0/secret (from pillar luks:password): no key slot accepts it' });
+    expect(wrong['secret-lv']).toMatchObject({
+      result: true,
+      comment: 'Activated logical volume vg0/secret',
+      changes: { activated: 'vg0/secret' },
+    });
+    expect(wrong['data']).toMatchObject({
+      result: false,
+      comment: 'Wrong key for /dev/vg0/secret (from pillar luks:password): no key slot accepts it',
+    });
     expect(wrong['data']!.changes).toEqual({});
     expect(wrong['fs-data']).toMatchObject({ result: false, comment: 'One or more requisite failed: storage.data' });
     expect(wrong['/srv/data']).toMatchObject({ result: false, comment: 'One or more requisite failed: storage.fs-data' });
     expect(readOut(out, 'wrong-mounted.rc').trim()).toBe('1');
     // The key rendered into the SLS opens its volume.
-    expect(wrong['other']).toMatchObject({ result: true, comment: 'Opened /dev/vg0/other as /dev/mapper/other', changes: { opened: '/dev/mapper/other' } });
+    expect(wrong['other']).toMatchObject({
+      result: true,
+      comment: 'Opened /dev/vg0/other as /dev/mapper/other',
+      changes: { opened: '/dev/mapper/other' },
+    });
 
     const reopen = resultsById(out, 'reopen.json');
     expect(readOut(out, 'reopen.rc').trim()).toBe('0');
-    expect(reopen['data']).toMatchObject({ result: true, comment: 'Opened /dev/vg0/secret as /dev/mapper/data', changes: { opened: '/dev/mapper/data' } });
+    expect(reopen['data']).toMatchObject({
+      result: true,
+      comment: 'Opened /dev/vg0/secret as /dev/mapper/data',
+      changes: { opened: '/dev/mapper/data' },
+    });
     // Found formatted: never formatted again.
-    expect(reopen['fs-data']).toMatchObject({ result: true, comment: expect.stringMatching(/^\/dev\/mapper\/data is formatted as ext4 \(UUID [0-9a-f-]+\) already$/) });
+    expect(reopen['fs-data']).toMatchObject({
+      result: true,
+      comment: expect.stringMatching(/^\/dev\/mapper\/data is formatted as ext4 \(UUID [0-9a-f-]+\) already$/),
+    });
     expect(reopen['fs-data']!.changes).toEqual({});
     expect(reopen['/srv/data']).toMatchObject({ result: true, comment: 'Mounted /dev/mapper/data at /srv/data', changes: { mount: true } });
     expect(reopen['/srv/data/hello.txt']).toMatchObject({ result: true, comment: 'File /srv/data/hello.txt is in the correct state' });
@@ -262,15 +289,25 @@ blkid -p /dev/vda /dev/vdb >$OUT/blkid-end.txt 2>&1; echo $? >$OUT/blkid-end.rc`
     expect(teardownTest).toContain('Would unmount /dev/mapper/data from /srv/data');
     expect(teardownTest).toContain('Would close /dev/mapper/other');
     expect(teardownTest).toMatch(/Would remove logical volume vg0\/secret \(80 MiB, holding crypto_LUKS \(UUID [0-9a-f-]+\)\)/);
-    expect(teardownTest).toMatch(/Would remove volume group vg0 \(it holds logical volumes other \(40 MiB\), secret \(80 MiB\) now; an earlier state must remove them\)/);
+    expect(teardownTest).toMatch(
+      /Would remove volume group vg0 \(it holds logical volumes other \(40 MiB\), secret \(80 MiB\) now; an earlier state must remove them\)/,
+    );
     const teardown = readOut(out, 'teardown.txt');
     expect(readOut(out, 'teardown.rc').trim(), teardown).toBe('0');
-    for (const line of ['Unmounted /srv/data', 'Closed /dev/mapper/data', 'Closed /dev/mapper/other', 'Removed logical volume vg0/secret', 'Removed volume group vg0', 'Removed physical volume /dev/vdb']) {
+    for (const line of [
+      'Unmounted /srv/data',
+      'Closed /dev/mapper/data',
+      'Closed /dev/mapper/other',
+      'Removed logical volume vg0/secret',
+      'Removed volume group vg0',
+      'Removed physical volume /dev/vdb',
+    ]) {
       expect(teardown).toContain(line);
     }
     const again = resultsById(out, 'teardown-again.json');
     expect(readOut(out, 'teardown-again.rc').trim()).toBe('0');
-    for (const [id, res] of Object.entries(again)) expect({ id, result: res.result, changes: res.changes }).toEqual({ id, result: true, changes: {} });
+    for (const [id, res] of Object.entries(again))
+      expect({ id, result: res.result, changes: res.changes }).toEqual({ id, result: true, changes: {} });
     expect(readOut(out, 'blkid-end.rc').trim(), readOut(out, 'blkid-end.txt')).toBe('2');
   });
 });

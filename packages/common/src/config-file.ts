@@ -93,20 +93,32 @@ interface Where {
 }
 
 /** Checks one mapping of options against `spec`: unknown keys are errors, missing ones take their default. */
-function coerceMapping(spec: ConfigSpec, raw: Record<string, unknown>, at: Where, overrides?: Partial<Record<string, unknown>>): Record<string, unknown> {
+function coerceMapping(
+  spec: ConfigSpec,
+  raw: Record<string, unknown>,
+  at: Where,
+  overrides?: Partial<Record<string, unknown>>,
+): Record<string, unknown> {
   const name = (key: string) => [...at.path, key].join('.');
   for (const key of Object.keys(raw)) {
     // Own keys only: `constructor` or `__proto__` must not pass as known options.
     if (!Object.hasOwn(spec, key)) {
       const known = Object.keys(spec).sort().join(', ');
-      throw new InputError('config_unknown_option', { file: at.file, line: at.parsed && lineOf(at.parsed, [...at.path, key]) }, `unknown option '${name(key)}' (known: ${known})`);
+      throw new InputError(
+        'config_unknown_option',
+        { file: at.file, line: at.parsed && lineOf(at.parsed, [...at.path, key]) },
+        `unknown option '${name(key)}' (known: ${known})`,
+      );
     }
   }
   const out: Record<string, unknown> = {};
   for (const [key, option] of Object.entries(spec)) {
     const given = overrides?.[key] !== undefined ? overrides[key] : raw[key];
     const pos = { file: at.file, line: at.parsed && given === raw[key] ? lineOf(at.parsed, [...at.path, key]) : undefined };
-    const value = option.type === 'section' ? coerceSection(name(key), option.options, given, { ...at, path: [...at.path, key] }, pos) : coerce(name(key), option, given, at.base, pos);
+    const value =
+      option.type === 'section'
+        ? coerceSection(name(key), option.options, given, { ...at, path: [...at.path, key] }, pos)
+        : coerce(name(key), option, given, at.base, pos);
     const problem = value === undefined ? undefined : (option.check as ((v: unknown) => string | undefined) | undefined)?.(value);
     if (problem) throw new InputError('config_invalid', pos, `option '${name(key)}': ${problem}`);
     out[key] = value;
@@ -114,13 +126,26 @@ function coerceMapping(spec: ConfigSpec, raw: Record<string, unknown>, at: Where
   return out;
 }
 
-function coerceSection(key: string, spec: ConfigSpec, given: unknown, at: Where, pos: { file: string; line?: number | undefined }): Record<string, unknown> | undefined {
+function coerceSection(
+  key: string,
+  spec: ConfigSpec,
+  given: unknown,
+  at: Where,
+  pos: { file: string; line?: number | undefined },
+): Record<string, unknown> | undefined {
   if (given === undefined || given === null) return undefined;
-  if (typeof given !== 'object' || Array.isArray(given)) throw new InputError('config_invalid', pos, `option '${key}' must be a mapping of option: value, got ${JSON.stringify(given)}`);
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw new InputError('config_invalid', pos, `option '${key}' must be a mapping of option: value, got ${JSON.stringify(given)}`);
   return coerceMapping(spec, given as Record<string, unknown>, at);
 }
 
-function coerce(key: string, option: Exclude<OptionSpec, { type: 'section' }>, given: unknown, base: string, pos: { file: string; line?: number | undefined }): unknown {
+function coerce(
+  key: string,
+  option: Exclude<OptionSpec, { type: 'section' }>,
+  given: unknown,
+  base: string,
+  pos: { file: string; line?: number | undefined },
+): unknown {
   const fail = (want: string): never => {
     throw new InputError('config_invalid', pos, `option '${key}' must be ${want}, got ${JSON.stringify(given)}`);
   };
@@ -170,7 +195,12 @@ function coerce(key: string, option: Exclude<OptionSpec, { type: 'section' }>, g
       const isEntry = (v: unknown) => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
       if (typeof given !== 'object' || Array.isArray(given)) return fail('a mapping of name: string or list of strings');
       const bad = Object.entries(given).find(([, v]) => !isEntry(v));
-      if (bad) throw new InputError('config_invalid', pos, `option '${key}': '${bad[0]}' must be a string or a list of strings, got ${JSON.stringify(bad[1])}`);
+      if (bad)
+        throw new InputError(
+          'config_invalid',
+          pos,
+          `option '${key}': '${bad[0]}' must be a string or a list of strings, got ${JSON.stringify(bad[1])}`,
+        );
       return given;
     }
   }

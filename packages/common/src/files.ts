@@ -33,7 +33,11 @@ const tempPath = (path: string) => `${path}.tmp-${process.pid}-${Date.now()}-${t
  * crash costs nothing, since a crash may then leave the file empty or as it was (readers must
  * cope); a running system still never sees a torn file.
  */
-export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, opts: { mode?: number; durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomicAsync(
+  path: string,
+  data: string | Uint8Array,
+  opts: { mode?: number; durable?: boolean } = {},
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempPath(path);
   const file = await open(tmp, 'wx', opts.mode ?? 0o600);

@@ -47,7 +47,10 @@ export function loadOrCreateKeys<T>(paths: string[], load: () => T, create: () =
   }
   if (present.length !== paths.length) {
     const missing = paths.filter((p) => !present.includes(p));
-    throw new BrineError('key_files_incomplete', `key files incomplete: ${missing.join(', ')} missing while ${present.join(', ')} exist; restore them or remove all to generate new keys`);
+    throw new BrineError(
+      'key_files_incomplete',
+      `key files incomplete: ${missing.join(', ')} missing while ${present.join(', ')} exist; restore them or remove all to generate new keys`,
+    );
   }
   return { keys: load(), created: false };
 }

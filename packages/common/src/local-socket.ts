@@ -32,7 +32,8 @@ export async function listenLocal(server: Server, path: string, daemon: DaemonNa
   socketDir(dirname(path), daemon, group);
   const stale = lstatSync(path, { throwIfNoEntry: false });
   if (stale) {
-    if (!stale.isSocket()) throw new BrineError('sock_dir_unsafe', `${path} exists and is not a socket; remove it or choose another sock_dir`);
+    if (!stale.isSocket())
+      throw new BrineError('sock_dir_unsafe', `${path} exists and is not a socket; remove it or choose another sock_dir`);
     if (await isListening(path)) throw new BrineError(`${daemon}_running`, `another ${daemon} is listening on ${path}`);
     rmSync(path);
   }
@@ -57,11 +58,15 @@ function socketDir(dir: string, daemon: DaemonName, group: SocketGroup | undefin
   const fix = `point sock_dir at a directory of its own (the ${daemon} creates it ${group ? `0750, group ${group.name},` : '0700'} when missing)`;
   if (!st.isDirectory()) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is not a directory (a symbolic link?); ${fix}`);
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} belongs to uid ${st.uid}, not to the ${daemon}'s user (uid ${uid}); ${fix}`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} belongs to uid ${st.uid}, not to the ${daemon}'s user (uid ${uid}); ${fix}`);
   const mode = st.mode & 0o7777;
   if (!group) {
     if ((mode & 0o077) !== 0) {
-      throw new BrineError('sock_dir_unsafe', `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`);
+      throw new BrineError(
+        'sock_dir_unsafe',
+        `sock_dir ${dir} is mode ${mode.toString(8)}: other users could reach the control socket; chmod 700 ${dir}, or ${fix}`,
+      );
     }
     return;
   }
@@ -127,7 +132,12 @@ function readRequestLine(socket: Socket, maxBytes: number, timeoutMs = 10_000): 
  * complete. A failure ends it with an `error` event: a BrineError says what was
  * wrong, anything else is a bug and is logged as well.
  */
-export function serveRequest<E extends { type: string }>(socket: Socket, maxBytes: number, log: Logger, handle: (line: string, send: (event: E) => void) => void | Promise<void>): void {
+export function serveRequest<E extends { type: string }>(
+  socket: Socket,
+  maxBytes: number,
+  log: Logger,
+  handle: (line: string, send: (event: E) => void) => void | Promise<void>,
+): void {
   const send = eventWriter<E | { type: 'error'; code: string; message: string }>(socket);
   readRequestLine(socket, maxBytes)
     .then((line) => handle(line, send))
@@ -175,13 +185,23 @@ export interface LocalPeer {
  * stopped) throws `<daemon>_lost`, so a caller never takes half an answer for all
  * of it.
  */
-export async function* localRequest<E extends { type: string }>(peer: LocalPeer, req: object, final: ReadonlySet<string>): AsyncGenerator<E> {
+export async function* localRequest<E extends { type: string }>(
+  peer: LocalPeer,
+  req: object,
+  final: ReadonlySet<string>,
+): AsyncGenerator<E> {
   const { path, daemon } = peer;
   const socket = createConnection(path);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new BrineError(`${daemon}_down`, `the ${daemon} is not running (no control socket at ${path})${peer.whenDown ? `; ${peer.whenDown}` : ''}`));
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        reject(
+          new BrineError(
+            `${daemon}_down`,
+            `the ${daemon} is not running (no control socket at ${path})${peer.whenDown ? `; ${peer.whenDown}` : ''}`,
+          ),
+        );
       else if (err.code === 'EACCES') reject(new BrineError('permission_denied', `permission denied on ${path}: ${peer.allowed}`));
       else reject(new BrineError('control_failed', `cannot reach the ${daemon} at ${path}: ${err.message}`));
     });

@@ -8,7 +8,12 @@ const PINO_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent
 
 /** Salt's level names, so a `log_level:` line copied from a Salt config works as it is. */
 const SALT_LEVELS: Record<string, (typeof PINO_LEVELS)[number]> = {
-  all: 'trace', garbage: 'trace', profile: 'debug', warning: 'warn', critical: 'fatal', quiet: 'silent',
+  all: 'trace',
+  garbage: 'trace',
+  profile: 'debug',
+  warning: 'warn',
+  critical: 'fatal',
+  quiet: 'silent',
 };
 
 export const LOG_LEVELS = [...PINO_LEVELS, ...Object.keys(SALT_LEVELS)] as const;
@@ -20,9 +25,7 @@ export const pinoLevel = (level: string): string => SALT_LEVELS[level] ?? level;
  * Field names that may carry a secret. Code never passes pillar values to the
  * logger at all; this list is the backstop if a future change does by mistake.
  */
-export const REDACTED_FIELDS = [
-  'value', 'values', 'pillar', 'password', 'passphrase', 'secret', 'key', 'contents', 'stdin', 'data',
-];
+export const REDACTED_FIELDS = ['value', 'values', 'pillar', 'password', 'passphrase', 'secret', 'key', 'contents', 'stdin', 'data'];
 
 export interface LoggerOptions {
   name: string;

@@ -147,7 +147,8 @@ export class AuditLog {
   private rollWindow(): void {
     const over = [...this.tallies.values()].filter((t) => t.seen > t.written);
     over.sort((a, b) => b.seen - b.written - (a.seen - a.written));
-    for (const t of over.slice(0, MAX_SUPPRESSED_LINES)) this.write({ event: 'suppressed', peer: t.peer, reason: t.event, count: t.seen - t.written });
+    for (const t of over.slice(0, MAX_SUPPRESSED_LINES))
+      this.write({ event: 'suppressed', peer: t.peer, reason: t.event, count: t.seen - t.written });
     const rest = over.slice(MAX_SUPPRESSED_LINES);
     if (rest.length > 0) {
       const count = rest.reduce((n, t) => n + t.seen - t.written, 0);
@@ -163,7 +164,8 @@ export class AuditLog {
    * a short-lived writer (the `master keys` CLI) that must not act unaudited.
    */
   static async open(file: string): Promise<AuditLog> {
-    const unwritable = (err: unknown) => new BrineError('audit_log_unwritable', `cannot append to the audit log ${file}: ${(err as Error).message}`);
+    const unwritable = (err: unknown) =>
+      new BrineError('audit_log_unwritable', `cannot append to the audit log ${file}: ${(err as Error).message}`);
     let log: AuditLog;
     try {
       log = new AuditLog(file);

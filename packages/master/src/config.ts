@@ -14,12 +14,23 @@ const clusterSpec = {
     type: 'string-list',
     default: [],
     check: (urls: string[]) =>
-      urls.length === 0 ? 'list the etcd members, e.g. [http://10.0.0.1:2379]' : urls.filter((u) => !ENDPOINT.test(u)).map((u) => `'${u}' is not http(s)://host:port`)[0],
+      urls.length === 0
+        ? 'list the etcd members, e.g. [http://10.0.0.1:2379]'
+        : urls.filter((u) => !ENDPOINT.test(u)).map((u) => `'${u}' is not http(s)://host:port`)[0],
   },
   /** Where this cluster's keys live in etcd; several Brine clusters may share one etcd with different prefixes. */
-  prefix: { type: 'string', default: '/brine', check: (p: string) => (/^\/[A-Za-z0-9._/-]*[^/]$/.test(p) ? undefined : 'must start with / and not end with /, e.g. /brine') },
+  prefix: {
+    type: 'string',
+    default: '/brine',
+    check: (p: string) => (/^\/[A-Za-z0-9._/-]*[^/]$/.test(p) ? undefined : 'must start with / and not end with /, e.g. /brine'),
+  },
   /** This master's name in the cluster, in its audit records and in etcd (default: the host name). */
-  name: { type: 'string', default: hostname(), check: (n: string) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n) ? undefined : 'must be 1-63 letters, digits, dots, dashes or underscores') },
+  name: {
+    type: 'string',
+    default: hostname(),
+    check: (n: string) =>
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n) ? undefined : 'must be 1-63 letters, digits, dots, dashes or underscores',
+  },
   /**
    * Seconds this master keeps serving after it last knew its view of the keys was
    * current (etcd quorum lost); then it refuses new sessions and requests with
@@ -36,7 +47,11 @@ const clusterSpec = {
     type: 'section',
     options: { ca: { type: 'optional-path' }, cert: { type: 'optional-path' }, key: { type: 'optional-path' } },
     check: (t: { ca?: string; cert?: string; key?: string }) =>
-      !t.ca ? "'ca' is required (the CA that signed the etcd members' certificates)" : (t.cert === undefined) !== (t.key === undefined) ? `'${t.cert === undefined ? 'cert' : 'key'}' is missing: 'cert' and 'key' go together (this master's client certificate and its private key)` : undefined,
+      !t.ca
+        ? "'ca' is required (the CA that signed the etcd members' certificates)"
+        : (t.cert === undefined) !== (t.key === undefined)
+          ? `'${t.cert === undefined ? 'cert' : 'key'}' is missing: 'cert' and 'key' go together (this master's client certificate and its private key)`
+          : undefined,
   },
 } as const;
 
@@ -104,7 +119,10 @@ const spec = {
   cluster: {
     type: 'section',
     options: clusterSpec,
-    check: (c: { etcd: string[]; tls?: object }) => (c.tls !== undefined) !== c.etcd.every((u) => u.startsWith('https://')) ? "with 'tls' every etcd endpoint is https://, without it http://" : undefined,
+    check: (c: { etcd: string[]; tls?: object }) =>
+      (c.tls !== undefined) !== c.etcd.every((u) => u.startsWith('https://'))
+        ? "with 'tls' every etcd endpoint is https://, without it http://"
+        : undefined,
   },
 } as const;
 
@@ -116,6 +134,11 @@ export const controlSocketPath = (config: Pick<MasterConfig, 'sock_dir'>): strin
 export function loadMasterConfig(file: string | undefined): MasterConfig {
   const config = loadConfig(spec, file ?? DEFAULT_MASTER_CONFIG, { explicit: file !== undefined });
   const problems = nodegroupProblems(config.nodegroups);
-  if (problems.length > 0) throw new InputError('config_invalid', { file: config.configFile ?? DEFAULT_MASTER_CONFIG }, `option 'nodegroups': ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new InputError(
+      'config_invalid',
+      { file: config.configFile ?? DEFAULT_MASTER_CONFIG },
+      `option 'nodegroups': ${problems.join('; ')}`,
+    );
   return config;
 }

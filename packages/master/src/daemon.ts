@@ -43,7 +43,11 @@ function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
 }
 
 /** The minions whose daemon session this master holds on a live connection (for the cluster's presence). */
-function liveDaemons(sessions: SessionTable, registry: MinionRegistry, transport: MasterTransport): Map<string, { address: string | undefined; lastSeen: number }> {
+function liveDaemons(
+  sessions: SessionTable,
+  registry: MinionRegistry,
+  transport: MasterTransport,
+): Map<string, { address: string | undefined; lastSeen: number }> {
   const live = new Map<string, { address: string | undefined; lastSeen: number }>();
   for (const id of sessions.minionIds()) {
     const session = registry.daemonSession(id);
@@ -54,12 +58,19 @@ function liveDaemons(sessions: SessionTable, registry: MinionRegistry, transport
 }
 
 /** Runs the master in the foreground until SIGTERM or SIGINT. */
-export async function runMaster(config: MasterConfig, log: Logger = createLogger({ name: 'master', level: config.log_level })): Promise<void> {
+export async function runMaster(
+  config: MasterConfig,
+  log: Logger = createLogger({ name: 'master', level: config.log_level }),
+): Promise<void> {
   // Before anything is written: a missing group is a config error, not a half-made key store.
   const group = resolveOperatorGroup(config.sock_group, config.configFile ?? DEFAULT_MASTER_CONFIG);
   const audit = new AuditLog(config.audit_log);
   // A cluster master's keys are in etcd, and its key pair is the cluster's (cluster/index.ts).
-  const cluster = config.cluster && (await (await import('./cluster/index.js')).joinCluster(config.cluster, { pkiDir: config.pki_dir, cachedir: config.cachedir }, audit, log));
+  const cluster =
+    config.cluster &&
+    (await (
+      await import('./cluster/index.js')
+    ).joinCluster(config.cluster, { pkiDir: config.pki_dir, cachedir: config.cachedir }, audit, log));
   const { identity, created } = cluster ?? loadOrCreateMasterIdentity(config.pki_dir);
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
@@ -85,8 +96,17 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
     log,
   );
   const outbox = new Outbox(transport);
-  const pillar = new PillarService(config.pillar_roots, { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups });
-  const registry = new MinionRegistry(cluster ? cluster.grains : new FileGrainStore(config.cachedir, log), keys, sessions, pillar, config.nodegroups);
+  const pillar = new PillarService(config.pillar_roots, {
+    trustMinionGrains: config.pillar_trust_minion_grains,
+    nodegroups: config.nodegroups,
+  });
+  const registry = new MinionRegistry(
+    cluster ? cluster.grains : new FileGrainStore(config.cachedir, log),
+    keys,
+    sessions,
+    pillar,
+    config.nodegroups,
+  );
   warnGrainDependentPillar(config, log);
   const localJobs = new JobCache(config.cachedir, config.keep_jobs, log);
   // A cluster master's file job cache is its replica of the cluster's, in etcd.
@@ -101,11 +121,20 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   const jobs: JobStore = shared ? shared.jobs : localJobs;
   const stateTree = new StateTree(config.file_roots);
   const heldElsewhere = shared && ((id: string) => shared.presence.heldElsewhere(id));
-  const dispatcher = new Dispatcher(registry, jobs, outbox, audit, log, new StateJobContext(pillar, stateTree, audit, transport), heldElsewhere);
+  const dispatcher = new Dispatcher(
+    registry,
+    jobs,
+    outbox,
+    audit,
+    log,
+    new StateJobContext(pillar, stateTree, audit, transport),
+    heldElsewhere,
+  );
   if (shared) {
     shared.jobs.onRemoteJob((job) => {
       const sent = dispatcher.deliver(job);
-      if (sent > 0) log.info({ jid: job.jid, fun: job.fun, published_by: job.master, minions: sent }, 'delivered a job published on another master');
+      if (sent > 0)
+        log.info({ jid: job.jid, fun: job.fun, published_by: job.master, minions: sent }, 'delivered a job published on another master');
     });
     registry.onDaemonHello((session, peer) => shared.presence.opened(session.minionId, peer));
   }
@@ -138,13 +167,17 @@ export async function runMaster(config: MasterConfig, log: Logger = createLogger
   await control.start();
   await transport.start();
   audit.write({ event: 'master_start', reason: endpoint });
-  log.info({ endpoint, control: controlSocketPath(config), pillar_roots: config.pillar_roots, auto_accept: config.auto_accept }, 'master listening');
+  log.info(
+    { endpoint, control: controlSocketPath(config), pillar_roots: config.pillar_roots, auto_accept: config.auto_accept },
+    'master listening',
+  );
   const accepted = keys.list().accepted.flatMap((id) => keys.read('accepted', id) ?? []);
   void statics.warm(accepted);
 
   const sweeper = setInterval(() => {
     const closed = sessions.expire(Date.now() - config.session_timeout * 1000);
-    if (closed > 0) log.debug({ closed, open: sessions.size }, 'closed idle sessions and sessions past session_max_age or session_max_messages');
+    if (closed > 0)
+      log.debug({ closed, open: sessions.size }, 'closed idle sessions and sessions past session_max_age or session_max_messages');
   }, 30_000).unref();
   const pruneJobs = () => {
     const removed = jobs.prune();

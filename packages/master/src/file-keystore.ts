@@ -49,8 +49,13 @@ export class FileKeyStore implements KeyStore {
       }
     } else {
       const err = accessError(this.dir('accepted'));
-      if (err === 'EACCES') throw new KeyStoreError('permission_denied', `permission denied on ${pkiDir}: only the master's user and members of its sock_group may manage keys`);
-      if (err) throw new KeyStoreError('pki_dir_missing', `no master key store at ${pkiDir}; check the config (-c) or start the master once`);
+      if (err === 'EACCES')
+        throw new KeyStoreError(
+          'permission_denied',
+          `permission denied on ${pkiDir}: only the master's user and members of its sock_group may manage keys`,
+        );
+      if (err)
+        throw new KeyStoreError('pki_dir_missing', `no master key store at ${pkiDir}; check the config (-c) or start the master once`);
     }
   }
 

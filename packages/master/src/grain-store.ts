@@ -81,7 +81,10 @@ export class FileGrainStore implements GrainStore {
   private async write(id: string, json: string): Promise<void> {
     // A cache the minion sends again at every hello: not worth an fsync per minion in a boot storm.
     await writeFileAtomicAsync(join(this.dir, id, 'grains.json'), json, { durable: false }).catch((err: unknown) =>
-      this.log.warn({ minion: id, err: (err as Error).message }, 'could not save grains; targeting by grain uses the last saved ones after a restart'),
+      this.log.warn(
+        { minion: id, err: (err as Error).message },
+        'could not save grains; targeting by grain uses the last saved ones after a restart',
+      ),
     );
   }
 

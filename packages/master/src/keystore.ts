@@ -60,7 +60,12 @@ export interface KeyStore {
 }
 
 /** Ids in `from` states matching any glob; `all` takes every id there. */
-export function selectKeys(keys: Pick<KeyStore, 'list'>, from: readonly KeyState[], patterns: readonly string[], all: boolean): { state: KeyState; id: string }[] {
+export function selectKeys(
+  keys: Pick<KeyStore, 'list'>,
+  from: readonly KeyState[],
+  patterns: readonly string[],
+  all: boolean,
+): { state: KeyState; id: string }[] {
   const listed = keys.list();
   return from.flatMap((state) => listed[state].filter((id) => all || patterns.some((p) => globMatch(p, id))).map((id) => ({ state, id })));
 }
@@ -74,7 +79,13 @@ export function fingerprintOf(keys: Pick<KeyStore, 'read'>, state: KeyState, id:
 export type Classification = { status: Admission['status']; record?: NewKeyState; reason?: string };
 
 /** The decision of KeyStore.admit, from what the store holds now; both stores record `record` their own way. */
-export function classifyKey(keys: Pick<KeyStore, 'read'>, id: string, key: Uint8Array, autoAccept: boolean, limit?: NewKeyLimit): Classification {
+export function classifyKey(
+  keys: Pick<KeyStore, 'read'>,
+  id: string,
+  key: Uint8Array,
+  autoAccept: boolean,
+  limit?: NewKeyLimit,
+): Classification {
   if (keys.read('rejected', id)) return { status: 'rejected' };
   for (const state of ['accepted', 'pending'] as const) {
     const known = keys.read(state, id);

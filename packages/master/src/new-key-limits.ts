@@ -59,7 +59,9 @@ export class NewKeyLimits {
   /** The address's recorded keys still waiting; entries that no longer count are dropped. */
   private live(address: string): Recorded[] {
     const t = this.now();
-    const list = (this.byAddress.get(address) ?? []).filter((r) => (r.state === 'pending' || t - r.at < RECENT_MS) && this.keys.has(r.state, r.id));
+    const list = (this.byAddress.get(address) ?? []).filter(
+      (r) => (r.state === 'pending' || t - r.at < RECENT_MS) && this.keys.has(r.state, r.id),
+    );
     if (list.length === 0) this.byAddress.delete(address);
     else this.byAddress.set(address, list);
     return list;

@@ -91,12 +91,22 @@ export class Operations {
   private jobBegin(args: Request['args'], ctx: OpContext): OpResult {
     const { fun, args: jobArgs, origin = 'startup' } = args;
     if (fun !== 'state.apply' || !isObject(jobArgs)) return fail('bad_request', "job.begin: only 'state.apply' with an 'args' mapping");
-    if (typeof origin !== 'string' || !MINION_ORIGINS.has(origin)) return fail('bad_request', "job.begin: 'origin' must be 'startup' or 'minion'");
+    if (typeof origin !== 'string' || !MINION_ORIGINS.has(origin))
+      return fail('bad_request', "job.begin: 'origin' must be 'startup' or 'minion'");
     const problem = stateApplyArgsProblem(jobArgs);
     if (problem) return fail('bad_request', `job.begin: ${problem}`);
     const recorded = { mods: jobArgs['mods']!, test: jobArgs['test']! };
-    const job = this.dispatcher.record({ fun, args: recorded, target: ctx.session.minionId, tgt_type: 'list' }, [ctx.session.minionId], origin as JobOrigin);
-    return { later: job.then(({ jid }) => ({ value: jid }), (err: unknown) => fail('job_not_recorded', `the master could not record the job: ${(err as Error).message}`)) };
+    const job = this.dispatcher.record(
+      { fun, args: recorded, target: ctx.session.minionId, tgt_type: 'list' },
+      [ctx.session.minionId],
+      origin as JobOrigin,
+    );
+    return {
+      later: job.then(
+        ({ jid }) => ({ value: jid }),
+        (err: unknown) => fail('job_not_recorded', `the master could not record the job: ${(err as Error).message}`),
+      ),
+    };
   }
 
   /** A minion reports a job's result; only for a job that was sent to it. */
@@ -119,7 +129,14 @@ export class Operations {
     const { session } = ctx;
     const result = this.pillar.compile({ id: session.minionId, grains: session.grains });
     if (result.errors.length === 0) return { result };
-    this.audit.write({ event: 'pillar_render_failed', minion: session.minionId, fingerprint: session.fingerprint, peer: ctx.peer, path, reason: result.errors.join('; ') });
+    this.audit.write({
+      event: 'pillar_render_failed',
+      minion: session.minionId,
+      fingerprint: session.fingerprint,
+      peer: ctx.peer,
+      path,
+      reason: result.errors.join('; '),
+    });
     return { failed: fail('pillar_render_failed', `pillar for ${session.minionId} failed to render:\n${result.errors.join('\n')}`) };
   }
 
@@ -151,7 +168,8 @@ export class Operations {
    */
   private pillarGet(args: Request['args'], ctx: OpContext): OpResult {
     const path = args['path'];
-    if (typeof path !== 'string' || path.length === 0 || path.length > 1024) return fail('bad_request', "pillar.get: 'path' must be a non-empty string");
+    if (typeof path !== 'string' || path.length === 0 || path.length > 1024)
+      return fail('bad_request', "pillar.get: 'path' must be a non-empty string");
     const compiled = this.compile(ctx, path);
     if ('failed' in compiled) return compiled.failed;
     const raw = args['raw'] === true;
@@ -204,7 +222,8 @@ function stateApplyArgsProblem(args: Record<string, Json>): string | undefined {
   const { mods, test } = args;
   if (Object.keys(args).some((k) => k !== 'mods' && k !== 'test')) return "'args' may hold only 'mods' and 'test'";
   if (typeof test !== 'boolean') return "'args.test' must be true or false";
-  if (!Array.isArray(mods) || mods.length > MAX_BEGIN_MODS || !mods.every(isSlsName)) return `'args.mods' must be a list of at most ${MAX_BEGIN_MODS} SLS names`;
+  if (!Array.isArray(mods) || mods.length > MAX_BEGIN_MODS || !mods.every(isSlsName))
+    return `'args.mods' must be a list of at most ${MAX_BEGIN_MODS} SLS names`;
   return undefined;
 }
 

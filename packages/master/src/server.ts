@@ -101,7 +101,10 @@ export class MasterServer {
     const peer = this.d.transport.peerOf(routingId);
     if (peer === undefined) {
       // Not a connection whose address ZAP bound to it (see PeerBook): its frames could claim any address.
-      this.d.audit.refuse({ event: 'refused_unbound_peer', reason: 'routing id differs from the PLAIN user name, or the connection is gone' });
+      this.d.audit.refuse({
+        event: 'refused_unbound_peer',
+        reason: 'routing id differs from the PLAIN user name, or the connection is gone',
+      });
       return;
     }
     try {
@@ -143,7 +146,8 @@ export class MasterServer {
     this.d.audit.refuse({ event, peer, reason: err.message, minion: minion?.minionId, fingerprint: minion?.fingerprint });
     if (err.code === 'bad_frame') this.refuse(routingId, RefuseCode.BadFrame, err.message);
     else if (err.code === 'cookie_invalid') this.refuse(routingId, RefuseCode.CookieInvalid, 'handshake expired; start again');
-    else if ((err.code === 'tampered' || err.code === 'bad_key' || err.code === 'bad_payload') && !minion) this.refuse(routingId, RefuseCode.AuthFailed, 'authentication failed');
+    else if ((err.code === 'tampered' || err.code === 'bad_key' || err.code === 'bad_payload') && !minion)
+      this.refuse(routingId, RefuseCode.AuthFailed, 'authentication failed');
     // Replays and tampering inside a session get no answer: the real minion is not waiting for one.
   }
 
@@ -151,12 +155,18 @@ export class MasterServer {
     const now = Date.now();
     if (now >= this.internalErrors.windowEnds) {
       if (this.internalErrors.count > INTERNAL_ERROR_BURST) {
-        this.d.log.error({ suppressed: this.internalErrors.count - INTERNAL_ERROR_BURST }, 'more internal errors while handling frames were not logged');
+        this.d.log.error(
+          { suppressed: this.internalErrors.count - INTERNAL_ERROR_BURST },
+          'more internal errors while handling frames were not logged',
+        );
       }
       this.internalErrors = { windowEnds: now + INTERNAL_ERROR_WINDOW_MS, count: 0 };
     }
     if (++this.internalErrors.count <= INTERNAL_ERROR_BURST) {
-      this.d.log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err), peer }, 'internal error while handling a frame');
+      this.d.log.error(
+        { err: err instanceof Error ? `${err.name}: ${err.message}` : String(err), peer },
+        'internal error while handling a frame',
+      );
     }
   }
 
@@ -207,7 +217,11 @@ export class MasterServer {
           const reason = err instanceof BrineError ? err.message : String(err);
           this.d.audit.refuse({ event: 'refused_key_unrecorded', ...who, reason });
           this.d.log.warn({ ...who, reason }, 'could not record a minion key; the minion will retry');
-          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: 'key not recorded: the master cannot record keys right now; retry later' });
+          this.reply(routingId, NO_SESSION, cipher, {
+            t: 'auth',
+            status: 'refused',
+            message: 'key not recorded: the master cannot record keys right now; retry later',
+          });
           cipher.destroy();
         },
       )
@@ -215,7 +229,13 @@ export class MasterServer {
   }
 
   /** Opens the session of an accepted key and answers its hello (and the request riding with it). */
-  private admitted(routingId: Buffer, who: Who, cipher: SessionCipher, payload: Uint8Array, key: { minionPublic: Uint8Array; remember: () => void }): void {
+  private admitted(
+    routingId: Buffer,
+    who: Who,
+    cipher: SessionCipher,
+    payload: Uint8Array,
+    key: { minionPublic: Uint8Array; remember: () => void },
+  ): void {
     key.remember();
     const session: Session = {
       id: randomBytes(SESSION_ID_BYTES),
@@ -236,9 +256,13 @@ export class MasterServer {
     const hello = this.request(payload);
     const then = asRequest(hello.args['then']);
     const greeted = this.answer(hello, session, who.peer);
-    if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0) this.d.log.debug(who, 'new daemon session replaces the older one');
-    const welcome = ({ res, body }: Answer) => this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
-    this.whenAnswered(greeted, (a) => (a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, who.peer), welcome) : welcome(a)));
+    if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0)
+      this.d.log.debug(who, 'new daemon session replaces the older one');
+    const welcome = ({ res, body }: Answer) =>
+      this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
+    this.whenAnswered(greeted, (a) =>
+      a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, who.peer), welcome) : welcome(a),
+    );
   }
 
   /**
@@ -253,7 +277,8 @@ export class MasterServer {
       this.d.statics.forget(session.minionPublic);
       this.d.sessions.close(session);
     }
-    if (closing.length > 0) this.d.log.info({ minion: id, sessions: closing.length }, 'closed the sessions of a minion whose key was revoked');
+    if (closing.length > 0)
+      this.d.log.info({ minion: id, sessions: closing.length }, 'closed the sessions of a minion whose key was revoked');
   }
 
   /** Logs a key the master has just recorded: once, not on every retry of the minion. */
@@ -288,21 +313,39 @@ export class MasterServer {
     const stale = this.d.keys.staleness();
     if (stale) {
       // The session stays: once this master knows its keys again, it serves it (or closes it, revoked).
-      this.d.audit.refuse({ event: 'refused_cluster_stale', minion: session.minionId, fingerprint: session.fingerprint, peer, reason: stale });
-      this.reply(routingId, session.id, session.cipher, { t: 'res', id: this.request(plain).id, ok: false, error: { code: 'cluster_stale', message: stale } });
+      this.d.audit.refuse({
+        event: 'refused_cluster_stale',
+        minion: session.minionId,
+        fingerprint: session.fingerprint,
+        peer,
+        reason: stale,
+      });
+      this.reply(routingId, session.id, session.cipher, {
+        t: 'res',
+        id: this.request(plain).id,
+        ok: false,
+        error: { code: 'cluster_stale', message: stale },
+      });
       return;
     }
     if (!this.d.keys.isAccepted(session.minionId, session.minionPublic)) {
       this.d.audit.refuse({ event: 'refused_revoked', minion: session.minionId, fingerprint: session.fingerprint, peer });
       this.d.log.info({ minion: session.minionId }, 'closing session of a minion whose key is no longer accepted');
       const id = this.request(plain).id;
-      this.reply(routingId, session.id, session.cipher, { t: 'res', id, ok: false, error: { code: 'revoked', message: 'minion key is no longer accepted' } });
+      this.reply(routingId, session.id, session.cipher, {
+        t: 'res',
+        id,
+        ok: false,
+        error: { code: 'revoked', message: 'minion key is no longer accepted' },
+      });
       this.d.statics.forget(session.minionPublic);
       this.d.sessions.close(session);
       return;
     }
     this.d.presence.saw(session.minionId, peer, session.lastSeen);
-    this.whenAnswered(this.answer(this.request(plain), session, peer), ({ res, body }) => this.reply(routingId, session.id, session.cipher, res, body));
+    this.whenAnswered(this.answer(this.request(plain), session, peer), ({ res, body }) =>
+      this.reply(routingId, session.id, session.cipher, res, body),
+    );
   }
 
   private request(plain: Uint8Array): Request {

@@ -47,7 +47,11 @@ export class StateTree {
           let hit = this.cache.get(full);
           if (!hit || hit.stamp !== stamp) this.cache.set(full, (hit = { stamp, data: readFileSync(full) }));
           bytes += hit.data.length;
-          if (bytes > MAX_TREE_BYTES) throw new BrineError('state_tree_too_large', `file_roots hold more than ${MAX_TREE_BYTES >> 20} MiB; keep large artefacts out of them`);
+          if (bytes > MAX_TREE_BYTES)
+            throw new BrineError(
+              'state_tree_too_large',
+              `file_roots hold more than ${MAX_TREE_BYTES >> 20} MiB; keep large artefacts out of them`,
+            );
           files.set(path, hit.data);
         }
       }

@@ -84,7 +84,10 @@ export class MasterTransport {
       linger: 0,
     });
     // zeromq.js names no accessor for this option; its generic setter is protected in the typings only.
-    (this.router as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, NOTIFY_CONNECT_AND_DISCONNECT);
+    (this.router as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
+      ZMQ_ROUTER_NOTIFY,
+      NOTIFY_CONNECT_AND_DISCONNECT,
+    );
     this.sender = new SendQueue(this.router);
     // Offers wait for libzmq's handshake (ZMQ_HANDSHAKE_IVL, 30 s by default).
     this.peers = new PeerBook({ offerTtlMs: 30_000, maxPerAddress: opts.maxConnectionsPerAddress, maxOffers: 100_000 });
@@ -145,7 +148,16 @@ export class MasterTransport {
       const refusal = mechanism?.toString() === 'PLAIN' && ROUTING_ID_HEX.test(name) ? this.peers.offer(name, from) : 'not_plain';
       if (refusal) this.opts.onRefusedConnection?.(from, refusal);
       const status = refusal ? ['400', REFUSAL_TEXT[refusal]] : ['200', 'OK'];
-      await replies.send([route!, empty!, version!, requestId!, Buffer.from(status[0]!), Buffer.from(status[1]!), Buffer.alloc(0), Buffer.alloc(0)]);
+      await replies.send([
+        route!,
+        empty!,
+        version!,
+        requestId!,
+        Buffer.from(status[0]!),
+        Buffer.from(status[1]!),
+        Buffer.alloc(0),
+        Buffer.alloc(0),
+      ]);
     }
   }
 

@@ -53,7 +53,10 @@ describe('etcd writes in batches', () => {
     const { ns } = etcd.connect(await etcd.nowhere());
     let grants = 0;
     const counting = new Proxy(ns, {
-      get: (target, prop, receiver) => (prop === 'lease' ? (...args: Parameters<Namespace['lease']>) => (grants++, target.lease(...args)) : Reflect.get(target, prop, receiver)),
+      get: (target, prop, receiver) =>
+        prop === 'lease'
+          ? (...args: Parameters<Namespace['lease']>) => (grants++, target.lease(...args))
+          : Reflect.get(target, prop, receiver),
     });
     const warnings: string[] = [];
     const log = createLogger({ name: 'test', level: 'silent' });

@@ -9,7 +9,14 @@ describe('the cluster: block of the master config', () => {
   it('is off when absent, and takes etcd defaults when set', () => {
     expect(loadMasterConfig(configFile('port: 4506\n')).cluster).toBeUndefined();
     const file = configFile('cluster:\n  etcd: [http://10.0.0.1:2379, http://10.0.0.2:2379]\n');
-    expect(loadMasterConfig(file).cluster).toEqual({ etcd: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/brine', name: hostname(), stale_max: 30, pillar_check: 15, tls: undefined });
+    expect(loadMasterConfig(file).cluster).toEqual({
+      etcd: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+      prefix: '/brine',
+      name: hostname(),
+      stale_max: 30,
+      pillar_check: 15,
+      tls: undefined,
+    });
   });
 
   it('names the line of what is wrong', () => {
@@ -20,8 +27,14 @@ describe('the cluster: block of the master config', () => {
       ['cluster:\n  etcd: [http://e:2379]\n  stale_max: 0\n', ":3: option 'cluster.stale_max' must be between 1 and 3600"],
       ['cluster:\n  etcd: [http://e:2379]\n  tls: {cert: c.pem, key: k.pem}\n', ":3: option 'cluster.tls': 'ca' is required"],
       ['cluster:\n  etcd: [http://e:2379]\n  tls: {ca: ca.pem}\n', ":2: option 'cluster': with 'tls' every etcd endpoint is https://"],
-      ['cluster:\n  etcd: [https://e:2379]\n  tls: {ca: ca.pem, key: k.pem}\n', ":3: option 'cluster.tls': 'cert' is missing: 'cert' and 'key' go together"],
-      ['cluster:\n  etcd: [https://e:2379]\n  tls: {ca: ca.pem, cert: c.pem}\n', ":3: option 'cluster.tls': 'key' is missing: 'cert' and 'key' go together"],
+      [
+        'cluster:\n  etcd: [https://e:2379]\n  tls: {ca: ca.pem, key: k.pem}\n',
+        ":3: option 'cluster.tls': 'cert' is missing: 'cert' and 'key' go together",
+      ],
+      [
+        'cluster:\n  etcd: [https://e:2379]\n  tls: {ca: ca.pem, cert: c.pem}\n',
+        ":3: option 'cluster.tls': 'key' is missing: 'cert' and 'key' go together",
+      ],
     ];
     for (const [text, error] of cases) expect(() => loadMasterConfig(configFile(text)), text).toThrow(error);
   });

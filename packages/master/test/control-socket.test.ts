@@ -20,7 +20,17 @@ const scratch = () => {
   return dir;
 };
 const start = async (sockDir: string, group?: OperatorGroup) => {
-  const server = new ControlServer(join(sockDir, 'master.sock'), {} as never, {} as never, {} as never, {} as never, {} as never, {} as never, log, group);
+  const server = new ControlServer(
+    join(sockDir, 'master.sock'),
+    {} as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    log,
+    group,
+  );
   await server.start();
   servers.push(server);
 };
@@ -72,7 +82,9 @@ describe('the control socket directory with sock_group', () => {
     const dir = join(scratch(), 'brine');
     mkdirSync(dir);
     chmodSync(dir, 0o750);
-    await expect(start(dir, daemon)).rejects.toThrow(`it must be mode 750 and group daemon (sock_group, gid ${daemon.gid}); chgrp daemon ${dir} && chmod 750 ${dir}`);
+    await expect(start(dir, daemon)).rejects.toThrow(
+      `it must be mode 750 and group daemon (sock_group, gid ${daemon.gid}); chgrp daemon ${dir} && chmod 750 ${dir}`,
+    );
     chownSync(dir, -1, daemon.gid);
     chmodSync(dir, 0o770);
     await expect(start(dir, daemon)).rejects.toThrow(`sock_dir ${dir} is mode 770`);

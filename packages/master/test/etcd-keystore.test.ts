@@ -15,7 +15,14 @@ describe('EtcdKeyStore on a real etcd', () => {
 
   /** A store whose client knows only the members `members` (indexes). */
   async function open(members: number[], log: Logger = silent): Promise<EtcdKeyStore> {
-    const config: ClusterConfig = { etcd: members.map((i) => etcd.endpoints[i]!), prefix: '/unit', name: `m${members.join('')}`, stale_max: 30, pillar_check: 15, tls: undefined };
+    const config: ClusterConfig = {
+      etcd: members.map((i) => etcd.endpoints[i]!),
+      prefix: '/unit',
+      name: `m${members.join('')}`,
+      stale_max: 30,
+      pillar_check: 15,
+      tls: undefined,
+    };
     const conn = connectEtcd(config);
     connections.push(conn);
     const store = await EtcdKeyStore.open(conn.ns, { master: config.name, staleMaxMs: 30_000, audit: { write: () => {} }, log });

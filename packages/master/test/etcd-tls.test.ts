@@ -5,9 +5,17 @@ import type { ClusterConfig } from '../src/config.js';
 
 /** Any PEM will do: these endpoints never get as far as checking a certificate. */
 const CREDS = { ca: Buffer.from('-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n') };
-const config = (etcd: string[]): ClusterConfig => ({ etcd, prefix: '/brine', name: 'm', stale_max: 30, pillar_check: 15, tls: { ca: '/etc/brine/etcd-ca.pem', cert: undefined, key: undefined } });
+const config = (etcd: string[]): ClusterConfig => ({
+  etcd,
+  prefix: '/brine',
+  name: 'm',
+  stale_max: 30,
+  pillar_check: 15,
+  tls: { ca: '/etc/brine/etcd-ca.pem', cert: undefined, key: undefined },
+});
 
-const listen = (server: Server): Promise<number> => new Promise((done) => server.listen(0, '127.0.0.1', () => done((server.address() as { port: number }).port)));
+const listen = (server: Server): Promise<number> =>
+  new Promise((done) => server.listen(0, '127.0.0.1', () => done((server.address() as { port: number }).port)));
 
 describe('the TLS diagnosis of an etcd endpoint that will not answer', () => {
   let server: Server | undefined;

@@ -17,7 +17,16 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 
 const JID = '20261124150000123456';
 const minions = Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(3, '0')}`);
-const job: JobRecord = { jid: JID, origin: 'master', fun: 'test.ping', args: {}, target: '*', tgt_type: 'glob', minions, start_time: '2026-11-24T15:00:00.123Z' };
+const job: JobRecord = {
+  jid: JID,
+  origin: 'master',
+  fun: 'test.ping',
+  args: {},
+  target: '*',
+  tgt_type: 'glob',
+  minions,
+  start_time: '2026-11-24T15:00:00.123Z',
+};
 const ret = (minion: string, success = true) => ({ minion, success, ret: success, time: '2026-11-24T15:00:01.000Z' });
 
 describe('job cache returns', () => {

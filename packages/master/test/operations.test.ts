@@ -24,13 +24,25 @@ function pillarTree(files: Record<string, string>): string {
 function operations(root: string, trustMinionGrains = false) {
   const records: AuditRecord[] = [];
   const audit = { write: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
-  const ops = new Operations(new PillarService([root], { trustMinionGrains, nodegroups: {} }), audit, { fingerprint: 'f' }, {} as never, {} as never, {} as never);
+  const ops = new Operations(
+    new PillarService([root], { trustMinionGrains, nodegroups: {} }),
+    audit,
+    { fingerprint: 'f' },
+    {} as never,
+    {} as never,
+    {} as never,
+  );
   const ctx = (grains: Record<string, string>): OpContext => ({
     session: { minionId: 'web1', fingerprint: 'fp', grains, role: 'cli' } as unknown as Session,
     peer: '127.0.0.1',
   });
-  const get = (grains: Record<string, string>, path: string, raw = true) => ops.run({ t: 'req', id: 1, op: 'pillar.get', args: { path, raw } }, ctx(grains));
-  return { records, get, items: (grains: Record<string, string>) => ops.run({ t: 'req', id: 1, op: 'pillar.items', args: {} }, ctx(grains)) };
+  const get = (grains: Record<string, string>, path: string, raw = true) =>
+    ops.run({ t: 'req', id: 1, op: 'pillar.get', args: { path, raw } }, ctx(grains));
+  return {
+    records,
+    get,
+    items: (grains: Record<string, string>) => ops.run({ t: 'req', id: 1, op: 'pillar.items', args: {} }, ctx(grains)),
+  };
 }
 
 const tree = pillarTree({
@@ -61,7 +73,13 @@ describe('pillar.get', () => {
     expect(refused.error?.message).toMatch(/nodegroups.*pillar_trust_minion_grains/);
     expect(get({ role: 'db' }, 'db:password', false).error?.code).toBe('secret_untrusted_grains');
     expect(records).toEqual([
-      expect.objectContaining({ event: 'pillar_withheld', minion: 'web1', rendered_for: 'web1', path: 'db:password', reason: expect.stringContaining('db.sls') }),
+      expect.objectContaining({
+        event: 'pillar_withheld',
+        minion: 'web1',
+        rendered_for: 'web1',
+        path: 'db:password',
+        reason: expect.stringContaining('db.sls'),
+      }),
       expect.objectContaining({ event: 'pillar_withheld', path: 'db:password' }),
     ]);
     expect(JSON.stringify(records)).not.toContain(SECRET);
@@ -85,7 +103,9 @@ describe('job.begin', () => {
   /** Operations whose dispatcher records what it is asked to. */
   function begin(args: Record<string, Json>) {
     const recorded: unknown[][] = [];
-    const dispatcher = { record: (...a: unknown[]) => (recorded.push(a), Promise.resolve({ jid: '20261124150000000001' })) } as unknown as Dispatcher;
+    const dispatcher = {
+      record: (...a: unknown[]) => (recorded.push(a), Promise.resolve({ jid: '20261124150000000001' })),
+    } as unknown as Dispatcher;
     const ops = new Operations({} as never, {} as never, { fingerprint: 'f' }, {} as never, dispatcher, {} as never);
     const session = { minionId: 'db1', fingerprint: 'fp', grains: {}, role: 'daemon' } as unknown as Session;
     return { out: ops.run({ t: 'req', id: 1, op: 'job.begin', args }, { session, peer: '127.0.0.1' }), recorded };
@@ -93,7 +113,11 @@ describe('job.begin', () => {
   const apply = { mods: ['luks'], test: false };
 
   it("records a startup or minion run for the session's minion alone, startup when the minion names no origin", async () => {
-    for (const [origin, expected] of [[undefined, 'startup'], ['startup', 'startup'], ['minion', 'minion']] as const) {
+    for (const [origin, expected] of [
+      [undefined, 'startup'],
+      ['startup', 'startup'],
+      ['minion', 'minion'],
+    ] as const) {
       const { out, recorded } = begin({ fun: 'state.apply', args: apply, ...(origin && { origin }) });
       expect((await out.later)?.value).toBe('20261124150000000001');
       expect(recorded).toEqual([[{ fun: 'state.apply', args: apply, target: 'db1', tgt_type: 'list' }, ['db1'], expected]]);
@@ -116,6 +140,8 @@ describe('job.begin', () => {
       expect([args, out.error?.code]).toEqual([args, 'bad_request']);
       expect(recorded).toEqual([]);
     }
-    expect(begin({ fun: 'state.apply', args: apply, origin: 'master' }).out.error?.message).toBe("job.begin: 'origin' must be 'startup' or 'minion'");
+    expect(begin({ fun: 'state.apply', args: apply, origin: 'master' }).out.error?.message).toBe(
+      "job.begin: 'origin' must be 'startup' or 'minion'",
+    );
   });
 });

@@ -11,7 +11,13 @@ describe('Outbox', () => {
     const cipher = new SessionCipher(nacl.randomBytes(32), nacl.randomBytes(32), 2);
     const late = new TextEncoder().encode('WEB1-SECRET-b2e4d1');
     cipher.destroy();
-    const out = await new Outbox(transport).send(Buffer.from('r'), new Uint8Array(16), cipher, { t: 'res', id: 1, ok: true, raw: true }, late);
+    const out = await new Outbox(transport).send(
+      Buffer.from('r'),
+      new Uint8Array(16),
+      cipher,
+      { t: 'res', id: 1, ok: true, raw: true },
+      late,
+    );
     expect(out).toBe(false);
     expect(sent).toHaveLength(0);
     expect(late.every((b) => b === 0)).toBe(true);

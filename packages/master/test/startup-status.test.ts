@@ -9,8 +9,14 @@ const run = (n: number, ret?: { success: boolean; ret?: Json }): StartupRun => (
   ret: () => ret && { minion: 'db1', success: ret.success, ret: ret.ret ?? true, time: `2026-11-24T15:00:0${n}.500Z` },
 });
 
-const state = (id: string, runNum: number, result: boolean, comment: string) => ({ [`cmd_|-${id}_|-x_|-run`]: { __id__: id, __run_num__: runNum, result, comment } });
-const failing = { ...state('after', 2, false, 'One or more requisite failed'), ...state('unlock', 1, false, 'No key for /dev/sdb'), ...state('first', 0, true, 'fine') };
+const state = (id: string, runNum: number, result: boolean, comment: string) => ({
+  [`cmd_|-${id}_|-x_|-run`]: { __id__: id, __run_num__: runNum, result, comment },
+});
+const failing = {
+  ...state('after', 2, false, 'One or more requisite failed'),
+  ...state('unlock', 1, false, 'No key for /dev/sdb'),
+  ...state('first', 0, true, 'fine'),
+};
 
 describe('startup status', () => {
   it('is none without startup runs, running while the first has not returned', () => {
@@ -39,14 +45,27 @@ describe('startup status', () => {
   });
 
   it('is retrying since the first failure of the streak, while a new run is under way or after the second failure', () => {
-    const streak = [run(3, { success: false, ret: failing }), run(2, { success: false, ret: ['render error in top.sls'] }), run(1, { success: true })];
-    expect(startupStatus([run(4), ...streak])).toMatchObject({ result: 'retrying', jid: '20261124150000000004', since: '2026-11-24T15:00:02.500Z', failures: 2, failed_state: { id: 'unlock' } });
+    const streak = [
+      run(3, { success: false, ret: failing }),
+      run(2, { success: false, ret: ['render error in top.sls'] }),
+      run(1, { success: true }),
+    ];
+    expect(startupStatus([run(4), ...streak])).toMatchObject({
+      result: 'retrying',
+      jid: '20261124150000000004',
+      since: '2026-11-24T15:00:02.500Z',
+      failures: 2,
+      failed_state: { id: 'unlock' },
+    });
     expect(startupStatus(streak)).toMatchObject({ result: 'retrying', since: '2026-11-24T15:00:02.500Z', failures: 2 });
     expect(startupStatus([run(2), run(1, { success: false })])).toMatchObject({ result: 'retrying', failures: 1 });
   });
 
   it('ends a streak at a run whose outcome is unknown', () => {
-    expect(startupStatus([run(3, { success: false, ret: failing }), run(2), run(1, { success: false })])).toMatchObject({ result: 'failed', failures: 1 });
+    expect(startupStatus([run(3, { success: false, ret: failing }), run(2), run(1, { success: false })])).toMatchObject({
+      result: 'failed',
+      failures: 1,
+    });
   });
 
   it('reads returns only as far as it needs them', () => {
@@ -66,6 +85,9 @@ describe('the first failed state', () => {
   it('bounds what the minion wrote, and copes with returns that are not shaped as state results', () => {
     expect(firstFailedState(state('x', 0, false, 'y'.repeat(10_000))).comment).toHaveLength(500);
     expect(firstFailedState({ tag: { result: false } })).toEqual({ id: 'tag', comment: '' });
-    expect(firstFailedState({ tag: 'nonsense', other: null })).toEqual({ id: null, comment: 'the run failed, but no state reports a failure' });
+    expect(firstFailedState({ tag: 'nonsense', other: null })).toEqual({
+      id: null,
+      comment: 'the run failed, but no state reports a failure',
+    });
   });
 });

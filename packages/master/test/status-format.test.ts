@@ -4,15 +4,40 @@ import { formatStatusTable, isHealthy } from '../src/cli/status-format.js';
 
 const none = { result: 'none', jid: null, since: null, failures: 0, failed_state: null } as const;
 const minions: MinionStatus[] = [
-  { id: 'db1', connected: true, last_seen: '2026-11-24T15:00:01.123Z', address: '10.0.0.5', startup: { ...none, result: 'ok', jid: '1', since: '2026-11-24T15:00:00.456Z' } },
+  {
+    id: 'db1',
+    connected: true,
+    last_seen: '2026-11-24T15:00:01.123Z',
+    address: '10.0.0.5',
+    startup: { ...none, result: 'ok', jid: '1', since: '2026-11-24T15:00:00.456Z' },
+  },
   {
     id: 'web10',
     connected: false,
     last_seen: null,
     address: null,
-    startup: { result: 'retrying', jid: '2', since: '2026-11-24T14:00:00.000Z', failures: 3, failed_state: { id: 'unlock', comment: `${'x'.repeat(100)}\nsecond line` } },
+    startup: {
+      result: 'retrying',
+      jid: '2',
+      since: '2026-11-24T14:00:00.000Z',
+      failures: 3,
+      failed_state: { id: 'unlock', comment: `${'x'.repeat(100)}\nsecond line` },
+    },
   },
-  { id: 'app', connected: true, last_seen: '2026-11-24T15:00:02.000Z', address: '10.0.0.6', startup: { ...none, result: 'failed', jid: '3', since: '2026-11-24T15:00:02.000Z', failures: 1, failed_state: { id: null, comment: 'render error' } } },
+  {
+    id: 'app',
+    connected: true,
+    last_seen: '2026-11-24T15:00:02.000Z',
+    address: '10.0.0.6',
+    startup: {
+      ...none,
+      result: 'failed',
+      jid: '3',
+      since: '2026-11-24T15:00:02.000Z',
+      failures: 1,
+      failed_state: { id: null, comment: 'render error' },
+    },
+  },
 ];
 
 describe('master status table', () => {

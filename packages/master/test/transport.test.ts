@@ -16,7 +16,13 @@ describe('MasterTransport', () => {
   it('lets timers and other I/O run while a flood of frames is handled, each taking a millisecond', async () => {
     const port = await freePort();
     const transport = new MasterTransport(
-      { endpoint: `tcp://127.0.0.1:${port}`, backlog: 100, hardMessageLimit: 1 << 20, peerTimeoutMs: 30_000, maxConnectionsPerAddress: 100 },
+      {
+        endpoint: `tcp://127.0.0.1:${port}`,
+        backlog: 100,
+        hardMessageLimit: 1 << 20,
+        peerTimeoutMs: 30_000,
+        maxConnectionsPerAddress: 100,
+      },
       createLogger({ name: 'test', level: 'silent' }),
     );
     await transport.start();

@@ -34,7 +34,16 @@ import { masterLabel } from './masters.js';
 export class ChannelError extends BrineError {}
 
 /** Handshake failures that are about the master at the other end: it could not prove itself or speak the protocol. */
-const MASTER_REFUSED: ReadonlySet<string> = new Set<ProtocolErrorCode>(['bad_frame', 'bad_payload', 'bad_signature', 'bad_key', 'master_mismatch', 'tampered', 'replay', 'cookie_invalid']);
+const MASTER_REFUSED: ReadonlySet<string> = new Set<ProtocolErrorCode>([
+  'bad_frame',
+  'bad_payload',
+  'bad_signature',
+  'bad_key',
+  'master_mismatch',
+  'tampered',
+  'replay',
+  'cookie_invalid',
+]);
 
 /**
  * The master could not be reached, stopped answering, failed the handshake, or
@@ -44,14 +53,21 @@ const MASTER_REFUSED: ReadonlySet<string> = new Set<ProtocolErrorCode>(['bad_fra
  */
 export function masterUnavailable(err: unknown): boolean {
   if (!(err instanceof ChannelError)) return false;
-  return err.code === 'timeout' || err.code === 'unreachable' || err.code === 'auth_failed' || err.code === 'cluster_stale' || MASTER_REFUSED.has(err.code);
+  return (
+    err.code === 'timeout' ||
+    err.code === 'unreachable' ||
+    err.code === 'auth_failed' ||
+    err.code === 'cluster_stale' ||
+    MASTER_REFUSED.has(err.code)
+  );
 }
 
 /** The prefix of an auth result `refused` by a cluster master cut off from etcd past cluster.stale_max (PROTOCOL.md). */
 const CLUSTER_STALE_PREFIX = 'cluster_stale:';
 
 /** A refused handshake's error code: `cluster_stale` when the master says so, else its auth status. */
-const authErrorCode = ({ status, message }: AuthResult): string => (status === 'refused' && message.startsWith(CLUSTER_STALE_PREFIX) ? 'cluster_stale' : status);
+const authErrorCode = ({ status, message }: AuthResult): string =>
+  status === 'refused' && message.startsWith(CLUSTER_STALE_PREFIX) ? 'cluster_stale' : status;
 
 /** What callers need of the minion's link to its master: one master's channel, or a failover over several. */
 export interface MasterLink {
@@ -343,7 +359,12 @@ export class MasterChannel implements MasterLink {
 
   private timer(fail: (e: Error) => void, what: string): NodeJS.Timeout {
     return setTimeout(() => {
-      fail(new ChannelError('timeout', `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.master} unreachable or not answering)`));
+      fail(
+        new ChannelError(
+          'timeout',
+          `${what} timed out after ${this.opts.timeoutMs} ms (master ${this.master} unreachable or not answering)`,
+        ),
+      );
     }, this.opts.timeoutMs);
   }
 
@@ -415,18 +436,27 @@ export class MasterChannel implements MasterLink {
       case FrameType.Refuse:
         // Unauthenticated: acted on only by starting over, never by trusting its content.
         if (frame.code === RefuseCode.UnknownSession && this.session) this.dropSession();
-        else if (state && frame.code !== RefuseCode.UnknownSession) this.finishHandshake({ error: new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`) });
+        else if (state && frame.code !== RefuseCode.UnknownSession)
+          this.finishHandshake({ error: new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`) });
         return;
       default:
         throw new ProtocolError('bad_frame', 'unexpected frame type from master');
     }
   }
 
-  private onWelcome(state: Extract<HandshakeState, { step: 'welcome' }>, welcome: Extract<Frame, { type: typeof FrameType.Welcome }>): void {
+  private onWelcome(
+    state: Extract<HandshakeState, { step: 'welcome' }>,
+    welcome: Extract<Frame, { type: typeof FrameType.Welcome }>,
+  ): void {
     const hello: Request['args'] = { role: this.opts.role, grains: this.opts.grains };
     if (state.first) hello['then'] = state.first as unknown as Json;
     try {
-      const { authFrame, cipher } = state.hs.complete(welcome, this.opts.identity, this.opts.trust, encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }));
+      const { authFrame, cipher } = state.hs.complete(
+        welcome,
+        this.opts.identity,
+        this.opts.trust,
+        encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }),
+      );
       this.handshake = { step: 'auth', cipher, first: state.first, done: state.done };
       this.sender.send(authFrame).catch((err: unknown) => this.finishHandshake({ error: this.unreachable('handshake', err) }));
     } catch (err) {
@@ -520,7 +550,10 @@ export class MasterChannel implements MasterLink {
     if (!this.rekeyDue || !this.session || this.connecting || this.waiting.size > 0 || this.closed) return;
     this.rekeyDue = false;
     this.handshakeWith(undefined).catch((err: unknown) => {
-      this.opts.log.warn({ code: (err as ChannelError).code, reason: (err as Error).message }, 're-keying failed; the current session stays for now');
+      this.opts.log.warn(
+        { code: (err as ChannelError).code, reason: (err as Error).message },
+        're-keying failed; the current session stays for now',
+      );
       if (!this.session || this.closed) return;
       this.rekeyTimer = setTimeout(() => this.rekeyWhenIdle(), this.opts.timeoutMs);
       this.rekeyTimer.unref();

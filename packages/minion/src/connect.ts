@@ -43,7 +43,11 @@ export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', 
 function masterLink(config: MinionConfig, common: Omit<ChannelOptions, 'host' | 'port'>, log: Logger): MasterLink {
   if (config.master.length === 1) return new MasterChannel({ ...common, ...config.master[0]! });
   const masters = tryOrder(config.master, config.master_type === 'random' || config.random_master);
-  if (config.master_type === 'str') log.info({ masters: masters.map(masterLabel) }, "several masters with master_type 'str': one session at a time, failing over in the listed order");
+  if (config.master_type === 'str')
+    log.info(
+      { masters: masters.map(masterLabel) },
+      "several masters with master_type 'str': one session at a time, failing over in the listed order",
+    );
   return new FailoverChannel({ ...common, masters });
 }
 

@@ -47,7 +47,10 @@ export function parseRequest(line: string): WireRequest {
   if (who) throw new BadRequest(who);
   need(r['cmd'] === 'apply', `unknown command ${JSON.stringify(r['cmd'])}`);
   const mods = r['mods'];
-  need(Array.isArray(mods) && mods.length <= 100 && mods.every((s) => typeof s === 'string'), "'mods' must be a list of at most 100 SLS names");
+  need(
+    Array.isArray(mods) && mods.length <= 100 && mods.every((s) => typeof s === 'string'),
+    "'mods' must be a list of at most 100 SLS names",
+  );
   need(typeof r['test'] === 'boolean', "'test' must be true or false");
   const wait = r['wait'];
   need(typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 && wait <= MAX_WAIT, `'wait' must be 0..${MAX_WAIT} seconds`);

@@ -68,9 +68,13 @@ export class ControlServer {
     const activity = runner.activity();
     if (activity.busy) {
       const holder = activity.running ? `job ${activity.running.jid} (${activity.running.fun})` : 'a job that is starting';
-      if (req.wait === 0) throw new BrineError('busy', `another state run holds this minion: ${holder}; nothing ran (wait for it with --wait <seconds>)`);
+      if (req.wait === 0)
+        throw new BrineError('busy', `another state run holds this minion: ${holder}; nothing ran (wait for it with --wait <seconds>)`);
       send({ type: 'waiting', ...(activity.running && { running: activity.running }), queued: activity.queued, wait: req.wait });
-      timer = setTimeout(() => leave.abort(new BrineError('busy', `gave up after waiting ${req.wait} s behind ${holder}; nothing ran`)), req.wait * 1000);
+      timer = setTimeout(
+        () => leave.abort(new BrineError('busy', `gave up after waiting ${req.wait} s behind ${holder}; nothing ran`)),
+        req.wait * 1000,
+      );
     }
     socket.once('close', () => leave.abort(new BrineError('client_gone', 'the client left')));
 

@@ -56,7 +56,8 @@ function jobFunctions(ctx: MinionContext, mirror: StateTreeMirror): Record<strin
   let stateApply: Promise<JobFunction> | undefined;
   return {
     'test.ping': async () => ({ success: true, ret: true }),
-    'state.apply': async (job) => (await (stateApply ??= import('./state-run/from-master.js').then((m) => m.stateApplyFromMaster(ctx, mirror))))(job),
+    'state.apply': async (job) =>
+      (await (stateApply ??= import('./state-run/from-master.js').then((m) => m.stateApplyFromMaster(ctx, mirror))))(job),
   };
 }
 
@@ -77,14 +78,21 @@ function describe(result: JobResult): Record<string, unknown> {
  * The control socket `minion apply` uses. One that cannot open (an unsafe
  * sock_dir) is logged, not fatal: the startup states, the unlock, matter more.
  */
-async function openControlSocket(ctx: MinionContext, runner: JobRunner, onResult: ControlDeps['onResult']): Promise<ControlServer | undefined> {
+async function openControlSocket(
+  ctx: MinionContext,
+  runner: JobRunner,
+  onResult: ControlDeps['onResult'],
+): Promise<ControlServer | undefined> {
   const path = controlSocketPath(ctx.config);
   const server = new ControlServer(path, { channel: ctx.channel, runner, log: ctx.log, onResult });
   try {
     await server.start();
     return server;
   } catch (err) {
-    ctx.log.error({ path, err: (err as Error).message }, 'no control socket: minion apply cannot reach this daemon (minion apply --local still works)');
+    ctx.log.error(
+      { path, err: (err as Error).message },
+      'no control socket: minion apply cannot reach this daemon (minion apply --local still works)',
+    );
     return undefined;
   }
 }
@@ -114,7 +122,8 @@ export async function runMinion(config: MinionConfig): Promise<void> {
   const startup = new StartupStates(config);
   const retry = new Backoff(1000, config.startup_retry_max * 1000);
   const control = await openControlSocket(ctx, runner, (args, jid, result) => {
-    if (startup.settle(args, result)) log.info({ ...describe(result), jid, by: 'minion apply', ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
+    if (startup.settle(args, result))
+      log.info({ ...describe(result), jid, by: 'minion apply', ready_ms: Math.round(performance.now()) }, 'startup states succeeded');
   });
 
   const live = (async () => {
@@ -142,8 +151,14 @@ export async function runMinion(config: MinionConfig): Promise<void> {
         if (!startup.pending) break;
         // Cut off by its master's failure and the link has moved on: the next master gets the run now, not after a backoff.
         const wait = result.transient && channel.master !== master ? 0 : retry.next();
-        log.error({ ...describe(result), jid, transient: result.transient === true, retry_ms: wait }, 'startup states failed; running them again later');
-        await notifySystemd({ status: `startup states failed; retrying in ${Math.round(wait / 1000)} s; or run them now: minion apply` }, log);
+        log.error(
+          { ...describe(result), jid, transient: result.transient === true, retry_ms: wait },
+          'startup states failed; running them again later',
+        );
+        await notifySystemd(
+          { status: `startup states failed; retrying in ${Math.round(wait / 1000)} s; or run them now: minion apply` },
+          log,
+        );
         // Until the next attempt, or until an operator's `minion apply` of them succeeds.
         await Promise.race([sleep(wait), stop, startup.done]);
         if (result.transient) break; // the master went away: reconnect first

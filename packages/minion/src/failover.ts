@@ -109,7 +109,10 @@ export class FailoverChannel implements MasterLink {
     this.channel = this.open();
     from.close();
     const code = why instanceof ChannelError ? why.code : undefined;
-    this.opts.log.warn({ master: from.master, code, reason: why.message, next: this.channel.master }, 'master unavailable; moving to the next one');
+    this.opts.log.warn(
+      { master: from.master, code, reason: why.message, next: this.channel.master },
+      'master unavailable; moving to the next one',
+    );
   }
 
   /** A channel to the master at `index`, with the handlers the link was given. */

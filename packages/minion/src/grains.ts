@@ -15,7 +15,16 @@ function osRelease(): Record<string, string> {
 }
 
 const CPU_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386' };
-const OS_FAMILY: Record<string, string> = { debian: 'Debian', ubuntu: 'Debian', rhel: 'RedHat', fedora: 'RedHat', centos: 'RedHat', arch: 'Arch', suse: 'Suse', alpine: 'Alpine' };
+const OS_FAMILY: Record<string, string> = {
+  debian: 'Debian',
+  ubuntu: 'Debian',
+  rhel: 'RedHat',
+  fedora: 'RedHat',
+  centos: 'RedHat',
+  arch: 'Arch',
+  suse: 'Suse',
+  alpine: 'Alpine',
+};
 
 /**
  * Core grains with Salt's names, computed once at start. Static `grains:` from

@@ -93,7 +93,10 @@ export function masterTrust(pkiDir: string, masterFinger: string | undefined, lo
     }
     writeKeyFile(pinFile, identity, { secret: false });
     if (masterFinger === undefined) {
-      log.warn({ fingerprint: presented, pin: pinFile }, 'TRUSTING MASTER ON FIRST USE: no master_finger configured; verify this fingerprint with `master keys fingerprint` on the master and set master_finger');
+      log.warn(
+        { fingerprint: presented, pin: pinFile },
+        'TRUSTING MASTER ON FIRST USE: no master_finger configured; verify this fingerprint with `master keys fingerprint` on the master and set master_finger',
+      );
     }
   };
 }

@@ -87,7 +87,10 @@ export class JobRunner {
    * out of the line by its signal.
    */
   enqueue(job: Job | OwnJob, opts: QueueOptions = {}): Promise<JobResult> {
-    this.log.debug({ ...('jid' in job && { jid: job.jid }), fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) }, 'job received');
+    this.log.debug(
+      { ...('jid' in job && { jid: job.jid }), fun: job.fun, queued: this.queue.length + (this.running ? 1 : 0) },
+      'job received',
+    );
     return new Promise<JobResult>((done, fail) => {
       const { signal } = opts;
       if (signal?.aborted) return fail(signal.reason);
@@ -185,7 +188,10 @@ export class JobRunner {
     }
     if (this.stopped) return;
     const wait = this.retry.next();
-    this.log[this.failing ? 'debug' : 'warn']({ ...failed, retry_ms: wait, pending: this.returns.pending().length }, 'could not deliver a job return; retrying');
+    this.log[this.failing ? 'debug' : 'warn'](
+      { ...failed, retry_ms: wait, pending: this.returns.pending().length },
+      'could not deliver a job return; retrying',
+    );
     this.failing = true;
     this.retryTimer = setTimeout(() => void this.flush(), wait);
   }

@@ -49,7 +49,9 @@ export class ReturnStore {
     this.dir = join(cachedir, 'returns');
     ensurePrivateDir(this.dir);
     // Job ids sort by time, so a minion restart keeps the order returns were made in.
-    for (const file of readdirSync(this.dir).filter((f) => RETURN_FILE.test(f)).sort()) {
+    for (const file of readdirSync(this.dir)
+      .filter((f) => RETURN_FILE.test(f))
+      .sort()) {
       const ret = JSON.parse(readFileSync(join(this.dir, file), 'utf8')) as PendingReturn;
       this.waiting.set(ret.jid, { ret, durable: true, saved: Promise.resolve() });
     }

@@ -23,7 +23,10 @@ function site(states: Record<string, string>, pillar: Record<string, string> = {
 
 const apply = (config: string, ...args: string[]) => execa(MINION, ['apply', '--local', '-c', config, ...args], { reject: false });
 
-type Results = Record<string, { __id__: string; result: boolean | null; comment: string; changes: Record<string, unknown>; __run_num__: number }>;
+type Results = Record<
+  string,
+  { __id__: string; result: boolean | null; comment: string; changes: Record<string, unknown>; __run_num__: number }
+>;
 const json = (stdout: string): Record<string, Results[string]> =>
   Object.fromEntries(Object.values(JSON.parse(stdout) as Results).map((r) => [r.__id__, r]));
 
@@ -42,7 +45,8 @@ describe('minion apply --local', () => {
           '    - require:',
           '      - file: app-conf',
         ].join('\n'),
-        'app/files.sls': "app-conf:\n  file.managed:\n    - name: {{ opts.file_roots[0] }}/../out/app.conf\n    - makedirs: True\n    - contents: \"user={{ pillar['app']['user'] }}\"\n",
+        'app/files.sls':
+          "app-conf:\n  file.managed:\n    - name: {{ opts.file_roots[0] }}/../out/app.conf\n    - makedirs: True\n    - contents: \"user={{ pillar['app']['user'] }}\"\n",
       },
       { 'top.sls': "base:\n  '*':\n    - app\n", 'app.sls': 'app:\n  user: www\n' },
     );
@@ -60,7 +64,9 @@ describe('minion apply --local', () => {
   });
 
   it('--test changes nothing and reports what would change as None', async () => {
-    const { dir, config } = site({ 'web.sls': `site:\n  file.directory:\n    - name: {{ opts.file_roots[0] }}/../www\nok:\n  test.nop: []\n` });
+    const { dir, config } = site({
+      'web.sls': `site:\n  file.directory:\n    - name: {{ opts.file_roots[0] }}/../www\nok:\n  test.nop: []\n`,
+    });
     const r = await apply(config, 'web', '--test', '--json');
     expect(r.exitCode, r.stderr).toBe(0);
     const results = json(r.stdout);
@@ -119,7 +125,9 @@ describe('minion apply --local', () => {
     const r = await apply(config, 'main', '--json');
     expect(r.exitCode, r.stderr).toBe(0);
     const results = json(r.stdout);
-    const order = Object.values(results).sort((a, b) => a.__run_num__ - b.__run_num__).map((x) => x.__id__);
+    const order = Object.values(results)
+      .sort((a, b) => a.__run_num__ - b.__run_num__)
+      .map((x) => x.__id__);
     expect(order).toEqual(['conf', 'steady', 'hook', 'idle', 'svc', 'last-one']);
     expect(results['hook']!.comment).toBe('Success!');
     expect(results['idle']!.comment).toBe('State was not run because none of the onchanges reqs changed');
@@ -153,9 +161,20 @@ describe('minion apply --local', () => {
   });
 
   it('takes --file-root and --pillar-root instead of the config roots', async () => {
-    const other = site({ 'only-here.sls': 'v:\n  test.configurable_test_state:\n    - changes: False\n    - comment: "{{ pillar.v }}"\n' }, { 'top.sls': "base:\n  '*':\n    - v\n", 'v.sls': 'v: from-other-pillar\n' });
+    const other = site(
+      { 'only-here.sls': 'v:\n  test.configurable_test_state:\n    - changes: False\n    - comment: "{{ pillar.v }}"\n' },
+      { 'top.sls': "base:\n  '*':\n    - v\n", 'v.sls': 'v: from-other-pillar\n' },
+    );
     const { config } = site({});
-    const r = await apply(config, 'only-here', '--json', '--file-root', join(other.dir, 'states'), '--pillar-root', join(other.dir, 'pillar'));
+    const r = await apply(
+      config,
+      'only-here',
+      '--json',
+      '--file-root',
+      join(other.dir, 'states'),
+      '--pillar-root',
+      join(other.dir, 'pillar'),
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     expect(json(r.stdout)['v']!.comment).toBe('<redacted>');
   });

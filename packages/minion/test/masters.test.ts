@@ -54,13 +54,17 @@ describe('minion config for several masters', () => {
     const empty = configFile('master: []\n');
     expect(() => loadMinionConfig(empty)).toThrow(`${empty}: option 'master' must name at least one master`);
     expect(() => loadMinionConfig(configFile('master: [ok, "bad:port"]\n'))).toThrow(`option 'master': "bad:port" is not host`);
-    expect(() => loadMinionConfig(configFile('master_type: distributed\n'))).toThrow("option 'master_type' must be one of str, failover, random");
+    expect(() => loadMinionConfig(configFile('master_type: distributed\n'))).toThrow(
+      "option 'master_type' must be one of str, failover, random",
+    );
   });
 
   it('reads master_alive_interval, or keepalive (its old name), default 60 s; not both', () => {
     expect(loadMinionConfig(configFile('')).master_alive_interval).toBe(60);
     expect(loadMinionConfig(configFile('master_alive_interval: 2\n')).master_alive_interval).toBe(2);
     expect(loadMinionConfig(configFile('keepalive: 30\n')).master_alive_interval).toBe(30);
-    expect(() => loadMinionConfig(configFile('keepalive: 30\nmaster_alive_interval: 30\n'))).toThrow('set master_alive_interval only: keepalive is its old name');
+    expect(() => loadMinionConfig(configFile('keepalive: 30\nmaster_alive_interval: 30\n'))).toThrow(
+      'set master_alive_interval only: keepalive is its old name',
+    );
   });
 });

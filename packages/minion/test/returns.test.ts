@@ -70,7 +70,12 @@ describe('minion job runner', () => {
     const store = new ReturnStore(dir, log);
     // A master that never answers: every return stays pending.
     const unreachable = { request: () => Promise.reject(new ChannelError('timeout', 'master unreachable')) } as unknown as MasterChannel;
-    const runner = new JobRunner(unreachable, { 'test.ping': async () => ({ success: true, ret: true }), 'state.apply': async () => ({ success: true, ret: {} }) }, store, log);
+    const runner = new JobRunner(
+      unreachable,
+      { 'test.ping': async () => ({ success: true, ret: true }), 'state.apply': async () => ({ success: true, ret: {} }) },
+      store,
+      log,
+    );
     await runner.enqueue({ t: 'job', jid: '20261124120000000005', fun: 'test.ping', args: {} });
     await runner.enqueue({ t: 'job', jid: '20261124120000000006', fun: 'state.apply', args: {} });
     // Delivery fails: the runner writes the state run's return before it says so.
@@ -102,7 +107,9 @@ describe('minion job runner, delivery retries', () => {
   it('sends a return again by itself, oldest first, until the master takes it: no reconnect needed', async () => {
     const store = new ReturnStore(cachedir(), log);
     // The master refuses the first two deliveries (could not save), then takes everything.
-    const { calls, channel } = master((n) => (n <= 2 ? Promise.reject(new ChannelError('return_not_saved', 'disk full')) : Promise.resolve({ value: true })));
+    const { calls, channel } = master((n) =>
+      n <= 2 ? Promise.reject(new ChannelError('return_not_saved', 'disk full')) : Promise.resolve({ value: true }),
+    );
     const runner = new JobRunner(channel, functions, store, log, new Backoff(20, 40));
     await runner.enqueue(job(A));
     await runner.enqueue(job(B));
@@ -131,7 +138,9 @@ describe('minion job runner, delivery retries', () => {
     const store = new ReturnStore(cachedir(), log);
     let failFirst!: (e: Error) => void;
     // The first delivery hangs (sent on the old session), then fails; later ones succeed.
-    const { calls, channel } = master((n) => (n === 1 ? new Promise((_, reject) => (failFirst = reject)) : Promise.resolve({ value: true })));
+    const { calls, channel } = master((n) =>
+      n === 1 ? new Promise((_, reject) => (failFirst = reject)) : Promise.resolve({ value: true }),
+    );
     // A retry delay far beyond the test: only the second pass can deliver.
     const runner = new JobRunner(channel, functions, store, log, new Backoff(60_000, 60_000));
     store.add({ jid: A, fun: 'state.apply', success: true, ret: {} });

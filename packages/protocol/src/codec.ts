@@ -166,7 +166,9 @@ export function decodeFrame(buf: Uint8Array, maxBytes: number): Frame {
   const version = buf[1]! >> 4;
   const type = buf[1]! & 0x0f;
   if (version !== (type === FrameType.Refuse ? REFUSE_VERSION : PROTOCOL_VERSION)) {
-    bad(`protocol version ${version} is not supported; this side speaks version ${PROTOCOL_VERSION} (upgrade the older of master and minion)`);
+    bad(
+      `protocol version ${version} is not supported; this side speaks version ${PROTOCOL_VERSION} (upgrade the older of master and minion)`,
+    );
   }
   const body = buf.subarray(HEADER);
   const take = (from: number, len: number) => body.subarray(from, from + len);
@@ -195,7 +197,12 @@ export function decodeFrame(buf: Uint8Array, maxBytes: number): Frame {
       if (idLen > MAX_SEALED_IDENTITY || idLen < MAC_BYTES + 1 + KEY_BYTES + 1) bad('AUTH identity length out of range');
       const payloadAt = COOKIE_BYTES + 1 + idLen;
       if (body.length < payloadAt + MAC_BYTES) bad('AUTH truncated');
-      return { type, cookie: take(0, COOKIE_BYTES), sealedIdentity: take(COOKIE_BYTES + 1, idLen), sealedPayload: body.subarray(payloadAt) };
+      return {
+        type,
+        cookie: take(0, COOKIE_BYTES),
+        sealedIdentity: take(COOKIE_BYTES + 1, idLen),
+        sealedPayload: body.subarray(payloadAt),
+      };
     }
     case FrameType.Msg:
       if (body.length < SESSION_ID_BYTES + COUNTER_BYTES + MAC_BYTES) bad('MSG too short');

@@ -70,7 +70,12 @@ export class ClientHandshake {
    * Checks the master (pin, then prekey signature) and returns the AUTH frame
    * carrying `firstPayload` as message 0 of the new session, with the session cipher.
    */
-  complete(w: WelcomeFrame, minion: MinionIdentity, trust: MasterTrust, firstPayload: Uint8Array): { authFrame: Uint8Array; cipher: SessionCipher } {
+  complete(
+    w: WelcomeFrame,
+    minion: MinionIdentity,
+    trust: MasterTrust,
+    firstPayload: Uint8Array,
+  ): { authFrame: Uint8Array; cipher: SessionCipher } {
     const ephemeral = this.ephemeral;
     if (!ephemeral) throw new Error('handshake already completed');
     if (!this.answers(w)) throw new ProtocolError('bad_frame', 'WELCOME does not answer this HELLO');

@@ -18,7 +18,16 @@ export function prekeyStatement(prekeyId: Uint8Array, prekey: Uint8Array, master
 }
 
 export function transcriptHash(w: WelcomeFields): Uint8Array {
-  return sha512(labelBytes(Label.transcript), w.clientEphemeral, w.masterIdentity, w.prekeyId, w.prekey, w.signature, w.serverRandom, w.cookie);
+  return sha512(
+    labelBytes(Label.transcript),
+    w.clientEphemeral,
+    w.masterIdentity,
+    w.prekeyId,
+    w.prekey,
+    w.signature,
+    w.serverRandom,
+    w.cookie,
+  );
 }
 
 /** Key that hides the minion's id and public key from passive observers (ee only). */
@@ -64,7 +73,13 @@ export interface SessionSecrets {
  * Session keys from the three Diffie-Hellman results. The salt binds the
  * transcript and the claimed identity.
  */
-export function sessionCipher(side: 'minion' | 'master', dh: SessionSecrets, transcript: Uint8Array, id: string, minionPublic: Uint8Array): SessionCipher {
+export function sessionCipher(
+  side: 'minion' | 'master',
+  dh: SessionSecrets,
+  transcript: Uint8Array,
+  id: string,
+  minionPublic: Uint8Array,
+): SessionCipher {
   const ikm = concat(dh.ee, dh.se, dh.ss);
   const okm = hkdf(ikm, sha512(transcript, minionPublic, new TextEncoder().encode(id)), Label.session, 2 * KEY_BYTES);
   const toMaster = okm.slice(0, KEY_BYTES);

@@ -175,8 +175,10 @@ export class HandshakeResponder {
   openAuth(auth: AuthFrame): OpenedAuth {
     const prekeyId = auth.cookie.subarray(0, PREKEY_ID_BYTES);
     const prekey = this.prekeys.find(prekeyId);
-    const plain = prekey && open(prekey.cookieKey, auth.cookie.subarray(PREKEY_ID_BYTES, COOKIE_BOX_AT), auth.cookie.subarray(COOKIE_BOX_AT));
-    if (!prekey || !plain || plain.length !== COOKIE_PLAIN_BYTES) throw new ProtocolError('cookie_invalid', 'cookie does not open (expired prekey or forged)');
+    const plain =
+      prekey && open(prekey.cookieKey, auth.cookie.subarray(PREKEY_ID_BYTES, COOKIE_BOX_AT), auth.cookie.subarray(COOKIE_BOX_AT));
+    if (!prekey || !plain || plain.length !== COOKIE_PLAIN_BYTES)
+      throw new ProtocolError('cookie_invalid', 'cookie does not open (expired prekey or forged)');
     const clientEphemeral = plain.subarray(0, KEY_BYTES);
     const serverRandom = plain.slice(KEY_BYTES, KEY_BYTES + SERVER_RANDOM_BYTES);
     const expiresAt = Number(new DataView(plain.buffer, plain.byteOffset + KEY_BYTES + SERVER_RANDOM_BYTES, 8).getBigUint64(0));

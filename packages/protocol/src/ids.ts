@@ -14,7 +14,7 @@ export function minionIdProblem(id: string): string | undefined {
   if (Buffer.byteLength(id) > MAX_ID_BYTES) return `minion id is longer than ${MAX_ID_BYTES} bytes`;
   if (id.includes('..')) return "minion id contains '..'";
   if (!ID_PATTERN.test(id)) {
-    return "minion id may only contain letters, digits and . _ - @ + and must start with a letter or digit";
+    return 'minion id may only contain letters, digits and . _ - @ + and must start with a letter or digit';
   }
   return undefined;
 }

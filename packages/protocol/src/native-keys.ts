@@ -1,4 +1,13 @@
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.js';
 import { ProtocolError } from './errors.js';
 

@@ -81,11 +81,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** A request carried inside another message (hello's `then`), checked as a top-level one would be. */
 export function asRequest(value: unknown): Request | undefined {
   if (!isObject(value) || value['t'] !== 'req') return undefined;
-  return Number.isSafeInteger(value['id']) && typeof value['op'] === 'string' && isObject(value['args']) ? (value as unknown as Request) : undefined;
+  return Number.isSafeInteger(value['id']) && typeof value['op'] === 'string' && isObject(value['args'])
+    ? (value as unknown as Request)
+    : undefined;
 }
 
 const isJobContext = (v: unknown): boolean =>
-  isObject(v) && (v['pillar'] === undefined || isObject(v['pillar'])) && (v['state_tree'] === undefined || typeof v['state_tree'] === 'string');
+  isObject(v) &&
+  (v['pillar'] === undefined || isObject(v['pillar'])) &&
+  (v['state_tree'] === undefined || typeof v['state_tree'] === 'string');
 
 export function decodePayload(bytes: Uint8Array): Payload {
   const bad = (why: string): never => {
@@ -115,7 +119,10 @@ export function decodePayload(bytes: Uint8Array): Payload {
       if (header['context'] !== undefined && !isJobContext(header['context'])) bad('malformed job context');
       break;
     case 'auth':
-      if (!['accepted', 'pending', 'rejected', 'denied', 'refused'].includes(header['status'] as string) || typeof header['message'] !== 'string') {
+      if (
+        !['accepted', 'pending', 'rejected', 'denied', 'refused'].includes(header['status'] as string) ||
+        typeof header['message'] !== 'string'
+      ) {
         bad('malformed auth result');
       }
       break;

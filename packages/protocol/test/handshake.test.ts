@@ -90,7 +90,7 @@ describe('handshake', () => {
     expect(() => opened.accept(m.box.agree(opened.minionPublic))).toThrow(expect.objectContaining({ code: 'tampered' }));
   });
 
-  it('refuses an AUTH forged with the master\'s own secret keys for a minion whose secret the forger lacks', () => {
+  it("refuses an AUTH forged with the master's own secret keys for a minion whose secret the forger lacks", () => {
     const m = master();
     const victim = minion('db1');
     // A thief holding master.box.key and master.sign.key (the sign key buys nothing against the
@@ -262,8 +262,20 @@ describe('codec', () => {
 describe('payloads', () => {
   it('accepts a nested request only when it is shaped like one', async () => {
     const { asRequest } = await import('../src/payload.js');
-    expect(asRequest({ t: 'req', id: 3, op: 'pillar.get', args: { path: 'a' } })).toEqual({ t: 'req', id: 3, op: 'pillar.get', args: { path: 'a' } });
-    for (const bad of [null, 'x', { t: 'res', id: 1, op: 'x', args: {} }, { t: 'req', id: 1.5, op: 'x', args: {} }, { t: 'req', id: 1, op: 2, args: {} }, { t: 'req', id: 1, op: 'x', args: [] }]) {
+    expect(asRequest({ t: 'req', id: 3, op: 'pillar.get', args: { path: 'a' } })).toEqual({
+      t: 'req',
+      id: 3,
+      op: 'pillar.get',
+      args: { path: 'a' },
+    });
+    for (const bad of [
+      null,
+      'x',
+      { t: 'res', id: 1, op: 'x', args: {} },
+      { t: 'req', id: 1.5, op: 'x', args: {} },
+      { t: 'req', id: 1, op: 2, args: {} },
+      { t: 'req', id: 1, op: 'x', args: [] },
+    ]) {
       expect(asRequest(bad)).toBeUndefined();
     }
   });

@@ -37,7 +37,9 @@ describe('native NaCl primitives', () => {
         key.agree(peer);
       }
       console.log('generated 20000');`;
-    const run = promisify(execFile)(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { timeout: 30_000 });
+    const run = promisify(execFile)(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+    });
     await expect(run).resolves.toMatchObject({ stdout: 'generated 20000\n' });
   }, 40_000);
 

@@ -56,7 +56,12 @@ export function findTopFile(roots: readonly string[]): string | undefined {
  * `onMatched` is told after each entry is matched (a pillar compile checks there
  * whether the match read grains).
  */
-export function slsForMinion(entries: readonly TopEntry[], minion: MinionFacts, file: string, onMatched?: (entry: TopEntry, matched: boolean) => void): string[] {
+export function slsForMinion(
+  entries: readonly TopEntry[],
+  minion: MinionFacts,
+  file: string,
+  onMatched?: (entry: TopEntry, matched: boolean) => void,
+): string[] {
   const out = new Set<string>();
   for (const entry of entries) {
     const matched = matchTarget(entry.target, entry.match, minion, { file, line: entry.line });

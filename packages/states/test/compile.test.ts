@@ -54,12 +54,16 @@ describe('SLS forms', () => {
     const run = compileTree({
       'main.sls': 'dirs:\n  file.directory:\n    - names:\n      - /srv/a\n      - /srv/b:\n        - mode: 700\n    - mode: 755\n',
     });
-    expect(run.chunks.map((c) => [c.name, c.args['mode']])).toEqual([['/srv/a', '0755'], ['/srv/b', '0700']]);
+    expect(run.chunks.map((c) => [c.name, c.args['mode']])).toEqual([
+      ['/srv/a', '0755'],
+      ['/srv/b', '0700'],
+    ]);
   });
 
   it('includes (relative too) before the including SLS, and extends', () => {
     const files = {
-      'web/init.sls': 'include:\n  - .conf\n  - base\nweb:\n  test.nop: []\nextend:\n  conf:\n    test.succeed_with_changes:\n      - require:\n        - base-state\n      - comment: replaced\n',
+      'web/init.sls':
+        'include:\n  - .conf\n  - base\nweb:\n  test.nop: []\nextend:\n  conf:\n    test.succeed_with_changes:\n      - require:\n        - base-state\n      - comment: replaced\n',
       'web/conf.sls': 'conf:\n  test.succeed_with_changes:\n    - require:\n      - web\n    - comment: original\n',
       'base.sls': 'base-state:\n  test.nop: []\n',
     };
@@ -72,8 +76,10 @@ describe('SLS forms', () => {
 
   it('compiles the same from a renderer kept between runs (as the minion daemon keeps one), and sees an edit', () => {
     const root = tree({
-      'web/init.sls': 'include:\n  - .conf\nweb:\n  test.nop:\n    - require_in:\n      - test: conf\nextend:\n  conf:\n    test.succeed_with_changes:\n      - comment: replaced\n',
-      'web/conf.sls': "conf:\n  test.succeed_with_changes:\n    - comment: original\ndirs:\n  file.directory:\n    - names:\n      - /srv/a\n      - /srv/b\n    - mode: 755\n{% for i in range(2) %}\nloop{{ i }}: test.nop\n{% endfor %}\n",
+      'web/init.sls':
+        'include:\n  - .conf\nweb:\n  test.nop:\n    - require_in:\n      - test: conf\nextend:\n  conf:\n    test.succeed_with_changes:\n      - comment: replaced\n',
+      'web/conf.sls':
+        'conf:\n  test.succeed_with_changes:\n    - comment: original\ndirs:\n  file.directory:\n    - names:\n      - /srv/a\n      - /srv/b\n    - mode: 755\n{% for i in range(2) %}\nloop{{ i }}: test.nop\n{% endfor %}\n',
     });
     const render = jinjaYamlRenderer({ roots: [root] });
     const compile = () => {
@@ -105,26 +111,63 @@ describe('compile errors name file and line', () => {
   it.each([
     ['YAML syntax', 'a:\n  test.nop: [\n', /main\.sls:3:1: YAML error/],
     ['unknown function', 'a:\n  test.nope: []\n', /main\.sls:2: State 'test\.nope' was not found in SLS 'main' \(test has: nop,/],
-    ['unknown module', 'a:\n  pkg.installed: []\n', /main\.sls:2: State 'pkg\.installed' was not found in SLS 'main' \(known modules: test, cmd, file/],
-    ['argument the function does not take', 'a:\n  cmd.run:\n    - nmae: x\n', /main\.sls:3: cmd\.run in ID 'a': 'nmae' is not an argument of this function \(it takes: name, cwd,/],
-    ['argument of the wrong type', 'a:\n  file.managed:\n    - name: /x\n    - mode: rwx\n', /main\.sls:4: file\.managed in ID 'a': argument 'mode' must be an octal file mode/],
-    ['missing requisite target', 'a:\n  test.nop:\n    - require:\n      - pkg: vim\n', /main\.sls:4: Referenced state does not exist for requisite \[require: \(pkg: vim\)\] in state \[a\] in SLS \[main\]/],
-    ['requisite not a list', 'a:\n  test.nop:\n    - require: b\nb: test.nop\n', /main\.sls:3: The require statement in state 'a' in SLS 'main' needs to be formed as a list/],
-    ['trailing colon', 'a:\n  test.nop:\n', /main\.sls:2: ID 'a' in SLS 'main' contains a short declaration \(test\.nop\) with a trailing colon/],
+    [
+      'unknown module',
+      'a:\n  pkg.installed: []\n',
+      /main\.sls:2: State 'pkg\.installed' was not found in SLS 'main' \(known modules: test, cmd, file/,
+    ],
+    [
+      'argument the function does not take',
+      'a:\n  cmd.run:\n    - nmae: x\n',
+      /main\.sls:3: cmd\.run in ID 'a': 'nmae' is not an argument of this function \(it takes: name, cwd,/,
+    ],
+    [
+      'argument of the wrong type',
+      'a:\n  file.managed:\n    - name: /x\n    - mode: rwx\n',
+      /main\.sls:4: file\.managed in ID 'a': argument 'mode' must be an octal file mode/,
+    ],
+    [
+      'missing requisite target',
+      'a:\n  test.nop:\n    - require:\n      - pkg: vim\n',
+      /main\.sls:4: Referenced state does not exist for requisite \[require: \(pkg: vim\)\] in state \[a\] in SLS \[main\]/,
+    ],
+    [
+      'requisite not a list',
+      'a:\n  test.nop:\n    - require: b\nb: test.nop\n',
+      /main\.sls:3: The require statement in state 'a' in SLS 'main' needs to be formed as a list/,
+    ],
+    [
+      'trailing colon',
+      'a:\n  test.nop:\n',
+      /main\.sls:2: ID 'a' in SLS 'main' contains a short declaration \(test\.nop\) with a trailing colon/,
+    ],
     ['two functions', 'a:\n  test:\n    - nop\n    - succeed_without_changes\n', /main\.sls:4: Too many functions declared/],
     ['no function', 'a:\n  test:\n    - name: x\n', /main\.sls:2: No function declared in state 'test'/],
     ['bad order', 'a:\n  test.nop:\n    - order: soon\n', /main\.sls:3: 'order' must be a number, 'first' or 'last'/],
-    ['unsupported Salt option', 'a:\n  test.nop:\n    - parallel: True\n', /main\.sls:3: 'parallel' is a Salt state option Brine does not support/],
-    ['extend of a missing ID', 'extend:\n  ghost:\n    test.nop: []\n', /main\.sls:2: Cannot extend ID 'ghost' in 'base:main'\. It is not part of the high state\./],
+    [
+      'unsupported Salt option',
+      'a:\n  test.nop:\n    - parallel: True\n',
+      /main\.sls:3: 'parallel' is a Salt state option Brine does not support/,
+    ],
+    [
+      'extend of a missing ID',
+      'extend:\n  ghost:\n    test.nop: []\n',
+      /main\.sls:2: Cannot extend ID 'ghost' in 'base:main'\. It is not part of the high state\./,
+    ],
     ['missing include', 'include:\n  - nowhere\n', /main\.sls:2: No matching sls found for 'nowhere'/],
   ])('%s', (_, sls, pattern) => {
     const found = problems({ 'main.sls': sls });
-    expect(found.some((p) => pattern.test(p)), found.join('\n')).toBe(true);
+    expect(
+      found.some((p) => pattern.test(p)),
+      found.join('\n'),
+    ).toBe(true);
   });
 
   it('reports duplicate IDs across files with both places', () => {
     const found = problems({ 'main.sls': 'include:\n  - other\n\ndup:\n  test.nop: []\n', 'other.sls': 'dup:\n  test.nop: []\n' });
-    expect(found).toEqual([expect.stringMatching(/main\.sls:4: Detected conflicting IDs.*'dup' is in SLS 'other' \(.*other\.sls:1\) and in SLS 'main'/)]);
+    expect(found).toEqual([
+      expect.stringMatching(/main\.sls:4: Detected conflicting IDs.*'dup' is in SLS 'other' \(.*other\.sls:1\) and in SLS 'main'/),
+    ]);
   });
 
   it('reports every problem of a run at once', () => {
@@ -134,6 +177,8 @@ describe('compile errors name file and line', () => {
 
   it('fails a highstate with no top file or no match for this minion', () => {
     expect(problems({ 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(/No Top file found/);
-    expect(problems({ 'top.sls': "base:\n  'web*':\n    - x\n", 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(/No Top file matches found for minion 'm1'/);
+    expect(problems({ 'top.sls': "base:\n  'web*':\n    - x\n", 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(
+      /No Top file matches found for minion 'm1'/,
+    );
   });
 });

@@ -12,7 +12,11 @@ import { nodeFs, type HostFs } from '../src/host/fs.js';
 import { FakeRunner } from './fake-host.js';
 
 /** The machine's file system as seen from `root`: /sys/block is `root`/sys/block. */
-const under = (root: string): HostFs => ({ ...nodeFs, readdir: (p) => nodeFs.readdir(join(root, p)), readFile: (p) => nodeFs.readFile(join(root, p)) });
+const under = (root: string): HostFs => ({
+  ...nodeFs,
+  readdir: (p) => nodeFs.readdir(join(root, p)),
+  readFile: (p) => nodeFs.readFile(join(root, p)),
+});
 const findMapping = (name: string, root: string) => hostFacts({ runner: new FakeRunner(), fs: under(root) }).get(dmMapping, name);
 const hasLuksHeader = (path: string) => hostFacts({ runner: new FakeRunner(), fs: nodeFs }).get(luksHeader, path);
 
@@ -46,7 +50,11 @@ describe('open mappings from sysfs', () => {
       { kernel: 'dm-0', dev: '253:0', dm: { name: 'vg0-secret', uuid: 'LVM-abcdef' }, slaves: ['vdb'] },
       { kernel: 'dm-1', dev: '253:1', dm: { name: 'data', uuid: 'CRYPT-LUKS2-0123456789abcdef0123456789abcdef-data' }, slaves: ['dm-0'] },
     ]);
-    expect(await findMapping('data', root)).toEqual({ kernelName: 'dm-1', type: 'LUKS2', backing: [{ kernelName: 'dm-0', majMin: '253:0' }] });
+    expect(await findMapping('data', root)).toEqual({
+      kernelName: 'dm-1',
+      type: 'LUKS2',
+      backing: [{ kernelName: 'dm-0', majMin: '253:0' }],
+    });
     expect(await findMapping('vg0-secret', root)).toMatchObject({ type: 'LVM', backing: [{ kernelName: 'vdb', majMin: '254:16' }] });
     expect(await findMapping('vdb', root)).toBeUndefined();
     expect(await findMapping('nothing', root)).toBeUndefined();

@@ -5,19 +5,28 @@ import { applyTree, byId, captureLogger, runOrder, tree } from './helpers.js';
 import { FakeRunner } from './fake-host.js';
 
 describe('unless, onlyif, creates', () => {
-  it('skip the state with Salt\'s comments, and run it otherwise', async () => {
+  it("skip the state with Salt's comments, and run it otherwise", async () => {
     const dir = tree({ 'exists.txt': 'x' });
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        only_false: { 'cmd.run': [{ name: `touch ${dir}/only_false` }, { onlyif: 'false' }] },
-        only_true: { 'cmd.run': [{ name: `touch ${dir}/only_true` }, { onlyif: ['true', 'test -d /'] }] },
-        unless_true: { 'cmd.run': [{ name: `touch ${dir}/unless_true` }, { unless: ['true', 'true'] }] },
-        unless_mixed: { 'cmd.run': [{ name: `touch ${dir}/unless_mixed` }, { unless: ['true', 'false'] }] },
-        created: { 'cmd.run': [{ name: `touch ${dir}/created` }, { creates: `${dir}/exists.txt` }] },
-        creates_list: { 'cmd.run': [{ name: `touch ${dir}/creates_list` }, { creates: [`${dir}/exists.txt`, `${dir}/missing`] }] },
-        cwd_env: { 'cmd.run': [{ name: `touch ${dir}/cwd_env` }, { cwd: dir }, { env: [{ MARK: 'here' }] }, { onlyif: 'test "$MARK" = here && test "$PWD" = ' + dir }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          only_false: { 'cmd.run': [{ name: `touch ${dir}/only_false` }, { onlyif: 'false' }] },
+          only_true: { 'cmd.run': [{ name: `touch ${dir}/only_true` }, { onlyif: ['true', 'test -d /'] }] },
+          unless_true: { 'cmd.run': [{ name: `touch ${dir}/unless_true` }, { unless: ['true', 'true'] }] },
+          unless_mixed: { 'cmd.run': [{ name: `touch ${dir}/unless_mixed` }, { unless: ['true', 'false'] }] },
+          created: { 'cmd.run': [{ name: `touch ${dir}/created` }, { creates: `${dir}/exists.txt` }] },
+          creates_list: { 'cmd.run': [{ name: `touch ${dir}/creates_list` }, { creates: [`${dir}/exists.txt`, `${dir}/missing`] }] },
+          cwd_env: {
+            'cmd.run': [
+              { name: `touch ${dir}/cwd_env` },
+              { cwd: dir },
+              { env: [{ MARK: 'here' }] },
+              { onlyif: 'test "$MARK" = here && test "$PWD" = ' + dir },
+            ],
+          },
+        }),
       }),
-    }));
+    );
     expect(results['only_false']).toMatchObject({ result: true, comment: 'onlyif condition is false', changes: {} });
     expect(results['unless_true']).toMatchObject({ result: true, comment: 'unless condition is true' });
     expect(results['created']).toMatchObject({ result: true, comment: `${dir}/exists.txt exists` });
@@ -29,12 +38,14 @@ describe('unless, onlyif, creates', () => {
   });
 
   it('a skipped watching state does not run its watch action', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        change: { 'test.succeed_with_changes': [] },
-        watcher: { 'test.succeed_without_changes': [{ watch: ['change'] }, { onlyif: 'false' }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          change: { 'test.succeed_with_changes': [] },
+          watcher: { 'test.succeed_without_changes': [{ watch: ['change'] }, { onlyif: 'false' }] },
+        }),
       }),
-    }));
+    );
     expect(results['watcher']).toMatchObject({ comment: 'onlyif condition is false', changes: {} });
   });
 });
@@ -42,17 +53,29 @@ describe('unless, onlyif, creates', () => {
 describe('log lines', () => {
   it('log a change at info, a failure at error, and a state already correct only at debug', async () => {
     const lines: string[] = [];
-    await applyTree({
-      'main.sls': JSON.stringify({
-        same: { 'test.succeed_without_changes': [] },
-        changed: { 'test.succeed_with_changes': [] },
-        broken: { 'test.fail_without_changes': [] },
-      }),
-    }, { logger: captureLogger(lines) });
-    const at = (level: string) => lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === level).map((l) => l.msg);
+    await applyTree(
+      {
+        'main.sls': JSON.stringify({
+          same: { 'test.succeed_without_changes': [] },
+          changed: { 'test.succeed_with_changes': [] },
+          broken: { 'test.fail_without_changes': [] },
+        }),
+      },
+      { logger: captureLogger(lines) },
+    );
+    const at = (level: string) =>
+      lines
+        .map((l) => JSON.parse(l) as { level: string; msg: string })
+        .filter((l) => l.level === level)
+        .map((l) => l.msg);
     expect(at('info')).toEqual([expect.stringMatching(/^test\.succeed_with_changes \[changed\]: True: /)]);
     expect(at('error')).toEqual([expect.stringMatching(/^test\.fail_without_changes \[broken\]: False: /)]);
-    expect(at('debug')).toEqual(expect.arrayContaining([expect.stringMatching(/^test\.succeed_without_changes \[same\]: True: /), 'Executing state test.succeed_with_changes for [changed]']));
+    expect(at('debug')).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^test\.succeed_without_changes \[same\]: True: /),
+        'Executing state test.succeed_with_changes for [changed]',
+      ]),
+    );
   });
 });
 
@@ -62,10 +85,12 @@ describe('retry', () => {
     // Fails twice, then succeeds: the counter file grows by one line per attempt.
     const cmd = `echo x >> ${dir}/n; test $(wc -l < ${dir}/n) -ge 3`;
     const waits: number[] = [];
-    const results = byId(await applyTree(
-      { 'main.sls': JSON.stringify({ flaky: { 'cmd.run': [{ name: cmd }, { retry: { attempts: 5, interval: 2, splay: 0 } }] } }) },
-      { sleep: async (ms) => void waits.push(ms) },
-    ));
+    const results = byId(
+      await applyTree(
+        { 'main.sls': JSON.stringify({ flaky: { 'cmd.run': [{ name: cmd }, { retry: { attempts: 5, interval: 2, splay: 0 } }] } }) },
+        { sleep: async (ms) => void waits.push(ms) },
+      ),
+    );
     expect(results['flaky']!.result).toBe(true);
     expect(waits).toEqual([2000, 2000]);
     const lines = results['flaky']!.comment.split('\n');
@@ -80,7 +105,9 @@ describe('retry', () => {
     expect(real.result).toBe(false);
     expect(waits).toHaveLength(2);
     const test = byId(await applyTree(files, { test: true }))['never']!;
-    expect(test.comment).toBe('Failure!  The state would be retried every 1 seconds (with a splay of up to 0 seconds) a maximum of 3 times or until a result of True is returned');
+    expect(test.comment).toBe(
+      'Failure!  The state would be retried every 1 seconds (with a splay of up to 0 seconds) a maximum of 3 times or until a result of True is returned',
+    );
   });
 });
 
@@ -95,7 +122,14 @@ describe('failhard', () => {
 
   it('stops the run at the failed state; later states are not run or reported', async () => {
     expect(runOrder(await applyTree(files))).toEqual(['ok', 'boom']);
-    expect(runOrder(await applyTree({ 'main.sls': JSON.stringify({ a: { 'test.fail_without_changes': [] }, b: { 'test.nop': [] } }) }, { failhard: true }))).toEqual(['a']);
+    expect(
+      runOrder(
+        await applyTree(
+          { 'main.sls': JSON.stringify({ a: { 'test.fail_without_changes': [] }, b: { 'test.nop': [] } }) },
+          { failhard: true },
+        ),
+      ),
+    ).toEqual(['a']);
   });
 
   it('does not stop a test run', async () => {
@@ -105,18 +139,27 @@ describe('failhard', () => {
 
 describe('state functions that break', () => {
   it('turn an exception into a failed result and go on', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        odd: { 'test.configurable_test_state': [{ result: 'maybe' }] },
-        next: { 'test.nop': [] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          odd: { 'test.configurable_test_state': [{ result: 'maybe' }] },
+          next: { 'test.nop': [] },
+        }),
       }),
-    }));
-    expect(results['odd']).toMatchObject({ result: false, comment: `An exception occurred in this state: 'result' must be true, false or 'Random', got "maybe"` });
+    );
+    expect(results['odd']).toMatchObject({
+      result: false,
+      comment: `An exception occurred in this state: 'result' must be true, false or 'Random', got "maybe"`,
+    });
     expect(results['next']!.result).toBe(true);
   });
 
   it('report a pillar key the secret provider does not have', async () => {
-    const results = byId(await applyTree({ 'main.sls': JSON.stringify({ f: { 'file.managed': [{ name: '/tmp/never-written' }, { contents_pillar: 'no:such' }] } }) }));
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({ f: { 'file.managed': [{ name: '/tmp/never-written' }, { contents_pillar: 'no:such' }] } }),
+      }),
+    );
     expect(results['f']!.comment).toMatch(/pillar value 'no:such' is not available: this run has no secret provider/);
   });
 });
@@ -126,25 +169,44 @@ describe('cmd.run argument building (fake runner)', () => {
     const runner = new FakeRunner((call) =>
       call.file === 'getent' ? { stdout: 'app:x:1001:1002:App:/home/app:/bin/bash' } : { stdout: 'done' },
     );
-    const results = byId(await applyTree(
-      { 'main.sls': JSON.stringify({ job: { 'cmd.run': [{ name: 'make install' }, { runas: 'app' }, { cwd: '/' }, { shell: '/bin/bash' }, { timeout: 5 }] } }) },
-      { runner },
-    ));
+    const results = byId(
+      await applyTree(
+        {
+          'main.sls': JSON.stringify({
+            job: { 'cmd.run': [{ name: 'make install' }, { runas: 'app' }, { cwd: '/' }, { shell: '/bin/bash' }, { timeout: 5 }] },
+          }),
+        },
+        { runner },
+      ),
+    );
     expect(results['job']).toMatchObject({ result: true, changes: { retcode: 0, stdout: 'done', pid: 4242 } });
     const run = runner.calls.find((c) => c.file === '/bin/bash')!;
     expect(run.args).toEqual(['-c', 'make install']);
-    expect(run.opts).toMatchObject({ uid: 1001, gid: 1002, cwd: '/', timeoutMs: 5000, env: { HOME: '/home/app', USER: 'app', LOGNAME: 'app' } });
+    expect(run.opts).toMatchObject({
+      uid: 1001,
+      gid: 1002,
+      cwd: '/',
+      timeoutMs: 5000,
+      env: { HOME: '/home/app', USER: 'app', LOGNAME: 'app' },
+    });
   });
 
   it('fails cleanly for an unknown user, a missing cwd, or a command that could not start', async () => {
-    const runner = new FakeRunner((call) => (call.file === 'getent' ? { exitCode: 2 } : { exitCode: -1, error: 'timed out after 1000 ms' }));
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        nouser: { 'cmd.run': [{ name: 'true' }, { runas: 'ghost' }] },
-        nocwd: { 'cmd.run': [{ name: 'true' }, { cwd: '/definitely/not/here' }] },
-        slow: { 'cmd.run': [{ name: 'sleep 9' }, { cwd: '/' }] },
-      }),
-    }, { runner }));
+    const runner = new FakeRunner((call) =>
+      call.file === 'getent' ? { exitCode: 2 } : { exitCode: -1, error: 'timed out after 1000 ms' },
+    );
+    const results = byId(
+      await applyTree(
+        {
+          'main.sls': JSON.stringify({
+            nouser: { 'cmd.run': [{ name: 'true' }, { runas: 'ghost' }] },
+            nocwd: { 'cmd.run': [{ name: 'true' }, { cwd: '/definitely/not/here' }] },
+            slow: { 'cmd.run': [{ name: 'sleep 9' }, { cwd: '/' }] },
+          }),
+        },
+        { runner },
+      ),
+    );
     expect(results['nouser']).toMatchObject({ result: false, comment: "User 'ghost' is not available" });
     expect(results['nocwd']).toMatchObject({ result: false, comment: 'Desired working directory "/definitely/not/here" is not available' });
     expect(results['slow']).toMatchObject({ result: false, comment: 'Command "sleep 9" did not complete: timed out after 1000 ms' });
@@ -153,25 +215,33 @@ describe('cmd.run argument building (fake runner)', () => {
 
 describe('cmd.run (real commands)', () => {
   it('reports output and exit code; a non-zero exit fails the state', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        hello: { 'cmd.run': [{ name: 'echo hello; echo oops >&2' }] },
-        fails: { 'cmd.run': [{ name: 'exit 3' }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          hello: { 'cmd.run': [{ name: 'echo hello; echo oops >&2' }] },
+          fails: { 'cmd.run': [{ name: 'exit 3' }] },
+        }),
       }),
-    }));
-    expect(results['hello']).toMatchObject({ result: true, comment: 'Command "echo hello; echo oops >&2" run', changes: { retcode: 0, stdout: 'hello', stderr: 'oops' } });
+    );
+    expect(results['hello']).toMatchObject({
+      result: true,
+      comment: 'Command "echo hello; echo oops >&2" run',
+      changes: { retcode: 0, stdout: 'hello', stderr: 'oops' },
+    });
     expect(results['fails']).toMatchObject({ result: false, changes: { retcode: 3 } });
   });
 
   it('stateful commands say whether they changed anything', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        same: { 'cmd.run': [{ name: "echo checking; echo \"changed=no comment='already there'\"" }, { stateful: true }] },
-        json: { 'cmd.run': [{ name: 'echo \'{"changed": true, "comment": "made it", "made": 1}\'' }, { stateful: true }] },
-        // biome-ignore lint/suspicious/noThenProperty: an SLS state id in test data, never awaited
-        then: { 'test.nop': [{ onchanges: ['same'] }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          same: { 'cmd.run': [{ name: 'echo checking; echo "changed=no comment=\'already there\'"' }, { stateful: true }] },
+          json: { 'cmd.run': [{ name: 'echo \'{"changed": true, "comment": "made it", "made": 1}\'' }, { stateful: true }] },
+          // biome-ignore lint/suspicious/noThenProperty: an SLS state id in test data, never awaited
+          then: { 'test.nop': [{ onchanges: ['same'] }] },
+        }),
       }),
-    }));
+    );
     expect(results['same']).toMatchObject({ result: true, comment: 'already there', changes: {} });
     expect(results['json']).toMatchObject({ result: true, comment: 'made it', changes: { made: 1, retcode: 0 } });
     expect(results['then']!.__state_ran__).toBe(false);
@@ -179,12 +249,14 @@ describe('cmd.run (real commands)', () => {
 
   it('a watched change re-runs a command whose stateful run changed nothing', async () => {
     const dir = tree({});
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        conf: { 'test.succeed_with_changes': [] },
-        reload: { 'cmd.run': [{ name: `echo run >> ${dir}/log; echo changed=no` }, { stateful: true }, { watch: ['conf'] }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          conf: { 'test.succeed_with_changes': [] },
+          reload: { 'cmd.run': [{ name: `echo run >> ${dir}/log; echo changed=no` }, { stateful: true }, { watch: ['conf'] }] },
+        }),
       }),
-    }));
+    );
     expect(results['reload']!.comment).toBe(`Command "echo run >> ${dir}/log; echo changed=no" run`);
     expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('run\nrun\n');
   });

@@ -26,7 +26,19 @@ import { decodeValue } from './fake-host.js';
 
 /** The facts whose parsers do more than pass a value on (path.stat, file.content and minion.home do not). */
 const PARSED: Fact<never, unknown, never>[] = [
-  lvmReport, signatures, taggedDevice, deviceUsage, deviceType, mounts, fstabLines, unit, user, group, cryptsetupIsLuks, luksHeader, dmMapping,
+  lvmReport,
+  signatures,
+  taggedDevice,
+  deviceUsage,
+  deviceType,
+  mounts,
+  fstabLines,
+  unit,
+  user,
+  group,
+  cryptsetupIsLuks,
+  luksHeader,
+  dmMapping,
 ] as never;
 
 interface Fixture {
@@ -43,7 +55,9 @@ const byName = new Map(PARSED.map((f) => [f.name, f as unknown as Fact<FactParam
 const folders = readdirSync(ROOT).sort();
 
 describe.each(folders)('%s', (name) => {
-  const cases = readdirSync(join(ROOT, name)).filter((f) => f.endsWith('.json')).sort();
+  const cases = readdirSync(join(ROOT, name))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   it.each(cases)('%s', (file) => {
     const fact = byName.get(name);
     if (!fact) throw new Error(`no fact is named ${name}`);

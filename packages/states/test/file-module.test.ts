@@ -20,7 +20,11 @@ describe('file.managed', () => {
   it('creates a file from contents with mode, then finds it correct (idempotent)', async () => {
     const dir = tree({});
     const path = join(dir, 'sub', 'app.conf');
-    const sls = { 'main.sls': JSON.stringify({ conf: { 'file.managed': [{ name: path }, { contents: ['a = 1', 'b = 2'] }, { mode: 640 }, { makedirs: true }] } }) };
+    const sls = {
+      'main.sls': JSON.stringify({
+        conf: { 'file.managed': [{ name: path }, { contents: ['a = 1', 'b = 2'] }, { mode: 640 }, { makedirs: true }] },
+      }),
+    };
     const first = (await apply(sls))['conf']!;
     expect(first).toMatchObject({ result: true, comment: `File ${path} updated`, changes: { diff: 'New file', mode: '0640' } });
     expect(readFileSync(path, 'utf8')).toBe('a = 1\nb = 2\n');
@@ -32,7 +36,10 @@ describe('file.managed', () => {
   it('shows a diff in test mode and changes nothing; applies it for real', async () => {
     const dir = tree({ 'app.conf': 'a = 1\nb = 2\n' });
     const path = join(dir, 'app.conf');
-    const states = { 'main.sls': JSON.stringify({ conf: { 'file.managed': [{ name: path }, { source: 'salt://files/app.conf' }, { user: 'nobody' }] } }), 'files/app.conf': 'a = 1\nb = 3\n' };
+    const states = {
+      'main.sls': JSON.stringify({ conf: { 'file.managed': [{ name: path }, { source: 'salt://files/app.conf' }, { user: 'nobody' }] } }),
+      'files/app.conf': 'a = 1\nb = 3\n',
+    };
     const test = (await apply(states, { test: true }))['conf']!;
     expect(test.result).toBeNull();
     expect(test.comment).toBe(`The file ${path} is set to be changed`);
@@ -52,17 +59,21 @@ describe('file.managed', () => {
     await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { contents: 'new' }] } }) });
     expect(readFileSync(path, 'utf8')).toBe('new\n');
     expect(modeOf(path)).toBe('0600');
-    const r = (await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { contents: 'other' }, { replace: false }] } }) }))['k']!;
+    const r = (
+      await apply({ 'main.sls': JSON.stringify({ k: { 'file.managed': [{ name: path }, { contents: 'other' }, { replace: false }] } }) })
+    )['k']!;
     expect(r.comment).toBe(`File ${path} is in the correct state`);
   });
 
   it('writes contents_pillar fetched just in time, private until its mode is set', async () => {
     const dir = tree({});
     const path = join(dir, 'key');
-    const r = (await apply(
-      { 'main.sls': JSON.stringify({ key: { 'file.managed': [{ name: path }, { contents_pillar: 'luks:key' }, { mode: '0400' }] } }) },
-      { pillar: { luks: { key: 'correct horse battery' } } },
-    ))['key']!;
+    const r = (
+      await apply(
+        { 'main.sls': JSON.stringify({ key: { 'file.managed': [{ name: path }, { contents_pillar: 'luks:key' }, { mode: '0400' }] } }) },
+        { pillar: { luks: { key: 'correct horse battery' } } },
+      )
+    )['key']!;
     expect(r.result).toBe(true);
     expect(readFileSync(path, 'utf8')).toBe('correct horse battery\n');
     expect(modeOf(path)).toBe('0400');
@@ -94,7 +105,9 @@ describe('file.directory and file.absent', () => {
   it('creates a directory with owner and mode, then finds it correct', async () => {
     const dir = tree({});
     const path = join(dir, 'a', 'b');
-    const sls = { 'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: path }, { makedirs: true }, { dir_mode: 750 }, { group: 'daemon' }] } }) };
+    const sls = {
+      'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: path }, { makedirs: true }, { dir_mode: 750 }, { group: 'daemon' }] } }),
+    };
     expect((await apply(sls))['d']).toMatchObject({ result: true, changes: { [path]: 'New Dir', mode: '0750', group: 'daemon' } });
     expect(modeOf(path)).toBe('0750');
     expect(statSync(path).gid).toBe(1);
@@ -103,7 +116,9 @@ describe('file.directory and file.absent', () => {
 
   it('refuses a path that is a file', async () => {
     const dir = tree({ f: 'x' });
-    expect((await apply({ 'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: join(dir, 'f') }] } }) }))['d']!.comment).toBe(`Specified location ${join(dir, 'f')} exists and is a file`);
+    expect((await apply({ 'main.sls': JSON.stringify({ d: { 'file.directory': [{ name: join(dir, 'f') }] } }) }))['d']!.comment).toBe(
+      `Specified location ${join(dir, 'f')} exists and is a file`,
+    );
   });
 
   it('removes files and directories, says so in test mode first, and refuses /', async () => {
@@ -119,7 +134,11 @@ describe('file.directory and file.absent', () => {
     expect(test['f']).toMatchObject({ result: null, comment: `File ${join(dir, 'gone.txt')} is set for removal` });
     expect(existsSync(join(dir, 'gone.txt'))).toBe(true);
     const real = await apply(sls);
-    expect(real['f']).toMatchObject({ result: true, comment: `Removed file ${join(dir, 'gone.txt')}`, changes: { removed: join(dir, 'gone.txt') } });
+    expect(real['f']).toMatchObject({
+      result: true,
+      comment: `Removed file ${join(dir, 'gone.txt')}`,
+      changes: { removed: join(dir, 'gone.txt') },
+    });
     expect(real['t']!.comment).toBe(`Removed directory ${join(dir, 'tree')}`);
     expect(real['root']).toMatchObject({ result: false, comment: 'Refusing to manage "/" itself' });
     expect(existsSync(join(dir, 'tree'))).toBe(false);
@@ -131,7 +150,11 @@ describe('salt:// sources', () => {
   it('cannot leave the file roots', async () => {
     const dir = tree({});
     mkdirSync(join(dir, 'x'));
-    const r = (await apply({ 'main.sls': JSON.stringify({ c: { 'file.managed': [{ name: join(dir, 'x/out') }, { source: 'salt://../../../../etc/passwd' }] } }) }))['c']!;
+    const r = (
+      await apply({
+        'main.sls': JSON.stringify({ c: { 'file.managed': [{ name: join(dir, 'x/out') }, { source: 'salt://../../../../etc/passwd' }] } }),
+      })
+    )['c']!;
     expect(r.comment).toMatch(/the path leaves the file roots/);
   });
 });

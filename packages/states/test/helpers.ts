@@ -37,7 +37,9 @@ export const byId = (results: StateResults): Record<string, StateResult> =>
 
 /** State IDs in the order they ran. */
 export const runOrder = (results: StateResults): string[] =>
-  Object.values(results).sort((a, b) => a.__run_num__ - b.__run_num__).map((r) => r.__id__);
+  Object.values(results)
+    .sort((a, b) => a.__run_num__ - b.__run_num__)
+    .map((r) => r.__id__);
 
 /** A logger that keeps each line (fields and message, as JSON) in `lines`, at every level. */
 export function captureLogger(lines: string[]): Logger {

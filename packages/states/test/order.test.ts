@@ -9,7 +9,19 @@ const ids = (sls: string) => {
 
 /** One test.nop per [id, extra YAML args] pair, in that declaration order. */
 const states = (...entries: [string, string?][]) =>
-  entries.map(([id, args]) => `${id}:\n  test.nop:${args ? `\n${args.split('\n').map((l) => `    ${l}`).join('\n')}` : ' []'}`).join('\n');
+  entries
+    .map(
+      ([id, args]) =>
+        `${id}:\n  test.nop:${
+          args
+            ? `\n${args
+                .split('\n')
+                .map((l) => `    ${l}`)
+                .join('\n')}`
+            : ' []'
+        }`,
+    )
+    .join('\n');
 
 describe('execution order', () => {
   it('follows declaration order when nothing says otherwise', () => {
@@ -23,13 +35,25 @@ describe('execution order', () => {
   });
 
   it('honours order: numbers first (low to high), then unordered, then last; first before all', () => {
-    const sls = states(['u1'], ['l', '- order: last'], ['n10', '- order: 10'], ['n2', '- order: 2'], ['f', '- order: first'], ['u2'], ['neg', '- order: -1']);
+    const sls = states(
+      ['u1'],
+      ['l', '- order: last'],
+      ['n10', '- order: 10'],
+      ['n2', '- order: 2'],
+      ['f', '- order: first'],
+      ['u2'],
+      ['neg', '- order: -1'],
+    );
     expect(ids(sls)).toEqual(['f', 'n2', 'n10', 'u1', 'u2', 'neg', 'l']);
   });
 
   it('lets requisites override order', () => {
     // `early` wants to go first but needs `late`, so `late` is pulled up with it.
-    expect(ids(states(['a'], ['early', '- order: first\n- require:\n  - late'], ['late', '- order: last']))).toEqual(['late', 'early', 'a']);
+    expect(ids(states(['a'], ['early', '- order: first\n- require:\n  - late'], ['late', '- order: last']))).toEqual([
+      'late',
+      'early',
+      'a',
+    ]);
   });
 
   it('runs a prereq state before its target, after what the target needs', () => {
@@ -60,6 +84,8 @@ describe('requisite cycles', () => {
   });
 
   it('catch cycles made by prereq', () => {
-    expect(cycleMessage(states(['a', '- prereq:\n  - b'], ['b', '- prereq:\n  - a']))).toMatch(/Recursive requisites were found: .*is a prereq of/);
+    expect(cycleMessage(states(['a', '- prereq:\n  - b'], ['b', '- prereq:\n  - a']))).toMatch(
+      /Recursive requisites were found: .*is a prereq of/,
+    );
   });
 });

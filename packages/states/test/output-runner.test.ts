@@ -10,15 +10,33 @@ import { captureLogger } from './helpers.js';
 const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };
 const results: StateResults = {
   'test_|-a_|-a_|-nop': { ...base, name: 'a', result: true, changes: {}, comment: 'Success!', __id__: 'a', __run_num__: 0 },
-  'cmd_|-b_|-echo hi_|-run': { ...base, name: 'echo hi', result: true, changes: { retcode: 0, stdout: 'line1\nline2', ok: true, list: ['x', 'y'] }, comment: 'Command "echo hi" run', __id__: 'b', __run_num__: 1 },
-  'test_|-c_|-c_|-fail_without_changes': { ...base, name: 'c', result: false, changes: {}, comment: 'first\nsecond', __id__: 'c', __run_num__: 2 },
+  'cmd_|-b_|-echo hi_|-run': {
+    ...base,
+    name: 'echo hi',
+    result: true,
+    changes: { retcode: 0, stdout: 'line1\nline2', ok: true, list: ['x', 'y'] },
+    comment: 'Command "echo hi" run',
+    __id__: 'b',
+    __run_num__: 1,
+  },
+  'test_|-c_|-c_|-fail_without_changes': {
+    ...base,
+    name: 'c',
+    result: false,
+    changes: {},
+    comment: 'first\nsecond',
+    __id__: 'c',
+    __run_num__: 2,
+  },
 };
 
 describe('highstate output', () => {
   it('lays out each state and the summary as Salt does', () => {
     const text = formatHighstate(results, { color: false, minionId: 'web1' });
     expect(text).toContain('          ID: b\n    Function: cmd.run\n        Name: echo hi\n      Result: True\n');
-    expect(text).toContain('     Changes:\n              ----------\n              list:\n                  - x\n                  - y\n              ok:\n                  True\n              retcode:\n                  0\n              stdout:\n                  line1\n                  line2\n');
+    expect(text).toContain(
+      '     Changes:\n              ----------\n              list:\n                  - x\n                  - y\n              ok:\n                  True\n              retcode:\n                  0\n              stdout:\n                  line1\n                  line2\n',
+    );
     expect(text).toContain('     Comment: first\n              second\n');
     expect(text).toContain('Succeeded: 2 (changed=1)\nFailed:    1\n------------\nTotal states run:     3\nTotal run time:     4.500 ms\n');
     expect(text).not.toContain('\x1b[');
@@ -57,7 +75,10 @@ describe('command runner', () => {
   it('returns exit code and output without the final newline, in the given directory, with env added to the inherited one', async () => {
     const runner = processRunner();
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for /bin/sh to expand
-    const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$BRINE_T:${PATH:+path}"; echo oops >&2; exit 3'], { cwd: '/tmp', env: { BRINE_T: 'x' } });
+    const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$BRINE_T:${PATH:+path}"; echo oops >&2; exit 3'], {
+      cwd: '/tmp',
+      env: { BRINE_T: 'x' },
+    });
     expect(r).toMatchObject({ exitCode: 3, stdout: '/tmp\nx:path', stderr: 'oops' });
     expect((await runner.run('printf', ['a\\n\\n'])).stdout).toBe('a\n');
     expect(r.pid).toBeGreaterThan(0);

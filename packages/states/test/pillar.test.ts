@@ -138,7 +138,9 @@ describe('grains the minion reported', () => {
     expect(result.pillar).toEqual({ site: 'lab', luks: { vg: 'vg_db' } });
     expect(result.raw).toEqual({ site: 'lab', luks: { vg: 'vg_db' } });
     expect(result.secrets).toEqual([]);
-    expect(result.untrusted).toEqual([{ path: 'luks:password', file: join(root, 'db.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}:4`) }]);
+    expect(result.untrusted).toEqual([
+      { path: 'luks:password', file: join(root, 'db.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}:4`) },
+    ]);
     expect(result.untrusted[0]!.reason).toContain("'role:db' (match: grain)");
     expect(JSON.stringify(result)).not.toContain(SECRET);
 
@@ -162,7 +164,12 @@ describe('grains the minion reported', () => {
       ['N@dbs', 'compound'],
     ]) {
       const result = compileFor(secretTop(target!, match!), grains, { minion: { id: 'web1', grains, nodegroups } });
-      expect({ target, errors: result.errors, pillar: result.pillar, untrusted: result.untrusted.map((u) => u.path) }).toEqual({ target, errors: [], pillar: { v: 1 }, untrusted: ['k'] });
+      expect({ target, errors: result.errors, pillar: result.pillar, untrusted: result.untrusted.map((u) => u.path) }).toEqual({
+        target,
+        errors: [],
+        pillar: { v: 1 },
+        untrusted: ['k'],
+      });
     }
     // Matching on the id alone, a list nodegroup or G@id: no grain the minion controls.
     for (const [target, match] of [
@@ -196,10 +203,20 @@ describe('grains the minion reported', () => {
   });
 
   it('taint through every way a template can read them: get, items, in, a loop', () => {
-    for (const read of ["grains.get('role')", 'grains.items() | length', "'role' in grains", '(grains | list) | length', "salt['grains.get']('role')"]) {
+    for (const read of [
+      "grains.get('role')",
+      'grains.items() | length',
+      "'role' in grains",
+      '(grains | list) | length',
+      "salt['grains.get']('role')",
+    ]) {
       const root = tree({ 'top.sls': "base:\n  '*':\n    - s\n", 's.sls': `seen: {{ ${read} }}\nk: !secret ${SECRET}\n` });
       const result = compileFor(root, { role: 'db' });
-      expect({ read, errors: result.errors, untrusted: result.untrusted.map((u) => u.path) }).toEqual({ read, errors: [], untrusted: ['k'] });
+      expect({ read, errors: result.errors, untrusted: result.untrusted.map((u) => u.path) }).toEqual({
+        read,
+        errors: [],
+        untrusted: ['k'],
+      });
     }
   });
 
@@ -210,7 +227,9 @@ describe('grains the minion reported', () => {
       't.sls': 'v: 1\n',
     });
     const result = compileFor(root, { role: 'db' });
-    expect(result.untrusted).toEqual([{ path: 'k', file: join(root, 's.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}: the top file reads grains`) }]);
+    expect(result.untrusted).toEqual([
+      { path: 'k', file: join(root, 's.sls'), reason: expect.stringContaining(`${join(root, 'top.sls')}: the top file reads grains`) },
+    ]);
   });
 
   it('withhold a grain-selected secret that overrides a trusted one, rather than fall back to the trusted value', () => {

@@ -59,7 +59,7 @@ describe('pillar secrets never leave a run', () => {
   });
 
   it('are redacted from compile errors', () => {
-    const root = tree({ 'main.sls': "a:\n  test.nop:\n    - require:\n      - test: {{ pillar.luks.password }}\n" });
+    const root = tree({ 'main.sls': 'a:\n  test.nop:\n    - require:\n      - test: {{ pillar.luks.password }}\n' });
     try {
       compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
       expect.unreachable();
@@ -87,7 +87,9 @@ describe('Redactor', () => {
     r.add(1000);
     r.add(424242n);
     r.add('1000x'); // a string secret is blanked wherever it appears
-    expect(r.string('pbkdf iterations 1000, at 09:35:55.591000, size 10000, pin 424242.')).toBe('pbkdf iterations <redacted>, at 09:35:55.591000, size 10000, pin <redacted>.');
+    expect(r.string('pbkdf iterations 1000, at 09:35:55.591000, size 10000, pin 424242.')).toBe(
+      'pbkdf iterations <redacted>, at 09:35:55.591000, size 10000, pin <redacted>.',
+    );
     expect(r.string('a1000x')).toBe('a<redacted>');
     expect(r.deep({ n: 'x1000' })).toEqual({ n: 'x<redacted>' });
   });

@@ -30,13 +30,22 @@ describe('jinja|yaml renderer', () => {
     const pillar = { storage: { vg: 'vgdata' }, app: { user: 'www' } };
     const out = render(join(root, 'web.sls'), { minion, pillar, opts: { mode: 'local' }, sls: 'web' });
     expect(out.value).toEqual({
-      vg: 'vgdata', user: 'www', dflt: 'fallback', attr: 'www', host: 'DB1', os: 'Debian', opt: 'local',
-      sls: 'web|', flag: 'yes', pairs: ['user=www'], rep: 'a_b_c',
+      vg: 'vgdata',
+      user: 'www',
+      dflt: 'fallback',
+      attr: 'www',
+      host: 'DB1',
+      os: 'Debian',
+      opt: 'local',
+      sls: 'web|',
+      flag: 'yes',
+      pairs: ['user=www'],
+      rep: 'a_b_c',
     });
   });
 
   it('reports each pillar value a template reads, and only those', () => {
-    const root = tree({ 'a.sls': "pw: {{ pillar.luks.password }}\nall: {{ pillar.list | json }}\n" });
+    const root = tree({ 'a.sls': 'pw: {{ pillar.luks.password }}\nall: {{ pillar.list | json }}\n' });
     const seen: (string | number | bigint)[] = [];
     jinjaYamlRenderer({ roots: [root] })(join(root, 'a.sls'), {
       minion,
@@ -75,7 +84,9 @@ describe('jinja|yaml renderer', () => {
     expect(() => render(join(root, 'syntax.sls'), { minion })).toThrow(/syntax\.sls:2:\d+: Jinja error: unexpected token/);
     expect(() => render(join(root, 'undef.sls'), { minion })).toThrow(/undef\.sls:2:\d+: Jinja error: .*undefined/);
     // Duplicate key `b` only exists after the loop ran: the error quotes the rendered line.
-    expect(() => render(join(root, 'yaml.sls'), { minion })).toThrow(/yaml\.sls:5:1: YAML error: Map keys must be unique \(line 5 of the rendered template reads: "b: 2"\)/);
+    expect(() => render(join(root, 'yaml.sls'), { minion })).toThrow(
+      /yaml\.sls:5:1: YAML error: Map keys must be unique \(line 5 of the rendered template reads: "b: 2"\)/,
+    );
   });
 
   it('parses a plain file once and a template again only when its output changes', () => {
@@ -103,6 +114,11 @@ describe('jinja|yaml renderer', () => {
   it('gives templates the authenticated id as grains.id, whatever id grain the minion reported', () => {
     const root = tree({ 'who.sls': "a: {{ grains['id'] }}\nb: {{ grains.id }}\nc: {{ salt['grains.get']('id') }}\nd: {{ grains.os }}\n" });
     const render = jinjaYamlRenderer({ roots: [root] });
-    expect(render(join(root, 'who.sls'), { minion: { id: 'web1', grains: { id: 'db2', os: 'Debian' } } }).value).toEqual({ a: 'web1', b: 'web1', c: 'web1', d: 'Debian' });
+    expect(render(join(root, 'who.sls'), { minion: { id: 'web1', grains: { id: 'db2', os: 'Debian' } } }).value).toEqual({
+      a: 'web1',
+      b: 'web1',
+      c: 'web1',
+      d: 'Debian',
+    });
   });
 });

@@ -25,7 +25,13 @@ function sls(kind: string, tc: TargetCase, viaIn: boolean): string {
     states['broken'] = { 'test.fail_without_changes': [] };
     targetArgs.push({ require: ['broken'] });
   }
-  const fn = { succeeded: 'succeed_without_changes', changed: 'succeed_with_changes', failed: 'fail_without_changes', skipped: 'nop', held: 'nop' }[tc];
+  const fn = {
+    succeeded: 'succeed_without_changes',
+    changed: 'succeed_with_changes',
+    failed: 'fail_without_changes',
+    skipped: 'nop',
+    held: 'nop',
+  }[tc];
   if (viaIn) targetArgs.push({ [`${kind}_in`]: [{ test: 'dependent' }] });
   states['target'] = { [`test.${fn}`]: targetArgs };
   states['dependent'] = { 'test.succeed_without_changes': viaIn ? [] : [{ [kind]: [{ test: 'target' }] }] };
@@ -41,7 +47,11 @@ const TABLE: Record<string, Record<TargetCase, Expect>> = {
 };
 // With one target, the _any/_all forms decide as their base kind does.
 const SINGLE_TARGET_ALIASES: Record<string, string> = {
-  require_any: 'require', watch_any: 'watch', onchanges_any: 'onchanges', onfail_any: 'onfail', onfail_all: 'onfail',
+  require_any: 'require',
+  watch_any: 'watch',
+  onchanges_any: 'onchanges',
+  onfail_any: 'onfail',
+  onfail_all: 'onfail',
 };
 
 const EXPECTED: Record<Expect, { result: boolean; comment: string | RegExp; ran: boolean }> = {
@@ -54,10 +64,12 @@ const EXPECTED: Record<Expect, { result: boolean; comment: string | RegExp; ran:
 };
 
 const cases = [
-  ...Object.entries(TABLE).flatMap(([kind, row]) => Object.entries(row).flatMap(([tc, exp]) => [
-    { kind, tc: tc as TargetCase, exp, viaIn: false },
-    { kind, tc: tc as TargetCase, exp, viaIn: true },
-  ])),
+  ...Object.entries(TABLE).flatMap(([kind, row]) =>
+    Object.entries(row).flatMap(([tc, exp]) => [
+      { kind, tc: tc as TargetCase, exp, viaIn: false },
+      { kind, tc: tc as TargetCase, exp, viaIn: true },
+    ]),
+  ),
   ...Object.entries(SINGLE_TARGET_ALIASES).flatMap(([kind, base]) =>
     Object.entries(TABLE[base]!).map(([tc, exp]) => ({ kind, tc: tc as TargetCase, exp, viaIn: false })),
   ),
@@ -84,7 +96,11 @@ describe('requisite truth table (kind × target outcome)', () => {
 
 describe('requisites with several targets', () => {
   const two = (kind: string, a: string, b: string) =>
-    JSON.stringify({ a: { [`test.${a}`]: [] }, b: { [`test.${b}`]: [] }, dependent: { 'test.succeed_without_changes': [{ [kind]: ['a', 'b'] }] } });
+    JSON.stringify({
+      a: { [`test.${a}`]: [] },
+      b: { [`test.${b}`]: [] },
+      dependent: { 'test.succeed_without_changes': [{ [kind]: ['a', 'b'] }] },
+    });
   it.each([
     ['require', 'succeed_without_changes', 'fail_without_changes', false],
     ['require_any', 'succeed_without_changes', 'fail_without_changes', true],
@@ -102,14 +118,16 @@ describe('requisites with several targets', () => {
   });
 
   it('names every failed requisite, and the failure propagates down the chain', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        a: { 'test.fail_without_changes': [] },
-        b: { 'test.fail_with_changes': [] },
-        c: { 'test.nop': [{ require: ['a', 'b'] }] },
-        d: { 'test.nop': [{ require: [{ test: 'c' }] }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          a: { 'test.fail_without_changes': [] },
+          b: { 'test.fail_with_changes': [] },
+          c: { 'test.nop': [{ require: ['a', 'b'] }] },
+          d: { 'test.nop': [{ require: [{ test: 'c' }] }] },
+        }),
       }),
-    }));
+    );
     expect(results['c']).toMatchObject({ result: false, comment: 'One or more requisite failed: main.a, main.b', __state_ran__: false });
     expect(results['d']).toMatchObject({ result: false, comment: 'One or more requisite failed: main.c' });
   });
@@ -127,15 +145,17 @@ describe('requisites with several targets', () => {
   });
 
   it('matches references by ID or name, with or without the module, and trims module.function', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        conf: { 'test.succeed_with_changes': [{ name: '/etc/app.conf' }] },
-        by_name: { 'test.succeed_without_changes': [{ watch: [{ test: '/etc/app.conf' }] }] },
-        by_id: { 'test.succeed_without_changes': [{ watch: ['conf'] }] },
-        by_fun: { 'test.succeed_without_changes': [{ watch: [{ 'test.succeed_with_changes': 'conf' }] }] },
-        by_glob: { 'test.succeed_without_changes': [{ watch: [{ test: '/etc/*.conf' }] }] },
+    const results = byId(
+      await applyTree({
+        'main.sls': JSON.stringify({
+          conf: { 'test.succeed_with_changes': [{ name: '/etc/app.conf' }] },
+          by_name: { 'test.succeed_without_changes': [{ watch: [{ test: '/etc/app.conf' }] }] },
+          by_id: { 'test.succeed_without_changes': [{ watch: ['conf'] }] },
+          by_fun: { 'test.succeed_without_changes': [{ watch: [{ 'test.succeed_with_changes': 'conf' }] }] },
+          by_glob: { 'test.succeed_without_changes': [{ watch: [{ test: '/etc/*.conf' }] }] },
+        }),
       }),
-    }));
+    );
     for (const id of ['by_name', 'by_id', 'by_fun', 'by_glob']) expect(results[id]!.comment).toBe('Watch statement fired.');
   });
 });
@@ -157,25 +177,32 @@ describe('listen', () => {
   });
 
   it('needs a state with a watch action', async () => {
-    await expect(applyTree({
-      'main.sls': JSON.stringify({ f: { 'file.absent': [{ name: '/nonexistent/x' }, { listen: ['t'] }] }, t: { 'test.nop': [] } }),
-    })).rejects.toThrow(/file\.absent has no watch action, so 'listen' cannot trigger it/);
+    await expect(
+      applyTree({
+        'main.sls': JSON.stringify({ f: { 'file.absent': [{ name: '/nonexistent/x' }, { listen: ['t'] }] }, t: { 'test.nop': [] } }),
+      }),
+    ).rejects.toThrow(/file\.absent has no watch action, so 'listen' cannot trigger it/);
   });
 });
 
 describe('test mode', () => {
   it('changes nothing, predicts the chain, and reports would-change states as None', async () => {
-    const results = byId(await applyTree({
-      'main.sls': JSON.stringify({
-        change: { 'test.succeed_with_changes': [] },
-        steady: { 'test.succeed_without_changes': [] },
-        hook: { 'test.succeed_with_changes': [{ onchanges: ['change'] }] },
-        idle_hook: { 'test.succeed_with_changes': [{ onchanges: ['steady'] }] },
-        rescue: { 'test.nop': [{ onfail: ['change'] }] },
-        restart: { 'test.succeed_without_changes': [{ watch: ['change'] }] },
-        before: { 'test.succeed_with_changes': [{ prereq: ['change'] }] },
-      }),
-    }, { test: true }));
+    const results = byId(
+      await applyTree(
+        {
+          'main.sls': JSON.stringify({
+            change: { 'test.succeed_with_changes': [] },
+            steady: { 'test.succeed_without_changes': [] },
+            hook: { 'test.succeed_with_changes': [{ onchanges: ['change'] }] },
+            idle_hook: { 'test.succeed_with_changes': [{ onchanges: ['steady'] }] },
+            rescue: { 'test.nop': [{ onfail: ['change'] }] },
+            restart: { 'test.succeed_without_changes': [{ watch: ['change'] }] },
+            before: { 'test.succeed_with_changes': [{ prereq: ['change'] }] },
+          }),
+        },
+        { test: true },
+      ),
+    );
     expect(results['change']).toMatchObject({ result: null, changes: { testing: expect.anything() } });
     expect(results['steady']).toMatchObject({ result: true, changes: {} });
     expect(results['hook']!.result).toBeNull();

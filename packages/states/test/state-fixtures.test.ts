@@ -86,7 +86,9 @@ const functions = readdirSync(ROOT).sort();
 describe.each(functions)('%s', (dir) => {
   const [module, fun] = dir.split('.') as [string, string];
   const fn = findFunction(builtinModules, module, fun) as unknown as StateFunction<Args>;
-  const cases = readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.json')).sort();
+  const cases = readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it.each(cases)('%s', async (file) => {
     const path = join(ROOT, dir, file);
@@ -106,7 +108,8 @@ describe.each(functions)('%s', (dir) => {
       got.outcome = { ...(await fn.apply(args as Args, plan, ctx)) };
       got.commands = done;
       // A key or other secret fed to a command is wiped once the command is done with it.
-      for (const call of runner.calls) expect(call.opts.stdin?.every((b) => b === 0) ?? true, `stdin of ${argv(call)} is zeroed`).toBe(true);
+      for (const call of runner.calls)
+        expect(call.opts.stdin?.every((b) => b === 0) ?? true, `stdin of ${argv(call)} is zeroed`).toBe(true);
     }
     if (RECORD) {
       const { plan: _p, commands: _c, outcome: _o, after, ...given } = fixture;

@@ -50,17 +50,27 @@ function cryptsetupRunner(openExit = 0): { runner: FakeRunner; stdinCopies: Buff
   const stdinCopies: Buffer[] = [];
   const runner = new FakeRunner((call) => {
     if (call.opts.stdin) stdinCopies.push(Buffer.from(call.opts.stdin));
-    if (call.file === 'cryptsetup' && call.args[0] === 'open' && openExit !== 0) return { exitCode: openExit, stderr: 'No key available with this passphrase.' };
+    if (call.file === 'cryptsetup' && call.args[0] === 'open' && openExit !== 0)
+      return { exitCode: openExit, stderr: 'No key available with this passphrase.' };
     return {};
   });
   return { runner, stdinCopies };
 }
 
 const MAPPED_ARGS = {
-  name: 'data', device: '/dev/vg0/secret', readonly: false, discard: false,
-  type: 'luks2', pbkdf: 'pbkdf2', pbkdf_force_iterations: 1000, force: false,
+  name: 'data',
+  device: '/dev/vg0/secret',
+  readonly: false,
+  discard: false,
+  type: 'luks2',
+  pbkdf: 'pbkdf2',
+  pbkdf_force_iterations: 1000,
+  force: false,
 };
-const FORMAT_AND_OPEN = change({ formatted: 'LUKS2', opened: '/dev/mapper/data' }, { device: '/dev/vg0/secret', format: true, destroy: [] });
+const FORMAT_AND_OPEN = change(
+  { formatted: 'LUKS2', opened: '/dev/mapper/data' },
+  { device: '/dev/vg0/secret', format: true, destroy: [] },
+);
 
 const argvOf = (calls: FakeCall[]) => calls.map((c) => [c.file, ...c.args].join(' '));
 
@@ -68,8 +78,17 @@ describe('LUKS key handling', () => {
   it('fetches key_pillar once, just in time, passes it only on stdin, and zeroes it afterwards', async () => {
     const { runner, stdinCopies } = cryptsetupRunner();
     const secrets = countingSecrets({ luks: { password: KEY } });
-    const out = await apply('luks.mapped', { ...MAPPED_ARGS, key_pillar: 'luks:password' }, FORMAT_AND_OPEN, fakeContext(runner, { secrets }));
-    expect(out).toEqual({ result: true, comment: 'Formatted /dev/vg0/secret as LUKS2 and opened it as /dev/mapper/data', changes: FORMAT_AND_OPEN.changes });
+    const out = await apply(
+      'luks.mapped',
+      { ...MAPPED_ARGS, key_pillar: 'luks:password' },
+      FORMAT_AND_OPEN,
+      fakeContext(runner, { secrets }),
+    );
+    expect(out).toEqual({
+      result: true,
+      comment: 'Formatted /dev/vg0/secret as LUKS2 and opened it as /dev/mapper/data',
+      changes: FORMAT_AND_OPEN.changes,
+    });
     expect(secrets.fetches).toEqual(['luks:password']);
     expect(argvOf(runner.calls)).toEqual([
       'wipefs --no-act --json /dev/vg0/secret',
@@ -87,7 +106,12 @@ describe('LUKS key handling', () => {
   it('passes a key rendered into the state (key:) on stdin too, never on argv', async () => {
     const { runner, stdinCopies } = cryptsetupRunner();
     const args = { name: 'data', device: '/dev/vdb', readonly: true, discard: true, key: 'rendered-from-pillar' };
-    const out = await apply('luks.opened', args, change({ opened: '/dev/mapper/data' }, { device: '/dev/vdb', format: false, destroy: [] }), fakeContext(runner));
+    const out = await apply(
+      'luks.opened',
+      args,
+      change({ opened: '/dev/mapper/data' }, { device: '/dev/vdb', format: false, destroy: [] }),
+      fakeContext(runner),
+    );
     expect(out.result).toBe(true);
     expect(argvOf(runner.calls)).toEqual(['cryptsetup open --type luks --readonly --allow-discards --key-file=- /dev/vdb data']);
     expect(stdinCopies.map((b) => b.toString())).toEqual(['rendered-from-pillar']);
@@ -98,14 +122,21 @@ describe('LUKS key handling', () => {
     const { runner } = cryptsetupRunner(2);
     const plan = change({ opened: '/dev/mapper/data' }, { device: '/dev/vg0/secret', format: false, destroy: [] });
     const out = await apply('luks.mapped', { ...MAPPED_ARGS, key_pillar: 'luks:password' }, plan, fakeContext(runner));
-    expect(out).toEqual({ result: false, comment: 'Wrong key for /dev/vg0/secret (from pillar luks:password): no key slot accepts it', changes: {} });
+    expect(out).toEqual({
+      result: false,
+      comment: 'Wrong key for /dev/vg0/secret (from pillar luks:password): no key slot accepts it',
+      changes: {},
+    });
     expect(runner.calls[0]!.opts.stdin!.every((byte) => byte === 0)).toBe(true);
   });
 
   it('fails without running cryptsetup when the pillar has no such key, or the key is empty', async () => {
     const { runner } = cryptsetupRunner();
     const missing = await apply('luks.mapped', { ...MAPPED_ARGS, key_pillar: 'luks:nope' }, FORMAT_AND_OPEN, fakeContext(runner));
-    expect(missing).toMatchObject({ result: false, comment: "No LUKS key: pillar value 'luks:nope' is not available: no such key in this minion's pillar" });
+    expect(missing).toMatchObject({
+      result: false,
+      comment: "No LUKS key: pillar value 'luks:nope' is not available: no such key in this minion's pillar",
+    });
     const empty = await apply('luks.mapped', { ...MAPPED_ARGS, key: '' }, FORMAT_AND_OPEN, fakeContext(runner));
     expect(empty).toMatchObject({ result: false, comment: 'The LUKS key from the key argument is empty' });
     expect(runner.calls).toEqual([]);
@@ -114,8 +145,14 @@ describe('LUKS key handling', () => {
   it('never fetches the key in test mode', async () => {
     const runner = new FakeRunner((call) => (call.args[0] === 'status' ? { exitCode: 4 } : {}));
     const secrets = countingSecrets({ luks: { password: KEY } });
-    const plan = await fn('luks.mapped').inspect({ ...MAPPED_ARGS, device: '/dev/brine-test-no-such-device', key_pillar: 'luks:password' } as Args, fakeContext(runner, { secrets, test: true }));
-    expect(plan).toMatchObject({ kind: 'change', comment: expect.stringMatching(/^Would format \/dev\/brine-test-no-such-device as LUKS2 and open it as \/dev\/mapper\/data \(/) });
+    const plan = await fn('luks.mapped').inspect(
+      { ...MAPPED_ARGS, device: '/dev/brine-test-no-such-device', key_pillar: 'luks:password' } as Args,
+      fakeContext(runner, { secrets, test: true }),
+    );
+    expect(plan).toMatchObject({
+      kind: 'change',
+      comment: expect.stringMatching(/^Would format \/dev\/brine-test-no-such-device as LUKS2 and open it as \/dev\/mapper\/data \(/),
+    });
     expect(secrets.fetches).toEqual([]);
   });
 });
@@ -124,8 +161,12 @@ describe('the device signature gate', () => {
   /** wipefs and lsblk answers for one device. */
   const deviceRunner = (signatures: object[], children: object[] = []) =>
     new FakeRunner((call) => {
-      if (call.file === 'wipefs' && call.args[0] === '--no-act') return { stdout: signatures.length > 0 ? JSON.stringify({ signatures }) : '' };
-      if (call.file === 'lsblk') return { stdout: JSON.stringify({ blockdevices: [{ path: '/dev/vdb', mountpoints: [null], ...(children.length > 0 && { children }) }] }) };
+      if (call.file === 'wipefs' && call.args[0] === '--no-act')
+        return { stdout: signatures.length > 0 ? JSON.stringify({ signatures }) : '' };
+      if (call.file === 'lsblk')
+        return {
+          stdout: JSON.stringify({ blockdevices: [{ path: '/dev/vdb', mountpoints: [null], ...(children.length > 0 && { children }) }] }),
+        };
       return {};
     });
   const ext4 = { device: 'vdb', offset: '0x438', type: 'ext4', uuid: '71a09643-eb3d-4547-af59-c59600cf5b49', label: 'data' };
@@ -143,20 +184,37 @@ describe('the device signature gate', () => {
 
   it('refuses a device with a signature, saying what it holds, unless force', async () => {
     const refused = await clearance(fakeContext(deviceRunner([ext4])), '/dev/vdb', false, asLuks);
-    expect(refused).toEqual({ ok: false, comment: 'Refusing to format /dev/vdb as LUKS2: it holds ext4 (UUID 71a09643-eb3d-4547-af59-c59600cf5b49, label data); set force: true to destroy it' });
+    expect(refused).toEqual({
+      ok: false,
+      comment:
+        'Refusing to format /dev/vdb as LUKS2: it holds ext4 (UUID 71a09643-eb3d-4547-af59-c59600cf5b49, label data); set force: true to destroy it',
+    });
     const forced = await clearance(fakeContext(deviceRunner([ext4])), '/dev/vdb', true, asLuks);
     expect(forced).toEqual({ ok: true, destroy: [ext4] });
-    expect(wouldCreate('/dev/vdb', [ext4], asLuks)).toBe('Would destroy ext4 (UUID 71a09643-eb3d-4547-af59-c59600cf5b49, label data) on /dev/vdb and format it as LUKS2');
+    expect(wouldCreate('/dev/vdb', [ext4], asLuks)).toBe(
+      'Would destroy ext4 (UUID 71a09643-eb3d-4547-af59-c59600cf5b49, label data) on /dev/vdb and format it as LUKS2',
+    );
   });
 
   it('names a LUKS2 header once although it has two copies', async () => {
-    const refused = await clearance(fakeContext(deviceRunner(luksCopies)), '/dev/vdb', false, (d) => `initialise ${d} as an LVM physical volume`);
-    expect(refused).toMatchObject({ comment: 'Refusing to initialise /dev/vdb as an LVM physical volume: it holds crypto_LUKS (UUID 310f622b-828e-4c4a-ab1b-eeec1b44c407); set force: true to destroy it' });
+    const refused = await clearance(
+      fakeContext(deviceRunner(luksCopies)),
+      '/dev/vdb',
+      false,
+      (d) => `initialise ${d} as an LVM physical volume`,
+    );
+    expect(refused).toMatchObject({
+      comment:
+        'Refusing to initialise /dev/vdb as an LVM physical volume: it holds crypto_LUKS (UUID 310f622b-828e-4c4a-ab1b-eeec1b44c407); set force: true to destroy it',
+    });
   });
 
   it('refuses a device in use even with force', async () => {
     const runner = deviceRunner([{ ...ext4, type: 'LVM2_member', label: null }], [{ path: '/dev/mapper/vg0-lv' }]);
-    expect(await clearance(fakeContext(runner), '/dev/vdb', true, asLuks)).toEqual({ ok: false, comment: 'Refusing to format /dev/vdb as LUKS2: it is in use by /dev/mapper/vg0-lv' });
+    expect(await clearance(fakeContext(runner), '/dev/vdb', true, asLuks)).toEqual({
+      ok: false,
+      comment: 'Refusing to format /dev/vdb as LUKS2: it is in use by /dev/mapper/vg0-lv',
+    });
   });
 
   it('erases only what force allowed, right before writing; re-checks a device that was blank', async () => {
@@ -164,13 +222,20 @@ describe('the device signature gate', () => {
     expect(await prepareDevice(fakeContext(erase), '/dev/vdb', [ext4])).toBeUndefined();
     expect(argvOf(erase.calls)).toEqual(['wipefs --all /dev/vdb']);
     const appeared = deviceRunner([ext4]);
-    expect(await prepareDevice(fakeContext(appeared), '/dev/vdb', [])).toMatch(/^Refusing to write to \/dev\/vdb: it holds ext4 .*, which appeared after it was inspected$/);
+    expect(await prepareDevice(fakeContext(appeared), '/dev/vdb', [])).toMatch(
+      /^Refusing to write to \/dev\/vdb: it holds ext4 .*, which appeared after it was inspected$/,
+    );
     expect(argvOf(appeared.calls)).toEqual(['wipefs --no-act --json /dev/vdb']);
   });
 
   it('formats only after the gate, with the requested file system', async () => {
     const runner = deviceRunner([]);
-    const out = await apply('blockdev.formatted', { name: '/dev/mapper/data', fs_type: 'xfs', force: false }, change({ formatted: 'xfs' }, { destroy: [] }), fakeContext(runner));
+    const out = await apply(
+      'blockdev.formatted',
+      { name: '/dev/mapper/data', fs_type: 'xfs', force: false },
+      change({ formatted: 'xfs' }, { destroy: [] }),
+      fakeContext(runner),
+    );
     expect(out).toMatchObject({ result: true, comment: 'Formatted /dev/mapper/data as xfs' });
     expect(argvOf(runner.calls)).toEqual(['wipefs --no-act --json /dev/mapper/data', 'mkfs.xfs -q /dev/mapper/data']);
   });
@@ -188,20 +253,63 @@ describe('arguments are checked before anything runs', () => {
   }
 
   it.each([
-    ['size and extents together', 'lv:\n  lvm.lv_present:\n    - vgname: vg0\n    - size: 1G\n    - extents: 100%FREE\n', /lvm\.lv_present in ID 'lv': give exactly one of size and extents/],
+    [
+      'size and extents together',
+      'lv:\n  lvm.lv_present:\n    - vgname: vg0\n    - size: 1G\n    - extents: 100%FREE\n',
+      /lvm\.lv_present in ID 'lv': give exactly one of size and extents/,
+    ],
     ['neither size nor extents', 'lv:\n  lvm.lv_present:\n    - vgname: vg0\n', /give exactly one of size and extents/],
-    ['a size that is none', 'lv:\n  lvm.lv_present:\n    - vgname: vg0\n    - size: lots\n', /main\.sls:4: .*size 'lots' is not a size such as 512M or 10G/],
-    ['no key', 'd:\n  luks.mapped:\n    - device: /dev/vdb\n', /luks\.mapped in ID 'd': give exactly one of key_pillar \(preferred\) and key/],
-    ['LUKS1 with argon2id', 'd:\n  luks.formatted:\n    - name: /dev/vdb\n    - key_pillar: a:b\n    - type: luks1\n    - pbkdf: argon2id\n', /main\.sls:6: .*LUKS1 supports only pbkdf: pbkdf2/],
-    ['an unknown LUKS type', 'd:\n  luks.formatted:\n    - key_pillar: a:b\n    - type: luks3\n', /argument 'type' must be one of luks1, luks2/],
-    ["Salt's keyfile", 'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - keyfile: /etc/key\n', /main\.sls:4: .*keyfile is not supported: Brine never reads a LUKS key from a file on the server; keep the passphrase in pillar and name it with key_pillar/],
-    ['crypttab persistence', 'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - key_pillar: a:b\n    - persist: True\n', /persist: true is not supported: a crypttab entry would make the boot wait for a passphrase/],
-    ['plain-mode crypttab opts', 'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - key_pillar: a:b\n    - opts: swap,size=256\n', /option 'swap' is not supported/],
-    ['an unknown file system', 'd:\n  blockdev.formatted:\n    - fs_type: btrfs\n', /argument 'fs_type' must be one of ext2, ext3, ext4, xfs/],
-    ['a relative mount point', 'srv/data:\n  mount.mounted:\n    - device: /dev/vdb\n    - fstype: ext4\n', /the mount point 'srv\/data' is not an absolute path/],
+    [
+      'a size that is none',
+      'lv:\n  lvm.lv_present:\n    - vgname: vg0\n    - size: lots\n',
+      /main\.sls:4: .*size 'lots' is not a size such as 512M or 10G/,
+    ],
+    [
+      'no key',
+      'd:\n  luks.mapped:\n    - device: /dev/vdb\n',
+      /luks\.mapped in ID 'd': give exactly one of key_pillar \(preferred\) and key/,
+    ],
+    [
+      'LUKS1 with argon2id',
+      'd:\n  luks.formatted:\n    - name: /dev/vdb\n    - key_pillar: a:b\n    - type: luks1\n    - pbkdf: argon2id\n',
+      /main\.sls:6: .*LUKS1 supports only pbkdf: pbkdf2/,
+    ],
+    [
+      'an unknown LUKS type',
+      'd:\n  luks.formatted:\n    - key_pillar: a:b\n    - type: luks3\n',
+      /argument 'type' must be one of luks1, luks2/,
+    ],
+    [
+      "Salt's keyfile",
+      'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - keyfile: /etc/key\n',
+      /main\.sls:4: .*keyfile is not supported: Brine never reads a LUKS key from a file on the server; keep the passphrase in pillar and name it with key_pillar/,
+    ],
+    [
+      'crypttab persistence',
+      'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - key_pillar: a:b\n    - persist: True\n',
+      /persist: true is not supported: a crypttab entry would make the boot wait for a passphrase/,
+    ],
+    [
+      'plain-mode crypttab opts',
+      'd:\n  cryptdev.mapped:\n    - device: /dev/vdb\n    - key_pillar: a:b\n    - opts: swap,size=256\n',
+      /option 'swap' is not supported/,
+    ],
+    [
+      'an unknown file system',
+      'd:\n  blockdev.formatted:\n    - fs_type: btrfs\n',
+      /argument 'fs_type' must be one of ext2, ext3, ext4, xfs/,
+    ],
+    [
+      'a relative mount point',
+      'srv/data:\n  mount.mounted:\n    - device: /dev/vdb\n    - fstype: ext4\n',
+      /the mount point 'srv\/data' is not an absolute path/,
+    ],
   ])('%s', (_, sls, pattern) => {
     const found = problems(sls);
-    expect(found.some((p) => pattern.test(p)), found.join('\n')).toBe(true);
+    expect(
+      found.some((p) => pattern.test(p)),
+      found.join('\n'),
+    ).toBe(true);
   });
 
   it('accepts the forms the docs show', () => {
@@ -219,32 +327,69 @@ describe('arguments are checked before anything runs', () => {
 describe('commands the modules run', () => {
   it('creates a logical volume with lvcreate, wiping stale signatures in the new space', async () => {
     const runner = new FakeRunner();
-    const out = await apply('lvm.lv_present', { name: 'data', vgname: 'vg0', extents: '100%FREE' }, change({ created: 'vg0/data' }, { create: true }), fakeContext(runner));
+    const out = await apply(
+      'lvm.lv_present',
+      { name: 'data', vgname: 'vg0', extents: '100%FREE' },
+      change({ created: 'vg0/data' }, { create: true }),
+      fakeContext(runner),
+    );
     expect(out.result).toBe(true);
     expect(argvOf(runner.calls)).toEqual(['lvcreate --quiet --yes --wipesignatures y --name data --extents 100%FREE vg0']);
   });
 
   it('reports an LVM failure with its message', async () => {
-    const runner = new FakeRunner(() => ({ exitCode: 5, stderr: '  Volume group "vg0" has insufficient free space (0 extents): 2 required.' }));
-    const out = await apply('lvm.lv_present', { name: 'data', vgname: 'vg0', size: '1G' }, change({ created: 'vg0/data' }, { create: true }), fakeContext(runner));
-    expect(out).toEqual({ result: false, comment: 'lvcreate --quiet --yes --wipesignatures y --name data --size 1G vg0 failed: Volume group "vg0" has insufficient free space (0 extents): 2 required.', changes: {} });
+    const runner = new FakeRunner(() => ({
+      exitCode: 5,
+      stderr: '  Volume group "vg0" has insufficient free space (0 extents): 2 required.',
+    }));
+    const out = await apply(
+      'lvm.lv_present',
+      { name: 'data', vgname: 'vg0', size: '1G' },
+      change({ created: 'vg0/data' }, { create: true }),
+      fakeContext(runner),
+    );
+    expect(out).toEqual({
+      result: false,
+      comment:
+        'lvcreate --quiet --yes --wipesignatures y --name data --size 1G vg0 failed: Volume group "vg0" has insufficient free space (0 extents): 2 required.',
+      changes: {},
+    });
   });
 
   /** systemctl answering `show` with these properties. */
   const systemd = (props: Record<string, string>) =>
-    new FakeRunner((call) => (call.args[0] === 'show' ? { stdout: Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') } : {}));
+    new FakeRunner((call) =>
+      call.args[0] === 'show'
+        ? {
+            stdout: Object.entries(props)
+              .map(([k, v]) => `${k}=${v}`)
+              .join('\n'),
+          }
+        : {},
+    );
 
   it('fails clearly for a unit systemd does not have, or a masked one', async () => {
-    const missing = await fn('service.running').inspect({ name: 'nope' } as Args, fakeContext(systemd({ Id: 'nope.service', LoadState: 'not-found', ActiveState: 'inactive', UnitFileState: '' })));
+    const missing = await fn('service.running').inspect(
+      { name: 'nope' } as Args,
+      fakeContext(systemd({ Id: 'nope.service', LoadState: 'not-found', ActiveState: 'inactive', UnitFileState: '' })),
+    );
     expect(missing).toEqual({ kind: 'error', comment: 'The named service nope is not available: systemd has no unit nope.service' });
-    const masked = await fn('service.enabled').inspect({ name: 'web' } as Args, fakeContext(systemd({ Id: 'web.service', LoadState: 'masked', ActiveState: 'inactive', UnitFileState: 'masked' })));
+    const masked = await fn('service.enabled').inspect(
+      { name: 'web' } as Args,
+      fakeContext(systemd({ Id: 'web.service', LoadState: 'masked', ActiveState: 'inactive', UnitFileState: 'masked' })),
+    );
     expect(masked).toEqual({ kind: 'error', comment: 'Service web is masked; unmask it first (systemctl unmask web.service)' });
   });
 
   it('plans start and enable together, and nothing for a running enabled service', async () => {
     const stopped = systemd({ Id: 'web.service', LoadState: 'loaded', ActiveState: 'inactive', UnitFileState: 'disabled' });
     const plan: Plan = await fn('service.running').inspect({ name: 'web', enable: true } as Args, fakeContext(stopped));
-    expect(plan).toEqual({ kind: 'change', comment: 'Service web is set to start and enable', changes: { web: true }, data: { run: 'start', file: 'enable' } });
+    expect(plan).toEqual({
+      kind: 'change',
+      comment: 'Service web is set to start and enable',
+      changes: { web: true },
+      data: { run: 'start', file: 'enable' },
+    });
     expect(argvOf(stopped.calls)).toEqual(['systemctl show --property=Id,LoadState,ActiveState,UnitFileState -- web']);
     const up = systemd({ Id: 'web.service', LoadState: 'loaded', ActiveState: 'active', UnitFileState: 'enabled' });
     expect(await fn('service.running').inspect({ name: 'web', enable: true } as Args, fakeContext(up))).toMatchObject({ kind: 'correct' });

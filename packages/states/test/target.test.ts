@@ -104,7 +104,14 @@ describe('the authenticated id', () => {
 });
 
 describe('nodegroups', () => {
-  const nodegroups = { webs: 'web* and G@os:Debian', dbs: ['db1', 'db2'], both: 'N@webs or N@dbs', loop: 'N@loop2', loop2: 'web1 and N@loop', tokens: ['G@os:Rocky', 'or', 'web1'] };
+  const nodegroups = {
+    webs: 'web* and G@os:Debian',
+    dbs: ['db1', 'db2'],
+    both: 'N@webs or N@dbs',
+    loop: 'N@loop2',
+    loop2: 'web1 and N@loop',
+    tokens: ['G@os:Rocky', 'or', 'web1'],
+  };
   const facts = (m: MinionFacts): MinionFacts => ({ ...m, nodegroups });
   const inGroup = (target: string, type: Parameters<typeof matchTarget>[1] = 'nodegroup') =>
     [web1, db1].filter((m) => matchTarget(target, type, facts(m))).map((m) => m.id);
@@ -121,7 +128,9 @@ describe('nodegroups', () => {
   it('name an unknown group and a group that refers to itself', () => {
     expect(() => inGroup('nope')).toThrow(/unknown nodegroup 'nope' \(defined: both, dbs, loop, loop2, tokens, webs\)/);
     expect(() => inGroup('N@nope', 'compound')).toThrow(TargetError);
-    expect(() => matchTarget('dbs', 'nodegroup', web1)).toThrow(/unknown nodegroup 'dbs' \(defined: none; set nodegroups in the master config\)/);
+    expect(() => matchTarget('dbs', 'nodegroup', web1)).toThrow(
+      /unknown nodegroup 'dbs' \(defined: none; set nodegroups in the master config\)/,
+    );
     expect(() => inGroup('loop')).toThrow(/nodegroup 'loop' refers to itself: loop -> loop2 -> loop/);
   });
 });

@@ -24,7 +24,10 @@ export function formatJobList(jobs: readonly JobRecord[], color: boolean): strin
   const what = Math.max(0, ...whats.map((w) => w.length));
   const from = Math.max(0, ...jobs.map((j) => j.origin.length));
   return jobs
-    .map((j, i) => `${j.jid}  ${origin(j, from, color)}  ${whats[i]!.padEnd(what)}  ${j.tgt_type}:${j.target}  (${j.minions.length} minion${j.minions.length === 1 ? '' : 's'})\n`)
+    .map(
+      (j, i) =>
+        `${j.jid}  ${origin(j, from, color)}  ${whats[i]!.padEnd(what)}  ${j.tgt_type}:${j.target}  (${j.minions.length} minion${j.minions.length === 1 ? '' : 's'})\n`,
+    )
     .join('');
 }
 

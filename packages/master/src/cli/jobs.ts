@@ -86,7 +86,12 @@ export async function renderApply(ret: MinionReturn, test: boolean): Promise<str
  * minion failed or did not return, or when the master stopped before the job
  * finished (`--json` then prints `{"error": {...}}` with the returns that came in).
  */
-async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, opts: TargetOptions, cmd: Command, render: RenderReturn): Promise<void> {
+async function runJob(
+  req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>,
+  opts: TargetOptions,
+  cmd: Command,
+  render: RenderReturn,
+): Promise<void> {
   const all: Record<string, Json> = {};
   let failed = false;
   let jid: string | undefined;
@@ -98,8 +103,12 @@ async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, o
     if (!(err instanceof BrineError) || err.code !== 'master_lost') throw err;
     progress('');
     // Partial returns must not pass for the job's result: say what is missing, and fail.
-    const message = jid === undefined ? err.message : `the master stopped before job ${jid} finished: ${returned} of ${total} minions returned`;
-    if (opts.json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message, jid: jid ?? null, returned: sortKeys(all) } }, null, 2)}\n`);
+    const message =
+      jid === undefined ? err.message : `the master stopped before job ${jid} finished: ${returned} of ${total} minions returned`;
+    if (opts.json)
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: err.code, message, jid: jid ?? null, returned: sortKeys(all) } }, null, 2)}\n`,
+      );
     throw new BrineError('master_lost', message);
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(sortKeys(all), null, 2)}\n`);
@@ -120,13 +129,19 @@ async function runJob(req: Extract<ControlRequest, { cmd: 'ping' | 'apply' }>, o
     } else if (event.type === 'done') {
       progress('');
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      const silent = [...event.missing.map((id) => [id, NO_RESPONSE] as const), ...event.not_connected.map((id) => [id, NOT_CONNECTED] as const)];
+      const silent = [
+        ...event.missing.map((id) => [id, NO_RESPONSE] as const),
+        ...event.not_connected.map((id) => [id, NOT_CONNECTED] as const),
+      ];
       for (const [id, why] of silent) {
         all[id] = why;
         failed = true;
         if (!opts.json) process.stdout.write(`${id}:\n    ${why}\n`);
       }
-      if (!opts.json && silent.length > 0) process.stderr.write(`${silent.length} of ${total} minions did not return (jid ${event.jid}): ${silent.map(([id]) => id).join(', ')}\n`);
+      if (!opts.json && silent.length > 0)
+        process.stderr.write(
+          `${silent.length} of ${total} minions did not return (jid ${event.jid}): ${silent.map(([id]) => id).join(', ')}\n`,
+        );
     }
   }
 }
@@ -145,7 +160,9 @@ export function registerJobCommands(program: Command): void {
     .argument('<target>', 'minion target (glob by default)')
     .option('--timeout <seconds>', 'how long to wait for returns', '30')
     .option('--json', 'print {"<minion>": true, ...}')
-    .action((target: string, opts: TargetOptions, cmd: Command) => runJob({ cmd: 'ping', target, tgt_type: tgtType(opts), timeout: timeoutOf(opts) }, opts, cmd, renderPlain));
+    .action((target: string, opts: TargetOptions, cmd: Command) =>
+      runJob({ cmd: 'ping', target, tgt_type: tgtType(opts), timeout: timeoutOf(opts) }, opts, cmd, renderPlain),
+    );
 
   withTargeting(program.command('apply'))
     .description('apply SLS files, or the highstate, on targeted minions and stream their results')
@@ -155,9 +172,20 @@ export function registerJobCommands(program: Command): void {
     .option('--timeout <seconds>', 'how long to wait for returns', '30')
     .option('--json', 'print {"<minion>": {"<state tag>": {...}}} once all returned')
     .action((target: string, state: string, opts: TargetOptions & { test?: boolean }, cmd: Command) => {
-      const sls = state === 'highstate' ? [] : state.split(',').map((s) => s.trim()).filter(Boolean);
+      const sls =
+        state === 'highstate'
+          ? []
+          : state
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
       if (state !== 'highstate' && sls.length === 0) throw new BrineError('usage', 'name at least one SLS, or highstate');
-      return runJob({ cmd: 'apply', target, tgt_type: tgtType(opts), sls, test: opts.test === true, timeout: timeoutOf(opts) }, opts, cmd, renderApply);
+      return runJob(
+        { cmd: 'apply', target, tgt_type: tgtType(opts), sls, test: opts.test === true, timeout: timeoutOf(opts) },
+        opts,
+        cmd,
+        renderApply,
+      );
     });
 
   withTargeting(program.command('grains'))
@@ -186,7 +214,7 @@ export function registerJobCommands(program: Command): void {
     });
   jobs
     .command('show')
-    .description("a job and the returns it got")
+    .description('a job and the returns it got')
     .argument('<jid>', 'job id')
     .option('--json', 'print JSON')
     .action(async (jid: string, opts: TargetOptions, cmd: Command) => {

@@ -23,7 +23,11 @@ interface KeyDesk {
 
 async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
   if (config.cluster) return masterDesk(config);
-  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([import('../file-keystore.js'), import('../keystore.js'), import('../key-actions.js')]);
+  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([
+    import('../file-keystore.js'),
+    import('../keystore.js'),
+    import('../key-actions.js'),
+  ]);
   const keys = new FileKeyStore(config.pki_dir, { create: false });
   return {
     async list() {
@@ -87,7 +91,10 @@ async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorde
       for await (const _ of control(socket, record ? { cmd: 'audit.key', record } : { cmd: 'jobs.list' }));
     };
     await send().catch((down: Error) => {
-      throw new BrineError('audit_log_unwritable', `${err.message}; and the master, which would record it, cannot be reached: ${down.message}. Run this as the master's user, or with the master running`);
+      throw new BrineError(
+        'audit_log_unwritable',
+        `${err.message}; and the master, which would record it, cannot be reached: ${down.message}. Run this as the master's user, or with the master running`,
+      );
     });
     return { record: (r) => void sent.push(send(r)), close: async () => void (await Promise.all(sent)) };
   }
@@ -119,12 +126,23 @@ export function registerKeysCommand(program: Command): void {
       const listed = await (await keyDesk(configOf(cmd))).list();
       const ids = (state: KeyState) => listed[state].map((k) => k.id);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied') })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied') })}\n`,
+        );
         return;
       }
-      const titles: Record<KeyState, string> = { accepted: 'Accepted Keys:', denied: 'Denied Keys:', pending: 'Unaccepted Keys:', rejected: 'Rejected Keys:' };
+      const titles: Record<KeyState, string> = {
+        accepted: 'Accepted Keys:',
+        denied: 'Denied Keys:',
+        pending: 'Unaccepted Keys:',
+        rejected: 'Rejected Keys:',
+      };
       for (const state of ['accepted', 'denied', 'pending', 'rejected'] as const) {
-        process.stdout.write(`${titles[state]}\n${ids(state).map((id) => `${id}\n`).join('')}`);
+        process.stdout.write(
+          `${titles[state]}\n${ids(state)
+            .map((id) => `${id}\n`)
+            .join('')}`,
+        );
       }
     });
 
@@ -143,13 +161,17 @@ export function registerKeysCommand(program: Command): void {
     .description('reject pending or accepted keys; a connected minion is cut off on its next request')
     .argument('[ids...]', 'minion ids or globs')
     .option('--all', 'reject every pending and accepted key')
-    .action((ids: string[], opts: { all?: boolean }, cmd: Command) => changeKeys(cmd, { verb: 'reject', patterns: ids, all: opts.all === true, includeRejected: false }));
+    .action((ids: string[], opts: { all?: boolean }, cmd: Command) =>
+      changeKeys(cmd, { verb: 'reject', patterns: ids, all: opts.all === true, includeRejected: false }),
+    );
 
   keys
     .command('delete')
     .description('delete every key held for the ids; a connected minion is cut off on its next request')
     .argument('<ids...>', 'minion ids or globs')
-    .action((ids: string[], _opts: object, cmd: Command) => changeKeys(cmd, { verb: 'delete', patterns: ids, all: false, includeRejected: false }));
+    .action((ids: string[], _opts: object, cmd: Command) =>
+      changeKeys(cmd, { verb: 'delete', patterns: ids, all: false, includeRejected: false }),
+    );
 
   keys
     .command('fingerprint')
@@ -162,7 +184,9 @@ export function registerKeysCommand(program: Command): void {
         return;
       }
       const listed = await (await keyDesk(configOf(cmd))).list();
-      const found = Object.entries(listed).flatMap(([state, keys]) => keys.filter((k) => k.id === id).map((k) => `${id} (${state}): ${k.fingerprint}`));
+      const found = Object.entries(listed).flatMap(([state, keys]) =>
+        keys.filter((k) => k.id === id).map((k) => `${id} (${state}): ${k.fingerprint}`),
+      );
       if (found.length === 0) throw new BrineError('key_not_found', `no key for minion '${id}'`);
       process.stdout.write(`${found.join('\n')}\n`);
     });

@@ -17,7 +17,8 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print {"minions": [{"id", "connected", "last_seen", "address", "startup": {...}}]}')
     .action(async (target: string | undefined, opts: TargetOptions, cmd: Command) => {
       const type = tgtType(opts);
-      if (target === undefined && type !== 'glob') throw new BrineError('usage', 'a targeting option (-E, -L, -G, -I, -S, -C, -N) needs a target');
+      if (target === undefined && type !== 'glob')
+        throw new BrineError('usage', 'a targeting option (-E, -L, -G, -I, -S, -C, -N) needs a target');
       const req: ControlRequest = target === undefined ? { cmd: 'status' } : { cmd: 'status', target, tgt_type: type };
       for await (const event of control(socketOf(cmd), req)) {
         if (event.type !== 'status') continue;

@@ -7,7 +7,8 @@ export const TXN_MAX_OPS = 100;
 export const TXN_MAX_BYTES = 1 << 20;
 
 /** Whether one more write of `size` bytes still fits a transaction holding `ops` writes of `bytes` (the first always does). */
-export const fitsTxn = (ops: number, bytes: number, size: number): boolean => ops === 0 || (ops < TXN_MAX_OPS && bytes + size <= TXN_MAX_BYTES);
+export const fitsTxn = (ops: number, bytes: number, size: number): boolean =>
+  ops === 0 || (ops < TXN_MAX_OPS && bytes + size <= TXN_MAX_BYTES);
 
 interface Waiter {
   resolve: () => void;
@@ -62,7 +63,14 @@ export class EtcdBatchWriter {
           return lease ? put.lease(leaseIds.get(lease)!) : put;
         });
         // A transaction needs a condition: the first key's version is never below zero.
-        await etcdCall(`writing ${batch.length} keys`, this.ns.if(batch[0]![0], 'Version', '>', -1).then(...ops).commit(), { change: true });
+        await etcdCall(
+          `writing ${batch.length} keys`,
+          this.ns
+            .if(batch[0]![0], 'Version', '>', -1)
+            .then(...ops)
+            .commit(),
+          { change: true },
+        );
         for (const [, p] of batch) p.waiters.forEach((w) => w.resolve());
       } catch (err) {
         for (const [, p] of batch) p.waiters.forEach((w) => w.reject(err as Error));

@@ -70,10 +70,15 @@ export class EtcdGrainStore implements GrainStore {
     this.view.set(id, json);
     this.parsed.set(id, grains);
     if (Buffer.byteLength(json) > MAX_GRAINS_BYTES) {
-      this.log.warn({ minion: id, bytes: Buffer.byteLength(json), max: MAX_GRAINS_BYTES }, 'grains too large to share through etcd; only this master targets by them');
+      this.log.warn(
+        { minion: id, bytes: Buffer.byteLength(json), max: MAX_GRAINS_BYTES },
+        'grains too large to share through etcd; only this master targets by them',
+      );
       return;
     }
-    const write = this.spool.put(`${GRAINS}${id}`, json).catch((err: unknown) => this.log.error({ minion: id, err: (err as Error).message }, 'could not share grains through etcd'));
+    const write = this.spool
+      .put(`${GRAINS}${id}`, json)
+      .catch((err: unknown) => this.log.error({ minion: id, err: (err as Error).message }, 'could not share grains through etcd'));
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
   }

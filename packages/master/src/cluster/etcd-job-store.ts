@@ -27,7 +27,10 @@ function parseKey(key: string): { jid: string; minion?: string } | undefined {
 function bounded(ret: MinionReturn): MinionReturn {
   const bytes = Buffer.byteLength(JSON.stringify(ret));
   if (bytes <= MAX_VALUE_BYTES) return ret;
-  return { ...ret, ret: `the return was ${bytes} bytes, more than the cluster's job cache keeps (${MAX_VALUE_BYTES}); run the job on this minion alone with less output to see it` };
+  return {
+    ...ret,
+    ret: `the return was ${bytes} bytes, more than the cluster's job cache keeps (${MAX_VALUE_BYTES}); run the job on this minion alone with less output to see it`,
+  };
 }
 
 /**
@@ -56,7 +59,12 @@ export class EtcdJobStore implements JobStore {
   ) {}
 
   async start(): Promise<void> {
-    this.follower = await PrefixFollower.start(this.ns, JOBS, { put: (key, value, kv, loaded) => this.arrived(key, value, kv, loaded), delete: () => undefined }, this.log);
+    this.follower = await PrefixFollower.start(
+      this.ns,
+      JOBS,
+      { put: (key, value, kv, loaded) => this.arrived(key, value, kv, loaded), delete: () => undefined },
+      this.log,
+    );
     this.loading = undefined;
   }
 
@@ -80,7 +88,10 @@ export class EtcdJobStore implements JobStore {
     const key = jobKey(job.jid);
     const value = JSON.stringify(record);
     if (job.origin !== 'master') await this.spool.put(key, value, { ifAbsent: true });
-    else if (!(await etcdCall(`publishing job ${job.jid}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit())).succeeded) {
+    else if (
+      !(await etcdCall(`publishing job ${job.jid}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit()))
+        .succeeded
+    ) {
       throw keyExists(key);
     }
     this.local.createNow(record);
@@ -128,7 +139,9 @@ export class EtcdJobStore implements JobStore {
         .delete()
         .prefix(`${JOBS}${job.jid}/`)
         .exec()
-        .catch((err: unknown) => this.log.debug({ jid: job.jid, err: (err as Error).message }, 'could not remove an old job from etcd; the next prune does'));
+        .catch((err: unknown) =>
+          this.log.debug({ jid: job.jid, err: (err as Error).message }, 'could not remove an old job from etcd; the next prune does'),
+        );
     }
     return this.local.prune(now);
   }
@@ -176,7 +189,8 @@ export class EtcdJobStore implements JobStore {
       this.loading = undefined;
       if (this.echoes.delete(`${jid}/${ret.minion}/${ret.time}`)) return;
     } else {
-      if (this.loading?.jid !== jid) this.loading = { jid, have: new Map(this.local.returns(jid).map((r) => [r.minion, JSON.stringify(r)])) };
+      if (this.loading?.jid !== jid)
+        this.loading = { jid, have: new Map(this.local.returns(jid).map((r) => [r.minion, JSON.stringify(r)])) };
       if (this.loading.have.get(ret.minion) === JSON.stringify(ret)) return;
     }
     void this.local.addReturn(jid, ret).then(

@@ -87,7 +87,11 @@ export class EtcdKeyStore implements KeyStore {
   }
 
   private watch(): void {
-    const w = this.ns.watch().prefix(KEYS).startRevision(String(this.revision + 1)).watcher();
+    const w = this.ns
+      .watch()
+      .prefix(KEYS)
+      .startRevision(String(this.revision + 1))
+      .watcher();
     w.on('data', (res) => this.apply(res));
     // Resume after what the view holds: the library would resume after the last response header's
     // revision, which runs ahead of the events a catching-up watch has sent so far.
@@ -106,7 +110,12 @@ export class EtcdKeyStore implements KeyStore {
   }
 
   private reload(): Promise<void> {
-    return retryEtcd('the minion keys', () => this.load(), () => this.closed, this.opts.log);
+    return retryEtcd(
+      'the minion keys',
+      () => this.load(),
+      () => this.closed,
+      this.opts.log,
+    );
   }
 
   private apply(res: IWatchResponse): void {
@@ -119,7 +128,8 @@ export class EtcdKeyStore implements KeyStore {
       const states = this.view[entry.state];
       const was = states.get(entry.id);
       if (entry.key) {
-        if (entry.key.length === 0) this.opts.log.warn({ minion: entry.id, state: entry.state }, 'unreadable key value in etcd; it matches no key');
+        if (entry.key.length === 0)
+          this.opts.log.warn({ minion: entry.id, state: entry.state }, 'unreadable key value in etcd; it matches no key');
         states.set(entry.id, { key: entry.key, revision });
       } else {
         states.delete(entry.id);
@@ -150,7 +160,12 @@ export class EtcdKeyStore implements KeyStore {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new ClusterError('etcd_lagging', `the change is in etcd (revision ${revision}), but this master's watch has not brought it back within ${CATCH_UP_MS / 1000} s; other masters may see it before this one`));
+        reject(
+          new ClusterError(
+            'etcd_lagging',
+            `the change is in etcd (revision ${revision}), but this master's watch has not brought it back within ${CATCH_UP_MS / 1000} s; other masters may see it before this one`,
+          ),
+        );
       }, CATCH_UP_MS);
       this.waiters.add(waiter);
     });
@@ -203,7 +218,8 @@ export class EtcdKeyStore implements KeyStore {
     const { status, record, reason } = classifyKey(this, id, key, autoAccept, limit);
     if (!record) return { status, recorded: false, ...(reason && { reason }) };
     // Another master recorded something for this id meanwhile: the minion's next attempt sees it.
-    if (!(await this.commit(`recording the key of ${id}`, id, [this.ns.put(keyPath(record, id)).value(storedKey(key, this.opts.master))]))) throw changedMeanwhile(id);
+    if (!(await this.commit(`recording the key of ${id}`, id, [this.ns.put(keyPath(record, id)).value(storedKey(key, this.opts.master))])))
+      throw changedMeanwhile(id);
     return { status, recorded: true };
   }
 
@@ -219,7 +235,14 @@ export class EtcdKeyStore implements KeyStore {
   async delete(id: string): Promise<KeyState[]> {
     this.checkId(id);
     const present = KEY_STATES.filter((state) => this.view[state].has(id));
-    if (!(await this.commit(`deleting ${id}`, id, present.map((state) => this.ns.delete().key(keyPath(state, id)))))) throw changedMeanwhile(id);
+    if (
+      !(await this.commit(
+        `deleting ${id}`,
+        id,
+        present.map((state) => this.ns.delete().key(keyPath(state, id))),
+      ))
+    )
+      throw changedMeanwhile(id);
     return present;
   }
 
@@ -234,4 +257,8 @@ export class EtcdKeyStore implements KeyStore {
 
 const sameKey = (a: Entry | undefined, b: Entry): boolean => a !== undefined && equalBytes(a.key, b.key);
 
-const changedMeanwhile = (id: string) => new ClusterError('key_changed_meanwhile', `the keys of ${id} changed on another master meanwhile; nothing was done: look again (master keys list) and retry`);
+const changedMeanwhile = (id: string) =>
+  new ClusterError(
+    'key_changed_meanwhile',
+    `the keys of ${id} changed on another master meanwhile; nothing was done: look again (master keys list) and retry`,
+  );

@@ -55,7 +55,8 @@ function explain(err: NodeJS.ErrnoException, tls: NonNullable<ClusterConfig['tls
   if (SERVER_CERT_UNTRUSTED.test(code)) {
     return `this master does not trust the certificate of etcd ${at} (${err.message}): cluster.tls.ca ${tls.ca} must be the CA that signed the members' certificates`;
   }
-  if (code.startsWith('ERR_SSL_')) return `the TLS handshake with etcd ${at} failed (${reason}): do the members serve TLS on these client URLs (--cert-file, --key-file)?`;
+  if (code.startsWith('ERR_SSL_'))
+    return `the TLS handshake with etcd ${at} failed (${reason}): do the members serve TLS on these client URLs (--cert-file, --key-file)?`;
   return undefined;
 }
 

@@ -68,7 +68,10 @@ export async function etcdCall<T>(what: string, call: Promise<T>, opts: { change
     return await call;
   } catch (err) {
     const outcome = opts.change ? '; it may still take effect if the etcd leader received it: check once etcd answers' : '';
-    throw new ClusterError('etcd_unavailable', `${what}: etcd did not answer (${(err as Error).message})${outcome}; check that a quorum of its members is up and reachable`);
+    throw new ClusterError(
+      'etcd_unavailable',
+      `${what}: etcd did not answer (${(err as Error).message})${outcome}; check that a quorum of its members is up and reachable`,
+    );
   }
 }
 

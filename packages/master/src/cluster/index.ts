@@ -44,7 +44,12 @@ export interface ClusterMembership {
  * master key, loads the minion keys and grains from etcd. Loaded only in cluster
  * mode, so a single master never loads the etcd client.
  */
-export async function joinCluster(config: ClusterConfig, dirs: { pkiDir: string; cachedir: string }, audit: Pick<AuditLog, 'write'>, log: Logger): Promise<ClusterMembership> {
+export async function joinCluster(
+  config: ClusterConfig,
+  dirs: { pkiDir: string; cachedir: string },
+  audit: Pick<AuditLog, 'write'>,
+  log: Logger,
+): Promise<ClusterMembership> {
   const etcd = connectEtcd(config);
   const closers: (() => void | Promise<void>)[] = [];
   const leave = async () => {
@@ -62,7 +67,10 @@ export async function joinCluster(config: ClusterConfig, dirs: { pkiDir: string;
     closers.push(() => grains.close());
     const lease = new MasterLease(etcd.ns, log);
     closers.push(() => lease.close());
-    log.info({ cluster: config.name, etcd: config.etcd, prefix: config.prefix }, 'joined the cluster: minion keys, grains, jobs and presence are in etcd');
+    log.info(
+      { cluster: config.name, etcd: config.etcd, prefix: config.prefix },
+      'joined the cluster: minion keys, grains, jobs and presence are in etcd',
+    );
     const share = async (deps: ShareDeps): Promise<SharedState> => {
       const jobs = new EtcdJobStore(etcd.ns, deps.local, spool, config.name, log);
       await jobs.start();
@@ -70,7 +78,17 @@ export async function joinCluster(config: ClusterConfig, dirs: { pkiDir: string;
       const presence = new ClusterPresence(etcd.ns, spool, lease, config.name, deps.live, log);
       await presence.start();
       closers.push(() => presence.close());
-      const pillar = new PillarCheck({ ns: etcd.ns, lease, master: config.name, everyMs: config.pillar_check * 1000, sign: (m) => identity.sign.sign(m), compile: deps.compile, accepted: deps.accepted, audit, log });
+      const pillar = new PillarCheck({
+        ns: etcd.ns,
+        lease,
+        master: config.name,
+        everyMs: config.pillar_check * 1000,
+        sign: (m) => identity.sign.sign(m),
+        compile: deps.compile,
+        accepted: deps.accepted,
+        audit,
+        log,
+      });
       await pillar.start();
       closers.push(() => pillar.close());
       return { jobs, presence, pillar };

@@ -28,16 +28,21 @@ export interface StoredKey {
   at: string;
 }
 
-export const storedKey = (key: Uint8Array, master: string): string => JSON.stringify({ key: Buffer.from(key).toString('base64'), master, at: new Date().toISOString() } satisfies StoredKey);
+export const storedKey = (key: Uint8Array, master: string): string =>
+  JSON.stringify({ key: Buffer.from(key).toString('base64'), master, at: new Date().toISOString() } satisfies StoredKey);
 
 /**
  * The state, id and key of an etcd entry below keys/ (no key: deleted), or undefined
  * for anything else (the marker, a stranger's entry). An unreadable value is an
  * empty key: the entry still counts (a rejection stays one), and matches no key.
  */
-export function parseKeyEntry(path: string, value: Buffer | undefined): { state: KeyState; id: string; key: Uint8Array | undefined } | undefined {
+export function parseKeyEntry(
+  path: string,
+  value: Buffer | undefined,
+): { state: KeyState; id: string; key: Uint8Array | undefined } | undefined {
   const [top, state, id, ...rest] = path.split('/');
-  if (`${top}/` !== KEYS || !KEY_STATES.includes(state as KeyState) || id === undefined || rest.length > 0 || minionIdProblem(id)) return undefined;
+  if (`${top}/` !== KEYS || !KEY_STATES.includes(state as KeyState) || id === undefined || rest.length > 0 || minionIdProblem(id))
+    return undefined;
   if (value === undefined) return { state: state as KeyState, id, key: undefined };
   try {
     const key = Buffer.from((JSON.parse(value.toString('utf8')) as StoredKey).key, 'base64');

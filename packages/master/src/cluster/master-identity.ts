@@ -14,7 +14,8 @@ interface Published {
   at: string;
 }
 
-const HOW_TO_PROVISION = "copy master.sign.key, master.box.key and master.pub from a master of the cluster into this pki_dir over a secure channel (docs/HA.md, 'Masters and etcd')";
+const HOW_TO_PROVISION =
+  "copy master.sign.key, master.box.key and master.pub from a master of the cluster into this pki_dir over a secure channel (docs/HA.md, 'Masters and etcd')";
 
 /**
  * Loads this master's key pair and checks that it is the cluster's: the first master
@@ -22,21 +23,40 @@ const HOW_TO_PROVISION = "copy master.sign.key, master.box.key and master.pub fr
  * minions pin one master_finger for the whole cluster. A master without keys in a
  * cluster that has them does not make new ones: they could only be refused.
  */
-export async function clusterMasterIdentity(ns: Namespace, pkiDir: string, name: string): Promise<{ identity: MasterIdentity; created: boolean }> {
+export async function clusterMasterIdentity(
+  ns: Namespace,
+  pkiDir: string,
+  name: string,
+): Promise<{ identity: MasterIdentity; created: boolean }> {
   const read = async () => {
     const raw = await etcdCall("reading the cluster's master key", ns.get(MASTER_IDENTITY).string());
     return raw === null ? undefined : (JSON.parse(raw) as Published);
   };
   let published = await read();
   if (published && !existsSync(masterKeyPaths(pkiDir).pub)) {
-    throw new ClusterError('master_key_missing', `this master has no key pair in ${pkiDir}, and the cluster's is ${published.fingerprint}: ${HOW_TO_PROVISION}`);
+    throw new ClusterError(
+      'master_key_missing',
+      `this master has no key pair in ${pkiDir}, and the cluster's is ${published.fingerprint}: ${HOW_TO_PROVISION}`,
+    );
   }
   const loaded = loadOrCreateMasterIdentity(pkiDir);
   const mine = loaded.identity;
   if (!published) {
-    const claim: Published = { identity: Buffer.from(mine.identity).toString('base64'), fingerprint: mine.fingerprint, master: name, at: new Date().toISOString() };
+    const claim: Published = {
+      identity: Buffer.from(mine.identity).toString('base64'),
+      fingerprint: mine.fingerprint,
+      master: name,
+      at: new Date().toISOString(),
+    };
     // Only if still absent: two first masters starting at once must not both win.
-    const res = await etcdCall("publishing the cluster's master key", ns.if(MASTER_IDENTITY, 'Create', '==', 0).then(ns.put(MASTER_IDENTITY).value(JSON.stringify(claim))).commit(), { change: true });
+    const res = await etcdCall(
+      "publishing the cluster's master key",
+      ns
+        .if(MASTER_IDENTITY, 'Create', '==', 0)
+        .then(ns.put(MASTER_IDENTITY).value(JSON.stringify(claim)))
+        .commit(),
+      { change: true },
+    );
     published = res.succeeded ? claim : await read();
   }
   if (!published || fingerprint(Buffer.from(published.identity, 'base64')) !== mine.fingerprint) {

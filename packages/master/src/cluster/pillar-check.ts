@@ -115,7 +115,9 @@ export class PillarCheck {
     for (const id of accepted) {
       if (slice.over()) await slice.pause();
       const { raw, errors } = this.d.compile(id);
-      const hash = createHmac('sha256', this.key).update(canonical({ pillar: raw, errors })).digest('hex');
+      const hash = createHmac('sha256', this.key)
+        .update(canonical({ pillar: raw, errors }))
+        .digest('hex');
       this.remember(id, this.d.master, hash);
       if (this.mine.get(id) === hash) continue;
       this.mine.set(id, hash);
@@ -130,7 +132,16 @@ export class PillarCheck {
     const gone = [...this.mine.keys()].filter((id) => !still.has(id));
     for (const id of gone) {
       this.mine.delete(id);
-      puts.push(this.d.ns.delete().key(`${PILLAR_HASHES}${id}/${this.d.master}`).exec().then(() => undefined, () => undefined));
+      puts.push(
+        this.d.ns
+          .delete()
+          .key(`${PILLAR_HASHES}${id}/${this.d.master}`)
+          .exec()
+          .then(
+            () => undefined,
+            () => undefined,
+          ),
+      );
     }
     await Promise.all(puts);
     this.auditChanges();
@@ -161,15 +172,30 @@ export class PillarCheck {
   private auditChanges(): void {
     for (const id of new Set([...this.hashes.keys(), ...this.reported.keys()])) {
       const diverged = this.hashes.get(id)?.has(this.d.master) ? this.divergence(id) : undefined;
-      const picture = diverged && Object.entries(diverged.masters).map(([m, h]) => `${m}=${h}`).join(', ');
+      const picture =
+        diverged &&
+        Object.entries(diverged.masters)
+          .map(([m, h]) => `${m}=${h}`)
+          .join(', ');
       if (picture === this.reported.get(id)) continue;
       if (picture) {
         this.reported.set(id, picture);
-        this.d.audit.write({ event: 'pillar_diverged', minion: id, reason: `the masters compile different pillars for this minion (keyed hashes: ${picture}); deploy the same pillar_roots on every master` });
-        this.d.log.warn({ minion: id, hashes: diverged.masters }, 'masters compile different pillars for a minion: deploy the same pillar_roots on every master');
+        this.d.audit.write({
+          event: 'pillar_diverged',
+          minion: id,
+          reason: `the masters compile different pillars for this minion (keyed hashes: ${picture}); deploy the same pillar_roots on every master`,
+        });
+        this.d.log.warn(
+          { minion: id, hashes: diverged.masters },
+          'masters compile different pillars for a minion: deploy the same pillar_roots on every master',
+        );
       } else {
         this.reported.delete(id);
-        this.d.audit.write({ event: 'pillar_converged', minion: id, reason: 'every live master compiles the same pillar for this minion again' });
+        this.d.audit.write({
+          event: 'pillar_converged',
+          minion: id,
+          reason: 'every live master compiles the same pillar for this minion again',
+        });
       }
     }
   }

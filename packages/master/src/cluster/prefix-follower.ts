@@ -67,7 +67,11 @@ export class PrefixFollower {
   }
 
   private watch(): void {
-    const w = this.ns.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).watcher();
+    const w = this.ns
+      .watch()
+      .prefix(this.prefix)
+      .startRevision(String(this.revision + 1))
+      .watcher();
     w.on('data', (res) => {
       for (const ev of res.events) {
         this.revision = Math.max(this.revision, Number(ev.kv.mod_revision));
@@ -88,6 +92,11 @@ export class PrefixFollower {
   }
 
   private reload(): Promise<void> {
-    return retryEtcd(this.prefix, () => this.load(), () => this.closed, this.log);
+    return retryEtcd(
+      this.prefix,
+      () => this.load(),
+      () => this.closed,
+      this.log,
+    );
   }
 }

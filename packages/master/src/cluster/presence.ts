@@ -104,7 +104,9 @@ export class ClusterPresence {
     this.seenWritten.set(id, at);
     const seen: Seen = { master: this.master, address: address ?? null, at: new Date(at).toISOString() };
     this.sightings.set(id, seen);
-    this.spool.put(`${SEEN}${id}`, JSON.stringify(seen)).catch((err: unknown) => this.log.warn({ minion: id, err: (err as Error).message }, 'could not record a sighting in etcd'));
+    this.spool
+      .put(`${SEEN}${id}`, JSON.stringify(seen))
+      .catch((err: unknown) => this.log.warn({ minion: id, err: (err as Error).message }, 'could not record a sighting in etcd'));
   }
 
   private reconcile(): void {
@@ -118,11 +120,14 @@ export class ClusterPresence {
         .if(key, 'Value', '==', value)
         .then(this.ns.delete().key(key))
         .commit()
-        .catch((err: unknown) => this.log.debug({ minion: id, err: (err as Error).message }, 'could not remove a session entry from etcd; it goes with the lease'));
+        .catch((err: unknown) =>
+          this.log.debug({ minion: id, err: (err as Error).message }, 'could not remove a session entry from etcd; it goes with the lease'),
+        );
     }
     for (const [id, { address, lastSeen }] of live) {
       const h = this.holders.get(id);
-      if (!this.published.has(id) && (h === undefined || h.master === this.master)) this.claim(id, { master: this.master, address: address ?? null, since: new Date().toISOString() });
+      if (!this.published.has(id) && (h === undefined || h.master === this.master))
+        this.claim(id, { master: this.master, address: address ?? null, since: new Date().toISOString() });
       if (lastSeen - (this.seenWritten.get(id) ?? 0) >= SEEN_REFRESH_MS) this.sighted(id, address, lastSeen);
     }
   }

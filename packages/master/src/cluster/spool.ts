@@ -56,7 +56,9 @@ export class EtcdSpool {
     this.dir = join(cachedir, 'spool');
     ensurePrivateDir(this.dir);
     // What a previous run could not write goes first, in its order.
-    for (const name of readdirSync(this.dir).filter((f) => SPOOL_FILE.test(f)).sort()) {
+    for (const name of readdirSync(this.dir)
+      .filter((f) => SPOOL_FILE.test(f))
+      .sort()) {
       const file = join(this.dir, name);
       const { key, value } = JSON.parse(readFileSync(file, 'utf8')) as Spooled;
       this.queue.push({ file, key, value });
@@ -78,10 +80,14 @@ export class EtcdSpool {
    */
   put(key: string, value: string, opts: { ifAbsent?: boolean } = {}): Promise<void> {
     const before = this.lastOfKey.get(key);
-    const write = (before !== undefined ? before.catch(() => undefined) : Promise.resolve()).then(() => this.write(key, value, opts.ifAbsent === true));
-    const settled = write.catch(() => undefined).then(() => {
-      if (this.lastOfKey.get(key) === settled) this.lastOfKey.delete(key);
-    });
+    const write = (before !== undefined ? before.catch(() => undefined) : Promise.resolve()).then(() =>
+      this.write(key, value, opts.ifAbsent === true),
+    );
+    const settled = write
+      .catch(() => undefined)
+      .then(() => {
+        if (this.lastOfKey.get(key) === settled) this.lastOfKey.delete(key);
+      });
     this.lastOfKey.set(key, settled);
     return write;
   }
@@ -95,7 +101,13 @@ export class EtcdSpool {
       let taken: boolean | undefined;
       try {
         if (!ifAbsent) await this.batch.put(key, value);
-        taken = !ifAbsent || (await etcdCall(`writing ${key}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit(), { change: true })).succeeded;
+        taken =
+          !ifAbsent ||
+          (
+            await etcdCall(`writing ${key}`, this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(value)).commit(), {
+              change: true,
+            })
+          ).succeeded;
       } catch (err) {
         this.log.warn({ key, err: (err as Error).message }, 'etcd did not take a write; spooled on disk and retried until it does');
       }
@@ -160,9 +172,17 @@ export class EtcdSpool {
       try {
         const puts = batch.map((e) => this.ns.put(e.key).value(e.value));
         // One transaction, all or nothing; its condition holds for every key (a version is never below zero).
-        await etcdCall(`writing ${batch.length} spooled keys`, this.ns.if(batch[0]!.key, 'Version', '>', -1).then(...puts).commit(), { change: true });
+        await etcdCall(
+          `writing ${batch.length} spooled keys`,
+          this.ns
+            .if(batch[0]!.key, 'Version', '>', -1)
+            .then(...puts)
+            .commit(),
+          { change: true },
+        );
       } catch (err) {
-        if (failures++ === 0) this.log.debug({ err: (err as Error).message, waiting: this.queue.length }, 'spooled writes still waiting for etcd');
+        if (failures++ === 0)
+          this.log.debug({ err: (err as Error).message, waiting: this.queue.length }, 'spooled writes still waiting for etcd');
         await sleep(backoff.next());
         continue;
       }

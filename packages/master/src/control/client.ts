@@ -11,6 +11,9 @@ const FINAL: ReadonlySet<ControlEvent['type']> = new Set(['done', 'grains', 'job
  */
 export function control(to: string | { path: string; group: string }, req: ControlRequest): AsyncGenerator<ControlEvent> {
   const { path, group } = typeof to === 'string' ? { path: to, group: '' } : to;
-  const allowed = group === '' ? "only the master's user may control it" : `only the master's user and members of group ${group} (sock_group) may control it`;
+  const allowed =
+    group === ''
+      ? "only the master's user may control it"
+      : `only the master's user and members of group ${group} (sock_group) may control it`;
   return localRequest<ControlEvent>({ path, daemon: 'master', allowed }, req, FINAL);
 }

@@ -1,6 +1,15 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BadRequest, BrineError, listenLocal, operatorProblem, parseRequestObject, serveRequest, type Logger, type Operator } from '@brine/common';
+import {
+  BadRequest,
+  BrineError,
+  listenLocal,
+  operatorProblem,
+  parseRequestObject,
+  serveRequest,
+  type Logger,
+  type Operator,
+} from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
 import { assertSlsName, isMatchType } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
@@ -28,7 +37,8 @@ function parseRequest(line: string): WireRequest {
     need(typeof r['target'] === 'string' && r['target'] !== '', "'target' must be a non-empty string");
     need(isMatchType(r['tgt_type']), "'tgt_type' must be a match type");
   };
-  const timed = () => need(typeof r['timeout'] === 'number' && r['timeout'] > 0 && r['timeout'] <= 86_400, "'timeout' must be 1..86400 seconds");
+  const timed = () =>
+    need(typeof r['timeout'] === 'number' && r['timeout'] > 0 && r['timeout'] <= 86_400, "'timeout' must be 1..86400 seconds");
   switch (r['cmd']) {
     case 'ping':
       targeted();
@@ -58,18 +68,33 @@ function parseRequest(line: string): WireRequest {
       const a = r['action'] as Record<string, unknown> | undefined;
       need(typeof a === 'object' && a !== null, "'action' must be an object");
       need(['accept', 'reject', 'delete'].includes(a!['verb'] as string), "'action.verb' must be accept, reject or delete");
-      need(Array.isArray(a!['patterns']) && (a!['patterns'] as unknown[]).every((p) => typeof p === 'string' && p !== '' && p.length <= 255), "'action.patterns' must be a list of ids or globs");
-      need(typeof a!['all'] === 'boolean' && typeof a!['includeRejected'] === 'boolean', "'action.all' and 'action.includeRejected' must be true or false");
+      need(
+        Array.isArray(a!['patterns']) && (a!['patterns'] as unknown[]).every((p) => typeof p === 'string' && p !== '' && p.length <= 255),
+        "'action.patterns' must be a list of ids or globs",
+      );
+      need(
+        typeof a!['all'] === 'boolean' && typeof a!['includeRejected'] === 'boolean',
+        "'action.all' and 'action.includeRejected' must be true or false",
+      );
       break;
     }
     case 'audit.key': {
       const rec = r['record'] as Record<string, unknown> | undefined;
       need(typeof rec === 'object' && rec !== null, "'record' must be an object");
       need(KEY_EVENTS.has(rec!['event'] as string), "'record.event' must be key_accepted, key_rejected or key_deleted");
-      need(typeof rec!['minion'] === 'string' && minionIdProblem(rec!['minion'] as string) === undefined, "'record.minion' must be a minion id");
-      need(rec!['fingerprint'] === undefined || (typeof rec!['fingerprint'] === 'string' && (rec!['fingerprint'] as string).length <= 64), "'record.fingerprint' must be a fingerprint");
+      need(
+        typeof rec!['minion'] === 'string' && minionIdProblem(rec!['minion'] as string) === undefined,
+        "'record.minion' must be a minion id",
+      );
+      need(
+        rec!['fingerprint'] === undefined || (typeof rec!['fingerprint'] === 'string' && (rec!['fingerprint'] as string).length <= 64),
+        "'record.fingerprint' must be a fingerprint",
+      );
       need(typeof rec!['reason'] === 'string' && (rec!['reason'] as string).length <= 200, "'record.reason' must be a short string");
-      need(Object.keys(rec!).every((k) => ['event', 'minion', 'fingerprint', 'reason'].includes(k)), "'record' has unknown fields");
+      need(
+        Object.keys(rec!).every((k) => ['event', 'minion', 'fingerprint', 'reason'].includes(k)),
+        "'record' has unknown fields",
+      );
       break;
     }
     default:
@@ -123,9 +148,21 @@ export class ControlServer {
   private run(req: WireRequest, send: (e: ControlEvent) => void, socket: Socket): void | Promise<void> {
     switch (req.cmd) {
       case 'ping':
-        return this.job({ fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
+        return this.job(
+          { fun: 'test.ping', args: {}, target: req.target, tgt_type: req.tgt_type },
+          req.operator,
+          req.timeout,
+          send,
+          socket,
+        );
       case 'apply':
-        return this.job({ fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type }, req.operator, req.timeout, send, socket);
+        return this.job(
+          { fun: 'state.apply', args: { mods: req.sls, test: req.test }, target: req.target, tgt_type: req.tgt_type },
+          req.operator,
+          req.timeout,
+          send,
+          socket,
+        );
       case 'grains': {
         const ids = this.registry.match(req.target, req.tgt_type);
         send({ type: 'grains', grains: Object.fromEntries(ids.map((id) => [id, this.registry.grains(id) ?? null])) });
@@ -138,7 +175,8 @@ export class ControlServer {
         return;
       case 'status': {
         const ids = req.target === undefined ? this.registry.accepted() : this.registry.match(req.target, req.tgt_type!);
-        if (req.target !== undefined && ids.length === 0) throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}`);
+        if (req.target !== undefined && ids.length === 0)
+          throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}`);
         send({ type: 'status', minions: this.status.report(ids) });
         socket.end();
         return;
@@ -150,7 +188,9 @@ export class ControlServer {
         return;
       case 'keys.list': {
         const listed = this.keys.list();
-        const keys = Object.fromEntries(KEY_STATES.map((state) => [state, listed[state].map((id) => ({ id, fingerprint: fingerprintOf(this.keys, state, id) ?? '' }))]));
+        const keys = Object.fromEntries(
+          KEY_STATES.map((state) => [state, listed[state].map((id) => ({ id, fingerprint: fingerprintOf(this.keys, state, id) ?? '' }))]),
+        );
         const stale = this.keys.staleness();
         send({ type: 'keys', keys: keys as Extract<ControlEvent, { type: 'keys' }>['keys'], ...(stale && { stale }) });
         socket.end();
@@ -169,13 +209,20 @@ export class ControlServer {
 
   /** Applies a key action to the key store, streaming each change; a failure part way comes after the changes made. */
   private async changeKeys(action: KeyAction, operator: Operator, send: (e: ControlEvent) => void, socket: Socket): Promise<void> {
-    for await (const change of applyKeyAction(this.keys, action, (r) => this.audit.write({ ...r, ...operator, via: 'control_socket' }))) send({ type: 'key_changed', change });
+    for await (const change of applyKeyAction(this.keys, action, (r) => this.audit.write({ ...r, ...operator, via: 'control_socket' })))
+      send({ type: 'key_changed', change });
     send({ type: 'keys_changed' });
     socket.end();
   }
 
   /** Publishes a job and streams returns until every reachable minion answered or the timeout passed. */
-  private async job(publish: Parameters<Dispatcher['publish']>[0], operator: Operator, timeoutSec: number, send: (e: ControlEvent) => void, socket: Socket): Promise<void> {
+  private async job(
+    publish: Parameters<Dispatcher['publish']>[0],
+    operator: Operator,
+    timeoutSec: number,
+    send: (e: ControlEvent) => void,
+    socket: Socket,
+  ): Promise<void> {
     const waiting = new Set<string>();
     let timer: NodeJS.Timeout | undefined;
     const listener = (ret: MinionReturn) => {

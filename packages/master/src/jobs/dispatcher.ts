@@ -60,15 +60,27 @@ export class Dispatcher {
   async publish(req: PublishRequest, operator: Operator, listener?: Listener): Promise<Published> {
     const minions = this.registry.match(req.target, req.tgt_type);
     if (minions.length === 0) {
-      throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`);
+      throw new BrineError(
+        'no_minions',
+        `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}; no job was sent`,
+      );
     }
     const job = await this.record(req, minions, 'master');
     const { jid } = job;
     if (listener) this.watch(jid, listener);
     const notConnected = minions.filter((id) => !this.registry.daemonSession(id) && !this.heldElsewhere(id));
     this.deliver(job);
-    this.audit.write({ event: 'job_published', ...operator, op: req.fun, path: `${req.tgt_type}:${req.target}`, reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected` });
-    this.log.info({ jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length }, 'job published');
+    this.audit.write({
+      event: 'job_published',
+      ...operator,
+      op: req.fun,
+      path: `${req.tgt_type}:${req.target}`,
+      reason: `jid ${jid}, ${minions.length} minions, ${notConnected.length} not connected`,
+    });
+    this.log.info(
+      { jid, fun: req.fun, target: req.target, tgt_type: req.tgt_type, minions: minions.length, not_connected: notConnected.length },
+      'job published',
+    );
     return { jid, minions, notConnected };
   }
 
@@ -79,7 +91,13 @@ export class Dispatcher {
     for (const id of job.minions) {
       const session = this.registry.daemonSession(id);
       if (!session) continue;
-      void this.outbox.toSession(session, { t: 'job', jid: job.jid, fun: job.fun, args: job.args, ...(contextFor && { context: contextFor(session) }) });
+      void this.outbox.toSession(session, {
+        t: 'job',
+        jid: job.jid,
+        fun: job.fun,
+        args: job.args,
+        ...(contextFor && { context: contextFor(session) }),
+      });
       sent++;
     }
     return sent;
@@ -88,7 +106,16 @@ export class Dispatcher {
   /** Creates a job in the job store for these minions; resolves to it once it is kept. */
   async record(req: PublishRequest, minions: string[], origin: JobOrigin): Promise<JobRecord> {
     for (let attempt = 1; ; attempt++) {
-      const job: JobRecord = { jid: newJid(), origin, fun: req.fun, args: req.args, target: req.target, tgt_type: req.tgt_type, minions, start_time: new Date().toISOString() };
+      const job: JobRecord = {
+        jid: newJid(),
+        origin,
+        fun: req.fun,
+        args: req.args,
+        target: req.target,
+        tgt_type: req.tgt_type,
+        minions,
+        start_time: new Date().toISOString(),
+      };
       try {
         await this.cache.create(job);
         return job;
@@ -117,7 +144,12 @@ export class Dispatcher {
    * which the job store still knows. False if refused; true once the return is kept.
    */
   onReturn(session: Session, jid: string, success: boolean, ret: Json): Promise<boolean> {
-    const record: MinionReturn = { minion: session.minionId, success, ret: this.scrub(session.minionId, ret), time: new Date().toISOString() };
+    const record: MinionReturn = {
+      minion: session.minionId,
+      success,
+      ret: this.scrub(session.minionId, ret),
+      time: new Date().toISOString(),
+    };
     return this.cache.addReturn(jid, record);
   }
 

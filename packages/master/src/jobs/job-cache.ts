@@ -85,7 +85,9 @@ export class JobCache implements JobStore {
       if (pending.get(ret.minion) === ret) pending.delete(ret.minion);
       if (pending.size === 0 && this.unwritten.get(jid) === pending) this.unwritten.delete(jid);
     });
-    const settled = write.catch((err: unknown) => this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'));
+    const settled = write.catch((err: unknown) =>
+      this.log.error({ jid, minion: ret.minion, err: (err as Error).message }, 'could not save a return in the job cache'),
+    );
     this.writes.add(settled);
     for (const listener of this.listeners) listener(jid, ret);
     return write.then(() => true);
@@ -101,16 +103,18 @@ export class JobCache implements JobStore {
     const file = this.returnsFile(jid);
     const byMinion = new Map<string, MinionReturn>();
     if (existsSync(file)) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (line === '') return;
-        try {
-          const ret = JSON.parse(line) as MinionReturn;
-          byMinion.set(ret.minion, ret);
-        } catch {
-          // Only an append cut short by a crash leaves such a line; the lines after it are whole.
-          this.log.warn({ file, line: i + 1 }, 'skipped a partly written return in the job cache');
-        }
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (line === '') return;
+          try {
+            const ret = JSON.parse(line) as MinionReturn;
+            byMinion.set(ret.minion, ret);
+          } catch {
+            // Only an append cut short by a crash leaves such a line; the lines after it are whole.
+            this.log.warn({ file, line: i + 1 }, 'skipped a partly written return in the job cache');
+          }
+        });
     }
     for (const [minion, ret] of this.unwritten.get(jid) ?? []) byMinion.set(minion, ret);
     return [...byMinion.keys()].sort().map((minion) => byMinion.get(minion)!);

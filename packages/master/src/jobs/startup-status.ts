@@ -82,7 +82,9 @@ export function firstFailedState(ret: Json): FailedState {
     const id = typeof value['__id__'] === 'string' ? value['__id__'] : tag;
     first = { id, comment: typeof value['comment'] === 'string' ? value['comment'] : '', order };
   }
-  return first ? { id: bounded(first.id), comment: bounded(first.comment) } : { id: null, comment: 'the run failed, but no state reports a failure' };
+  return first
+    ? { id: bounded(first.id), comment: bounded(first.comment) }
+    : { id: null, comment: 'the run failed, but no state reports a failure' };
 }
 
 const bounded = (text: string): string => (text.length > MAX_COMMENT ? `${text.slice(0, MAX_COMMENT - 1)}…` : text);

@@ -35,7 +35,15 @@ export class StateJobContext {
       const compiled = this.pillar.compile({ id: session.minionId, grains: session.grains });
       if (compiled.errors.length > 0) return context;
       const peer = this.transport.peerOf(session.routingId);
-      this.audit.write({ event: 'pillar_delivered', minion: session.minionId, fingerprint: session.fingerprint, peer, op: 'state.apply', path: '*', rendered_for: compiled.renderedFor });
+      this.audit.write({
+        event: 'pillar_delivered',
+        minion: session.minionId,
+        fingerprint: session.fingerprint,
+        peer,
+        op: 'state.apply',
+        path: '*',
+        rendered_for: compiled.renderedFor,
+      });
       context.pillar = compiled.pillar as JobContext['pillar'];
       return context;
     };

@@ -22,6 +22,10 @@ export async function applyLocal(sls: ApplyTarget, flags: ApplyFlags, config: Mi
   }
   const { results } = outcome;
   const color = useColor(process.stdout) && !flags.json;
-  process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : formatHighstate(results, { color, minionId: config.id, test: flags.test === true }));
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify(results, null, 2)}\n`
+      : formatHighstate(results, { color, minionId: config.id, test: flags.test === true }),
+  );
   return anyFailed(results) ? APPLY_EXIT.failed : APPLY_EXIT.ok;
 }

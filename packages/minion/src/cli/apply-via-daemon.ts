@@ -11,9 +11,11 @@ import { FINAL, MAX_WAIT, type ApplyRequest, type ControlEvent } from '../contro
  * the exit status.
  */
 export async function applyViaDaemon(sls: ApplyTarget, flags: ApplyFlags, config: MinionConfig): Promise<number> {
-  if (flags.fileRoot || flags.pillarRoot) return applyRefused('--file-root and --pillar-root are for --local runs; through the daemon, states and pillar come from the master');
+  if (flags.fileRoot || flags.pillarRoot)
+    return applyRefused('--file-root and --pillar-root are for --local runs; through the daemon, states and pillar come from the master');
   const wait = flags.wait === undefined ? DEFAULT_WAIT : Number(flags.wait);
-  if (!Number.isInteger(wait) || wait < 0 || wait > MAX_WAIT) return applyRefused(`--wait must be 0..${MAX_WAIT} seconds, got ${flags.wait}`);
+  if (!Number.isInteger(wait) || wait < 0 || wait > MAX_WAIT)
+    return applyRefused(`--wait must be 0..${MAX_WAIT} seconds, got ${flags.wait}`);
   const mods = sls === 'highstate' ? [] : sls;
   try {
     mods.forEach(assertSlsName);
@@ -26,7 +28,7 @@ export async function applyViaDaemon(sls: ApplyTarget, flags: ApplyFlags, config
   const peer = {
     path,
     daemon: 'minion' as const,
-    allowed: 'only root, the daemon\'s user, may use it (run minion apply as root)',
+    allowed: "only root, the daemon's user, may use it (run minion apply as root)",
     whenDown: `start it (systemctl start brine-minion), or apply without the master: minion apply --local ${sls === 'highstate' ? sls : sls.join(',')}`,
   };
   try {
@@ -38,7 +40,11 @@ export async function applyViaDaemon(sls: ApplyTarget, flags: ApplyFlags, config
       } else if (event.type === 'started') {
         process.stderr.write(`minion apply: running as job ${event.jid}\n`);
       } else if (event.type === 'done') {
-        process.stdout.write(flags.json ? `${JSON.stringify(event.ret, null, 2)}\n` : formatStateReturn(event.ret, { color: useColor(process.stdout), minionId: config.id, test: request.test }));
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(event.ret, null, 2)}\n`
+            : formatStateReturn(event.ret, { color: useColor(process.stdout), minionId: config.id, test: request.test }),
+        );
         return event.success ? APPLY_EXIT.ok : APPLY_EXIT.failed;
       }
     }

@@ -30,7 +30,9 @@ export function registerMinionCommands(program: Command): void {
 
   program
     .command('keygen')
-    .description("create this minion's key pair in its pki_dir, as the daemon does at first start (to provision it before), and print its fingerprint; an existing pair is kept")
+    .description(
+      "create this minion's key pair in its pki_dir, as the daemon does at first start (to provision it before), and print its fingerprint; an existing pair is kept",
+    )
     .action((_opts: object, cmd: Command) => {
       const config = loadMinionConfig(globalOptions(cmd).config);
       const { created } = loadOrCreateMinionIdentity(config.id, config.pki_dir);

@@ -38,4 +38,3 @@ export function stateApplyFromMaster(ctx: MinionContext, mirror: StateTreeMirror
     return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };
   };
 }
-

@@ -1,5 +1,13 @@
 import { BrineError, type Logger } from '@brine/common';
-import { compileStates, runStates, StateCompileError, type CompiledRun, type SecretProvider, type SlsRenderer, type StateResults } from '@brine/states';
+import {
+  compileStates,
+  runStates,
+  StateCompileError,
+  type CompiledRun,
+  type SecretProvider,
+  type SlsRenderer,
+  type StateResults,
+} from '@brine/states';
 
 export interface StateRunRequest {
   minionId: string;

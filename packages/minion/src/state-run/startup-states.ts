@@ -21,7 +21,12 @@ export class StartupStates {
   readonly done: Promise<void>;
 
   constructor(config: Pick<MinionConfig, 'startup_states' | 'sls_list'>) {
-    this.args = config.startup_states === 'highstate' ? { mods: [], test: false } : config.startup_states === 'sls' ? { mods: config.sls_list, test: false } : undefined;
+    this.args =
+      config.startup_states === 'highstate'
+        ? { mods: [], test: false }
+        : config.startup_states === 'sls'
+          ? { mods: config.sls_list, test: false }
+          : undefined;
     this.succeeded = this.args === undefined;
     this.done = this.succeeded ? Promise.resolve() : new Promise((wake) => (this.wake = wake));
   }

@@ -37,7 +37,8 @@ export class StateTreeMirror {
   /** A path from the master, checked to stay inside the mirror. */
   private inside(rel: string): string {
     const path = normalize(join(this.root, rel));
-    if (!path.startsWith(this.root + sep)) throw new BrineError('bad_state_tree', `master sent a path outside the file roots: ${JSON.stringify(rel)}`);
+    if (!path.startsWith(this.root + sep))
+      throw new BrineError('bad_state_tree', `master sent a path outside the file roots: ${JSON.stringify(rel)}`);
     ensurePrivateDir(dirname(path));
     return path;
   }

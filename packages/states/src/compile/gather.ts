@@ -84,7 +84,8 @@ export function gatherHighState(opts: GatherOptions): HighState {
 
   const visit = (sls: string, includedBy: string | undefined, at: Locus | undefined): void => {
     if (done.has(sls)) {
-      if (includedBy) for (const d of decls.values()) if (d.sls === sls && !d.includedFrom.includes(includedBy)) d.includedFrom.push(includedBy);
+      if (includedBy)
+        for (const d of decls.values()) if (d.sls === sls && !d.includedFrom.includes(includedBy)) d.includedFrom.push(includedBy);
       return;
     }
     done.add(sls);
@@ -116,7 +117,8 @@ export function gatherHighState(opts: GatherOptions): HighState {
       else {
         include.forEach((ref: unknown, i: number) => {
           const locus = childLocus(incLocus, i);
-          if (typeof ref !== 'string') return void problems.push(problemAt(locus, `include entries must be SLS names, got ${JSON.stringify(ref)}`));
+          if (typeof ref !== 'string')
+            return void problems.push(problemAt(locus, `include entries must be SLS names, got ${JSON.stringify(ref)}`));
           try {
             visit(resolveRelativeSls(sls, ref, file!.endsWith('/init.sls')), sls, locus);
           } catch (err) {
@@ -150,7 +152,13 @@ export function gatherHighState(opts: GatherOptions): HighState {
       const existing = decls.get(id);
       if (existing) {
         const first = existing.locus;
-        problems.push(problemAt(locus, `Detected conflicting IDs, SLS IDs need to be globally unique: '${id}' is in SLS '${existing.sls}' (${first.source.file}:${first.source.lineOf(pathOf(first)) ?? '?'}) and in SLS '${sls}'`, 'duplicate_id'));
+        problems.push(
+          problemAt(
+            locus,
+            `Detected conflicting IDs, SLS IDs need to be globally unique: '${id}' is in SLS '${existing.sls}' (${first.source.file}:${first.source.lineOf(pathOf(first)) ?? '?'}) and in SLS '${sls}'`,
+            'duplicate_id',
+          ),
+        );
         continue;
       }
       decls.set(id, { id, sls, includedFrom: includedBy ? [includedBy] : [], modules, locus });
@@ -160,21 +168,31 @@ export function gatherHighState(opts: GatherOptions): HighState {
   let targets: readonly string[];
   if (opts.target === 'highstate') {
     const topFile = findTopFile(opts.roots);
-    if (!topFile) return { decls: [], sls: [], problems: [new InputError('no_top_file', { file: opts.roots.join(', ') }, 'No Top file found (top.sls) in file_roots')] };
+    if (!topFile)
+      return {
+        decls: [],
+        sls: [],
+        problems: [new InputError('no_top_file', { file: opts.roots.join(', ') }, 'No Top file found (top.sls) in file_roots')],
+      };
     try {
       targets = slsForMinion(parseTopFile(opts.render(topFile, { ...opts.context, minion: opts.minion }), topFile), opts.minion, topFile);
     } catch (err) {
       return { decls: [], sls: [], problems: [asInputError(err, topFile)] };
     }
     if (targets.length === 0) {
-      return { decls: [], sls: [], problems: [new InputError('no_top_match', { file: topFile }, `No Top file matches found for minion '${opts.minion.id}'`)] };
+      return {
+        decls: [],
+        sls: [],
+        problems: [new InputError('no_top_match', { file: topFile }, `No Top file matches found for minion '${opts.minion.id}'`)],
+      };
     }
   } else targets = opts.target;
   for (const sls of targets) visit(sls, undefined, undefined);
 
   for (const ext of extensions) {
     const target = decls.get(ext.id);
-    if (!target) problems.push(problemAt(ext.locus, `Cannot extend ID '${ext.id}' in 'base:${ext.sls}'. It is not part of the high state.`));
+    if (!target)
+      problems.push(problemAt(ext.locus, `Cannot extend ID '${ext.id}' in 'base:${ext.sls}'. It is not part of the high state.`));
     else applyExtension(target, ext, problems);
   }
   return { decls: [...decls.values()], sls: order, problems };
@@ -184,7 +202,14 @@ export function gatherHighState(opts: GatherOptions): HighState {
  * The forms Salt takes under an ID: `id: module.function`, `module.function: [args]`,
  * `module: [function, args]`; several modules under one ID. Undefined when broken.
  */
-function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, problems: InputError[], extending: boolean): ModuleDecl[] | undefined {
+function normalizeBody(
+  id: string,
+  sls: string,
+  body: unknown,
+  locus: Locus,
+  problems: InputError[],
+  extending: boolean,
+): ModuleDecl[] | undefined {
   if (typeof body === 'string' && body.includes('.')) {
     const [module, ...rest] = body.split('.');
     return [{ module: module!, fun: rest.join('.'), args: [], locus }];
@@ -204,7 +229,9 @@ function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, pro
       broken = true;
     };
     if (list === null) {
-      fail(`ID '${id}' in SLS '${sls}' contains a short declaration (${key}) with a trailing colon. When not passing any arguments to a state, the colon must be omitted (or write '${key}: []')`);
+      fail(
+        `ID '${id}' in SLS '${sls}' contains a short declaration (${key}) with a trailing colon. When not passing any arguments to a state, the colon must be omitted (or write '${key}: []')`,
+      );
       continue;
     }
     if (!Array.isArray(list)) {
@@ -212,7 +239,12 @@ function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, pro
       continue;
     }
     const dot = key.indexOf('.');
-    const decl: ModuleDecl = { module: dot < 0 ? key : key.slice(0, dot), fun: dot < 0 ? undefined : key.slice(dot + 1), args: [], locus: at };
+    const decl: ModuleDecl = {
+      module: dot < 0 ? key : key.slice(0, dot),
+      fun: dot < 0 ? undefined : key.slice(dot + 1),
+      args: [],
+      locus: at,
+    };
     for (let i = 0; i < list.length; i++) {
       const item: unknown = list[i];
       const argKey = singleKey(item);
@@ -220,11 +252,21 @@ function normalizeBody(id: string, sls: string, body: unknown, locus: Locus, pro
         decl.args.push({ key: argKey, value: (item as Record<string, unknown>)[argKey], list: at, index: i });
       } else if (typeof item === 'string') {
         if (decl.fun !== undefined) {
-          problems.push(problemAt(childLocus(at, i), `Too many functions declared in state '${key}' of ID '${id}' in SLS '${sls}' ('${decl.fun}' and '${item}')`));
+          problems.push(
+            problemAt(
+              childLocus(at, i),
+              `Too many functions declared in state '${key}' of ID '${id}' in SLS '${sls}' ('${decl.fun}' and '${item}')`,
+            ),
+          );
           broken = true;
         } else decl.fun = item;
       } else {
-        problems.push(problemAt(childLocus(at, i), `Arguments of state '${key}' in ID '${id}' must each be one '- key: value' (got ${JSON.stringify(item)}); check the indentation`));
+        problems.push(
+          problemAt(
+            childLocus(at, i),
+            `Arguments of state '${key}' in ID '${id}' must each be one '- key: value' (got ${JSON.stringify(item)}); check the indentation`,
+          ),
+        );
         broken = true;
       }
     }

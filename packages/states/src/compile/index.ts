@@ -49,7 +49,9 @@ export function compileStates(opts: CompileOptions): CompiledRun {
   const redactor = new Redactor();
   const modules = opts.modules ?? builtinModules;
   const fail = (problems: readonly InputError[]): never => {
-    throw new StateCompileError(problems.map((p) => new InputError(p.code, p.pos, redactor.string(p.message.slice(formatPos(p.pos).length + 2)))));
+    throw new StateCompileError(
+      problems.map((p) => new InputError(p.code, p.pos, redactor.string(p.message.slice(formatPos(p.pos).length + 2)))),
+    );
   };
   const high = gatherHighState({
     roots: opts.fileRoots,

@@ -20,8 +20,21 @@ const REQUISITE_KEYS = new Set<string>([...REQUISITE_KINDS, ...IN_KINDS, 'listen
 
 /** Salt state options Brine does not implement; named so an SLS using one fails clearly, not silently. */
 const UNSUPPORTED = new Set([
-  'parallel', 'check_cmd', 'use', 'use_in', 'reload_modules', 'reload_pillar', 'reload_grains', 'fire_event',
-  'umask', 'runas_password', 'saltenv', 'provider', 'aggregate', 'onfail_stop', 'state',
+  'parallel',
+  'check_cmd',
+  'use',
+  'use_in',
+  'reload_modules',
+  'reload_pillar',
+  'reload_grains',
+  'fire_event',
+  'umask',
+  'runas_password',
+  'saltenv',
+  'provider',
+  'aggregate',
+  'onfail_stop',
+  'state',
 ]);
 
 const NO_OVERRIDES: ArgEntry[] = [];
@@ -41,7 +54,10 @@ interface Runtime {
  * Turns ID declarations into chunks, one per module function and name, checking
  * each against the function's declared arguments before anything runs.
  */
-export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegistry): { chunks: LowChunk[]; requisites: RawRequisite[]; problems: InputError[] } {
+export function lowerHighState(
+  decls: readonly StateDecl[],
+  registry: ModuleRegistry,
+): { chunks: LowChunk[]; requisites: RawRequisite[]; problems: InputError[] } {
   const chunks: LowChunk[] = [];
   const requisites: RawRequisite[] = [];
   const problems: InputError[] = [];
@@ -52,8 +68,12 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
       const fn = findFunction(registry, mod.module, fun);
       if (!fn) {
         const known = registry.get(mod.module);
-        const hint = known ? `${mod.module} has: ${Object.keys(known.functions).join(', ')}` : `known modules: ${[...registry.keys()].join(', ')}`;
-        problems.push(problemAt(mod.locus, `State '${mod.module}.${fun}' was not found in SLS '${decl.sls}' (${hint})`, 'unknown_function'));
+        const hint = known
+          ? `${mod.module} has: ${Object.keys(known.functions).join(', ')}`
+          : `known modules: ${[...registry.keys()].join(', ')}`;
+        problems.push(
+          problemAt(mod.locus, `State '${mod.module}.${fun}' was not found in SLS '${decl.sls}' (${hint})`, 'unknown_function'),
+        );
         continue;
       }
       const runtime: Runtime = { onlyif: NONE, unless: NONE, creates: NONE };
@@ -61,7 +81,8 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
       const reqs: ArgEntry[] = [];
       for (const arg of mod.args) {
         if (REQUISITE_KEYS.has(arg.key)) reqs.push(arg);
-        else if (UNSUPPORTED.has(arg.key)) problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
+        else if (UNSUPPORTED.has(arg.key))
+          problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
         else if (!readRuntimeArg(arg, runtime, problems)) given[arg.key] = arg.value;
       }
       const report = (found: ArgProblem[]): boolean => {
@@ -79,9 +100,14 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
         let chunkArgs = (names.length === 1 ? args : { ...args }) as Args;
         chunkArgs.name = name;
         if (overrides.length > 0) {
-          const merged = validateArgs(fn.args, { ...given, ...Object.fromEntries(overrides.map((o) => [o.key, o.value])) }, fn.extraArgs === true);
+          const merged = validateArgs(
+            fn.args,
+            { ...given, ...Object.fromEntries(overrides.map((o) => [o.key, o.value])) },
+            fn.extraArgs === true,
+          );
           if (merged.problems.length > 0) {
-            for (const p of merged.problems) problems.push(problemAt(argLocus(overrides[0]!), `${mod.module}.${fun} name '${name}': ${p.detail}`, 'bad_argument'));
+            for (const p of merged.problems)
+              problems.push(problemAt(argLocus(overrides[0]!), `${mod.module}.${fun} name '${name}': ${p.detail}`, 'bad_argument'));
             continue;
           }
           chunkArgs = { ...merged.args, name };
@@ -92,9 +118,24 @@ export function lowerHighState(decls: readonly StateDecl[], registry: ModuleRegi
         tags.add(tag);
         const index = chunks.length;
         chunks.push({
-          index, tag, id: decl.id, name, module: mod.module, fun, sls: decl.sls, includedFrom: decl.includedFrom,
-          locus: mod.locus, args: chunkArgs, order: runtime.order, onlyif: runtime.onlyif, unless: runtime.unless,
-          creates: runtime.creates, retry: runtime.retry, failhard: runtime.failhard, requisites: [], listen: [],
+          index,
+          tag,
+          id: decl.id,
+          name,
+          module: mod.module,
+          fun,
+          sls: decl.sls,
+          includedFrom: decl.includedFrom,
+          locus: mod.locus,
+          args: chunkArgs,
+          order: runtime.order,
+          onlyif: runtime.onlyif,
+          unless: runtime.unless,
+          creates: runtime.creates,
+          retry: runtime.retry,
+          failhard: runtime.failhard,
+          requisites: [],
+          listen: [],
         });
         for (const arg of reqs) requisites.push({ chunk: index, key: arg.key as RequisiteKey, arg });
       }
@@ -124,7 +165,8 @@ function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boo
     case 'creates': {
       const list = typeof v === 'string' ? [v] : v;
       if (Array.isArray(list) && list.every((c) => typeof c === 'string')) rt[arg.key] = list;
-      else if (arg.key !== 'creates' && Array.isArray(list) && list.some(isPlainObject)) fail(`'${arg.key}' with a module function ('fun: ...') is not supported; give shell commands`);
+      else if (arg.key !== 'creates' && Array.isArray(list) && list.some(isPlainObject))
+        fail(`'${arg.key}' with a module function ('fun: ...') is not supported; give shell commands`);
       else fail(`'${arg.key}' must be a ${arg.key === 'creates' ? 'path' : 'shell command'} or a list of them`);
       return true;
     }
@@ -165,7 +207,10 @@ function readNames(arg: ArgEntry, fail: (d: string) => void): Runtime['names'] {
         return;
       }
       const at = childLocus(childLocus(listLocus, i), name);
-      out.push({ name, overrides: items.map((o, j) => ({ key: keys[j]!, value: (o as Record<string, unknown>)[keys[j]!], list: at, index: j })) });
+      out.push({
+        name,
+        overrides: items.map((o, j) => ({ key: keys[j]!, value: (o as Record<string, unknown>)[keys[j]!], list: at, index: j })),
+      });
     } else fail(`names entries must be names or {name: [overrides]}, got ${JSON.stringify(entry)}`);
   });
   return out;

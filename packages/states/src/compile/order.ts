@@ -115,9 +115,16 @@ class MinHeap {
 }
 
 const VERB: Record<Edge['kind'], string> = {
-  require: 'requires', require_any: 'has require_any on', watch: 'watches', watch_any: 'has watch_any on',
-  onchanges: 'has onchanges on', onchanges_any: 'has onchanges_any on', onfail: 'has onfail on',
-  onfail_any: 'has onfail_any on', onfail_all: 'has onfail_all on', prereq: 'is a prereq of',
+  require: 'requires',
+  require_any: 'has require_any on',
+  watch: 'watches',
+  watch_any: 'has watch_any on',
+  onchanges: 'has onchanges on',
+  onchanges_any: 'has onchanges_any on',
+  onfail: 'has onfail on',
+  onfail_any: 'has onfail_any on',
+  onfail_all: 'has onfail_all on',
+  prereq: 'is a prereq of',
   'prereq-check': 'must be checked after',
 };
 
@@ -149,7 +156,12 @@ function cycleProblem(chunks: readonly LowChunk[], out: readonly Edge[][], place
   throw new Error('orderChunks: unplaced states without a cycle');
 }
 
-function describeCycle(chunks: readonly LowChunk[], last: number, closing: Edge, via: Map<number, { from: number; kind: Edge['kind'] }>): InputError {
+function describeCycle(
+  chunks: readonly LowChunk[],
+  last: number,
+  closing: Edge,
+  via: Map<number, { from: number; kind: Edge['kind'] }>,
+): InputError {
   // Walk back from `last` to the node the closing edge returns to.
   const edges: { from: number; to: number; kind: Edge['kind'] }[] = [{ from: last, to: closing.to, kind: closing.kind }];
   for (let node = last; node !== closing.to; ) {
@@ -159,7 +171,9 @@ function describeCycle(chunks: readonly LowChunk[], last: number, closing: Edge,
   }
   // An edge from→to means "from runs first": the dependent is `to`, except for prereq.
   const phrases = edges.map(({ from, to, kind }) =>
-    kind === 'prereq' ? `${chunkLabel(chunks[from]!)} ${VERB[kind]} ${chunkLabel(chunks[to]!)}` : `${chunkLabel(chunks[to]!)} ${VERB[kind]} ${chunkLabel(chunks[from]!)}`,
+    kind === 'prereq'
+      ? `${chunkLabel(chunks[from]!)} ${VERB[kind]} ${chunkLabel(chunks[to]!)}`
+      : `${chunkLabel(chunks[to]!)} ${VERB[kind]} ${chunkLabel(chunks[from]!)}`,
   );
   const first = chunks[closing.to]!;
   return problemAt(first.locus, `Recursive requisites were found: ${phrases.join(', ')}`, 'requisite_cycle');

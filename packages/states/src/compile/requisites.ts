@@ -70,18 +70,36 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
     const value = r.arg.value;
     const where = `in state [${self.name}] in SLS [${self.sls}]`;
     if (!Array.isArray(value)) {
-      problems.push(problemAt(argLocus(r.arg), `The ${r.key} statement in state '${self.id}' in SLS '${self.sls}' needs to be formed as a list`, 'requisite_invalid'));
+      problems.push(
+        problemAt(
+          argLocus(r.arg),
+          `The ${r.key} statement in state '${self.id}' in SLS '${self.sls}' needs to be formed as a list`,
+          'requisite_invalid',
+        ),
+      );
       continue;
     }
     for (let i = 0; i < value.length; i++) {
       const ref = parseReference(value[i]);
       if (typeof ref === 'string') {
-        problems.push(problemAt(childLocus(argLocus(r.arg), i), `Requisite [${r.key}: ${ref}] ${where} must be 'module: id-or-name', 'sls: name' or an ID`, 'requisite_invalid'));
+        problems.push(
+          problemAt(
+            childLocus(argLocus(r.arg), i),
+            `Requisite [${r.key}: ${ref}] ${where} must be 'module: id-or-name', 'sls: name' or an ID`,
+            'requisite_invalid',
+          ),
+        );
         continue;
       }
       const targets = index.find(ref.key, ref.value);
       if (targets.length === 0) {
-        problems.push(problemAt(childLocus(argLocus(r.arg), i), `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`, 'requisite_missing'));
+        problems.push(
+          problemAt(
+            childLocus(argLocus(r.arg), i),
+            `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`,
+            'requisite_missing',
+          ),
+        );
         continue;
       }
       for (const t of targets) {
@@ -97,7 +115,9 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
     // Salt: the pre-required state runs after, and only if, the state that declared prereq did not fail.
     for (const req of c.requisites) if (req.kind === 'prereq') addEdge(req.target, 'require', c.index, true);
     if (c.listen.length > 0 && !findFunction(registry, c.module, c.fun)?.watch) {
-      problems.push(problemAt(c.locus, `${c.module}.${c.fun} has no watch action, so 'listen' cannot trigger it (ID '${c.id}')`, 'requisite_invalid'));
+      problems.push(
+        problemAt(c.locus, `${c.module}.${c.fun} has no watch action, so 'listen' cannot trigger it (ID '${c.id}')`, 'requisite_invalid'),
+      );
     }
   }
   return problems;

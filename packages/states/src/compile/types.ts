@@ -4,8 +4,16 @@ import type { RenderedSls } from '../render/index.js';
 
 /** Requisites that order states and gate them (listen is kept apart: it does neither). */
 export const REQUISITE_KINDS = [
-  'require', 'require_any', 'watch', 'watch_any', 'onchanges', 'onchanges_any',
-  'onfail', 'onfail_any', 'onfail_all', 'prereq',
+  'require',
+  'require_any',
+  'watch',
+  'watch_any',
+  'onchanges',
+  'onchanges_any',
+  'onfail',
+  'onfail_any',
+  'onfail_all',
+  'prereq',
 ] as const;
 export type RequisiteKind = (typeof REQUISITE_KINDS)[number];
 

@@ -46,7 +46,10 @@ export const dmMapping: Fact<[name: string], DmMapping | undefined, SysfsMapping
       const uuid = (await readText(fs, `${dm}/uuid`).catch(() => undefined)) ?? '';
       const slaves = `${SYS_BLOCK}/${kernelName}/slaves`;
       const backing = await Promise.all(
-        (await fs.readdir(slaves)).map(async (slave) => ({ kernelName: slave, majMin: (await readText(fs, `${slaves}/${slave}/dev`)) ?? '' })),
+        (await fs.readdir(slaves)).map(async (slave) => ({
+          kernelName: slave,
+          majMin: (await readText(fs, `${slaves}/${slave}/dev`)) ?? '',
+        })),
       );
       return { kernelName, uuid, backing };
     }

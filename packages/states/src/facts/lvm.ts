@@ -11,7 +11,17 @@ export type LvmCommand = 'pvs' | 'vgs' | 'lvs';
  */
 export const lvmReport = commandFact(
   'lvm.report',
-  (command: LvmCommand, fields: string, target: string) => [command, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields, target],
+  (command: LvmCommand, fields: string, target: string) => [
+    command,
+    '--reportformat',
+    'json',
+    '--units',
+    'b',
+    '--nosuffix',
+    '-o',
+    fields,
+    target,
+  ],
   (out, command, _fields, target): LvmRow[] => {
     // LVM exits 5 for a target it does not find, and still prints an empty report.
     const absent = out.exitCode === 5 && /not found|Failed to find|No physical volume label/i.test(out.stderr);

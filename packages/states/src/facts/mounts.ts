@@ -21,7 +21,8 @@ export const mounts = commandFact(
 );
 
 /** The mount that is visible at `target`. */
-export const topMountAt = (all: readonly MountEntry[], target: string): MountEntry | undefined => all.filter((m) => m.target === target).at(-1);
+export const topMountAt = (all: readonly MountEntry[], target: string): MountEntry | undefined =>
+  all.filter((m) => m.target === target).at(-1);
 
 /** An fstab's lines, without the final newline; none if the file does not exist. */
 export const fstabLines: Fact<[path: string], string[], string | undefined> = {
@@ -31,7 +32,8 @@ export const fstabLines: Fact<[path: string], string[], string | undefined> = {
 };
 
 /** fstab escapes white space and backslashes in its fields as octal. */
-export const fstabEscape = (field: string): string => field.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+export const fstabEscape = (field: string): string =>
+  field.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 const fstabUnescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 
 /** Index of the fstab line that mounts `target`, or -1. */

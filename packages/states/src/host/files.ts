@@ -9,7 +9,10 @@ export interface FileServer {
 }
 
 export class SourceNotFoundError extends BrineError {
-  constructor(readonly source: string, where: string) {
+  constructor(
+    readonly source: string,
+    where: string,
+  ) {
     super('source_not_found', `source file '${source}' not found (${where})`);
   }
 }
@@ -25,7 +28,7 @@ export function localFileServer(roots: readonly string[]): FileServer {
         if (!file) throw new SourceNotFoundError(source, `looked in ${roots.join(', ')}`);
         return readFile(file);
       }
-      if (!isAbsolute(source)) throw new SourceNotFoundError(source, "use salt://<path> or an absolute path");
+      if (!isAbsolute(source)) throw new SourceNotFoundError(source, 'use salt://<path> or an absolute path');
       if (!existsSync(source)) throw new SourceNotFoundError(source, 'no such file');
       return readFile(source);
     },

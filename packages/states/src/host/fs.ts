@@ -38,7 +38,15 @@ export interface HostFs {
 const absent = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
 function fileStat(st: Stats): FileStat {
-  const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isBlockDevice() ? 'block' : st.isSymbolicLink() ? 'symlink' : 'other';
+  const type = st.isFile()
+    ? 'file'
+    : st.isDirectory()
+      ? 'directory'
+      : st.isBlockDevice()
+        ? 'block'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : 'other';
   return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
 }
 

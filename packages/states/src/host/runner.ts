@@ -44,7 +44,11 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 export function processRunner(log?: StateLog): CommandRunner {
   return {
     run(file, args, opts = {}) {
-      log?.debug('running command', { command: [file, ...args].join(' '), cwd: opts.cwd, input: opts.stdin ? `${opts.stdin.length} bytes` : 'none' });
+      log?.debug('running command', {
+        command: [file, ...args].join(' '),
+        cwd: opts.cwd,
+        input: opts.stdin ? `${opts.stdin.length} bytes` : 'none',
+      });
       return new Promise((resolve) => {
         const child = spawn(file, args, {
           // In the minion's own process group: Ctrl-C on `minion apply --local` reaches the command too.
@@ -62,7 +66,8 @@ export function processRunner(log?: StateLog): CommandRunner {
           child.kill(signal);
           killer ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
         };
-        const timer = opts.timeoutMs !== undefined ? setTimeout(() => stop(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
+        const timer =
+          opts.timeoutMs !== undefined ? setTimeout(() => stop(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
         const stdout = collect(child.stdout!, 'stdout', stop);
         const stderr = collect(child.stderr!, 'stderr', stop);
         if (opts.stdin) {

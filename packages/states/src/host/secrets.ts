@@ -12,7 +12,10 @@ export interface SecretProvider {
 }
 
 export class SecretUnavailableError extends BrineError {
-  constructor(readonly path: string, reason: string) {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super('secret_unavailable', `pillar value '${path}' is not available: ${reason}`);
   }
 }
@@ -22,7 +25,7 @@ export function pillarSecretProvider(pillar: Record<string, unknown>): SecretPro
   return {
     async fetch(path) {
       const hit = lookupPath(pillar, path);
-      if (!hit.found) throw new SecretUnavailableError(path, 'no such key in this minion\'s pillar');
+      if (!hit.found) throw new SecretUnavailableError(path, "no such key in this minion's pillar");
       const v = hit.value;
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') return Buffer.from(String(v), 'utf8');
       throw new SecretUnavailableError(path, 'it is not a string or number');

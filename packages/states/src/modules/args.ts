@@ -68,7 +68,11 @@ export function validateArgs(
     const spec = specs[key];
     if (!spec) {
       if (extraArgs) args[key] = value;
-      else problems.push({ arg: key, detail: `'${key}' is not an argument of this function (it takes: ${['name', ...Object.keys(specs)].join(', ')})` });
+      else
+        problems.push({
+          arg: key,
+          detail: `'${key}' is not an argument of this function (it takes: ${['name', ...Object.keys(specs)].join(', ')})`,
+        });
       continue;
     }
     const r = coerceArg(spec, value);
@@ -84,4 +88,8 @@ export function validateArgs(
 }
 
 /** Salt takes option lists (mount opts, crypttab opts) as a list or as one comma-separated string. */
-export const splitOptions = (opts: readonly string[]): string[] => opts.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+export const splitOptions = (opts: readonly string[]): string[] =>
+  opts
+    .flatMap((o) => o.split(','))
+    .map((o) => o.trim())
+    .filter(Boolean);

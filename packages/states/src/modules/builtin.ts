@@ -11,5 +11,13 @@ import { testModule } from './test.js';
 
 /** Modules that ship with Brine; the only place that names them. */
 export const builtinModules: ModuleRegistry = moduleRegistry([
-  testModule, cmdModule, fileModule, lvmModule, luksModule, cryptdevModule, blockdevModule, mountModule, serviceModule,
+  testModule,
+  cmdModule,
+  fileModule,
+  lvmModule,
+  luksModule,
+  cryptdevModule,
+  blockdevModule,
+  mountModule,
+  serviceModule,
 ]);

@@ -48,7 +48,8 @@ async function runCommand(args: ArgsOf<typeof RUN_ARGS>, ctx: StateContext): Pro
   const changes: Changes = { pid: r.pid, retcode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   if (args.stateful) {
     const said = parseStatefulLine(r.stdout);
-    if (!said) return { result: false, comment: `Command "${args.name}" is stateful but its last output line does not say changed=yes/no`, changes };
+    if (!said)
+      return { result: false, comment: `Command "${args.name}" is stateful but its last output line does not say changed=yes/no`, changes };
     const comment = said.comment ?? `Command "${args.name}" run`;
     return { result, comment, changes: said.changed || !result ? { ...changes, ...said.extra } : {} };
   }

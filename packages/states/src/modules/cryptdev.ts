@@ -8,7 +8,11 @@ import { applyClosed, applyMapping, inspectClosed, inspectMapping, KEY_ARGS, key
 import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type StateModule } from './types.js';
 
 const CRYPTTAB_ARGS = {
-  persist: { type: 'boolean', default: false, doc: 'Salt: keep the mapping in /etc/crypttab; only false is supported (Brine opens the device itself)' },
+  persist: {
+    type: 'boolean',
+    default: false,
+    doc: 'Salt: keep the mapping in /etc/crypttab; only false is supported (Brine opens the device itself)',
+  },
   immediate: { type: 'boolean', default: true, doc: 'Salt: act now rather than only in crypttab; only true is supported' },
   config: { type: 'any', doc: 'Salt: crypttab location; not supported' },
   match_on: { type: 'any', doc: 'Salt: crypttab matching; not supported' },
@@ -17,9 +21,14 @@ const CRYPTTAB_ARGS = {
 function crypttabProblems(args: ArgsOf<typeof CRYPTTAB_ARGS>): ArgProblem[] {
   const problems: ArgProblem[] = [];
   if (args.persist) {
-    problems.push({ arg: 'persist', detail: "persist: true is not supported: a crypttab entry would make the boot wait for a passphrase; Brine's minion opens the device itself (drop persist)" });
+    problems.push({
+      arg: 'persist',
+      detail:
+        "persist: true is not supported: a crypttab entry would make the boot wait for a passphrase; Brine's minion opens the device itself (drop persist)",
+    });
   }
-  if (!args.immediate) problems.push({ arg: 'immediate', detail: 'immediate: false (crypttab only) is not supported: Brine acts at once (drop immediate)' });
+  if (!args.immediate)
+    problems.push({ arg: 'immediate', detail: 'immediate: false (crypttab only) is not supported: Brine acts at once (drop immediate)' });
   for (const arg of ['config', 'match_on'] as const) {
     if (args[arg] !== undefined) problems.push({ arg, detail: `'${arg}' is about /etc/crypttab, which Brine does not write (drop it)` });
   }
@@ -41,10 +50,19 @@ const mapped = stateFunction({
   args: MAPPED_ARGS,
   validate(args) {
     if (args.keyfile !== undefined) {
-      return [{ arg: 'keyfile', detail: 'keyfile is not supported: Brine never reads a LUKS key from a file on the server; keep the passphrase in pillar and name it with key_pillar (e.g. key_pillar: luks:password)' }];
+      return [
+        {
+          arg: 'keyfile',
+          detail:
+            'keyfile is not supported: Brine never reads a LUKS key from a file on the server; keep the passphrase in pillar and name it with key_pillar (e.g. key_pillar: luks:password)',
+        },
+      ];
     }
     const unknown = splitOptions(args.opts).filter((o) => !Object.hasOwn(OPEN_OPTS, o));
-    const optProblems = unknown.map((o) => ({ arg: 'opts', detail: `option '${o}' is not supported (Brine opens LUKS devices; it takes: readonly, discard)` }));
+    const optProblems = unknown.map((o) => ({
+      arg: 'opts',
+      detail: `option '${o}' is not supported (Brine opens LUKS devices; it takes: readonly, discard)`,
+    }));
     return [...keyProblems(args), ...optProblems, ...crypttabProblems(args)];
   },
   inspect: (args, ctx) => inspectMapping(mappingSpec(args), ctx),
@@ -53,7 +71,14 @@ const mapped = stateFunction({
 
 function mappingSpec(args: ArgsOf<typeof MAPPED_ARGS>): MappingSpec {
   const opts = new Set(splitOptions(args.opts).map((o) => OPEN_OPTS[o]));
-  return { name: args.name, device: args.device, key: args.key, key_pillar: args.key_pillar, readonly: opts.has('readonly'), discard: opts.has('discard') };
+  return {
+    name: args.name,
+    device: args.device,
+    key: args.key,
+    key_pillar: args.key_pillar,
+    readonly: opts.has('readonly'),
+    discard: opts.has('discard'),
+  };
 }
 
 const unmapped = stateFunction({

@@ -17,7 +17,11 @@ const OWNERSHIP_ARGS = {
 type Ownership = Pick<ArgsOf<typeof MANAGED_ARGS>, 'user' | 'group' | 'mode'>;
 
 /** The differences between what is on disk and the wanted owner, group and mode. */
-async function attributeChanges(ctx: StateContext, st: FileStat | undefined, want: Ownership): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
+async function attributeChanges(
+  ctx: StateContext,
+  st: FileStat | undefined,
+  want: Ownership,
+): Promise<{ changes: Changes; uid?: number; gid?: number } | string> {
   const changes: Changes = {};
   const out: { changes: Changes; uid?: number; gid?: number } = { changes };
   if (want.user !== undefined) {
@@ -100,7 +104,8 @@ const managed = stateFunction({
     const changes = attrs.changes;
     const before = st && content && args.replace ? await ctx.facts.get(fileContent, args.name) : undefined;
     const writeContent = !st || (before !== undefined && content !== undefined && !before.equals(content));
-    if (writeContent) changes['diff'] = !st ? 'New file' : args.show_changes ? describeDiff(before!, content!, args.name) : '<show_changes=False>';
+    if (writeContent)
+      changes['diff'] = !st ? 'New file' : args.show_changes ? describeDiff(before!, content!, args.name) : '<show_changes=False>';
     before?.fill(0);
     if (Object.keys(changes).length === 0) {
       content?.fill(0);
@@ -167,7 +172,12 @@ const absent = stateFunction({
     if (bad) return { kind: 'error', comment: bad };
     const st = await ctx.facts.get(pathLstat, args.name);
     if (!st) return { kind: 'correct', comment: `File ${args.name} is not present` };
-    return { kind: 'change', comment: `File ${args.name} is set for removal`, changes: { removed: args.name }, data: { isDir: st.type === 'directory' } };
+    return {
+      kind: 'change',
+      comment: `File ${args.name} is set for removal`,
+      changes: { removed: args.name },
+      data: { isDir: st.type === 'directory' },
+    };
   },
   async apply(args, plan, ctx) {
     await ctx.fs.remove(args.name);

@@ -7,8 +7,29 @@ import { dmMapping } from '../facts/dm-mappings.js';
 import { cryptsetupIsLuks, luksHeader } from '../facts/luks.js';
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
 import { SecretUnavailableError } from '../host/secrets.js';
-import { clearance, describeUsage, destroyedChange, nodeAt, pending, prepareDevice, resolveDevice, unlessBlockDevice, wouldCreate } from './storage.js';
-import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type ChangePlan, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
+import {
+  clearance,
+  describeUsage,
+  destroyedChange,
+  nodeAt,
+  pending,
+  prepareDevice,
+  resolveDevice,
+  unlessBlockDevice,
+  wouldCreate,
+} from './storage.js';
+import {
+  stateFunction,
+  type ArgProblem,
+  type ArgSpecs,
+  type ArgsOf,
+  type ChangePlan,
+  type Changes,
+  type Outcome,
+  type Plan,
+  type StateContext,
+  type StateModule,
+} from './types.js';
 
 export const KEY_ARGS = {
   key_pillar: { type: 'string', doc: 'pillar key (a:b:c) holding the LUKS passphrase, fetched from the master only when it is needed' },
@@ -19,7 +40,8 @@ export const KEY_ARGS = {
 export type KeyArgs = Omit<ArgsOf<typeof KEY_ARGS>, 'name'>;
 
 export function keyProblems(args: KeyArgs): ArgProblem[] {
-  if ((args.key === undefined) === (args.key_pillar === undefined)) return [{ arg: null, detail: 'give exactly one of key_pillar (preferred) and key' }];
+  if ((args.key === undefined) === (args.key_pillar === undefined))
+    return [{ arg: null, detail: 'give exactly one of key_pillar (preferred) and key' }];
   return [];
 }
 
@@ -48,23 +70,35 @@ const FORMAT_ARGS = {
   type: { type: 'string', default: 'luks2', values: ['luks1', 'luks2'], doc: 'LUKS version for a new header' },
   cipher: { type: 'string', doc: "cipher for a new header, e.g. 'aes-xts-plain64' (cryptsetup's default if not given)" },
   key_size: { type: 'integer', doc: 'volume key size in bits for a new header, e.g. 512' },
-  pbkdf: { type: 'string', values: ['argon2id', 'argon2i', 'pbkdf2'], doc: 'key derivation for a new key slot (cryptsetup default: argon2id)' },
+  pbkdf: {
+    type: 'string',
+    values: ['argon2id', 'argon2i', 'pbkdf2'],
+    doc: 'key derivation for a new key slot (cryptsetup default: argon2id)',
+  },
   pbkdf_force_iterations: { type: 'integer', doc: 'fixed PBKDF iterations instead of a benchmark (e.g. 1000 with pbkdf2 in tests)' },
   sector_size: { type: 'integer', doc: 'encryption sector size in bytes for LUKS2 (512 to 4096, a power of two)' },
-  force: { type: 'boolean', default: false, doc: 'format a device that holds another signature (file system, LVM, partition table), destroying it; a LUKS device is never reformatted' },
+  force: {
+    type: 'boolean',
+    default: false,
+    doc: 'format a device that holds another signature (file system, LVM, partition table), destroying it; a LUKS device is never reformatted',
+  },
 } as const satisfies ArgSpecs;
 
 export type FormatArgs = Omit<ArgsOf<typeof FORMAT_ARGS>, 'name'>;
 
 function formatProblems(args: Omit<FormatArgs, 'force'>): ArgProblem[] {
   const problems: ArgProblem[] = [];
-  if (args.type === 'luks1' && args.pbkdf !== undefined && args.pbkdf !== 'pbkdf2') problems.push({ arg: 'pbkdf', detail: 'LUKS1 supports only pbkdf: pbkdf2' });
+  if (args.type === 'luks1' && args.pbkdf !== undefined && args.pbkdf !== 'pbkdf2')
+    problems.push({ arg: 'pbkdf', detail: 'LUKS1 supports only pbkdf: pbkdf2' });
   if (args.sector_size !== undefined) {
     if (args.type === 'luks1') problems.push({ arg: 'sector_size', detail: 'sector_size needs type: luks2' });
-    else if (![512, 1024, 2048, 4096].includes(args.sector_size)) problems.push({ arg: 'sector_size', detail: 'sector_size must be 512, 1024, 2048 or 4096' });
+    else if (![512, 1024, 2048, 4096].includes(args.sector_size))
+      problems.push({ arg: 'sector_size', detail: 'sector_size must be 512, 1024, 2048 or 4096' });
   }
-  if (args.key_size !== undefined && (args.key_size <= 0 || args.key_size % 8 !== 0)) problems.push({ arg: 'key_size', detail: 'key_size must be a positive number of bits, a multiple of 8' });
-  if (args.pbkdf_force_iterations !== undefined && args.pbkdf_force_iterations < 1) problems.push({ arg: 'pbkdf_force_iterations', detail: 'pbkdf_force_iterations must be at least 1' });
+  if (args.key_size !== undefined && (args.key_size <= 0 || args.key_size % 8 !== 0))
+    problems.push({ arg: 'key_size', detail: 'key_size must be a positive number of bits, a multiple of 8' });
+  if (args.pbkdf_force_iterations !== undefined && args.pbkdf_force_iterations < 1)
+    problems.push({ arg: 'pbkdf_force_iterations', detail: 'pbkdf_force_iterations must be at least 1' });
   return problems;
 }
 
@@ -73,10 +107,17 @@ const option = (flag: string, value: string | number | undefined): string[] => (
 /** cryptsetup's arguments to format `device`; the key is read from stdin. */
 export function luksFormatArgv(args: FormatArgs, device: string): string[] {
   return [
-    'luksFormat', '--batch-mode', '--type', args.type,
-    ...option('--cipher', args.cipher), ...option('--key-size', args.key_size), ...option('--pbkdf', args.pbkdf),
-    ...option('--pbkdf-force-iterations', args.pbkdf_force_iterations), ...option('--sector-size', args.sector_size),
-    '--key-file=-', device,
+    'luksFormat',
+    '--batch-mode',
+    '--type',
+    args.type,
+    ...option('--cipher', args.cipher),
+    ...option('--key-size', args.key_size),
+    ...option('--pbkdf', args.pbkdf),
+    ...option('--pbkdf-force-iterations', args.pbkdf_force_iterations),
+    ...option('--sector-size', args.sector_size),
+    '--key-file=-',
+    device,
   ];
 }
 
@@ -88,7 +129,13 @@ async function isLuks(ctx: StateContext, device: string): Promise<boolean> {
 }
 
 /** Formats after the signature gate let it; the caller holds the key. */
-async function format(args: FormatArgs, device: string, destroy: readonly Signature[], key: Buffer, ctx: StateContext): Promise<Outcome | undefined> {
+async function format(
+  args: FormatArgs,
+  device: string,
+  destroy: readonly Signature[],
+  key: Buffer,
+  ctx: StateContext,
+): Promise<Outcome | undefined> {
   const refused = await prepareDevice(ctx, device, destroy);
   if (refused) return { result: false, comment: refused, changes: {} };
   const r = await ctx.runner.run('cryptsetup', luksFormatArgv(args, device), { stdin: key });
@@ -96,7 +143,10 @@ async function format(args: FormatArgs, device: string, destroy: readonly Signat
   return { result: false, comment: `cryptsetup luksFormat ${device} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };
 }
 
-const formatChanges = (args: FormatArgs, destroy: readonly Signature[]): Changes => ({ formatted: args.type.toUpperCase(), ...destroyedChange(destroy) });
+const formatChanges = (args: FormatArgs, destroy: readonly Signature[]): Changes => ({
+  formatted: args.type.toUpperCase(),
+  ...destroyedChange(destroy),
+});
 
 const formatted = stateFunction({
   args: { ...KEY_ARGS, ...FORMAT_ARGS },
@@ -105,13 +155,28 @@ const formatted = stateFunction({
     const changes = formatChanges(args, []);
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${formatAction(args)(args.name)}`, changes);
     if (notThere) return notThere;
-    if (await isLuks(ctx, args.name)) return { kind: 'correct', comment: `${args.name} is a LUKS device already (it is never reformatted)` };
+    if (await isLuks(ctx, args.name))
+      return { kind: 'correct', comment: `${args.name} is a LUKS device already (it is never reformatted)` };
     const clear = await clearance(ctx, args.name, args.force, formatAction(args));
     if (!clear.ok) return { kind: 'error', comment: clear.comment };
-    return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, formatAction(args)), changes: formatChanges(args, clear.destroy), data: { destroy: clear.destroy } };
+    return {
+      kind: 'change',
+      comment: wouldCreate(args.name, clear.destroy, formatAction(args)),
+      changes: formatChanges(args, clear.destroy),
+      data: { destroy: clear.destroy },
+    };
   },
   apply: (args, plan, ctx) =>
-    withKey(args, ctx, async (key) => (await format(args, args.name, plan.data.destroy, key, ctx)) ?? { result: true, comment: `Formatted ${args.name} as ${args.type.toUpperCase()}`, changes: plan.changes }),
+    withKey(
+      args,
+      ctx,
+      async (key) =>
+        (await format(args, args.name, plan.data.destroy, key, ctx)) ?? {
+          result: true,
+          comment: `Formatted ${args.name} as ${args.type.toUpperCase()}`,
+          changes: plan.changes,
+        },
+    ),
 });
 
 // ---- opening and closing
@@ -138,11 +203,21 @@ const MAPPING_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 /** cryptsetup's arguments to open `device` as `name`; the key is read from stdin. */
 export function luksOpenArgv(spec: MappingSpec, device: string): string[] {
-  return ['open', '--type', 'luks', ...(spec.readonly ? ['--readonly'] : []), ...(spec.discard ? ['--allow-discards'] : []), '--key-file=-', device, spec.name];
+  return [
+    'open',
+    '--type',
+    'luks',
+    ...(spec.readonly ? ['--readonly'] : []),
+    ...(spec.discard ? ['--allow-discards'] : []),
+    '--key-file=-',
+    device,
+    spec.name,
+  ];
 }
 
 export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Promise<Plan<MappingPlan>> {
-  if (!MAPPING_NAME.test(spec.name)) return { kind: 'error', comment: `'${spec.name}' is not a usable mapping name (letters, digits, . _ + -)` };
+  if (!MAPPING_NAME.test(spec.name))
+    return { kind: 'error', comment: `'${spec.name}' is not a usable mapping name (letters, digits, . _ + -)` };
   const mapper = `/dev/mapper/${spec.name}`;
   const device = await resolveDevice(ctx, spec.device);
   const openChange = { opened: mapper };
@@ -151,14 +226,26 @@ export async function inspectMapping(spec: MappingSpec, ctx: StateContext): Prom
   if (open) {
     if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} exists and is not a LUKS mapping (type ${open.type})` };
     const node = await nodeAt(ctx, device);
-    if (node.kind === 'block' && open.backing.some((b) => b.majMin === majMin(node.rdev))) return { kind: 'correct', comment: `${device} is open as ${mapper}` };
+    if (node.kind === 'block' && open.backing.some((b) => b.majMin === majMin(node.rdev)))
+      return { kind: 'correct', comment: `${device} is open as ${mapper}` };
     const under = open.backing.map((b) => `/dev/${b.kernelName}`).join(', ') || 'no device';
     return { kind: 'error', comment: `${mapper} is open on ${under}, not on ${device}; close it first (luks.closed)` };
   }
   const would = spec.format ? `Would ${formatAction(spec.format)(device)} and open it as ${mapper}` : `Would open ${device} as ${mapper}`;
-  const notThere = await unlessBlockDevice(ctx, device, would, spec.format ? { ...formatChanges(spec.format, []), ...openChange } : openChange);
+  const notThere = await unlessBlockDevice(
+    ctx,
+    device,
+    would,
+    spec.format ? { ...formatChanges(spec.format, []), ...openChange } : openChange,
+  );
   if (notThere) return notThere;
-  if (await isLuks(ctx, device)) return { kind: 'change', comment: `Would open ${device} as ${mapper}`, changes: openChange, data: { device, format: false, destroy: [] } };
+  if (await isLuks(ctx, device))
+    return {
+      kind: 'change',
+      comment: `Would open ${device} as ${mapper}`,
+      changes: openChange,
+      data: { device, format: false, destroy: [] },
+    };
   if (!spec.format) {
     const held = describeSignatures(await ctx.facts.get(signatures, device));
     if (held) return { kind: 'error', comment: `${device} is not a LUKS device: it holds ${held}` };
@@ -185,10 +272,22 @@ export function applyMapping(spec: MappingSpec, plan: ChangePlan<MappingPlan>, c
       done = `Formatted ${device} as ${spec.format!.type.toUpperCase()}`;
     }
     const r = await ctx.runner.run('cryptsetup', luksOpenArgv(spec, device), { stdin: key });
-    if (r.exitCode === 0) return { result: true, comment: done ? `${done} and opened it as ${mapper}` : `Opened ${device} as ${mapper}`, changes: plan.changes };
+    if (r.exitCode === 0)
+      return {
+        result: true,
+        comment: done ? `${done} and opened it as ${mapper}` : `Opened ${device} as ${mapper}`,
+        changes: plan.changes,
+      };
     // cryptsetup exits 2 when no key slot accepts the passphrase.
-    const why = r.exitCode === 2 ? `Wrong key for ${device} (${keySource(spec)}): no key slot accepts it` : `cryptsetup open ${device} failed: ${r.error ?? r.stderr.trim()}`;
-    return { result: false, comment: done ? `${done}, but could not open it: ${why}` : why, changes: done ? formatChanges(spec.format!, destroy) : {} };
+    const why =
+      r.exitCode === 2
+        ? `Wrong key for ${device} (${keySource(spec)}): no key slot accepts it`
+        : `cryptsetup open ${device} failed: ${r.error ?? r.stderr.trim()}`;
+    return {
+      result: false,
+      comment: done ? `${done}, but could not open it: ${why}` : why,
+      changes: done ? formatChanges(spec.format!, destroy) : {},
+    };
   });
 }
 
@@ -217,10 +316,18 @@ export async function inspectClosed(name: string, ctx: StateContext): Promise<Pl
   const mapper = `/dev/mapper/${name}`;
   const open = MAPPING_NAME.test(name) ? await ctx.facts.get(dmMapping, name) : undefined;
   if (!open) return { kind: 'correct', comment: `${mapper} is not open` };
-  if (!open.type.startsWith('LUKS')) return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${open.type}); not closing it` };
+  if (!open.type.startsWith('LUKS'))
+    return { kind: 'error', comment: `${mapper} is not a LUKS mapping (type ${open.type}); not closing it` };
   const would = `Would close ${mapper}`;
   const busy = describeUsage(await ctx.facts.get(deviceUsage, mapper));
-  if (busy) return pending(ctx, `cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)`, would, { closed: mapper }, `it is ${busy} now; an earlier state must release it`);
+  if (busy)
+    return pending(
+      ctx,
+      `cannot close ${mapper}: it is ${busy}; unmount it first (mount.unmounted)`,
+      would,
+      { closed: mapper },
+      `it is ${busy} now; an earlier state must release it`,
+    );
   return { kind: 'change', comment: would, changes: { closed: mapper } };
 }
 

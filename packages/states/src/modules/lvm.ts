@@ -1,7 +1,17 @@
 import { lvmReport, type LvmCommand, type LvmRow } from '../facts/lvm.js';
 import { describeSignatures, signatures, type Signature } from '../facts/signatures.js';
 import { clearance, destroyedChange, formatBytes, nodeAt, pending, prepareDevice, unlessBlockDevice, wouldCreate } from './storage.js';
-import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type Changes, type Outcome, type Plan, type StateContext, type StateModule } from './types.js';
+import {
+  stateFunction,
+  type ArgProblem,
+  type ArgSpecs,
+  type ArgsOf,
+  type Changes,
+  type Outcome,
+  type Plan,
+  type StateContext,
+  type StateModule,
+} from './types.js';
 
 const report = (ctx: StateContext, command: LvmCommand, fields: readonly string[], target: string): Promise<LvmRow[]> =>
   ctx.facts.get(lvmReport, command, fields.join(','), target);
@@ -24,15 +34,27 @@ const pvPresent = stateFunction({
   async inspect(args, ctx): Promise<Plan<{ destroy: Signature[] }>> {
     const notThere = await unlessBlockDevice(ctx, args.name, `Would ${pvAction(args.name)}`, { created: args.name });
     if (notThere) return notThere;
-    if ((await report(ctx, 'pvs', ['pv_name'], args.name)).length > 0) return { kind: 'correct', comment: `Physical volume ${args.name} is present` };
+    if ((await report(ctx, 'pvs', ['pv_name'], args.name)).length > 0)
+      return { kind: 'correct', comment: `Physical volume ${args.name} is present` };
     const clear = await clearance(ctx, args.name, args.force, pvAction);
     if (!clear.ok) return { kind: 'error', comment: clear.comment };
-    return { kind: 'change', comment: wouldCreate(args.name, clear.destroy, pvAction), changes: { created: args.name, ...destroyedChange(clear.destroy) }, data: { destroy: clear.destroy } };
+    return {
+      kind: 'change',
+      comment: wouldCreate(args.name, clear.destroy, pvAction),
+      changes: { created: args.name, ...destroyedChange(clear.destroy) },
+      data: { destroy: clear.destroy },
+    };
   },
   async apply(args, plan, ctx) {
     const refused = await prepareDevice(ctx, args.name, plan.data.destroy);
     if (refused) return { result: false, comment: refused, changes: {} };
-    return (await lvm(ctx, 'pvcreate', ['--quiet', args.name])) ?? { result: true, comment: `Created physical volume ${args.name}`, changes: plan.changes };
+    return (
+      (await lvm(ctx, 'pvcreate', ['--quiet', args.name])) ?? {
+        result: true,
+        comment: `Created physical volume ${args.name}`,
+        changes: plan.changes,
+      }
+    );
   },
 });
 
@@ -44,12 +66,24 @@ const pvAbsent = stateFunction({
     const would = `Would remove the LVM label from ${args.name}`;
     if (pv['vg_name']) {
       const problem = `physical volume ${args.name} belongs to volume group ${pv['vg_name']}; remove the group first (lvm.vg_absent)`;
-      return pending(ctx, problem, would, { removed: args.name }, `it belongs to volume group ${pv['vg_name']} now; an earlier state must remove the group`);
+      return pending(
+        ctx,
+        problem,
+        would,
+        { removed: args.name },
+        `it belongs to volume group ${pv['vg_name']} now; an earlier state must remove the group`,
+      );
     }
     return { kind: 'change', comment: would, changes: { removed: args.name } };
   },
   async apply(args, plan, ctx) {
-    return (await lvm(ctx, 'pvremove', ['--quiet', args.name])) ?? { result: true, comment: `Removed physical volume ${args.name}`, changes: plan.changes };
+    return (
+      (await lvm(ctx, 'pvremove', ['--quiet', args.name])) ?? {
+        result: true,
+        comment: `Removed physical volume ${args.name}`,
+        changes: plan.changes,
+      }
+    );
   },
 });
 
@@ -98,19 +132,28 @@ async function devicesToAdd(args: ArgsOf<typeof VG_ARGS>, ctx: StateContext): Pr
 }
 
 const describeVgDevice = (d: VgDevice): string =>
-  d.pv ? `${d.device} (a physical volume already)` : d.destroy.length > 0 ? `${d.device} (destroying ${describeSignatures(d.destroy)})` : `${d.device} (no signature found)`;
+  d.pv
+    ? `${d.device} (a physical volume already)`
+    : d.destroy.length > 0
+      ? `${d.device} (destroying ${describeSignatures(d.destroy)})`
+      : `${d.device} (no signature found)`;
 
 const vgPresent = stateFunction({
   args: VG_ARGS,
   async inspect(args, ctx): Promise<Plan<{ add: VgDevice[]; exists: boolean }>> {
     const exists = (await report(ctx, 'vgs', ['vg_name'], args.name)).length > 0;
-    if (!exists && args.devices.length === 0) return { kind: 'error', comment: `Volume group ${args.name} does not exist and no devices are given to create it on` };
+    if (!exists && args.devices.length === 0)
+      return { kind: 'error', comment: `Volume group ${args.name} does not exist and no devices are given to create it on` };
     const add = await devicesToAdd(args, ctx);
     if (!Array.isArray(add)) return add;
     if (add.length === 0) return { kind: 'correct', comment: `Volume group ${args.name} is present` };
     const list = add.map(describeVgDevice).join(', ');
     const destroyed = Object.fromEntries(add.filter((d) => d.destroy.length > 0).map((d) => [d.device, describeSignatures(d.destroy)]));
-    const changes: Changes = { [exists ? 'extended' : 'created']: args.name, devices: add.map((d) => d.device), ...(Object.keys(destroyed).length > 0 && { destroyed }) };
+    const changes: Changes = {
+      [exists ? 'extended' : 'created']: args.name,
+      devices: add.map((d) => d.device),
+      ...(Object.keys(destroyed).length > 0 && { destroyed }),
+    };
     const comment = exists ? `Would add ${list} to volume group ${args.name}` : `Would create volume group ${args.name} on ${list}`;
     return { kind: 'change', comment, changes, data: { add, exists } };
   },
@@ -123,7 +166,9 @@ const vgPresent = stateFunction({
     const devices = add.map((d) => d.device);
     const failed = await lvm(ctx, exists ? 'vgextend' : 'vgcreate', ['--quiet', args.name, ...devices]);
     if (failed) return failed;
-    const comment = exists ? `Added ${devices.join(', ')} to volume group ${args.name}` : `Created volume group ${args.name} on ${devices.join(', ')}`;
+    const comment = exists
+      ? `Added ${devices.join(', ')} to volume group ${args.name}`
+      : `Created volume group ${args.name} on ${devices.join(', ')}`;
     return { result: true, comment, changes: plan.changes };
   },
 });
@@ -133,15 +178,30 @@ const vgAbsent = stateFunction({
     force: { type: 'boolean', default: false, doc: 'also remove the logical volumes the group still holds (their data is lost)' },
   },
   async inspect(args, ctx): Promise<Plan<{ lvs: number }>> {
-    if ((await report(ctx, 'vgs', ['vg_name'], args.name)).length === 0) return { kind: 'correct', comment: `Volume group ${args.name} is not present` };
+    if ((await report(ctx, 'vgs', ['vg_name'], args.name)).length === 0)
+      return { kind: 'correct', comment: `Volume group ${args.name} is not present` };
     const lvs = await report(ctx, 'lvs', ['lv_name', 'lv_size'], args.name);
     const list = lvs.map((lv) => `${lv['lv_name']} (${formatBytes(Number(lv['lv_size']))})`).join(', ');
     if (lvs.length > 0 && !args.force) {
       const problem = `volume group ${args.name} still holds logical volumes ${list}; remove them first (lvm.lv_absent) or set force: true to destroy them with it`;
-      return pending(ctx, problem, `Would remove volume group ${args.name}`, { removed: args.name }, `it holds logical volumes ${list} now; an earlier state must remove them`);
+      return pending(
+        ctx,
+        problem,
+        `Would remove volume group ${args.name}`,
+        { removed: args.name },
+        `it holds logical volumes ${list} now; an earlier state must remove them`,
+      );
     }
-    const comment = lvs.length > 0 ? `Would remove volume group ${args.name} and destroy its logical volumes ${list}` : `Would remove volume group ${args.name}`;
-    return { kind: 'change', comment, changes: { removed: args.name, ...(lvs.length > 0 && { destroyed: lvs.map((lv) => lv['lv_name']) }) }, data: { lvs: lvs.length } };
+    const comment =
+      lvs.length > 0
+        ? `Would remove volume group ${args.name} and destroy its logical volumes ${list}`
+        : `Would remove volume group ${args.name}`;
+    return {
+      kind: 'change',
+      comment,
+      changes: { removed: args.name, ...(lvs.length > 0 && { destroyed: lvs.map((lv) => lv['lv_name']) }) },
+      data: { lvs: lvs.length },
+    };
   },
   async apply(args, plan, ctx) {
     // --force removes the LVs without asking, and is only passed when the state said force: true.
@@ -163,25 +223,38 @@ const lvPresent = stateFunction({
   },
   validate(args) {
     const problems: ArgProblem[] = [];
-    if ((args.size === undefined) === (args.extents === undefined)) problems.push({ arg: null, detail: 'give exactly one of size and extents' });
-    if (args.size !== undefined && !SIZE.test(args.size)) problems.push({ arg: 'size', detail: `size '${args.size}' is not a size such as 512M or 10G` });
-    if (args.extents !== undefined && !EXTENTS.test(args.extents)) problems.push({ arg: 'extents', detail: `extents '${args.extents}' is not a count or a percentage such as 100%FREE` });
+    if ((args.size === undefined) === (args.extents === undefined))
+      problems.push({ arg: null, detail: 'give exactly one of size and extents' });
+    if (args.size !== undefined && !SIZE.test(args.size))
+      problems.push({ arg: 'size', detail: `size '${args.size}' is not a size such as 512M or 10G` });
+    if (args.extents !== undefined && !EXTENTS.test(args.extents))
+      problems.push({ arg: 'extents', detail: `extents '${args.extents}' is not a count or a percentage such as 100%FREE` });
     return problems;
   },
   async inspect(args, ctx): Promise<Plan<{ create: boolean }>> {
     const path = `${args.vgname}/${args.name}`;
     const [lv] = await report(ctx, 'lvs', ['lv_name', 'lv_size', 'lv_active'], path);
-    if (lv?.['lv_active'] === 'active') return { kind: 'correct', comment: `Logical volume ${path} is present (${formatBytes(Number(lv['lv_size']))})` };
-    if (lv) return { kind: 'change', comment: `Would activate logical volume ${path}`, changes: { activated: path }, data: { create: false } };
+    if (lv?.['lv_active'] === 'active')
+      return { kind: 'correct', comment: `Logical volume ${path} is present (${formatBytes(Number(lv['lv_size']))})` };
+    if (lv)
+      return { kind: 'change', comment: `Would activate logical volume ${path}`, changes: { activated: path }, data: { create: false } };
     const amount = args.size ?? args.extents!;
     const changes = { created: path, [args.size !== undefined ? 'size' : 'extents']: amount };
     const would = `Would create logical volume ${path} (${amount})`;
-    if ((await report(ctx, 'vgs', ['vg_name'], args.vgname)).length === 0) return pending(ctx, `volume group ${args.vgname} does not exist`, would, changes);
+    if ((await report(ctx, 'vgs', ['vg_name'], args.vgname)).length === 0)
+      return pending(ctx, `volume group ${args.vgname} does not exist`, would, changes);
     return { kind: 'change', comment: would, changes, data: { create: true } };
   },
   async apply(args, plan, ctx) {
     const path = `${args.vgname}/${args.name}`;
-    if (!plan.data.create) return (await lvm(ctx, 'lvchange', ['--quiet', '--activate', 'y', path])) ?? { result: true, comment: `Activated logical volume ${path}`, changes: plan.changes };
+    if (!plan.data.create)
+      return (
+        (await lvm(ctx, 'lvchange', ['--quiet', '--activate', 'y', path])) ?? {
+          result: true,
+          comment: `Activated logical volume ${path}`,
+          changes: plan.changes,
+        }
+      );
     const amount = args.size !== undefined ? ['--size', args.size] : ['--extents', args.extents!];
     // The new volume's space may hold signatures of a removed one; they belong to nothing now, so wipe them.
     const failed = await lvm(ctx, 'lvcreate', ['--quiet', '--yes', '--wipesignatures', 'y', '--name', args.name, ...amount, args.vgname]);
@@ -204,11 +277,24 @@ const lvAbsent = stateFunction({
   },
   async apply(args, plan, ctx) {
     const path = `${args.vgname}/${args.name}`;
-    return (await lvm(ctx, 'lvremove', ['--quiet', '--yes', path])) ?? { result: true, comment: `Removed logical volume ${path}`, changes: plan.changes };
+    return (
+      (await lvm(ctx, 'lvremove', ['--quiet', '--yes', path])) ?? {
+        result: true,
+        comment: `Removed logical volume ${path}`,
+        changes: plan.changes,
+      }
+    );
   },
 });
 
 export const lvmModule: StateModule = {
   name: 'lvm',
-  functions: { pv_present: pvPresent, pv_absent: pvAbsent, vg_present: vgPresent, vg_absent: vgAbsent, lv_present: lvPresent, lv_absent: lvAbsent },
+  functions: {
+    pv_present: pvPresent,
+    pv_absent: pvAbsent,
+    vg_present: vgPresent,
+    vg_absent: vgAbsent,
+    lv_present: lvPresent,
+    lv_absent: lvAbsent,
+  },
 };

@@ -13,7 +13,14 @@ import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, typ
  */
 const VFS_FLAGS = new Set(['ro', 'rw', 'noatime', 'relatime', 'nodiratime', 'nosuid', 'nodev', 'noexec', 'sync', 'dirsync']);
 /** Flags that are the kernel's defaults and never listed: met while their opposite is absent. */
-const DEFAULT_FLAGS: Record<string, string> = { suid: 'nosuid', dev: 'nodev', exec: 'noexec', async: 'sync', diratime: 'nodiratime', atime: 'noatime' };
+const DEFAULT_FLAGS: Record<string, string> = {
+  suid: 'nosuid',
+  dev: 'nodev',
+  exec: 'noexec',
+  async: 'sync',
+  diratime: 'nodiratime',
+  atime: 'noatime',
+};
 
 /** The wanted options a mount does not have now. */
 function missingFlags(wanted: readonly string[], current: string): string[] {
@@ -39,11 +46,19 @@ interface MountedPlan {
 
 const FSTAB_ARGS = {
   config: { type: 'string', default: '/etc/fstab', doc: 'the fstab file to keep the entry in' },
-  persist: { type: 'boolean', default: false, doc: 'keep the mount in the fstab (off by default: volumes Brine unlocks are mounted by Brine, not at boot)' },
+  persist: {
+    type: 'boolean',
+    default: false,
+    doc: 'keep the mount in the fstab (off by default: volumes Brine unlocks are mounted by Brine, not at boot)',
+  },
 } as const satisfies ArgSpecs;
 
 const MOUNTED_ARGS = {
-  device: { type: 'string', required: true, doc: 'what to mount: /dev/… (e.g. /dev/mapper/data, /dev/vg0/lv), UUID=…, LABEL=…, or a source such as tmpfs' },
+  device: {
+    type: 'string',
+    required: true,
+    doc: 'what to mount: /dev/… (e.g. /dev/mapper/data, /dev/vg0/lv), UUID=…, LABEL=…, or a source such as tmpfs',
+  },
   fstype: { type: 'string', required: true, doc: 'file system type, e.g. ext4, xfs, tmpfs' },
   mkmnt: { type: 'boolean', default: false, doc: 'create the mount point if it does not exist' },
   opts: { type: 'string-list', default: ['defaults'], doc: 'mount options, a list or comma-separated' },
@@ -54,7 +69,11 @@ const MOUNTED_ARGS = {
 } as const satisfies ArgSpecs;
 
 /** What the fstab must become for `args`, or undefined if it is right already. */
-async function fstabPlan(ctx: StateContext, args: ArgsOf<typeof MOUNTED_ARGS>, opts: readonly string[]): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
+async function fstabPlan(
+  ctx: StateContext,
+  args: ArgsOf<typeof MOUNTED_ARGS>,
+  opts: readonly string[],
+): Promise<{ lines: string[]; change: 'new' | 'update' } | undefined> {
   const lines = await ctx.facts.get(fstabLines, args.config);
   const want = [args.device, args.name, args.fstype, opts.join(','), String(args.dump), String(args.pass_num)].map(fstabEscape).join('\t');
   const at = fstabIndex(lines, args.name);
@@ -91,7 +110,8 @@ const mounted = stateFunction({
       const all = await ctx.facts.get(mounts);
       const here = topMountAt(all, name);
       const same = (m: MountEntry) => (node?.kind === 'block' ? m['maj:min'] === majMin(node.rdev) : m.source === device);
-      if (here && !same(here)) return { kind: 'error', comment: `${here.source} is mounted at ${name}, not ${args.device}; unmount it first (mount.unmounted)` };
+      if (here && !same(here))
+        return { kind: 'error', comment: `${here.source} is mounted at ${name}, not ${args.device}; unmount it first (mount.unmounted)` };
       if (here) {
         const missing = missingFlags(opts, here.options);
         if (missing.length > 0) {
@@ -120,7 +140,8 @@ const mounted = stateFunction({
         notes.push(fstab.change === 'new' ? `Would add ${name} to ${args.config}` : `Would update the entry for ${name} in ${args.config}`);
       }
     }
-    if (Object.keys(changes).length === 0) return { kind: 'correct', comment: args.mount ? `${args.device} is mounted at ${name}` : `${name} is in ${args.config}` };
+    if (Object.keys(changes).length === 0)
+      return { kind: 'correct', comment: args.mount ? `${args.device} is mounted at ${name}` : `${name} is in ${args.config}` };
     return { kind: 'change', comment: notes.join('; '), changes, data: plan };
   },
   async apply(args, plan, ctx) {
@@ -130,7 +151,8 @@ const mounted = stateFunction({
     const done: string[] = [];
     if (makeDir) await ctx.fs.mkdir(name, { recursive: true, mode: 0o755 });
     if (action !== 'none') {
-      const argv = action === 'mount' ? ['-t', args.fstype, '-o', opts.join(','), device, name] : ['-o', ['remount', ...opts].join(','), name];
+      const argv =
+        action === 'mount' ? ['-t', args.fstype, '-o', opts.join(','), device, name] : ['-o', ['remount', ...opts].join(','), name];
       const r = await ctx.runner.run('mount', argv);
       if (r.exitCode !== 0) return { result: false, comment: `mount ${argv.join(' ')} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };
       done.push(action === 'mount' ? `Mounted ${args.device} at ${name}` : `Remounted ${name} with ${opts.join(',')}`);
@@ -158,8 +180,16 @@ const unmounted = stateFunction({
     const at = fstabIndex(lines, name);
     const changes: Changes = { ...(here && { umount: true }), ...(at !== -1 && { persist: 'purged' }) };
     if (Object.keys(changes).length === 0) return { kind: 'correct', comment: `Nothing is mounted at ${name}` };
-    const notes = [...(here ? [`Would unmount ${here.source} from ${name}`] : []), ...(at !== -1 ? [`Would remove ${name} from ${args.config}`] : [])];
-    return { kind: 'change', comment: notes.join('; '), changes, data: { umount: !!here, ...(at !== -1 && { fstab: lines.filter((_, i) => i !== at) }) } };
+    const notes = [
+      ...(here ? [`Would unmount ${here.source} from ${name}`] : []),
+      ...(at !== -1 ? [`Would remove ${name} from ${args.config}`] : []),
+    ];
+    return {
+      kind: 'change',
+      comment: notes.join('; '),
+      changes,
+      data: { umount: !!here, ...(at !== -1 && { fstab: lines.filter((_, i) => i !== at) }) },
+    };
   },
   async apply(args, plan, ctx) {
     const name = normalize(args.name);
@@ -169,7 +199,11 @@ const unmounted = stateFunction({
       if (r.exitCode !== 0) return { result: false, comment: `umount ${name} failed: ${r.error ?? r.stderr.trim()}`, changes: {} };
     }
     if (fstab) await writeFstab(ctx, args.config, fstab);
-    return { result: true, comment: [...(umount ? [`Unmounted ${name}`] : []), ...(fstab ? [`removed ${name} from ${args.config}`] : [])].join('; '), changes: plan.changes };
+    return {
+      result: true,
+      comment: [...(umount ? [`Unmounted ${name}`] : []), ...(fstab ? [`removed ${name} from ${args.config}`] : [])].join('; '),
+      changes: plan.changes,
+    };
   },
 });
 

@@ -28,8 +28,10 @@ interface ServicePlan {
 function unusable(u: Unit, name: string, want: Want): string | undefined {
   if (u.LoadState === 'not-found') return `The named service ${name} is not available: systemd has no unit ${u.Id}`;
   // A masked unit is as dead and disabled as it gets; it cannot be started or enabled.
-  if (u.LoadState === 'masked') return want.running || want.enabled ? `Service ${name} is masked; unmask it first (systemctl unmask ${u.Id})` : undefined;
-  if (u.LoadState !== 'loaded') return `Service ${name} could not be loaded by systemd (LoadState=${u.LoadState}); see systemctl status ${u.Id}`;
+  if (u.LoadState === 'masked')
+    return want.running || want.enabled ? `Service ${name} is masked; unmask it first (systemctl unmask ${u.Id})` : undefined;
+  if (u.LoadState !== 'loaded')
+    return `Service ${name} could not be loaded by systemd (LoadState=${u.LoadState}); see systemctl status ${u.Id}`;
   return undefined;
 }
 
@@ -43,7 +45,10 @@ async function inspectService(name: string, want: Want, ctx: StateContext): Prom
   if (want.running === false && u.ActiveState !== 'inactive' && u.ActiveState !== 'failed') plan.run = 'stop';
   if (want.enabled === true && !ENABLED.has(u.UnitFileState)) plan.file = 'enable';
   if (want.enabled === false && DISABLEABLE.has(u.UnitFileState)) plan.file = 'disable';
-  const now = [...(want.running !== undefined ? [running ? 'running' : 'dead'] : []), ...(want.enabled !== undefined ? [u.UnitFileState || 'not installable'] : [])];
+  const now = [
+    ...(want.running !== undefined ? [running ? 'running' : 'dead'] : []),
+    ...(want.enabled !== undefined ? [u.UnitFileState || 'not installable'] : []),
+  ];
   if (!plan.run && !plan.file) return { kind: 'correct', comment: `The service ${name} is in the desired state (${now.join(', ')})` };
   const steps = [...(plan.run ? [`${plan.run}`] : []), ...(plan.file ? [plan.file] : [])];
   return { kind: 'change', comment: `Service ${name} is set to ${steps.join(' and ')}`, changes: { [name]: true }, data: plan };
@@ -60,7 +65,11 @@ async function systemctl(ctx: StateContext, verb: string, name: string): Promise
 async function checkRunning(ctx: StateContext, name: string, done: string): Promise<Outcome> {
   const u = await unit(ctx, name);
   if (RUNNING.has(u.ActiveState) || u.ActiveState === 'activating') return { result: true, comment: done, changes: { [name]: true } };
-  return { result: false, comment: `${done}, but it is not running (ActiveState=${u.ActiveState}); see journalctl -u ${u.Id}`, changes: { [name]: true } };
+  return {
+    result: false,
+    comment: `${done}, but it is not running (ActiveState=${u.ActiveState}); see journalctl -u ${u.Id}`,
+    changes: { [name]: true },
+  };
 }
 
 async function applyService(name: string, plan: ServicePlan, ctx: StateContext): Promise<Outcome> {
@@ -74,11 +83,16 @@ async function applyService(name: string, plan: ServicePlan, ctx: StateContext):
     const failed = await systemctl(ctx, run, name);
     if (failed) return file ? { ...failed, comment: `Service ${name} ${file}d; ${failed.comment}`, changes: { [name]: true } } : failed;
   }
-  const comment = run ? `${run === 'start' ? 'Started' : 'Stopped'} service ${name}${file ? ` and ${file}d it` : ''}` : `Service ${name} ${file}d`;
+  const comment = run
+    ? `${run === 'start' ? 'Started' : 'Stopped'} service ${name}${file ? ` and ${file}d it` : ''}`
+    : `Service ${name} ${file}d`;
   return run === 'start' ? checkRunning(ctx, name, comment) : { result: true, comment, changes: { [name]: true } };
 }
 
-const ENABLE_ARG = { type: 'boolean', doc: 'also enable (true) or disable (false) the unit at boot; not given: leave it' } as const satisfies ArgSpec;
+const ENABLE_ARG = {
+  type: 'boolean',
+  doc: 'also enable (true) or disable (false) the unit at boot; not given: leave it',
+} as const satisfies ArgSpec;
 
 const running = stateFunction({
   args: {
@@ -110,4 +124,7 @@ const enabledFn = (enabled: boolean) =>
     apply: (args, plan, ctx) => applyService(args.name, plan.data, ctx),
   });
 
-export const serviceModule: StateModule = { name: 'service', functions: { running, dead, enabled: enabledFn(true), disabled: enabledFn(false) } };
+export const serviceModule: StateModule = {
+  name: 'service',
+  functions: { running, dead, enabled: enabledFn(true), disabled: enabledFn(false) },
+};

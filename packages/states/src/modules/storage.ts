@@ -33,7 +33,13 @@ type Waiting = ForecastPlan | { kind: 'error'; comment: string };
  * happen once it has, and what that assumes (`note`): a forecast, which apply never gets; in a
  * real run it is the error `problem`.
  */
-export function pending(ctx: StateContext, problem: string, would: string, changes: Changes, note = `${problem} yet; an earlier state must provide it`): Waiting {
+export function pending(
+  ctx: StateContext,
+  problem: string,
+  would: string,
+  changes: Changes,
+  note = `${problem} yet; an earlier state must provide it`,
+): Waiting {
   if (ctx.test) return { kind: 'change', comment: `${would} (${note})`, changes, forecast: true };
   return { kind: 'error', comment: `${problem[0]!.toUpperCase()}${problem.slice(1)}` };
 }
@@ -51,7 +57,12 @@ export function formatBytes(bytes: number): string {
 }
 
 /** undefined if `path` is a block device; otherwise the plan to return (pending in test mode when it is missing). */
-export async function unlessBlockDevice(ctx: StateContext, path: string, would: string, changes: Changes): Promise<Waiting | { kind: 'error'; comment: string } | undefined> {
+export async function unlessBlockDevice(
+  ctx: StateContext,
+  path: string,
+  would: string,
+  changes: Changes,
+): Promise<Waiting | { kind: 'error'; comment: string } | undefined> {
   const node = await nodeAt(ctx, path);
   if (node.kind === 'block') return undefined;
   if (node.kind === 'missing') return pending(ctx, `${path} does not exist`, would, changes);
@@ -79,7 +90,8 @@ export async function clearance(
   const busy = describeUsage(usage);
   if (busy) return { ok: false, comment: `Refusing to ${action(device)}: it is ${busy}` };
   if (found.length === 0) return { ok: true, destroy: [] };
-  if (!force) return { ok: false, comment: `Refusing to ${action(device)}: it holds ${describeSignatures(found)}; set force: true to destroy it` };
+  if (!force)
+    return { ok: false, comment: `Refusing to ${action(device)}: it holds ${describeSignatures(found)}; set force: true to destroy it` };
   return { ok: true, destroy: [...found] };
 }
 
@@ -104,5 +116,7 @@ export async function prepareDevice(ctx: StateContext, device: string, destroy: 
     return r.exitCode === 0 ? undefined : `Could not erase the signatures on ${device}: ${r.error ?? r.stderr}`;
   }
   const now = await ctx.facts.get(signatures, device);
-  return now.length === 0 ? undefined : `Refusing to write to ${device}: it holds ${describeSignatures(now)}, which appeared after it was inspected`;
+  return now.length === 0
+    ? undefined
+    : `Refusing to write to ${device}: it holds ${describeSignatures(now)}, which appeared after it was inspected`;
 }

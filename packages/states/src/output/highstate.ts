@@ -55,7 +55,9 @@ export function formatHighstate(results: StateResults, fmt: HighstateFormat): st
 /** Salt's "Data failed to compile" block for render/compile problems. */
 export function formatCompileErrors(problems: readonly string[], fmt: Pick<HighstateFormat, 'color' | 'minionId'>): string {
   const red = (t: string) => paintIf('red', t, fmt.color);
-  return [red(`${fmt.minionId}:`), red('    Data failed to compile:'), ...problems.map((p) => red(`----------\n    ${p}`))].join('\n') + '\n';
+  return (
+    [red(`${fmt.minionId}:`), red('    Data failed to compile:'), ...problems.map((p) => red(`----------\n    ${p}`))].join('\n') + '\n'
+  );
 }
 
 /**

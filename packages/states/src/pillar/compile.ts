@@ -91,7 +91,11 @@ function selectSls(c: Compile, topFile: string): Map<string, string | undefined>
     const read = c.reads.count() !== before;
     before = c.reads.count();
     if (!matched) return;
-    const why = topTaint ?? (read ? `selected by ${topFile}:${entry.line ?? 1}: target '${entry.target}' (match: ${entry.match}) reads grains the minion reported` : undefined);
+    const why =
+      topTaint ??
+      (read
+        ? `selected by ${topFile}:${entry.line ?? 1}: target '${entry.target}' (match: ${entry.match}) reads grains the minion reported`
+        : undefined);
     // An SLS any grain-reading entry selects counts as chosen by grains: that entry may decide its place in the merge order.
     for (const sls of entry.sls) if (!taints.get(sls)) taints.set(sls, why);
   });

@@ -33,7 +33,9 @@ export function scanGrainDependence(roots: readonly string[], nodegroups: Readon
   for (const root of roots) {
     let names: string[];
     try {
-      names = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((n) => /\.(sls|jinja)$/.test(n)).sort();
+      names = readdirSync(root, { recursive: true, encoding: 'utf8' })
+        .filter((n) => /\.(sls|jinja)$/.test(n))
+        .sort();
     } catch {
       continue;
     }
@@ -75,7 +77,8 @@ function scanTopMatches(file: string, text: string, nodegroups: Readonly<Record<
       (GRAIN_MATCHES.has(match) && !(match !== 'ipcidr' && /^id(:|$)/.test(target.name))) ||
       (match === 'compound' && expressionReadsGrains(target.name, nodegroups)) ||
       (match === 'nodegroup' && nodegroupReadsGrains(target.name, nodegroups));
-    if (reads) found.push({ file, line: target.line, reason: `target '${target.name}' (match: ${match}) matches grains the minion reports` });
+    if (reads)
+      found.push({ file, line: target.line, reason: `target '${target.name}' (match: ${match}) matches grains the minion reports` });
   });
   return found;
 }

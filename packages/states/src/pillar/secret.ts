@@ -70,7 +70,11 @@ export function splitSecrets(pillar: Record<string, unknown>): SplitPillar {
     if (Array.isArray(node)) {
       const parts = node.map((item, i) => walk(item, [...path, String(i)]));
       // A withheld item stays a null in `raw`, so later items keep the index their secret paths name.
-      return { visible: parts.filter((p) => !p.hidden).map((p) => p.visible), raw: parts.map((p) => (p.withheld ? null : p.raw)), hidden: false };
+      return {
+        visible: parts.filter((p) => !p.hidden).map((p) => p.visible),
+        raw: parts.map((p) => (p.withheld ? null : p.raw)),
+        hidden: false,
+      };
     }
     if (isPlainObject(node)) {
       const visible: Record<string, unknown> = {};

@@ -80,7 +80,11 @@ function rendererOf(text: string, file: string): Pipeline {
   const spec = m[1]!.replace(/\s+/g, '');
   if (spec === 'yaml') return 'yaml';
   if (spec === 'jinja|yaml') return 'jinja|yaml';
-  throw new InputError('renderer_unsupported', { file, line: 1 }, `renderer '#!${m[1]!.trim()}' is not supported; use '#!jinja|yaml' (the default) or '#!yaml'`);
+  throw new InputError(
+    'renderer_unsupported',
+    { file, line: 1 },
+    `renderer '#!${m[1]!.trim()}' is not supported; use '#!jinja|yaml' (the default) or '#!yaml'`,
+  );
 }
 
 /** Blanks a shebang line rather than removing it, so line numbers stay true. */

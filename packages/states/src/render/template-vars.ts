@@ -50,10 +50,12 @@ export interface TemplateVarsInput {
  */
 export function templateVars(input: TemplateVarsInput): Record<string, unknown> {
   const pillar = input.sink ? trackedPillar(input.pillar, input.sink) : input.pillar;
-  const getter = (data: unknown) => (path: unknown, fallback: unknown = '') => {
-    const hit = lookupPath(data, String(path));
-    return hit.found ? hit.value : fallback;
-  };
+  const getter =
+    (data: unknown) =>
+    (path: unknown, fallback: unknown = '') => {
+      const hit = lookupPath(data, String(path));
+      return hit.found ? hit.value : fallback;
+    };
   const pillarGet = getter(pillar);
   const grainsGet = getter(input.grains);
   const configGet = (path: unknown, fallback: unknown = '') => {

@@ -60,7 +60,12 @@ function templateError(err: unknown, file: string): InputError {
   const at = /\[Line (\d+), Column (\d+)\]/.exec(message);
   const detail0 = message
     .split('\n')
-    .map((line) => line.trim().replace(/^(Template render error: )?\([^)]*\)( \[Line \d+, Column \d+\])?/, '').trim())
+    .map((line) =>
+      line
+        .trim()
+        .replace(/^(Template render error: )?\([^)]*\)( \[Line \d+, Column \d+\])?/, '')
+        .trim(),
+    )
     .filter(Boolean)
     .join(' ');
   let detail = detail0.replace(/^Error: /, '');

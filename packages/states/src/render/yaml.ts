@@ -37,7 +37,11 @@ export function parseSls(text: string, file: string, opts: ParseOptions = {}): R
     if (!(err instanceof YAMLException)) throw err;
     if (opts.pillar && err.reason.includes('!secret')) {
       const pos = { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) };
-      throw new InputError('yaml_syntax', pos, "YAML error: !secret marks one non-empty value (write 'password: !secret <value>'), not a mapping or a list");
+      throw new InputError(
+        'yaml_syntax',
+        pos,
+        "YAML error: !secret marks one non-empty value (write 'password: !secret <value>'), not a mapping or a list",
+      );
     }
     throw syntaxError(text, file, err, opts.quoteLine === true);
   }
@@ -70,7 +74,11 @@ function syntaxError(text: string, file: string, err: YAMLException, quoteLine: 
     if (e instanceof InputError) error = e;
   }
   // The two parsers disagree on this text: keep the fast parser's verdict.
-  error ??= new InputError('yaml_syntax', { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) }, `YAML error: ${err.reason}`);
+  error ??= new InputError(
+    'yaml_syntax',
+    { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) },
+    `YAML error: ${err.reason}`,
+  );
   const line = error.pos.line;
   if (!quoteLine || line === undefined) return error;
   const detail = error.message.slice(formatPos(error.pos).length + 2);

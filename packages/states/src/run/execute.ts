@@ -120,7 +120,13 @@ class Execution {
     const t0 = performance.now();
     const { status, failed } = await this.requisites(chunk);
     if (status === 'fail') {
-      return this.record(chunk, { result: false, comment: `One or more requisite failed: ${failed.join(', ')}`, changes: {} }, started, t0, false);
+      return this.record(
+        chunk,
+        { result: false, comment: `One or more requisite failed: ${failed.join(', ')}`, changes: {} },
+        started,
+        t0,
+        false,
+      );
     }
     const notRun = NOT_RUN_COMMENT[status];
     if (notRun) return this.record(chunk, { result: true, comment: notRun, changes: {} }, started, t0, false);
@@ -203,7 +209,11 @@ class Execution {
       return ret;
     } catch (err) {
       this.log.debug('state raised an exception', { state: chunk.tag, stack: err instanceof Error ? err.stack : String(err) });
-      return { result: false, comment: `An exception occurred in this state: ${err instanceof Error ? err.message : String(err)}`, changes: {} };
+      return {
+        result: false,
+        comment: `An exception occurred in this state: ${err instanceof Error ? err.message : String(err)}`,
+        changes: {},
+      };
     }
   }
 
@@ -260,7 +270,11 @@ class Execution {
       try {
         ret = this.test ? { result: null, comment: fn.watch!.describe(args), changes: {} } : await fn.watch!.run(args, this.context(chunk));
       } catch (err) {
-        ret = { result: false, comment: `An exception occurred in this state: ${err instanceof Error ? err.message : String(err)}`, changes: {} };
+        ret = {
+          result: false,
+          comment: `An exception occurred in this state: ${err instanceof Error ? err.message : String(err)}`,
+          changes: {},
+        };
       }
       this.record(chunk, ret, started, t0, true, true);
     }

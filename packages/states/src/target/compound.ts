@@ -20,7 +20,10 @@ export type CompoundNode =
 
 /** Splits on white space, with parentheses as tokens of their own. */
 function tokenize(expression: string): string[] {
-  return expression.replace(/([()])/g, ' $1 ').split(/\s+/).filter(Boolean);
+  return expression
+    .replace(/([()])/g, ' $1 ')
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 /**
@@ -52,16 +55,14 @@ export function parseCompound(expression: string): CompoundNode {
     return { kind: 'term', type, expr: m[2]! };
   };
   // One left-associative level per operator: `and` binds tighter than `or`.
-  const binary =
-    (op: 'and' | 'or', operand: () => CompoundNode) =>
-    (): CompoundNode => {
-      let left = operand();
-      while (peek() === op) {
-        at++;
-        left = { kind: op, left, right: operand() };
-      }
-      return left;
-    };
+  const binary = (op: 'and' | 'or', operand: () => CompoundNode) => (): CompoundNode => {
+    let left = operand();
+    while (peek() === op) {
+      at++;
+      left = { kind: op, left, right: operand() };
+    }
+    return left;
+  };
   const and = binary('and', primary);
   const or = binary('or', and);
 

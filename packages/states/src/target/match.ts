@@ -27,13 +27,20 @@ export function pcreMatch(pattern: string, value: string): boolean {
  * part against the value found (any element, for lists). Because keys may be
  * nested to any depth, every split point of the expression is tried.
  */
-export function dataMatch(data: Record<string, unknown> | undefined, expr: string, test: (pattern: string, value: string) => boolean): boolean {
+export function dataMatch(
+  data: Record<string, unknown> | undefined,
+  expr: string,
+  test: (pattern: string, value: string) => boolean,
+): boolean {
   if (!data) return false;
   const parts = expr.split(':');
   for (let split = parts.length - 1; split >= 1; split--) {
     let node: unknown = data;
     for (const key of parts.slice(0, split)) {
-      node = node && typeof node === 'object' && !Array.isArray(node) && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+      node =
+        node && typeof node === 'object' && !Array.isArray(node) && Object.hasOwn(node, key)
+          ? (node as Record<string, unknown>)[key]
+          : undefined;
     }
     if (node === undefined) continue;
     const pattern = parts.slice(split).join(':');
@@ -48,7 +55,13 @@ export function dataMatch(data: Record<string, unknown> | undefined, expr: strin
  * nodegroups being expanded, so a group that refers to itself is an error, not a
  * stack overflow.
  */
-export function matchTarget(target: string, type: MatchType, minion: MinionFacts, pos?: SourcePos, groups: readonly string[] = []): boolean {
+export function matchTarget(
+  target: string,
+  type: MatchType,
+  minion: MinionFacts,
+  pos?: SourcePos,
+  groups: readonly string[] = [],
+): boolean {
   switch (type) {
     case 'glob':
       return globMatch(target, minion.id);
@@ -82,7 +95,11 @@ function matchNodegroup(name: string, minion: MinionFacts, pos: SourcePos | unde
   const defined = minion.nodegroups ?? {};
   if (!Object.hasOwn(defined, name)) {
     const names = Object.keys(defined).sort();
-    throw new TargetError(name, `unknown nodegroup '${name}' (defined: ${names.length > 0 ? names.join(', ') : 'none; set nodegroups in the master config'})`, pos);
+    throw new TargetError(
+      name,
+      `unknown nodegroup '${name}' (defined: ${names.length > 0 ? names.join(', ') : 'none; set nodegroups in the master config'})`,
+      pos,
+    );
   }
   if (groups.includes(name)) throw new TargetError(name, `nodegroup '${name}' refers to itself: ${[...groups, name].join(' -> ')}`, pos);
   const group = defined[name]!;

@@ -28,7 +28,9 @@ export function nodegroupProblems(groups: Readonly<Record<string, Nodegroup>>): 
     const expression = nodegroupExpression(group);
     if (expression === undefined) continue;
     try {
-      const used = terms(parseCompound(expression)).filter((t) => t.type === 'nodegroup').map((t) => t.expr);
+      const used = terms(parseCompound(expression))
+        .filter((t) => t.type === 'nodegroup')
+        .map((t) => t.expr);
       refs.set(name, used);
       for (const ref of used) if (!Object.hasOwn(groups, ref)) problems.push(`nodegroup '${name}': N@${ref} names no nodegroup`);
     } catch (err) {
@@ -59,7 +61,11 @@ export function nodegroupReadsGrains(name: string, groups: Readonly<Record<strin
 }
 
 /** Whether a compound expression reads grains the minion reported. */
-export function expressionReadsGrains(expression: string, groups: Readonly<Record<string, Nodegroup>>, seen: readonly string[] = []): boolean {
+export function expressionReadsGrains(
+  expression: string,
+  groups: Readonly<Record<string, Nodegroup>>,
+  seen: readonly string[] = [],
+): boolean {
   let tree: CompoundNode;
   try {
     tree = parseCompound(expression);
@@ -67,6 +73,8 @@ export function expressionReadsGrains(expression: string, groups: Readonly<Recor
     return false;
   }
   return terms(tree).some((t) =>
-    t.type === 'nodegroup' ? nodegroupReadsGrains(t.expr, groups, seen) : ['grain', 'grain_pcre', 'ipcidr'].includes(t.type) && !/^id(:|$)/.test(t.expr),
+    t.type === 'nodegroup'
+      ? nodegroupReadsGrains(t.expr, groups, seen)
+      : ['grain', 'grain_pcre', 'ipcidr'].includes(t.type) && !/^id(:|$)/.test(t.expr),
   );
 }

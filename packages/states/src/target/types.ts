@@ -18,7 +18,18 @@ export interface MinionFacts {
 }
 
 /** Salt's match types (`tgt_type`), by the names top files and the CLI use. */
-export const MATCH_TYPES = ['glob', 'list', 'pcre', 'grain', 'grain_pcre', 'pillar', 'pillar_pcre', 'ipcidr', 'compound', 'nodegroup'] as const;
+export const MATCH_TYPES = [
+  'glob',
+  'list',
+  'pcre',
+  'grain',
+  'grain_pcre',
+  'pillar',
+  'pillar_pcre',
+  'ipcidr',
+  'compound',
+  'nodegroup',
+] as const;
 export type MatchType = (typeof MATCH_TYPES)[number];
 
 export function isMatchType(value: unknown): value is MatchType {
