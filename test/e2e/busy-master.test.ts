@@ -29,7 +29,6 @@ describe('a master that is alive but slow to answer (a boot storm)', () => {
       log,
       // A re-key is a handshake on the open connection: it comes due while the master is stopped.
       rekey: { afterMs: 1500, afterMessages: 1e9 },
-      failFast: { onLost: () => {} },
     });
     let sessions = 0;
     channel.onSession(() => sessions++);

@@ -121,7 +121,7 @@ function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
 }
 
 /**
- * With failFast, how many timeouts a handshake waits on a master whose connection is
+ * How many timeouts a handshake waits on a master whose connection is
  * up (it is alive, only slow) before it gives up on that master.
  */
 const BUSY_MASTER_PATIENCE = 3;
@@ -179,7 +179,7 @@ export class MasterChannel implements MasterLink {
   private readonly waiting = new Map<number, Pending<Payload>>();
   private nextId = 1;
   private closed = false;
-  /** failFast only: the socket's connection completed its ZMTP handshake and has not dropped since. */
+  /** The socket's connection completed its ZMTP handshake and has not dropped since. */
   private masterAlive = false;
   private jobHandler: ((job: Job) => void) | undefined;
   private sessionHandler: (() => void) | undefined;
@@ -216,13 +216,11 @@ export class MasterChannel implements MasterLink {
       ipv6: this.opts.host.includes(':'),
       ...(this.opts.failFast && { connectTimeout: Math.min(CONNECT_TIMEOUT_MS, this.opts.timeoutMs) }),
     });
+    // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
+    socket.events.on('handshake', () => socket === this.socket && (this.masterAlive = true));
+    socket.events.on('disconnect', () => socket === this.socket && (this.masterAlive = false));
     // libzmq reports each failed or dropped connection as a retry it schedules.
-    if (this.opts.failFast) {
-      socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
-      // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
-      socket.events.on('handshake', () => socket === this.socket && (this.masterAlive = true));
-      socket.events.on('disconnect', () => socket === this.socket && (this.masterAlive = false));
-    }
+    if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
     this.masterAlive = false;
     connectRestarting(socket, `tcp://${this.master}`);
     this.socket = socket;
