@@ -126,6 +126,9 @@ function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
  */
 const BUSY_MASTER_PATIENCE = 3;
 
+/** How long a closed socket's observer has to close itself before closeSocket does. */
+const OBSERVER_GRACE_MS = 1000;
+
 /** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -167,6 +170,7 @@ const RETRYABLE = new Set(['session_lost']);
  */
 export class MasterChannel implements MasterLink {
   private socket!: zmq.Dealer;
+  private events!: zmq.Observer;
   private sender!: SendQueue<Uint8Array>;
   private readonly limit: number;
   private session: OpenSession | undefined;
@@ -216,16 +220,47 @@ export class MasterChannel implements MasterLink {
       ipv6: this.opts.host.includes(':'),
       ...(this.opts.failFast && { connectTimeout: Math.min(CONNECT_TIMEOUT_MS, this.opts.timeoutMs) }),
     });
-    // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
-    socket.events.on('handshake', () => socket === this.socket && (this.masterAlive = true));
-    socket.events.on('disconnect', () => socket === this.socket && (this.masterAlive = false));
-    // libzmq reports each failed or dropped connection as a retry it schedules.
-    if (this.opts.failFast) socket.events.on('connect:retry', () => socket === this.socket && this.linkDown());
+    const events = socket.events;
+    void this.watch(socket, events);
     this.masterAlive = false;
     connectRestarting(socket, `tcp://${this.master}`);
     this.socket = socket;
+    this.events = events;
     this.sender = new SendQueue(socket);
     void this.receive(socket);
+  }
+
+  /**
+   * What libzmq says of the socket's connection. Read here rather than through
+   * zeromq.js's event emitter, whose loop rejects unhandled when its observer is
+   * closed (closeSocket must close it).
+   */
+  private async watch(socket: zmq.Dealer, events: zmq.Observer): Promise<void> {
+    try {
+      for await (const event of events) {
+        if (socket !== this.socket) continue;
+        // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
+        if (event.type === 'handshake') this.masterAlive = true;
+        else if (event.type === 'disconnect') this.masterAlive = false;
+        // libzmq reports each failed or dropped connection as a retry it schedules.
+        else if (event.type === 'connect:retry' && this.opts.failFast) this.linkDown();
+      }
+    } catch {
+      // Closed by closeSocket.
+    }
+  }
+
+  /**
+   * The observer closes itself when libzmq reports the end of monitoring, unless
+   * it was not read in time (a starved event loop: a fleet's worth of minions in one
+   * process): then it would keep two descriptors for good, so it is closed here
+   * once the socket has gone (closing it before the socket's end leaks both).
+   */
+  private closeSocket(socket: zmq.Dealer, events: zmq.Observer): void {
+    socket.close();
+    setTimeout(() => {
+      if (!events.closed) events.close();
+    }, OBSERVER_GRACE_MS).unref();
   }
 
   /**
@@ -235,9 +270,9 @@ export class MasterChannel implements MasterLink {
    */
   private renewSocket(): void {
     if (this.closed) return;
-    const old = this.socket;
+    const [old, oldEvents] = [this.socket, this.events];
     this.openSocket();
-    old.close();
+    this.closeSocket(old, oldEvents);
   }
 
   /** failFast: the connection failed or dropped; whatever waits on this master fails now. */
@@ -294,7 +329,7 @@ export class MasterChannel implements MasterLink {
     this.closed = true;
     this.dropSession(new ChannelError('closed', 'channel closed'));
     this.dropRetired();
-    this.socket.close();
+    this.closeSocket(this.socket, this.events);
   }
 
   private async requestOnce(op: string, args: Request['args']): Promise<Reply> {
