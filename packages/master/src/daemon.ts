@@ -15,6 +15,7 @@ import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
 import { FileKeyStore } from './file-keystore.js';
+import { MinionNetworks } from './minion-networks.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
@@ -151,6 +152,7 @@ export async function runMaster(
     transport,
     responder,
     keys,
+    networks: new MinionNetworks(config.minion_networks),
     newKeys: new NewKeyLimits(keys, { maxPending: config.max_pending_keys, maxPerAddress: config.max_pending_keys_per_address }),
     statics,
     sessions,

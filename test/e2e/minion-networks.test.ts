@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ROOT } from '../support/cluster.js';
+import { netnsUnavailable, VethNamespace } from '../support/netns.js';
+
+const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
+const REFUSED = 'master will not serve this minion from its address';
+
+describe('minion_networks, from a second loopback address', () => {
+  const cluster = new Cluster(PILLAR, {
+    auto_accept: true,
+    minion_networks: { 'net*': ['127.0.0.2/32', 'fd00::/64'] },
+  });
+
+  beforeAll(() => cluster.startMaster());
+  afterAll(() => cluster.close());
+
+  it('refuses a restricted minion connecting from 127.0.0.1, audits the address, and records no key for it', async () => {
+    const minion = cluster.startMinion({ id: 'net1' });
+    try {
+      const line = await minion.waitFor(REFUSED);
+      expect(String(line['reason'])).toContain('network_refused: this minion is not served from 127.0.0.1');
+      // Not which networks are allowed: whoever holds a stolen key would like to know.
+      expect(String(line['reason'])).not.toContain('127.0.0.2');
+      const record = await cluster.waitForAudit((r) => r['event'] === 'refused_network' && r['minion'] === 'net1');
+      expect(record).toMatchObject({ peer: '127.0.0.1', reason: "127.0.0.1 is outside 127.0.0.2/32, fd00::/64 (minion_networks 'net*')" });
+      expect(record['fingerprint']).toMatch(/\S/);
+      expect(minion.count('minion ready')).toBe(0);
+      // The minion waits before it tries again, rather than in a tight loop.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(minion.count(REFUSED)).toBe(1);
+      const keys = await cluster.keyList();
+      expect([...keys.pending, ...keys.accepted, ...keys.denied]).not.toContain('net1');
+    } finally {
+      await minion.stop();
+    }
+  });
+
+  it('serves the same minion from 127.0.0.2 (source_address)', async () => {
+    const minion = cluster.startMinion({ id: 'net1', extra: { source_address: '127.0.0.2' } });
+    await minion.waitFor('minion ready');
+    expect(await cluster.waitForAudit((r) => r['event'] === 'session_opened' && r['minion'] === 'net1')).toMatchObject({
+      peer: '127.0.0.2',
+    });
+    const ping = await cluster.masterCmd('ping', 'net1');
+    expect(ping.exitCode, String(ping.stderr)).toBe(0);
+  });
+
+  it('leaves a minion no glob matches unrestricted', async () => {
+    await cluster.startMinion({ id: 'free1' }).waitFor('minion ready');
+    expect(await cluster.waitForAudit((r) => r['event'] === 'session_opened' && r['minion'] === 'free1')).toMatchObject({
+      peer: '127.0.0.1',
+    });
+  });
+});
+
+const unavailable = netnsUnavailable();
+if (unavailable) console.warn(`skipping the network namespace test: ${unavailable}`);
+
+describe.skipIf(unavailable !== undefined)('minion_networks, from a network namespace', () => {
+  const ns = new VethNamespace('e2e', 214);
+  const cluster = new Cluster(PILLAR, {
+    interface: ns.hostIp,
+    auto_accept: true,
+    minion_networks: { 'ns-ok': [ns.subnet], 'ns-no': ['192.0.2.0/24', 'fd00::/64'] },
+  });
+
+  beforeAll(async () => {
+    ns.create();
+    await cluster.startMaster();
+  });
+  afterAll(async () => {
+    await cluster.close();
+    ns.remove();
+  });
+
+  const master = () => `${ns.hostIp}:${cluster.port}`;
+
+  it('serves a minion in the namespace whose networks include its address', async () => {
+    const minion = cluster.startMinion({ id: 'ns-ok', wrap: ns.exec, extra: { master: master() } });
+    await minion.waitFor('minion ready');
+    expect(await cluster.waitForAudit((r) => r['event'] === 'session_opened' && r['minion'] === 'ns-ok')).toMatchObject({
+      peer: ns.peerIp,
+    });
+  });
+
+  it('refuses, and audits with its address, a minion in the namespace whose networks do not', async () => {
+    const minion = cluster.startMinion({ id: 'ns-no', wrap: ns.exec, extra: { master: master() } });
+    await minion.waitFor(REFUSED);
+    expect(await cluster.waitForAudit((r) => r['event'] === 'refused_network' && r['minion'] === 'ns-no')).toMatchObject({
+      peer: ns.peerIp,
+      reason: `${ns.peerIp} is outside 192.0.2.0/24, fd00::/64 (minion_networks 'ns-no')`,
+    });
+    expect(minion.count('minion ready')).toBe(0);
+  });
+});
