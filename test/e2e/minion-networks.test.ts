@@ -52,6 +52,32 @@ describe('minion_networks, from a second loopback address', () => {
       peer: '127.0.0.1',
     });
   });
+
+  it('serves a key accepted with --networks only from those networks, whatever minion_networks says', async () => {
+    const first = cluster.startMinion({ id: 'own1' });
+    await first.waitFor('minion ready');
+    await first.stop();
+    const bad = await cluster.keys('accept', 'own1', '--include-rejected', '--networks', '127.0.0.2/32,10.0.0.0/33');
+    expect(bad.exitCode).not.toBe(0);
+    expect(String(bad.stderr)).toContain("--networks: '10.0.0.0/33': the prefix length must be 0 to 32");
+    expect((await cluster.keys('reject', 'own1')).exitCode).toBe(0);
+    const accepted = await cluster.keys('accept', 'own1', '--include-rejected', '--networks', '127.0.0.2/32,fd00::/64');
+    expect(accepted.exitCode, String(accepted.stderr)).toBe(0);
+    expect(await cluster.waitForAudit((r) => r['event'] === 'key_accepted' && r['minion'] === 'own1')).toMatchObject({
+      reason: 'rejected -> accepted (networks 127.0.0.2/32, fd00::/64)',
+    });
+    const outside = cluster.startMinion({ id: 'own1' });
+    try {
+      await outside.waitFor(REFUSED);
+      expect(await cluster.waitForAudit((r) => r['event'] === 'refused_network' && r['minion'] === 'own1')).toMatchObject({
+        peer: '127.0.0.1',
+        reason: "127.0.0.1 is outside 127.0.0.2/32, fd00::/64 (the key's own networks)",
+      });
+    } finally {
+      await outside.stop();
+    }
+    await cluster.startMinion({ id: 'own1', extra: { source_address: '127.0.0.2' } }).waitFor('minion ready');
+  });
 });
 
 const unavailable = netnsUnavailable();

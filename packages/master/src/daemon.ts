@@ -152,7 +152,7 @@ export async function runMaster(
     transport,
     responder,
     keys,
-    networks: new MinionNetworks(config.minion_networks),
+    networks: new MinionNetworks(config.minion_networks, (id) => keys.networks(id)),
     newKeys: new NewKeyLimits(keys, { maxPending: config.max_pending_keys, maxPerAddress: config.max_pending_keys_per_address }),
     statics,
     sessions,

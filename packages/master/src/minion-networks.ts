@@ -40,7 +40,8 @@ export class MinionNetworks {
 
   private networksOf(id: string): { set: NetworkSet; by: string } | undefined {
     const own = this.ownNetworks(id);
-    if (own && own.length > 0) return { set: this.overrideSet(own), by: 'key' };
+    // An empty list (unreadable networks in the record) matches no address: refused, never opened up.
+    if (own !== undefined) return { set: this.overrideSet(own), by: 'key' };
     const rule = this.rules.find((r) => globMatch(r.glob, id));
     return rule && { set: rule.set, by: rule.glob };
   }

@@ -299,7 +299,11 @@ export class MasterServer {
    */
   private networkRefused(who: Who, r: NetworkRefusal): string {
     const by = r.by === 'key' ? "the key's own networks" : `minion_networks '${r.by}'`;
-    this.d.audit.refuse({ event: 'refused_network', ...who, reason: `${r.peer} is outside ${r.networks.join(', ')} (${by})` });
+    this.d.audit.refuse({
+      event: 'refused_network',
+      ...who,
+      reason: `${r.peer} is outside ${r.networks.join(', ') || 'any network'} (${by})`,
+    });
     return `network_refused: this minion is not served from ${r.peer}; see minion_networks on the master`;
   }
 
