@@ -1,7 +1,10 @@
 import { join } from 'node:path';
+import { writeKeyFile } from '@brine/common';
+import { X25519Key } from '@brine/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT } from '../support/cluster.js';
 import { netnsUnavailable, VethNamespace } from '../support/netns.js';
+import { RawClient } from '../support/raw-client.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 const REFUSED = 'master will not serve this minion from its address';
@@ -44,6 +47,30 @@ describe('minion_networks, from a second loopback address', () => {
     });
     const ping = await cluster.masterCmd('ping', 'net1');
     expect(ping.exitCode, String(ping.stderr)).toBe(0);
+  });
+
+  it('refuses the requests of a session that come over a connection from elsewhere, and keeps serving it from its network', async () => {
+    const key = X25519Key.generate();
+    writeKeyFile(join(cluster.dir, 'master-pki', 'minions', 'net9'), key.publicKey, { secret: false });
+    const inside = new RawClient(cluster.port, 'net9', key, '127.0.0.2');
+    const outside = new RawClient(cluster.port, 'net9', key);
+    try {
+      expect((await inside.handshake()).header).toMatchObject({ status: 'accepted' });
+      expect((await inside.call(inside.request('ping')))?.header).toMatchObject({ ok: true });
+      // The session's keys, used from 127.0.0.1: as if they had been read out of the minion's memory.
+      outside.session = inside.session;
+      expect((await outside.call(outside.request('ping')))?.header).toMatchObject({
+        ok: false,
+        error: { code: 'network_refused' },
+      });
+      expect(await cluster.waitForAudit((r) => r['event'] === 'refused_network' && r['minion'] === 'net9')).toMatchObject({
+        peer: '127.0.0.1',
+      });
+      expect((await inside.call(inside.request('ping')))?.header).toMatchObject({ ok: true });
+    } finally {
+      inside.close();
+      outside.close();
+    }
   });
 
   it('leaves a minion no glob matches unrestricted', async () => {

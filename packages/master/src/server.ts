@@ -334,6 +334,18 @@ export class MasterServer {
       this.reject(routingId, peer, err, session);
       return;
     }
+    if (peer !== session.peer) {
+      // The session moved to another connection (the minion reconnected): it must still come from its networks,
+      // and jobs are pushed to the new connection only once it does.
+      const outside = this.d.networks.refusal(session.minionId, peer);
+      if (outside) {
+        const message = this.networkRefused({ minion: session.minionId, fingerprint: session.fingerprint, peer }, outside);
+        const error = { code: 'network_refused', message };
+        this.reply(routingId, session.id, session.cipher, { t: 'res', id: this.request(plain).id, ok: false, error });
+        return;
+      }
+      session.peer = peer;
+    }
     session.routingId = routingId;
     session.lastSeen = Date.now();
     const stale = this.d.keys.staleness();
@@ -367,17 +379,6 @@ export class MasterServer {
       this.d.statics.forget(session.minionPublic);
       this.d.sessions.close(session);
       return;
-    }
-    if (peer !== session.peer) {
-      // The session moved to another connection (the minion reconnected): it must still come from its networks.
-      const outside = this.d.networks.refusal(session.minionId, peer);
-      if (outside) {
-        const message = this.networkRefused({ minion: session.minionId, fingerprint: session.fingerprint, peer }, outside);
-        const error = { code: 'network_refused', message };
-        this.reply(routingId, session.id, session.cipher, { t: 'res', id: this.request(plain).id, ok: false, error });
-        return;
-      }
-      session.peer = peer;
     }
     this.d.presence.saw(session.minionId, peer, session.lastSeen);
     this.whenAnswered(this.answer(this.request(plain), session, peer), ({ res, body }) =>
