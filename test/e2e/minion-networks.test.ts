@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { writeKeyFile } from '@brine/common';
 import { X25519Key } from '@brine/protocol';
@@ -104,6 +105,40 @@ describe('minion_networks, from a second loopback address', () => {
       await outside.stop();
     }
     await cluster.startMinion({ id: 'own1', extra: { source_address: '127.0.0.2' } }).waitFor('minion ready');
+  });
+});
+
+const hasIpv6Loopback = Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === '::1'));
+if (!hasIpv6Loopback) console.warn('skipping the IPv6 test: no ::1 on this host');
+
+describe.skipIf(!hasIpv6Loopback)('minion_networks on a dual-stack master (interface ::)', () => {
+  const cluster = new Cluster(PILLAR, {
+    interface: '::',
+    auto_accept: true,
+    minion_networks: { 'v6*': ['::1/128'], 'v4*': ['127.0.0.2/32'] },
+  });
+
+  beforeAll(() => cluster.startMaster());
+  afterAll(() => cluster.close());
+
+  it('serves an IPv6 minion from its IPv6 network', async () => {
+    await cluster.startMinion({ id: 'v6a', extra: { master: `[::1]:${cluster.port}` } }).waitFor('minion ready');
+    expect(await cluster.waitForAudit((r) => r['event'] === 'session_opened' && r['minion'] === 'v6a')).toMatchObject({ peer: '::1' });
+    // An IPv6 source_address.
+    await cluster.startMinion({ id: 'v6c', extra: { master: `[::1]:${cluster.port}`, source_address: '::1' } }).waitFor('minion ready');
+  });
+
+  it('reads an IPv4 peer (::ffff:a.b.c.d on this socket) as its IPv4 address, for IPv4 and IPv6 rules alike', async () => {
+    const refused = cluster.startMinion({ id: 'v6b' });
+    await refused.waitFor(REFUSED);
+    expect(await cluster.waitForAudit((r) => r['event'] === 'refused_network' && r['minion'] === 'v6b')).toMatchObject({
+      peer: '::ffff:127.0.0.1',
+      reason: "127.0.0.1 is outside ::1/128 (minion_networks 'v6*')",
+    });
+    await cluster.startMinion({ id: 'v4a', extra: { source_address: '127.0.0.2' } }).waitFor('minion ready');
+    expect(await cluster.waitForAudit((r) => r['event'] === 'session_opened' && r['minion'] === 'v4a')).toMatchObject({
+      peer: '::ffff:127.0.0.2',
+    });
   });
 });
 

@@ -56,6 +56,7 @@ const clusterSpec = {
 } as const;
 
 const spec = {
+  /** Address to listen on: IPv4, or IPv6 (`::` takes IPv4 peers too). */
   interface: { type: 'string', default: '0.0.0.0' },
   port: { type: 'integer', default: 4506, min: 1, max: 65535 },
   /** Under /var/lib (the unit's StateDirectory): the master writes minion keys here at run time, and /etc is read-only to it. */

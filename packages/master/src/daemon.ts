@@ -84,10 +84,13 @@ export async function runMaster(
   const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
-  const endpoint = `tcp://${config.interface}:${config.port}`;
+  // An IPv6 interface (`::` takes IPv4 peers too, as ::ffff:a.b.c.d) in libzmq's brackets.
+  const ipv6 = config.interface.includes(':');
+  const endpoint = `tcp://${ipv6 ? `[${config.interface}]` : config.interface}:${config.port}`;
   const transport = new MasterTransport(
     {
       endpoint,
+      ipv6,
       backlog: config.listen_backlog,
       hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR,
       peerTimeoutMs: config.peer_timeout * 1000,
