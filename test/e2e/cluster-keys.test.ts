@@ -105,6 +105,26 @@ describe('several masters sharing minion keys through a real 3-member etcd', () 
     await minion.stop();
   });
 
+  it('a key accepted on A with --networks is served by B only from those networks', async () => {
+    const outside = b.startMinion({ id: 'net1' });
+    await eventually(async () => expect((await a.keyList()).pending).toContain('net1'));
+    const accept = await a.keys('accept', 'net1', '--networks', '127.0.0.2/32,fd00::/64');
+    expect(accept.exitCode, String(accept.stderr)).toBe(0);
+    expect(audit(a, 'key_accepted', 'net1')).toEqual([
+      expect.objectContaining({ via: 'control_socket', reason: 'pending -> accepted (networks 127.0.0.2/32, fd00::/64)' }),
+    ]);
+    await outside.waitFor('master will not serve this minion from its address');
+    await eventually(() =>
+      expect(audit(b, 'refused_network', 'net1')).toContainEqual(
+        expect.objectContaining({ peer: '127.0.0.1', reason: "127.0.0.1 is outside 127.0.0.2/32, fd00::/64 (the key's own networks)" }),
+      ),
+    );
+    await outside.stop();
+    const inside = b.startMinion({ id: 'net1', extra: { source_address: '127.0.0.2' } });
+    await inside.waitFor('minion ready');
+    await inside.stop();
+  });
+
   it('a key rejected on B: its sessions on every other master close at once, and its next request to A is refused within 1 s', async () => {
     const db = raw('db1');
     await accepted(db, a, b);

@@ -74,6 +74,8 @@ export interface MinionOptions {
   /** Separate key directory, e.g. to impersonate an id with another key. */
   pkiName?: string;
   extra?: Record<string, unknown>;
+  /** A command the minion runs under, e.g. `['ip', 'netns', 'exec', NAME]` (it must exec the minion, keeping its pid). */
+  wrap?: string[];
 }
 
 /**
@@ -183,12 +185,13 @@ export class Cluster {
   }
 
   startMinion(opts: MinionOptions): Daemon {
-    return this.spawn('minion', ['-c', this.writeMinionConfig(opts)]);
+    return this.spawn('minion', ['-c', this.writeMinionConfig(opts)], opts.wrap);
   }
 
-  spawn(bin: 'master' | 'minion', args: string[]): Daemon {
+  spawn(bin: 'master' | 'minion', args: string[], wrap: string[] = []): Daemon {
     const env = { ...process.env, ...(bin === 'master' ? this.masterEnv : {}) };
-    const d = new Daemon(spawn(join(BIN, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
+    const [cmd, ...cmdArgs] = [...wrap, join(BIN, bin), ...args];
+    const d = new Daemon(spawn(cmd!, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], env }));
     this.daemons.push(d);
     return d;
   }

@@ -32,10 +32,11 @@ export class RawClient {
   authFrame: Uint8Array | undefined;
   private nextId = 1;
 
-  constructor(port: number, id: string, key: X25519Key | MinionIdentity = X25519Key.generate()) {
+  /** `source`: the local IPv4 address to connect from (e.g. 127.0.0.2). */
+  constructor(port: number, id: string, key: X25519Key | MinionIdentity = X25519Key.generate(), source?: string) {
     const routingId = randomBytes(16).toString('hex');
     this.socket = new zmq.Dealer({ routingId, plainUsername: routingId, plainPassword: 'x', linger: 0, receiveTimeout: 1500 });
-    this.socket.connect(`tcp://127.0.0.1:${port}`);
+    this.socket.connect(`tcp://${source ? `${source}:0;` : ''}127.0.0.1:${port}`);
     this.identity = key instanceof MinionIdentity ? key : new MinionIdentity(id, key);
   }
 

@@ -14,6 +14,8 @@ export type AuditEvent =
   | 'refused_rejected'
   | 'refused_denied'
   | 'refused_revoked'
+  /** A minion served from outside its networks (minion_networks, or its key's own). */
+  | 'refused_network'
   /** A cluster master cut off from etcd past stale_max (docs/SECURITY.md). */
   | 'refused_cluster_stale'
   /** A session closed because its key was rejected or deleted (on any master of a cluster). */

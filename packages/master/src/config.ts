@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
-import { nodegroupProblems } from '@brine/states';
+import { networkProblem, nodegroupProblems } from '@brine/states';
 
 export const DEFAULT_MASTER_CONFIG = '/etc/brine/master';
 
@@ -56,6 +56,7 @@ const clusterSpec = {
 } as const;
 
 const spec = {
+  /** Address to listen on: IPv4, or IPv6 (`::` takes IPv4 peers too). */
   interface: { type: 'string', default: '0.0.0.0' },
   port: { type: 'integer', default: 4506, min: 1, max: 65535 },
   /** Under /var/lib (the unit's StateDirectory): the master writes minion keys here at run time, and /etc is read-only to it. */
@@ -75,6 +76,18 @@ const spec = {
    * can report any grains, so such secrets are withheld.
    */
   pillar_trust_minion_grains: { type: 'boolean', default: false },
+  /**
+   * Minion id glob -> networks (CIDRs, IPv4 and IPv6) it may be served from, as the
+   * master sees its TCP peer: from anywhere else its handshake and requests are
+   * refused (`network_refused`) and audited. The first glob in file order that
+   * matches an id applies; ids matching none are unrestricted (`'*': [...]` last
+   * restricts everyone). `master keys accept ID --networks` overrides it per minion.
+   */
+  minion_networks: {
+    type: 'string-or-list-map',
+    default: {},
+    check: (map: Record<string, string | string[]>) => minionNetworksProblem(map),
+  },
   log_level: { type: 'enum', default: 'info', values: LOG_LEVELS },
   audit_log: { type: 'path', default: '/var/log/brine/audit.jsonl' },
   /**
@@ -125,6 +138,17 @@ const spec = {
         : undefined,
   },
 } as const;
+
+/** What is wrong with `minion_networks` (the glob and the bad network), or undefined. */
+function minionNetworksProblem(map: Record<string, string | string[]>): string | undefined {
+  for (const [glob, networks] of Object.entries(map)) {
+    const list = typeof networks === 'string' ? [networks] : networks;
+    if (list.length === 0) return `'${glob}': list at least one network (a minion with none could never connect)`;
+    const problem = list.map(networkProblem).find((p) => p !== undefined);
+    if (problem) return `'${glob}': ${problem}`;
+  }
+  return undefined;
+}
 
 export type MasterConfig = ConfigOf<typeof spec>;
 export type ClusterConfig = NonNullable<MasterConfig['cluster']>;

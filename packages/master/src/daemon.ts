@@ -15,6 +15,7 @@ import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
 import { loadOrCreateMasterIdentity } from './identity.js';
 import { FileKeyStore } from './file-keystore.js';
+import { MinionNetworks } from './minion-networks.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
 import { PillarService } from './pillar-service.js';
@@ -83,10 +84,13 @@ export async function runMaster(
   const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
-  const endpoint = `tcp://${config.interface}:${config.port}`;
+  // An IPv6 interface (`::` takes IPv4 peers too, as ::ffff:a.b.c.d) in libzmq's brackets.
+  const ipv6 = config.interface.includes(':');
+  const endpoint = `tcp://${ipv6 ? `[${config.interface}]` : config.interface}:${config.port}`;
   const transport = new MasterTransport(
     {
       endpoint,
+      ipv6,
       backlog: config.listen_backlog,
       hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR,
       peerTimeoutMs: config.peer_timeout * 1000,
@@ -151,6 +155,7 @@ export async function runMaster(
     transport,
     responder,
     keys,
+    networks: new MinionNetworks(config.minion_networks, (id) => keys.networks(id)),
     newKeys: new NewKeyLimits(keys, { maxPending: config.max_pending_keys, maxPerAddress: config.max_pending_keys_per_address }),
     statics,
     sessions,

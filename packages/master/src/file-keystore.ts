@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
 import { equalBytes, KEY_BYTES, minionIdProblem } from '@brine/protocol';
+import { networkProblem } from '@brine/states';
 import { classifyKey, KEY_STATES, KeyStoreError, type Admission, type KeyState, type KeyStore, type NewKeyLimit } from './keystore.js';
 import { shareWithGroup, type OperatorGroup } from './operator-group.js';
 
@@ -13,6 +14,9 @@ const DIRS: Record<KeyState, string> = {
   denied: 'minions_denied',
 };
 
+/** Accepted keys' own networks (`master keys accept --networks`): a file per id, one network a line. */
+const NETWORKS_DIR = 'minions_networks';
+
 /** Why `path` cannot be looked at (ENOENT, EACCES, ...), or undefined when it can. */
 function accessError(path: string): string | undefined {
   try {
@@ -23,6 +27,31 @@ function accessError(path: string): string | undefined {
   }
 }
 
+interface Stamped<T> {
+  stamp: string;
+  value: T;
+}
+
+/**
+ * `file` read through `cache` (under `key`): one stat per call, the file read again
+ * only when it changed, so a change made by the CLI applies to the very next request.
+ * Undefined when the file does not exist.
+ */
+function readStamped<T>(file: string, cache: Map<string, Stamped<T>>, key: string, read: (file: string) => T): T | undefined {
+  const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+  if (!st) {
+    cache.delete(key);
+    return undefined;
+  }
+  const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  let cached = cache.get(key);
+  if (!cached || cached.stamp !== stamp) {
+    cached = { stamp, value: read(file) };
+    cache.set(key, cached);
+  }
+  return cached.value;
+}
+
 /**
  * Minion public keys on disk, one file per id in a directory per state (as
  * salt-key keeps them). The CLI and the daemon share it through the file system:
@@ -30,7 +59,9 @@ function accessError(path: string): string | undefined {
  */
 export class FileKeyStore implements KeyStore {
   /** Accepted keys the daemon has read, with the file stamp they were read at. */
-  private readonly acceptedCache = new Map<string, { stamp: string; key: Uint8Array }>();
+  private readonly acceptedCache = new Map<string, Stamped<Uint8Array>>();
+  /** Networks files the daemon has read, with their stamps (as acceptedCache). */
+  private readonly networksCache = new Map<string, Stamped<string[]>>();
 
   /**
    * `create` makes the directories (the daemon); otherwise a missing pki_dir is an error (the CLI).
@@ -42,10 +73,10 @@ export class FileKeyStore implements KeyStore {
     opts: { create: boolean; group?: OperatorGroup },
   ) {
     if (opts.create) {
-      for (const state of KEY_STATES) ensurePrivateDir(this.dir(state));
+      for (const dir of this.dirs()) ensurePrivateDir(dir);
       if (opts.group) {
         shareWithGroup(pkiDir, 0o750, opts.group);
-        for (const state of KEY_STATES) shareWithGroup(this.dir(state), 0o770, opts.group);
+        for (const dir of this.dirs()) shareWithGroup(dir, 0o770, opts.group);
       }
     } else {
       const err = accessError(this.dir('accepted'));
@@ -61,6 +92,16 @@ export class FileKeyStore implements KeyStore {
 
   private dir(state: KeyState): string {
     return join(this.pkiDir, DIRS[state]);
+  }
+
+  /** Every directory of the store: one per key state, and the accepted keys' networks. */
+  private dirs(): string[] {
+    return [...KEY_STATES.map((state) => this.dir(state)), join(this.pkiDir, NETWORKS_DIR)];
+  }
+
+  private networksPath(id: string): string {
+    this.path('accepted', id); // checks the id
+    return join(this.pkiDir, NETWORKS_DIR, id);
   }
 
   private path(state: KeyState, id: string): string {
@@ -98,31 +139,53 @@ export class FileKeyStore implements KeyStore {
    * applies to the very next request.
    */
   isAccepted(id: string, key: Uint8Array): boolean {
-    const file = this.path('accepted', id);
-    const st = statSync(file, { bigint: true, throwIfNoEntry: false });
-    if (!st) {
-      this.acceptedCache.delete(id);
-      return false;
-    }
-    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-    let cached = this.acceptedCache.get(id);
-    if (!cached || cached.stamp !== stamp) {
-      cached = { stamp, key: readKeyFile(file, KEY_BYTES, { secret: false }) };
-      this.acceptedCache.set(id, cached);
-    }
-    return equalBytes(cached.key, key);
+    const accepted = readStamped(this.path('accepted', id), this.acceptedCache, id, (file) =>
+      readKeyFile(file, KEY_BYTES, { secret: false }),
+    );
+    return accepted !== undefined && equalBytes(accepted, key);
   }
 
-  async move(id: string, from: KeyState, to: KeyState): Promise<void> {
+  async move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void> {
     const dest = this.path(to, id);
     if (existsSync(dest)) throw new KeyStoreError('key_conflict', `${id} already has a key in ${to}; delete it first`);
+    // Networks first: the key is never accepted, even for a moment, without the networks it was accepted with.
+    if (to === 'accepted') this.writeNetworks(id, networks);
     renameSync(this.path(from, id), dest);
+    // They belong to the accepted record, and go with it.
+    if (from === 'accepted') this.writeNetworks(id, undefined);
+  }
+
+  /** Writes (atomically) or removes the networks file of `id`. */
+  private writeNetworks(id: string, networks: readonly string[] | undefined): void {
+    const file = this.networksPath(id);
+    if (!networks || networks.length === 0) {
+      rmSync(file, { force: true });
+      return;
+    }
+    if (!existsSync(dirname(file)))
+      throw new KeyStoreError('pki_dir_outdated', `${dirname(file)} is missing; start the master once (it creates it), then accept again`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${networks.join('\n')}\n`, { mode: 0o644 });
+    renameSync(tmp, file);
+  }
+
+  networks(id: string): readonly string[] | undefined {
+    return readStamped(this.networksPath(id), this.networksCache, id, (file) => {
+      const networks = readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'));
+      // A file edited into something unreadable matches no address: refused, never opened up.
+      return networks.every((n) => networkProblem(n) === undefined) ? networks : [];
+    });
   }
 
   async delete(id: string): Promise<KeyState[]> {
     const removed = KEY_STATES.filter((state) => existsSync(this.path(state, id)));
     for (const state of removed) rmSync(this.path(state, id));
+    rmSync(this.networksPath(id), { force: true });
     this.acceptedCache.delete(id);
+    this.networksCache.delete(id);
     return removed;
   }
 

@@ -15,6 +15,8 @@ export interface KeyAction {
   all: boolean;
   /** accept: also take matching rejected keys. */
   includeRejected: boolean;
+  /** accept: the networks the accepted keys may be served from, instead of minion_networks' (docs/SECURITY.md). */
+  networks?: string[];
 }
 
 /** One key changed: from which states, to which (none: deleted). */
@@ -52,8 +54,10 @@ export async function* applyKeyAction(keys: KeyStore, action: KeyAction, record:
   const to = action.verb === 'accept' ? 'accepted' : 'rejected';
   for (const { state, id } of selected) {
     const fp = fingerprintOf(keys, state, id);
-    await keys.move(id, state, to);
-    record({ event: EVENT[action.verb], minion: id, ...(fp && { fingerprint: fp }), reason: `${state} -> ${to}` });
+    const networks = to === 'accepted' && action.networks?.length ? action.networks : undefined;
+    await keys.move(id, state, to, networks);
+    const reason = `${state} -> ${to}${networks ? ` (networks ${networks.join(', ')})` : ''}`;
+    record({ event: EVENT[action.verb], minion: id, ...(fp && { fingerprint: fp }), reason });
     yield { id, from: [state], to, ...(fp && { fingerprint: fp }) };
   }
 }

@@ -43,8 +43,14 @@ export interface KeyStore {
    * a key to record cannot be (a cluster's etcd out of reach or changed meanwhile).
    */
   admit(id: string, key: Uint8Array, autoAccept: boolean, limit?: NewKeyLimit): Promise<Admission>;
-  /** Moves a key between states; an existing key in the destination is never overwritten. */
-  move(id: string, from: KeyState, to: KeyState): Promise<void>;
+  /**
+   * Moves a key between states; an existing key in the destination is never
+   * overwritten. Into `accepted`, `networks` become the key's own networks
+   * (minion_networks for this id alone); none: the config's apply.
+   */
+  move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void>;
+  /** The networks the accepted key of `id` was given (`master keys accept --networks`), or undefined. */
+  networks(id: string): readonly string[] | undefined;
   /** Removes every key held for `id`, whatever its state. Resolves to the states it was in. */
   delete(id: string): Promise<KeyState[]>;
   /**

@@ -22,6 +22,7 @@ import {
 } from '@brine/protocol';
 import type { AuditEvent, AuditLog } from './audit.js';
 import type { KeyStore } from './keystore.js';
+import type { MinionNetworks, NetworkRefusal } from './minion-networks.js';
 import type { NewKeyLimits } from './new-key-limits.js';
 import type { OpResult, Operations } from './operations.js';
 import type { Presence } from './presence.js';
@@ -39,6 +40,8 @@ export interface ServerDeps {
   transport: MasterTransport;
   responder: HandshakeResponder;
   keys: KeyStore;
+  /** minion_networks and the keys' own networks: where each minion may be served from. */
+  networks: MinionNetworks;
   newKeys: NewKeyLimits;
   statics: StaticKeys;
   sessions: SessionTable;
@@ -193,6 +196,13 @@ export class MasterServer {
       cipher.destroy();
       return;
     }
+    // Before the key store: a restricted id from elsewhere records nothing, not even a pending key.
+    const outside = this.d.networks.refusal(opened.id, peer);
+    if (outside) {
+      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: this.networkRefused(who, outside) });
+      cipher.destroy();
+      return;
+    }
     // The hot path (a known key) stays synchronous; only a key to record waits for the store.
     if (this.d.keys.isAccepted(opened.id, opened.minionPublic)) {
       this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
@@ -248,6 +258,7 @@ export class MasterServer {
       grains: {},
       lastSeen: Date.now(),
       openedAt: Date.now(),
+      peer: who.peer,
     };
     this.d.sessions.add(session);
     this.d.presence.saw(who.minion, who.peer, session.openedAt);
@@ -281,6 +292,21 @@ export class MasterServer {
       this.d.log.info({ minion: id, sessions: closing.length }, 'closed the sessions of a minion whose key was revoked');
   }
 
+  /**
+   * Audits a minion served from outside its networks (rate-limited, like every
+   * refusal) and says what to tell it: not which networks are allowed, which
+   * whoever holds a stolen key would like to know.
+   */
+  private networkRefused(who: Who, r: NetworkRefusal): string {
+    const by = r.by === 'key' ? "the key's own networks" : `minion_networks '${r.by}'`;
+    this.d.audit.refuse({
+      event: 'refused_network',
+      ...who,
+      reason: `${r.peer} is outside ${r.networks.join(', ') || 'any network'} (${by})`,
+    });
+    return `network_refused: this minion is not served from ${r.peer}; see minion_networks on the master`;
+  }
+
   /** Logs a key the master has just recorded: once, not on every retry of the minion. */
   private announce(status: AuthStatus, who: Who): void {
     if (status === 'pending') {
@@ -307,6 +333,18 @@ export class MasterServer {
     } catch (err) {
       this.reject(routingId, peer, err, session);
       return;
+    }
+    if (peer !== session.peer) {
+      // The session moved to another connection (the minion reconnected): it must still come from its networks,
+      // and jobs are pushed to the new connection only once it does.
+      const outside = this.d.networks.refusal(session.minionId, peer);
+      if (outside) {
+        const message = this.networkRefused({ minion: session.minionId, fingerprint: session.fingerprint, peer }, outside);
+        const error = { code: 'network_refused', message };
+        this.reply(routingId, session.id, session.cipher, { t: 'res', id: this.request(plain).id, ok: false, error });
+        return;
+      }
+      session.peer = peer;
     }
     session.routingId = routingId;
     session.lastSeen = Date.now();

@@ -16,6 +16,8 @@ export interface Session {
   lastSeen: number;
   /** When the handshake completed (ms); the session's keys are never older than SessionLimits.maxAgeMs. */
   openedAt: number;
+  /** TCP peer address its latest connection came from (PeerBook): requests from another are checked against minion_networks. */
+  peer?: string | undefined;
 }
 
 /**

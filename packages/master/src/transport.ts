@@ -30,6 +30,8 @@ function keepaliveFor(timeoutMs: number): { keepaliveIdle: number; keepaliveInte
 
 export interface TransportOptions {
   endpoint: string;
+  /** Listen on IPv6 (the endpoint names an IPv6 interface). */
+  ipv6?: boolean;
   backlog: number;
   /** libzmq drops peers sending larger messages; set above the audited limit. */
   hardMessageLimit: number;
@@ -64,6 +66,7 @@ export class MasterTransport {
     this.router = new zmq.Router({
       zapDomain: 'brine',
       plainServer: true,
+      ipv6: opts.ipv6 === true,
       backlog: opts.backlog,
       maxMessageSize: opts.hardMessageLimit,
       mandatory: true,

@@ -39,3 +39,25 @@ describe('the cluster: block of the master config', () => {
     for (const [text, error] of cases) expect(() => loadMasterConfig(configFile(text)), text).toThrow(error);
   });
 });
+
+describe('minion_networks', () => {
+  it('maps id globs to IPv4 and IPv6 networks, and is empty (nobody restricted) by default', () => {
+    expect(loadMasterConfig(configFile('port: 4506\n')).minion_networks).toEqual({});
+    const file = configFile("minion_networks:\n  web*: [10.0.0.0/24, 'fd00::/64']\n  db1: 10.0.1.5\n  '*': [127.0.0.0/8]\n");
+    expect(loadMasterConfig(file).minion_networks).toEqual({ 'web*': ['10.0.0.0/24', 'fd00::/64'], db1: '10.0.1.5', '*': ['127.0.0.0/8'] });
+  });
+
+  it('names the option, the glob and the bad network', () => {
+    const cases: [string, string][] = [
+      [
+        'minion_networks:\n  web*: [10.0.0.0/33]\n',
+        ":2: option 'minion_networks': 'web*': '10.0.0.0/33': the prefix length must be 0 to 32",
+      ],
+      ["minion_networks:\n  web*: ['fd00::/129']\n", "option 'minion_networks': 'web*': 'fd00::/129': the prefix length must be 0 to 128"],
+      ['minion_networks:\n  db*: [10.0.0.0/8, intranet]\n', "option 'minion_networks': 'db*': 'intranet' is not an IPv4 or IPv6 address"],
+      ['minion_networks:\n  db*: []\n', "option 'minion_networks': 'db*': list at least one network"],
+      ['minion_networks: [10.0.0.0/8]\n', "option 'minion_networks' must be a mapping"],
+    ];
+    for (const [text, error] of cases) expect(() => loadMasterConfig(configFile(text)), text).toThrow(error);
+  });
+});

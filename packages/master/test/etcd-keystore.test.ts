@@ -39,6 +39,30 @@ describe('EtcdKeyStore on a real etcd', () => {
     await etcd?.stop();
   });
 
+  it("keeps an accepted key's own networks in its record, seen by every master, and drops them when it leaves accepted", async () => {
+    const [one, other] = [await open([0, 1, 2]), await open([0, 1, 2])];
+    const key = X25519Key.generate().publicKey;
+    await one.admit('net1', key, false);
+    await expect.poll(() => one.has('pending', 'net1')).toBe(true);
+    expect(one.networks('net1')).toBeUndefined();
+    await one.move('net1', 'pending', 'accepted', ['10.0.0.0/24', 'fd00::/64']);
+    expect(one.networks('net1')).toEqual(['10.0.0.0/24', 'fd00::/64']);
+    await expect.poll(() => other.networks('net1')).toEqual(['10.0.0.0/24', 'fd00::/64']);
+    expect(other.isAccepted('net1', key)).toBe(true);
+    const stored = JSON.parse((await etcd.etcdctl('get', '--print-value-only', '/unit/keys/accepted/net1')).stdout);
+    expect(stored).toMatchObject({ networks: ['10.0.0.0/24', 'fd00::/64'] });
+    await one.move('net1', 'accepted', 'rejected');
+    await expect.poll(() => other.networks('net1')).toBeUndefined();
+    // Accepted again without networks: minion_networks applies again.
+    await one.move('net1', 'rejected', 'accepted');
+    expect(one.networks('net1')).toBeUndefined();
+    // A record whose networks cannot be read matches no address, rather than none restricting it.
+    await etcd.etcdctl('put', '/unit/keys/accepted/net1', JSON.stringify({ ...stored, networks: ['nowhere'] }));
+    await expect.poll(() => other.networks('net1')).toEqual([]);
+    await expect.poll(() => one.networks('net1')).toEqual([]);
+    await one.delete('net1');
+  });
+
   it('never overwrites a change it did not see: a stale accept cannot undo a rejection', async () => {
     const [one, other] = [await open([0, 1, 2]), await open([0, 1, 2])];
     const key = X25519Key.generate().publicKey;

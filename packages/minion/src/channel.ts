@@ -27,7 +27,7 @@ import { masterLabel } from './masters.js';
 
 /**
  * Why a call to the master failed. `code` is one of: timeout, unreachable,
- * session_lost, pending, rejected, denied, refused, cluster_stale, master_mismatch
+ * session_lost, pending, rejected, denied, refused, cluster_stale, network_refused, master_mismatch
  * (or another handshake error of the protocol's), auth_failed, revoked, closed, or
  * an error code the master returned for the request (not_found, pillar_render_failed, ...).
  */
@@ -62,12 +62,16 @@ export function masterUnavailable(err: unknown): boolean {
   );
 }
 
-/** The prefix of an auth result `refused` by a cluster master cut off from etcd past cluster.stale_max (PROTOCOL.md). */
-const CLUSTER_STALE_PREFIX = 'cluster_stale:';
+/**
+ * Codes a master puts before a `refused` auth result's message (PROTOCOL.md):
+ * `cluster_stale` (a cluster master cut off from etcd past cluster.stale_max),
+ * `network_refused` (this minion may not be served from its address: minion_networks).
+ */
+const REFUSED_CODES = ['cluster_stale', 'network_refused'];
 
-/** A refused handshake's error code: `cluster_stale` when the master says so, else its auth status. */
+/** A refused handshake's error code: the master's code when it gives one, else its auth status. */
 const authErrorCode = ({ status, message }: AuthResult): string =>
-  status === 'refused' && message.startsWith(CLUSTER_STALE_PREFIX) ? 'cluster_stale' : status;
+  (status === 'refused' && REFUSED_CODES.find((code) => message.startsWith(`${code}:`))) || status;
 
 /** What callers need of the minion's link to its master: one master's channel, or a failover over several. */
 export interface MasterLink {
@@ -93,6 +97,8 @@ export interface ChannelOptions {
   log: Logger;
   /** Largest frame accepted from the master. */
   maxMessageBytes?: number;
+  /** Local address to connect from (config source_address); unset, the kernel chooses. */
+  sourceAddress?: string | undefined;
   /** Re-key (a fresh handshake, fresh ephemeral keys) once a session is this old or has carried this many messages. */
   rekey?: { afterMs: number; afterMessages: number };
   /**
@@ -223,7 +229,10 @@ export class MasterChannel implements MasterLink {
     const events = socket.events;
     void this.watch(socket, events);
     this.masterAlive = false;
-    connectRestarting(socket, `tcp://${this.master}`);
+    // libzmq's `source;destination` endpoint binds the connection's local end (port 0: any).
+    const source = this.opts.sourceAddress;
+    const from = source === undefined ? '' : `${source.includes(':') ? `[${source}]` : source}:0;`;
+    connectRestarting(socket, `tcp://${from}${this.master}`);
     this.socket = socket;
     this.events = events;
     this.sender = new SendQueue(socket);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
@@ -10,6 +11,15 @@ const spec = {
   /** Master host (`host`, `host:port`, `[v6]:port`), or a list of them: the masters of one cluster. */
   master: { type: 'string-list', default: ['brine'] },
   master_port: { type: 'integer', default: 4506, min: 1, max: 65535 },
+  /**
+   * Local address the connections to the master leave from (Salt's name), on a host
+   * with several: the master may serve this minion only from some networks
+   * (its minion_networks). Unset: the kernel chooses.
+   */
+  source_address: {
+    type: 'optional-string',
+    check: (a: string) => (isIP(a) !== 0 ? undefined : `'${a}' is not an IPv4 or IPv6 address`),
+  },
   /**
    * With several masters: `failover` tries them in the listed order, `random` in an
    * order shuffled once per start; `str` (Salt's default) with a list behaves as

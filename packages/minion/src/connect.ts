@@ -28,6 +28,7 @@ export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', 
     grains,
     timeoutMs: config.request_timeout * 1000,
     log,
+    sourceAddress: config.source_address,
     // One-shot commands live seconds; the master's session limits cover them anyway.
     rekey: role === 'daemon' ? { afterMs: config.rekey_interval * 1000, afterMessages: config.rekey_messages } : undefined,
   };

@@ -34,8 +34,10 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
       if (err.code === 'pending') {
         log.warn({ id: config.id, fingerprint: fp }, `key not accepted yet; on the master run: master keys accept ${config.id}`);
         wait = jittered(config.acceptance_wait_time * 1000);
-      } else if (err.code === 'rejected' || err.code === 'denied') {
-        log.error({ id: config.id, fingerprint: fp, master: channel.master, reason: err.message }, `master ${err.code} this minion's key`);
+      } else if (err.code === 'rejected' || err.code === 'denied' || err.code === 'network_refused') {
+        // Retrying soon would not change the answer: an operator must act (here, or minion_networks on the master).
+        const what = err.code === 'network_refused' ? 'will not serve this minion from its address' : `${err.code} this minion's key`;
+        log.error({ id: config.id, fingerprint: fp, master: channel.master, reason: err.message }, `master ${what}`);
         wait = jittered(config.acceptance_wait_time * 1000 * 6);
       } else {
         wait = backoff.next();

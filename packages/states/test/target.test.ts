@@ -3,7 +3,7 @@ import { matchTarget } from '../src/target/match.js';
 import { TargetError, type MinionFacts } from '../src/target/types.js';
 import { parseCompound } from '../src/target/compound.js';
 import { nodegroupProblems } from '../src/target/nodegroups.js';
-import { ipInNetwork } from '../src/target/ip.js';
+import { ipInNetwork, NetworkSet, networkProblem, plainAddress } from '../src/target/ip.js';
 
 const web1: MinionFacts = {
   id: 'web1',
@@ -86,8 +86,64 @@ describe('ipInNetwork', () => {
     ['10.0.0.5', '10.0.0.5', true],
     ['10.0.0.5', '10.0.0.0/33', false],
     ['fe80::1', '10.0.0.0/8', false],
+    ['fd00::5', 'fd00::/64', true],
+    ['fd00:0:0:1::5', 'fd00::/64', false],
+    ['fd00::5', 'fd00::5', true],
+    ['fd00::5', '::/0', true],
+    ['10.0.0.5', 'fd00::/8', false],
+    ['::ffff:10.0.0.5', '10.0.0.0/24', true],
+    ['::ffff:10.0.1.5', '10.0.0.0/24', false],
+    ['10.0.0.5', '::ffff:10.0.0.0/120', true],
+    ['10.0.0.5', 'fd00::/129', false],
+    ['not-an-ip', '0.0.0.0/0', false],
   ])('%s in %s is %s', (ip, net, expected) => {
     expect(ipInNetwork(ip, net)).toBe(expected);
+  });
+});
+
+describe('networks', () => {
+  it.each([
+    ['10.0.0.0/24', undefined],
+    ['fd00::/64', undefined],
+    ['127.0.0.2', undefined],
+    ['10.0.0.0/33', /prefix length must be 0 to 32/],
+    ['fd00::/200', /prefix length must be 0 to 128/],
+    ['10.0.0.0/', /prefix length/],
+    ['10.0.0.0/24/1', /not an IPv4 or IPv6/],
+    ['10.0.0.256/8', /not an IPv4 or IPv6/],
+    ['web1', /'web1' is not an IPv4 or IPv6/],
+  ])('%s: %s', (net, problem) => {
+    if (problem === undefined) expect(networkProblem(net)).toBeUndefined();
+    else expect(networkProblem(net)).toMatch(problem);
+  });
+
+  it('holds IPv4 and IPv6 networks together and refuses a bad one by name', () => {
+    const set = new NetworkSet(['127.0.0.2/32', 'fd00::/64']);
+    expect(set.has('127.0.0.2')).toBe(true);
+    expect(set.has('::ffff:127.0.0.2')).toBe(true);
+    expect(set.has('127.0.0.1')).toBe(false);
+    expect(set.has('fd00::1')).toBe(true);
+    expect(set.has('[fd00::1]')).toBe(true);
+    expect(set.has('fd01::1')).toBe(false);
+    expect(() => new NetworkSet(['10.0.0.0/40'])).toThrow(/'10.0.0.0\/40'/);
+  });
+
+  it('reads an IPv4-mapped IPv6 peer as its IPv4 address', () => {
+    expect(plainAddress('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(plainAddress('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(plainAddress('[fd00::1]')).toBe('fd00::1');
+    expect(plainAddress('fe80::1%eth0')).toBe('fe80::1');
+  });
+});
+
+describe('S@ matches IPv6 grains', () => {
+  const v6: MinionFacts = { id: 'v6', grains: { ipv4: ['127.0.0.1'], ipv6: ['::1', 'fd00::10'] } };
+  it.each([
+    ['S@fd00::/64', true],
+    ['S@fd01::/64', false],
+    ['S@127.0.0.0/8 and S@fd00::10', true],
+  ])('%s', (expr, expected) => {
+    expect(matchTarget(expr, 'compound', v6)).toBe(expected);
   });
 });
 

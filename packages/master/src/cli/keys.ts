@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { BrineError, currentOperator, globalOptions } from '@brine/common';
+import { networkProblem } from '@brine/states';
 import type { AuditLog } from '../audit.js';
 import { controlSocketPath, loadMasterConfig, type MasterConfig } from '../config.js';
 import type { KeyAuditRecord } from '../control/protocol.js';
@@ -100,6 +101,18 @@ async function keyAuditTrail(config: MasterConfig): Promise<{ record: KeyRecorde
   }
 }
 
+/** `--networks 10.0.0.0/24,fd00::/64`, every network checked before any key changes. */
+function networksOption(text: string): string[] {
+  const networks = text
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (networks.length === 0) throw new BrineError('usage', '--networks: name at least one network, e.g. 10.0.0.0/24,fd00::/64');
+  const problem = networks.map(networkProblem).find((p) => p !== undefined);
+  if (problem) throw new BrineError('usage', `--networks: ${problem}`);
+  return networks;
+}
+
 async function changeKeys(cmd: Command, action: KeyAction): Promise<void> {
   if (action.patterns.length === 0 && !action.all) throw new BrineError('usage', `name at least one minion id or glob, or pass --all`);
   const [desk, { describeKeyChange, noKeysMatch }] = await Promise.all([keyDesk(configOf(cmd)), import('../key-actions.js')]);
@@ -152,8 +165,18 @@ export function registerKeysCommand(program: Command): void {
     .argument('[ids...]', 'minion ids or globs')
     .option('--all', 'accept every pending key')
     .option('--include-rejected', 'also accept matching rejected keys')
-    .action((ids: string[], opts: { all?: boolean; includeRejected?: boolean }, cmd: Command) =>
-      changeKeys(cmd, { verb: 'accept', patterns: ids, all: opts.all === true, includeRejected: opts.includeRejected === true }),
+    .option(
+      '--networks <cidrs>',
+      "networks (comma-separated, IPv4 and IPv6) these minions may be served from, instead of the config's minion_networks",
+    )
+    .action((ids: string[], opts: { all?: boolean; includeRejected?: boolean; networks?: string }, cmd: Command) =>
+      changeKeys(cmd, {
+        verb: 'accept',
+        patterns: ids,
+        all: opts.all === true,
+        includeRejected: opts.includeRejected === true,
+        ...(opts.networks !== undefined && { networks: networksOption(opts.networks) }),
+      }),
     );
 
   keys

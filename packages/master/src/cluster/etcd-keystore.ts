@@ -9,6 +9,8 @@ import { keyPath, KEYS, KEYS_MARKER, parseKeyEntry, storedKey } from './layout.j
 
 interface Entry {
   key: Uint8Array;
+  /** An accepted key's own networks (StoredKey.networks). */
+  networks?: string[] | undefined;
   /** etcd mod_revision: a change is made only if the entry is still this one. */
   revision: number;
 }
@@ -77,7 +79,7 @@ export class EtcdKeyStore implements KeyStore {
     const view = emptyView();
     for (const kv of res.kvs) {
       const entry = parseKeyEntry(kv.key.toString('utf8'), kv.value);
-      if (entry?.key) view[entry.state].set(entry.id, { key: entry.key, revision: Number(kv.mod_revision) });
+      if (entry?.key) view[entry.state].set(entry.id, { key: entry.key, networks: entry.networks, revision: Number(kv.mod_revision) });
     }
     const revoked = [...this.view.accepted].filter(([id, was]) => !sameKey(view.accepted.get(id), was)).map(([id]) => id);
     this.view = view;
@@ -130,7 +132,7 @@ export class EtcdKeyStore implements KeyStore {
       if (entry.key) {
         if (entry.key.length === 0)
           this.opts.log.warn({ minion: entry.id, state: entry.state }, 'unreadable key value in etcd; it matches no key');
-        states.set(entry.id, { key: entry.key, revision });
+        states.set(entry.id, { key: entry.key, networks: entry.networks, revision });
       } else {
         states.delete(entry.id);
       }
@@ -223,12 +225,19 @@ export class EtcdKeyStore implements KeyStore {
     return { status, recorded: true };
   }
 
-  async move(id: string, from: KeyState, to: KeyState): Promise<void> {
+  networks(id: string): readonly string[] | undefined {
+    return this.view.accepted.get(id)?.networks;
+  }
+
+  async move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void> {
     this.checkId(id);
     const entry = this.view[from].get(id);
     if (!entry) throw new KeyStoreError('key_not_found', `${id} has no ${from} key`);
     if (this.view[to].has(id)) throw new KeyStoreError('key_conflict', `${id} already has a key in ${to}; delete it first`);
-    const ops = [this.ns.delete().key(keyPath(from, id)), this.ns.put(keyPath(to, id)).value(storedKey(entry.key, this.opts.master))];
+    const ops = [
+      this.ns.delete().key(keyPath(from, id)),
+      this.ns.put(keyPath(to, id)).value(storedKey(entry.key, this.opts.master, to === 'accepted' ? networks : undefined)),
+    ];
     if (!(await this.commit(`moving ${id} from ${from} to ${to}`, id, ops))) throw changedMeanwhile(id);
   }
 

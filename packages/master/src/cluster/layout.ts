@@ -1,4 +1,5 @@
 import { KEY_BYTES, minionIdProblem } from '@brine/protocol';
+import { networkProblem } from '@brine/states';
 import { KEY_STATES, type KeyState } from '../keystore.js';
 
 /*
@@ -21,15 +22,24 @@ export const KEYS_MARKER = 'keys/revision';
 
 export const keyPath = (state: KeyState, id: string): string => `${KEYS}${state}/${id}`;
 
-/** A minion key as stored: the key, and which master recorded it when (for operators reading etcd). */
+/**
+ * A minion key as stored: the key, and which master recorded it when (for operators
+ * reading etcd); an accepted key may carry its own networks (`master keys accept --networks`).
+ */
 export interface StoredKey {
   key: string;
   master: string;
   at: string;
+  networks?: string[];
 }
 
-export const storedKey = (key: Uint8Array, master: string): string =>
-  JSON.stringify({ key: Buffer.from(key).toString('base64'), master, at: new Date().toISOString() } satisfies StoredKey);
+export const storedKey = (key: Uint8Array, master: string, networks?: readonly string[]): string =>
+  JSON.stringify({
+    key: Buffer.from(key).toString('base64'),
+    master,
+    at: new Date().toISOString(),
+    ...(networks?.length && { networks: [...networks] }),
+  } satisfies StoredKey);
 
 /**
  * The state, id and key of an etcd entry below keys/ (no key: deleted), or undefined
@@ -39,14 +49,19 @@ export const storedKey = (key: Uint8Array, master: string): string =>
 export function parseKeyEntry(
   path: string,
   value: Buffer | undefined,
-): { state: KeyState; id: string; key: Uint8Array | undefined } | undefined {
+): { state: KeyState; id: string; key: Uint8Array | undefined; networks?: string[] } | undefined {
   const [top, state, id, ...rest] = path.split('/');
   if (`${top}/` !== KEYS || !KEY_STATES.includes(state as KeyState) || id === undefined || rest.length > 0 || minionIdProblem(id))
     return undefined;
   if (value === undefined) return { state: state as KeyState, id, key: undefined };
   try {
-    const key = Buffer.from((JSON.parse(value.toString('utf8')) as StoredKey).key, 'base64');
-    return { state: state as KeyState, id, key: key.length === KEY_BYTES ? new Uint8Array(key) : new Uint8Array(0) };
+    const stored = JSON.parse(value.toString('utf8')) as StoredKey;
+    const key = Buffer.from(stored.key, 'base64');
+    const parsed = { state: state as KeyState, id, key: key.length === KEY_BYTES ? new Uint8Array(key) : new Uint8Array(0) };
+    // Networks that are not a list of valid networks: none at all, which matches no address (refused, not opened up).
+    if (stored.networks === undefined) return parsed;
+    const valid = Array.isArray(stored.networks) && stored.networks.every((n) => typeof n === 'string' && networkProblem(n) === undefined);
+    return { ...parsed, networks: valid ? stored.networks : [] };
   } catch {
     return { state: state as KeyState, id, key: new Uint8Array(0) };
   }

@@ -11,7 +11,7 @@ import {
   type Operator,
 } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
-import { assertSlsName, isMatchType } from '@brine/states';
+import { assertSlsName, isMatchType, networkProblem } from '@brine/states';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isJid } from '../jobs/jid.js';
 import type { JobStore, MinionReturn } from '../jobs/job-store.js';
@@ -75,6 +75,12 @@ function parseRequest(line: string): WireRequest {
       need(
         typeof a!['all'] === 'boolean' && typeof a!['includeRejected'] === 'boolean',
         "'action.all' and 'action.includeRejected' must be true or false",
+      );
+      need(
+        a!['networks'] === undefined ||
+          (Array.isArray(a!['networks']) &&
+            (a!['networks'] as unknown[]).every((n) => typeof n === 'string' && networkProblem(n) === undefined)),
+        "'action.networks' must be a list of IPv4 or IPv6 networks",
       );
       break;
     }

@@ -78,8 +78,9 @@ export function matchTarget(
     case 'pillar_pcre':
       return dataMatch(minion.pillar?.(), target, pcreMatch);
     case 'ipcidr': {
-      const addrs = minionGrains(minion)['ipv4'];
-      return Array.isArray(addrs) && addrs.some((a) => typeof a === 'string' && ipInNetwork(a, target));
+      const grains = minionGrains(minion);
+      const addrs = [grains['ipv4'], grains['ipv6']].flatMap((list) => (Array.isArray(list) ? list : []));
+      return addrs.some((a) => typeof a === 'string' && ipInNetwork(a, target));
     }
     case 'compound':
       return matchCompound(target, minion, pos, groups);
