@@ -96,10 +96,11 @@ export async function runMaster(
     log,
   );
   const outbox = new Outbox(transport);
-  const pillar = new PillarService(config.pillar_roots, {
-    trustMinionGrains: config.pillar_trust_minion_grains,
-    nodegroups: config.nodegroups,
-  });
+  const pillar = new PillarService(
+    config.pillar_roots,
+    { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups },
+    config.pki_dir,
+  );
   const registry = new MinionRegistry(
     cluster ? cluster.grains : new FileGrainStore(config.cachedir, log),
     keys,
