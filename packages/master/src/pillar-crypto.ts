@@ -239,13 +239,22 @@ export class PillarKeyring {
     ] as const) {
       const stamp = stampOf(secret, pub);
       if (!stamp) continue;
-      const known = [...this.loaded.values()].find((k) => k.stamp === stamp);
-      const entry = known ?? { stamp, key: readPillarKey(secret, pub) };
-      present.set(pillarKeyId(entry.key.publicKey), entry);
+      const entry = [...this.loaded.values()].find((k) => k.stamp === stamp) ?? readEntry(stamp, secret, pub);
+      if (entry) present.set(pillarKeyId(entry.key.publicKey), entry);
     }
     for (const [gone, entry] of this.loaded) if (present.get(gone) !== entry) entry.key.secretKey.fill(0);
     this.loaded = present;
     return present.get(id)?.key;
+  }
+}
+
+/** A key pair as read now; undefined for halves that do not match, as for a moment while a rekey renames them. */
+function readEntry(stamp: string, secret: string, pub: string): { stamp: string; key: PillarKey } | undefined {
+  try {
+    return { stamp, key: readPillarKey(secret, pub) };
+  } catch (err) {
+    if (err instanceof BrineError && err.code === 'key_files_mismatch') return undefined;
+    throw err;
   }
 }
 

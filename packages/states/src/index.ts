@@ -12,6 +12,8 @@ export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
 export * from './pillar/grain-scan.js';
+export * from './pillar/secret-scan.js';
+export { readPillarTexts, type PillarText } from './pillar/pillar-files.js';
 export { EncryptedSecret, PillarSecret } from './render/secret-tag.js';
 
 // State runs: compile → run → report
