@@ -142,5 +142,27 @@ describe('!encrypted pillar values, end to end', () => {
       expect(files.filter((f) => f.text.includes(plain)).map((f) => f.file)).toEqual([]);
       expect(logs.filter((l) => l.includes(plain))).toEqual([]);
     }
+    expect(cluster.master!.lines().filter((l) => String(l['msg']).includes('plaintext in pillar_roots'))).toEqual([]);
+  });
+
+  it('a plaintext value under a secret-like key is listed by audit and warned about at master start, in one line', async () => {
+    const legacy = join(pillar, 'legacy.sls');
+    writeFileSync(legacy, '# not in the top file, still in the repository\nold:\n  db_password: plain-but-not-a-real-one\n');
+    try {
+      const audit = await secret(['audit'], '');
+      expect(audit.exitCode).toBe(1);
+      expect(String(audit.stdout)).toBe(`${legacy}:3: db_password is plaintext`);
+      const other = cluster.sibling();
+      try {
+        const master = await other.startMaster();
+        const warned = master.lines().filter((l) => String(l['msg']).includes('plaintext in pillar_roots'));
+        expect(warned).toEqual([expect.objectContaining({ level: 40, count: 1, first: [`${legacy}:3: db_password`] })]);
+        expect(master.output).not.toContain('plain-but-not-a-real-one');
+      } finally {
+        await other.close();
+      }
+    } finally {
+      rmSync(legacy);
+    }
   });
 });
