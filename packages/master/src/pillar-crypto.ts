@@ -2,8 +2,8 @@
 // to the pillar path (and minion) it was made for. See docs/SECURITY.md, "A stolen pillar
 // repository or master backup".
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { blake2bFinal, blake2bInit, blake2bUpdate } from 'blakejs';
 import nacl from 'tweetnacl';
 import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile } from '@brine/common';
@@ -197,12 +197,19 @@ export function readPillarKey(secretPath: string, pubPath: string): PillarKey {
   return { publicKey, secretKey };
 }
 
-/** Writes a new pillar key pair (secret 0600, public 0644). */
+/**
+ * Writes a new pillar key pair (secret 0600, public 0644). Made by root (`sudo master secret
+ * encrypt`), the files are given to pki_dir's owner, the master's user, who must read them.
+ */
 export function writeNewPillarKey(secretPath: string, pubPath: string): void {
   const fresh = nacl.box.keyPair();
   writeKeyFile(secretPath, fresh.secretKey, { secret: true });
   writeKeyFile(pubPath, fresh.publicKey, { secret: false });
   fresh.secretKey.fill(0);
+  if (process.getuid?.() === 0) {
+    const owner = statSync(dirname(secretPath));
+    for (const path of [secretPath, pubPath]) chownSync(path, owner.uid, owner.gid);
+  }
 }
 
 /** The pillar public key, creating the pair in pki_dir at first need. */

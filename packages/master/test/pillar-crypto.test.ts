@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -125,6 +125,18 @@ describe('encrypted pillar values', () => {
 });
 
 describe('pillar key files', () => {
+  it.skipIf(process.getuid?.() !== 0)("made by root, belong to pki_dir's owner (the master's user, who must read them)", () => {
+    const pki = mkdtempSync(join(tmpdir(), 'pillar-key-owner-'));
+    try {
+      chownSync(pki, 65534, 65534);
+      pillarPublicKey(pki);
+      for (const path of [pillarKeyPaths(pki).secret, pillarKeyPaths(pki).pub])
+        expect(statSync(path)).toMatchObject({ uid: 65534, gid: 65534 });
+    } finally {
+      rmSync(pki, { recursive: true, force: true });
+    }
+  });
+
   it('are created at first need in pki_dir (secret 0600) and re-read when they change', () => {
     const pki = mkdtempSync(join(tmpdir(), 'pillar-key-'));
     try {
