@@ -7,7 +7,8 @@ import {
   type PillarResult,
   type SlsRenderer,
 } from '@brine/states';
-import { decryptFor, PillarKeyring } from './pillar-crypto.js';
+import { BrineError } from '@brine/common';
+import { decryptFor, PillarCiphertextError, PillarKeyring } from './pillar-crypto.js';
 
 export interface PillarPolicy {
   /** The master's `pillar_trust_minion_grains`. */
@@ -42,7 +43,15 @@ export class PillarService {
    * path or minion (PillarCiphertextError). The caller zeroes the bytes once they are sent.
    */
   decrypt(secret: EncryptedSecret, at: { path: string; minion: string }): Uint8Array {
-    return decryptFor(secret.ciphertext, at, (id) => this.keyring?.key(id));
+    return decryptFor(secret.ciphertext, at, (id) => {
+      try {
+        return this.keyring?.key(id);
+      } catch (err) {
+        // A key file the master cannot use: said to the minion and the audit log like any refusal (paths, no key).
+        if (err instanceof BrineError) throw new PillarCiphertextError(`the master cannot use its pillar key: ${err.message}`);
+        throw err;
+      }
+    });
   }
 
   /** `minion.id` must be the authenticated id; its grains are taken as what the minion claims. */

@@ -137,6 +137,17 @@ describe('!encrypted values', () => {
     expect(JSON.stringify(records)).not.toContain(SECRET);
   });
 
+  it('are refused, not an internal error, when the pillar key file is unusable', () => {
+    const broken = mkdtempSync(join(tmpdir(), 'ops-pki-broken-'));
+    pillarPublicKey(broken);
+    writeFileSync(join(broken, 'pillar.key'), 'not a key\n', { mode: 0o600 });
+    const { get } = operations(sealed, false, broken);
+    expect(get({}, 'luks:password').error).toEqual({
+      code: 'pillar_decrypt_failed',
+      message: expect.stringContaining(`the master cannot use its pillar key: ${join(broken, 'pillar.key')}: not a 32-byte base64 key`),
+    });
+  });
+
   it('do not open without the pillar key', () => {
     const { get } = operations(sealed, false, mkdtempSync(join(tmpdir(), 'ops-pki-empty-')));
     expect(get({}, 'luks:password').error?.message).toMatch(/sealed to pillar key [0-9a-f]{16}, which this master does not hold/);
