@@ -208,7 +208,8 @@ export class Operations {
       if (!(err instanceof PillarCiphertextError)) throw err;
       const { session } = ctx;
       const reason = `${secret.file}: pillar key '${path}' is !encrypted, and ${err.message}`;
-      this.audit.write({
+      // Rate-limited like every refusal: a minion can ask for it again and again.
+      this.audit.refuse({
         event: 'pillar_decrypt_refused',
         minion: session.minionId,
         fingerprint: session.fingerprint,

@@ -24,7 +24,7 @@ function pillarTree(files: Record<string, string>): string {
 /** Operations over a real pillar tree, with the audit log captured. */
 function operations(root: string, trustMinionGrains = false, pkiDir?: string) {
   const records: AuditRecord[] = [];
-  const audit = { write: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
+  const audit = { write: (r: AuditRecord) => records.push(r), refuse: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
   const ops = new Operations(
     new PillarService([root], { trustMinionGrains, nodegroups: {} }, pkiDir),
     audit,
