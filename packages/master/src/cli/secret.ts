@@ -82,7 +82,8 @@ async function decrypt(cmd: Command): Promise<void> {
     process.stderr.write(
       `bound to pillar key '${opened.binding.path}'${opened.binding.minion ? ` of minion '${opened.binding.minion}'` : ''}\n`,
     );
-    process.stdout.write(opened.value);
+    // Zeroed (below) only once written out: stdout may hold on to the buffer until then.
+    await new Promise<void>((done, failed) => process.stdout.write(opened.value, (err) => (err ? failed(err) : done())));
     if (process.stdout.isTTY) process.stdout.write('\n');
   } finally {
     opened.value.fill(0);
