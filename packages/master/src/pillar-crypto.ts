@@ -44,7 +44,7 @@ export function pillarKeyId(publicKey: Uint8Array): string {
 
 // libsodium's crypto_box_seal: an ephemeral key pair, nonce = BLAKE2b-192(ephemeral pk || recipient pk),
 // ciphertext = ephemeral pk || crypto_box(m). Built on tweetnacl's box; the nonce needs BLAKE2b (blakejs).
-// Interoperability with libsodium itself is tested (test/pillar-crypto.test.ts).
+// Interoperability with libsodium itself is tested (packages/master/test/pillar-crypto.test.ts).
 function sealNonce(ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
   const ctx = blake2bInit(nacl.box.nonceLength);
   blake2bUpdate(ctx, ephemeral);
@@ -52,10 +52,13 @@ function sealNonce(ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
   return blake2bFinal(ctx);
 }
 
+// nacl.box split into box.before + secretbox, so that the shared key it computes is zeroed too.
 export function sealBox(message: Uint8Array, recipient: Uint8Array): Uint8Array {
   const ephemeral = nacl.box.keyPair();
-  const boxed = nacl.box(message, sealNonce(ephemeral.publicKey, recipient), recipient, ephemeral.secretKey);
+  const shared = nacl.box.before(recipient, ephemeral.secretKey);
   ephemeral.secretKey.fill(0);
+  const boxed = nacl.secretbox(message, sealNonce(ephemeral.publicKey, recipient), shared);
+  shared.fill(0);
   const out = new Uint8Array(nacl.box.publicKeyLength + boxed.length);
   out.set(ephemeral.publicKey);
   out.set(boxed, nacl.box.publicKeyLength);
@@ -66,7 +69,12 @@ export function sealBox(message: Uint8Array, recipient: Uint8Array): Uint8Array 
 export function openSealedBox(sealed: Uint8Array, key: PillarKey): Uint8Array | null {
   if (sealed.length < SEAL_OVERHEAD) return null;
   const ephemeral = sealed.subarray(0, nacl.box.publicKeyLength);
-  return nacl.box.open(sealed.subarray(nacl.box.publicKeyLength), sealNonce(ephemeral, key.publicKey), ephemeral, key.secretKey);
+  const shared = nacl.box.before(ephemeral, key.secretKey);
+  try {
+    return nacl.secretbox.open(sealed.subarray(nacl.box.publicKeyLength), sealNonce(ephemeral, key.publicKey), shared);
+  } finally {
+    shared.fill(0);
+  }
 }
 
 /**
