@@ -7,6 +7,8 @@ export type AuditEvent =
   | 'master_start'
   | 'pillar_delivered'
   | 'pillar_withheld'
+  /** An `!encrypted` value that did not open for the minion asking (bound elsewhere, another key, damaged). */
+  | 'pillar_decrypt_refused'
   | 'session_opened'
   | 'key_pending'
   | 'key_auto_accepted'
@@ -46,6 +48,9 @@ export type AuditEvent =
   | 'key_accepted'
   | 'key_rejected'
   | 'key_deleted'
+  /** Written by `master secret`: a value opened by hand (break-glass), and a rekey. */
+  | 'secret_decrypted'
+  | 'secret_rekeyed'
   | 'suppressed';
 
 export interface AuditRecord {

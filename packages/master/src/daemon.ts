@@ -1,6 +1,6 @@
 import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
-import { scanGrainDependence } from '@brine/states';
+import { scanGrainDependence, scanPlaintextSecrets } from '@brine/states';
 import { AuditLog } from './audit.js';
 import { controlSocketPath, DEFAULT_MASTER_CONFIG, type MasterConfig } from './config.js';
 import { ControlServer } from './control/server.js';
@@ -40,6 +40,22 @@ function warnGrainDependentPillar(config: MasterConfig, log: Logger): void {
   log.warn(
     { files: found.map((f) => `${f.file}:${f.line}: ${f.reason}`) },
     'pillar depends on grains the minions report, which they control: values marked !secret that these select are withheld; select them by minion id or nodegroup, or set pillar_trust_minion_grains: true',
+  );
+}
+
+/** Places listed in the warning about plaintext secrets; `master secret audit` lists them all. */
+const PLAINTEXT_LISTED = 10;
+
+/**
+ * Tells the operator, once at start and in one line, how many pillar values under keys named
+ * like secrets are plaintext at rest (names and places, never values).
+ */
+function warnPlaintextSecrets(config: MasterConfig, log: Logger): void {
+  const found = scanPlaintextSecrets(config.pillar_roots);
+  if (found.length === 0) return;
+  log.warn(
+    { count: found.length, first: found.slice(0, PLAINTEXT_LISTED).map((f) => `${f.file}:${f.line}: ${f.key}`) },
+    `${found.length} pillar values under keys named like secrets are plaintext in pillar_roots: encrypt them (master secret encrypt); master secret audit lists them`,
   );
 }
 
@@ -100,10 +116,11 @@ export async function runMaster(
     log,
   );
   const outbox = new Outbox(transport);
-  const pillar = new PillarService(config.pillar_roots, {
-    trustMinionGrains: config.pillar_trust_minion_grains,
-    nodegroups: config.nodegroups,
-  });
+  const pillar = new PillarService(
+    config.pillar_roots,
+    { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups },
+    config.pki_dir,
+  );
   const registry = new MinionRegistry(
     cluster ? cluster.grains : new FileGrainStore(config.cachedir, log),
     keys,
@@ -112,6 +129,7 @@ export async function runMaster(
     config.nodegroups,
   );
   warnGrainDependentPillar(config, log);
+  warnPlaintextSecrets(config, log);
   const localJobs = new JobCache(config.cachedir, config.keep_jobs, log);
   // A cluster master's file job cache is its replica of the cluster's, in etcd.
   const shared =

@@ -1,4 +1,5 @@
-import { assertSlsName, lookupPath, type PillarResult, type UntrustedSecret } from '@brine/states';
+import { assertSlsName, EncryptedSecret, lookupPath, type PillarResult, type UntrustedSecret } from '@brine/states';
+import { PillarCiphertextError } from './pillar-crypto.js';
 import type { ErrorInfo, Json, Request } from '@brine/protocol';
 import type { AuditLog } from './audit.js';
 import type { Dispatcher } from './jobs/dispatcher.js';
@@ -186,11 +187,42 @@ export class Operations {
       this.delivered(ctx, compiled.result, 'pillar.get', path);
       return { value: value as Json };
     }
+    if (value instanceof EncryptedSecret) return this.decrypted(ctx, compiled.result, canonical!, value);
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return fail('not_scalar', `pillar key '${path}' is not a single value`);
     }
     this.delivered(ctx, compiled.result, 'pillar.get', path, isSecretPath(compiled.result.secrets, canonical!));
     return { raw: new TextEncoder().encode(String(value)) };
+  }
+
+  /**
+   * An `!encrypted` value, opened for this delivery only: the bytes go out as the raw answer and
+   * the outbox zeroes them once sealed for the session. One bound to another path or minion
+   * (copied there) is refused naming the file and key, and audited.
+   */
+  private decrypted(ctx: OpContext, result: PillarResult, path: string, secret: EncryptedSecret): OpResult {
+    let value: Uint8Array;
+    try {
+      value = this.pillar.decrypt(secret, { path, minion: ctx.session.minionId });
+    } catch (err) {
+      if (!(err instanceof PillarCiphertextError)) throw err;
+      const { session } = ctx;
+      const reason = `${secret.file}: pillar key '${path}' is !encrypted, and ${err.message}`;
+      // Rate-limited like every refusal: a minion can ask for it again and again.
+      this.audit.refuse({
+        event: 'pillar_decrypt_refused',
+        minion: session.minionId,
+        fingerprint: session.fingerprint,
+        peer: ctx.peer,
+        op: 'pillar.get',
+        path,
+        rendered_for: result.renderedFor,
+        reason,
+      });
+      return fail('pillar_decrypt_failed', reason);
+    }
+    this.delivered(ctx, result, 'pillar.get', path, true);
+    return { raw: value };
   }
 
   /** A `!secret` value that only grains the minion reported selected: refused by name, and audited. */

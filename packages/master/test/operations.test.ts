@@ -8,6 +8,7 @@ import { PillarService } from '../src/pillar-service.js';
 import type { Session } from '../src/sessions.js';
 import type { Dispatcher } from '../src/jobs/dispatcher.js';
 import type { Json } from '@brine/protocol';
+import { encryptValue, pillarPublicKey } from '../src/pillar-crypto.js';
 
 const SECRET = 'l1st-s3cret';
 
@@ -21,11 +22,11 @@ function pillarTree(files: Record<string, string>): string {
 }
 
 /** Operations over a real pillar tree, with the audit log captured. */
-function operations(root: string, trustMinionGrains = false) {
+function operations(root: string, trustMinionGrains = false, pkiDir?: string) {
   const records: AuditRecord[] = [];
-  const audit = { write: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
+  const audit = { write: (r: AuditRecord) => records.push(r), refuse: (r: AuditRecord) => records.push(r) } as unknown as AuditLog;
   const ops = new Operations(
-    new PillarService([root], { trustMinionGrains, nodegroups: {} }),
+    new PillarService([root], { trustMinionGrains, nodegroups: {} }, pkiDir),
     audit,
     { fingerprint: 'f' },
     {} as never,
@@ -96,6 +97,60 @@ describe('pillar.get', () => {
       ['pillar_delivered', 'web1', 'web1'],
       ['pillar_delivered', 'web1', 'web1'],
     ]);
+  });
+});
+
+describe('!encrypted values', () => {
+  const pki = mkdtempSync(join(tmpdir(), 'ops-pki-'));
+  const { publicKey } = pillarPublicKey(pki);
+  const seal = (path: string, minion?: string) => encryptValue(Buffer.from(SECRET), { path, ...(minion && { minion }) }, publicKey);
+  const sealed = pillarTree({
+    'top.sls': "base:\n  '*':\n    - luks\n",
+    'luks.sls':
+      `luks:\n  password: !encrypted ${seal('luks:password', 'web1')}\n` +
+      `  moved: !encrypted ${seal('luks:password', 'web1')}\n` +
+      `  other: !encrypted ${seal('luks:other', 'db1')}\n` +
+      `  shared: !encrypted ${seal('luks:shared')}\n`,
+  });
+
+  it('are opened only for the raw fetch of the state that names them, and audited as secret', () => {
+    const { records, get, items } = operations(sealed, false, pki);
+    expect(Buffer.from(get({}, 'luks:password').raw!).toString()).toBe(SECRET);
+    expect(Buffer.from(get({}, 'luks:shared').raw!).toString()).toBe(SECRET);
+    expect(get({}, 'luks:password', false).error?.code).toBe('secret');
+    expect(items({}).value).toEqual({ luks: {} });
+    expect(records.filter((r) => r.op === 'pillar.get').map((r) => [r.path, r.secret])).toEqual([
+      ['luks:password', true],
+      ['luks:shared', true],
+    ]);
+    expect(JSON.stringify(records)).not.toContain(SECRET);
+  });
+
+  it("refuse a ciphertext moved to another key or copied from another minion's file, naming file and key", () => {
+    const { records, get } = operations(sealed, false, pki);
+    const moved = get({}, 'luks:moved');
+    expect(moved.error?.code).toBe('pillar_decrypt_failed');
+    expect(moved.error?.message).toContain(`${join(sealed, 'luks.sls')}: pillar key 'luks:moved' is !encrypted`);
+    expect(moved.error?.message).toContain("encrypted for pillar key 'luks:password', not 'luks:moved'");
+    expect(get({}, 'luks:other').error?.message).toContain("encrypted for minion 'db1', not 'web1'");
+    expect(records.map((r) => r.event)).toEqual(['pillar_decrypt_refused', 'pillar_decrypt_refused']);
+    expect(JSON.stringify(records)).not.toContain(SECRET);
+  });
+
+  it('are refused, not an internal error, when the pillar key file is unusable', () => {
+    const broken = mkdtempSync(join(tmpdir(), 'ops-pki-broken-'));
+    pillarPublicKey(broken);
+    writeFileSync(join(broken, 'pillar.key'), 'not a key\n', { mode: 0o600 });
+    const { get } = operations(sealed, false, broken);
+    expect(get({}, 'luks:password').error).toEqual({
+      code: 'pillar_decrypt_failed',
+      message: expect.stringContaining(`the master cannot use its pillar key: ${join(broken, 'pillar.key')}: not a 32-byte base64 key`),
+    });
+  });
+
+  it('do not open without the pillar key', () => {
+    const { get } = operations(sealed, false, mkdtempSync(join(tmpdir(), 'ops-pki-empty-')));
+    expect(get({}, 'luks:password').error?.message).toMatch(/sealed to pillar key [0-9a-f]{16}, which this master does not hold/);
   });
 });
 

@@ -12,7 +12,9 @@ export * from './top-file.js';
 export * from './merge.js';
 export * from './pillar/compile.js';
 export * from './pillar/grain-scan.js';
-export { PillarSecret } from './render/secret-tag.js';
+export * from './pillar/secret-scan.js';
+export { readPillarTexts, type PillarText } from './pillar/pillar-files.js';
+export { EncryptedSecret, PillarSecret } from './render/secret-tag.js';
 
 // State runs: compile → run → report
 export { compileStates, type CompileOptions, type CompiledRun } from './compile/index.js';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePillar } from '../src/pillar/compile.js';
 import { jinjaYamlRenderer, yamlRenderer } from '../src/render/index.js';
-import { PillarSecret } from '../src/render/secret-tag.js';
+import { EncryptedSecret, PillarSecret } from '../src/render/secret-tag.js';
+import { pillarSecretProvider } from '../src/host/secrets.js';
 import { scanGrainDependence } from '../src/pillar/grain-scan.js';
 import { tree } from './helpers.js';
 
@@ -102,6 +103,53 @@ describe('pillar values marked !secret', () => {
     expect(compileSecret(root).errors[0]).toMatch(/bad\.sls:1:\d+: YAML error: !secret marks one non-empty value/);
     const states = tree({ 'main.sls': 'x:\n  test.nop:\n    - name: !secret y\n' });
     expect(() => jinjaYamlRenderer({ roots: [states] })(join(states, 'main.sls'), { minion: { id: 'm' } })).toThrow(/unknown tag/);
+  });
+});
+
+describe('pillar values held !encrypted', () => {
+  const CIPHER = 'AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QA==';
+  const compileFor = (root: string, id = 'db1') =>
+    compilePillar({ roots: [root], minion: { id }, render: jinjaYamlRenderer({ roots: [], pillar: true }) });
+
+  it('stay out of the pillar templates see, are still sealed in the raw one, and know their file', () => {
+    const root = tree({ 'top.sls': "base:\n  '*':\n    - luks\n", 'luks.sls': `luks:\n  password: !encrypted ${CIPHER}\n  vg: vg0\n` });
+    const result = compileFor(root);
+    expect(result.errors).toEqual([]);
+    expect(result.pillar).toEqual({ luks: { vg: 'vg0' } });
+    expect(result.secrets).toEqual(['luks:password']);
+    const sealed = (result.raw['luks'] as Record<string, unknown>)['password'];
+    expect(sealed).toBeInstanceOf(EncryptedSecret);
+    expect((sealed as EncryptedSecret).ciphertext).toBe(CIPHER);
+    expect((sealed as EncryptedSecret).file).toBe(join(root, 'luks.sls'));
+    expect(JSON.stringify(result.raw)).not.toContain(CIPHER);
+    // Gatherers of a pillar's strings (the master's scrub of returns) see the ciphertext, never the file.
+    expect(Object.values(sealed as object)).toEqual([CIPHER]);
+  });
+
+  it('are withheld like !secret when only grains the minion reported selected them', () => {
+    const root = tree({
+      'top.sls': "base:\n  'role:db':\n    - match: grain\n    - luks\n",
+      'luks.sls': `luks:\n  password: !encrypted ${CIPHER}\n`,
+    });
+    const result = compilePillar({
+      roots: [root],
+      minion: { id: 'web1', grains: { role: 'db' } },
+      render: jinjaYamlRenderer({ roots: [], pillar: true }),
+    });
+    expect(result.untrusted.map((u) => u.path)).toEqual(['luks:password']);
+    expect(result.raw).toEqual({ luks: {} });
+  });
+
+  it('are refused by a local pillar, which cannot open them', async () => {
+    const root = tree({ 'top.sls': "base:\n  '*':\n    - luks\n", 'luks.sls': `luks:\n  password: !encrypted ${CIPHER}\n` });
+    await expect(pillarSecretProvider(compileFor(root).raw).fetch('luks:password')).rejects.toThrow(
+      `it is !encrypted in ${join(root, 'luks.sls')}: only the master opens it`,
+    );
+  });
+
+  it('are a YAML error on anything but one line of base64', () => {
+    const root = tree({ 'top.sls': "base:\n  '*':\n    - bad\n", 'bad.sls': 'luks: !encrypted not base64!\n' });
+    expect(compileFor(root).errors[0]).toMatch(/bad\.sls:1:\d+: YAML error: !encrypted holds one line of base64/);
   });
 });
 

@@ -2,10 +2,12 @@ import { cliProgram, daemonAction, EXIT, runCli } from '@brine/common';
 import { loadMasterConfig } from '../config.js';
 import { registerJobCommands } from './jobs.js';
 import { registerKeysCommand } from './keys.js';
+import { registerSecretCommand } from './secret.js';
 import { registerStatusCommand } from './status.js';
 
 const program = cliProgram('master', 'Brine master: serves each minion its own pillar over an authenticated, encrypted channel');
 registerKeysCommand(program);
+registerSecretCommand(program);
 registerJobCommands(program);
 registerStatusCommand(program);
 daemonAction(program, async (config) => {
@@ -31,6 +33,8 @@ const FAILED = new Set([
   'etcd_unavailable',
   'etcd_lagging',
   'key_changed_meanwhile',
+  // master secret: a value that does not open (bound elsewhere, another key, damaged).
+  'pillar_decrypt_failed',
 ]);
 
 await runCli('master', program, (err) => (FAILED.has(err.code) ? EXIT.failed : EXIT.usage));

@@ -1,6 +1,7 @@
 import { BrineError } from '@brine/common';
 import { lookupPath } from '../merge.js';
 import type { Redactor } from '../redact.js';
+import { EncryptedSecret } from '../render/secret-tag.js';
 
 /**
  * Where a state gets a pillar value at the moment it needs it. The minion daemon
@@ -27,6 +28,7 @@ export function pillarSecretProvider(pillar: Record<string, unknown>): SecretPro
       const hit = lookupPath(pillar, path);
       if (!hit.found) throw new SecretUnavailableError(path, "no such key in this minion's pillar");
       const v = hit.value;
+      if (v instanceof EncryptedSecret) throw new SecretUnavailableError(path, `it is !encrypted in ${v.file}: only the master opens it`);
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') return Buffer.from(String(v), 'utf8');
       throw new SecretUnavailableError(path, 'it is not a string or number');
     },

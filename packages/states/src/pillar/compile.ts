@@ -3,7 +3,7 @@ import type { RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion, type TopEntry } from '../top-file.js';
 import { trackGrainReads, type GrainReads } from './grain-reads.js';
-import { splitSecrets, withholdSecrets, type UntrustedSecret } from './secret.js';
+import { noteEncryptedFile, splitSecrets, withholdSecrets, type UntrustedSecret } from './secret.js';
 import type { MinionFacts } from '../target/types.js';
 
 export type { UntrustedSecret } from './secret.js';
@@ -128,7 +128,7 @@ function renderPillarSls(sls: string, c: Compile, inherited: string | undefined)
     result.errors.push(`${file}:1: pillar SLS '${sls}' does not render to a mapping`);
     return undefined;
   }
-  let data = { ...(parsed.value as Record<string, unknown>) };
+  let data = { ...noteEncryptedFile(parsed.value as Record<string, unknown>, file) };
   if (taint !== undefined && opts.trustMinionGrains !== true) data = withholdSecrets(data, file, taint);
   const includes = data['include'];
   delete data['include'];

@@ -1,7 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Nodegroup } from '../target/types.js';
 import { expressionReadsGrains, nodegroupReadsGrains } from '../target/nodegroups.js';
+import { readPillarTexts } from './pillar-files.js';
 
 /** A place in the pillar tree where minion-reported grains decide something. */
 export interface GrainDependence {
@@ -30,26 +29,9 @@ const GRAIN_MATCHES = new Set(['grain', 'grain_pcre', 'ipcidr']);
  */
 export function scanGrainDependence(roots: readonly string[], nodegroups: Readonly<Record<string, Nodegroup>> = {}): GrainDependence[] {
   const found: GrainDependence[] = [];
-  for (const root of roots) {
-    let names: string[];
-    try {
-      names = readdirSync(root, { recursive: true, encoding: 'utf8' })
-        .filter((n) => /\.(sls|jinja)$/.test(n))
-        .sort();
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const file = join(root, name);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        continue;
-      }
-      if (name === 'top.sls') found.push(...scanTopMatches(file, text, nodegroups));
-      found.push(...scanTemplateReads(file, text));
-    }
+  for (const { name, file, text } of readPillarTexts(roots)) {
+    if (name === 'top.sls') found.push(...scanTopMatches(file, text, nodegroups));
+    found.push(...scanTemplateReads(file, text));
   }
   return found;
 }

@@ -1,5 +1,5 @@
 import { isPlainObject } from '../merge.js';
-import { HIDDEN, PillarSecret } from '../render/secret-tag.js';
+import { EncryptedSecret, HiddenValue, PillarSecret } from '../render/secret-tag.js';
 
 /**
  * A `!secret` value withheld because the file it came from is in this minion's
@@ -7,18 +7,12 @@ import { HIDDEN, PillarSecret } from '../render/secret-tag.js';
  * it merges like any value, so a later file can still replace it, and a path it
  * ends up at is refused by name instead of falling back to an earlier value.
  */
-export class WithheldSecret {
+export class WithheldSecret extends HiddenValue {
   constructor(
     readonly file: string,
     readonly reason: string,
-  ) {}
-
-  toString(): string {
-    return HIDDEN;
-  }
-
-  toJSON(): string {
-    return HIDDEN;
+  ) {
+    super();
   }
 }
 
@@ -31,21 +25,43 @@ export interface UntrustedSecret {
   reason: string;
 }
 
-/** One file's data with each `!secret` value replaced by a WithheldSecret. */
-export function withholdSecrets(data: Record<string, unknown>, file: string, reason: string): Record<string, unknown> {
+/**
+ * One file's data with each `!secret` or `!encrypted` value replaced by what `replace` makes of
+ * it. Mappings and lists with no secret under them are the same objects, not copies.
+ */
+export function mapSecrets(
+  data: Record<string, unknown>,
+  replace: (secret: PillarSecret | EncryptedSecret) => unknown,
+): Record<string, unknown> {
   const walk = (node: unknown): unknown => {
-    if (node instanceof PillarSecret) return new WithheldSecret(file, reason);
-    if (Array.isArray(node)) return node.map(walk);
-    if (isPlainObject(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
+    if (node instanceof PillarSecret || node instanceof EncryptedSecret) return replace(node);
+    if (Array.isArray(node)) {
+      const items = node.map(walk);
+      return items.every((v, i) => v === node[i]) ? node : items;
+    }
+    if (isPlainObject(node)) {
+      const entries = Object.entries(node).map(([k, v]): [string, unknown] => [k, walk(v)]);
+      return entries.every(([k, v]) => v === node[k]) ? node : Object.fromEntries(entries);
+    }
     return node;
   };
   return walk(data) as Record<string, unknown>;
 }
 
+/** One file's data with each `!secret` or `!encrypted` value replaced by a WithheldSecret. */
+export function withholdSecrets(data: Record<string, unknown>, file: string, reason: string): Record<string, unknown> {
+  return mapSecrets(data, () => new WithheldSecret(file, reason));
+}
+
+/** One file's data with each `!encrypted` value knowing the file (a copy: the parse is cached and shared). */
+export function noteEncryptedFile(data: Record<string, unknown>, file: string): Record<string, unknown> {
+  return mapSecrets(data, (s) => (s instanceof EncryptedSecret ? new EncryptedSecret(s.ciphertext).from(file) : s));
+}
+
 export interface SplitPillar {
   /** Without the secrets: for templates, and what a minion receives to render its states. */
   visible: Record<string, unknown>;
-  /** With each secret's value in its place: for fetching a secret by name, and for redaction. */
+  /** With each secret's value in its place (an `!encrypted` one still sealed): for fetching a secret by name, and for redaction. */
   raw: Record<string, unknown>;
   /** Colon paths of the secrets (a list item's index is a path part). */
   secrets: string[];
@@ -62,6 +78,11 @@ export function splitSecrets(pillar: Record<string, unknown>): SplitPillar {
     if (node instanceof PillarSecret) {
       secrets.push(path.join(':'));
       return { visible: undefined, raw: node.value, hidden: true };
+    }
+    // Still sealed in `raw`: only the master opens it, at delivery.
+    if (node instanceof EncryptedSecret) {
+      secrets.push(path.join(':'));
+      return { visible: undefined, raw: node, hidden: true };
     }
     if (node instanceof WithheldSecret) {
       untrusted.push({ path: path.join(':'), file: node.file, reason: node.reason });

@@ -1,7 +1,7 @@
 import { CORE_SCHEMA, load, types, YAMLException } from 'js-yaml';
 import { isMap, isScalar } from 'yaml';
 import { formatPos, InputError, lineOf, parseYaml, type ParsedYaml } from '@brine/common';
-import { secretYamlType } from './secret-tag.js';
+import { encryptedYamlType, secretYamlType } from './secret-tag.js';
 
 /** A rendered SLS (state, pillar or top file): its data, and where its keys sit. */
 export interface RenderedSls {
@@ -13,8 +13,18 @@ export interface RenderedSls {
 
 /** YAML 1.2 core, plus `<<: *anchor` merge keys, which Salt's loader also takes. */
 const SCHEMA = CORE_SCHEMA.extend({ implicit: [types.merge] });
-/** Pillar files may also mark values `!secret`. */
-const PILLAR_SCHEMA = SCHEMA.extend({ explicit: [secretYamlType] });
+/** Pillar files may also mark values `!secret`, or hold them `!encrypted`. */
+const PILLAR_SCHEMA = SCHEMA.extend({ explicit: [secretYamlType, encryptedYamlType] });
+
+/** What a misused pillar tag gets told (the YAML parser's own message would quote the value). */
+const PILLAR_TAG_ERRORS = [
+  { tag: '!secret', message: "!secret marks one non-empty value (write 'password: !secret <value>'), not a mapping or a list" },
+  {
+    tag: '!encrypted',
+    message:
+      "!encrypted holds one line of base64, as 'master secret encrypt' prints it ('password: !encrypted <base64>'), not a mapping or a list",
+  },
+];
 
 export interface ParseOptions {
   /** Quote the offending line in a YAML error (text that came out of Jinja, whose line numbers are the rendered output's). */
@@ -35,13 +45,10 @@ export function parseSls(text: string, file: string, opts: ParseOptions = {}): R
     value = load(text, { schema: opts.pillar ? PILLAR_SCHEMA : SCHEMA, filename: file }) ?? null;
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
-    if (opts.pillar && err.reason.includes('!secret')) {
+    const tag = opts.pillar ? PILLAR_TAG_ERRORS.find((t) => err.reason.includes(t.tag)) : undefined;
+    if (tag) {
       const pos = { file, ...(err.mark && { line: err.mark.line + 1, column: err.mark.column + 1 }) };
-      throw new InputError(
-        'yaml_syntax',
-        pos,
-        "YAML error: !secret marks one non-empty value (write 'password: !secret <value>'), not a mapping or a list",
-      );
+      throw new InputError('yaml_syntax', pos, `YAML error: ${tag.message}`);
     }
     throw syntaxError(text, file, err, opts.quoteLine === true);
   }
