@@ -6,8 +6,10 @@
 // keeps the lazy imports lazy (the state engine loads on the first state run).
 // Kept outside: zeromq (a native addon, loaded from its package), pino-pretty (loaded by
 // path on a terminal only) and etcd3 (reads its .proto files beside its code at run time; a
-// cluster master only loads it). The release packages (scripts/package.mjs) ship them as
-// node_modules of their own next to this bundle.
+// cluster master only loads it). libsodium-wrappers is outside too, with no entry here: the
+// master requires its CommonJS build through createRequire (pillar-crypto.ts), which esbuild
+// leaves alone, and only to seal or open a pillar value. The release packages
+// (scripts/package.mjs) ship them as node_modules of their own next to this bundle.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -3,7 +3,7 @@
 // .tar.gz of the same tree, into dist/release/. Each is self-contained: a private Node runtime
 // under /usr/lib/brine/<name>/, the esbuild bundle of that CLI only, zeromq with just the
 // linux-x64 glibc build of its native addon, pino-pretty and (master) etcd3 with its .proto
-// files, each bundled into one file.
+// files and libsodium-wrappers, each bundled into one file.
 //
 // Why a private node binary rather than a Node single-executable application: Node 20's SEA
 // runs one CommonJS script, so the code-split ESM bundle (whose lazy chunks keep the minion's
@@ -198,6 +198,11 @@ async function stage(name, root) {
     shipped.push(...(await bundleDependency(etcdEntry, join(etcdDir, 'lib', 'index.js'))));
     cpSync(join(dirname(requireFrom.resolve('etcd3/package.json')), 'proto'), join(etcdDir, 'proto'), { recursive: true });
     write(join(etcdDir, 'package.json'), '{ "name": "etcd3", "main": "lib/index.js" }\n');
+    // libsodium (pillar-crypto.ts requires its CommonJS build at run time): the wrappers and the
+    // WebAssembly module they load, in one CommonJS file.
+    const sodiumDir = join(lib, 'node_modules', 'libsodium-wrappers');
+    shipped.push(...(await bundleDependency(requireFrom.resolve('libsodium-wrappers'), join(sodiumDir, 'index.js'))));
+    write(join(sodiumDir, 'package.json'), '{ "name": "libsodium-wrappers", "main": "index.js" }\n');
   }
   // The application bundle's own dependencies (commander, yaml, pino, tweetnacl, ...).
   const app = await build({

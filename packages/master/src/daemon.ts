@@ -18,6 +18,7 @@ import { FileKeyStore } from './file-keystore.js';
 import { MinionNetworks } from './minion-networks.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
+import { loadPillarCrypto } from './pillar-crypto.js';
 import { PillarService } from './pillar-service.js';
 import { Presence } from './presence.js';
 import { NewKeyLimits } from './new-key-limits.js';
@@ -116,6 +117,8 @@ export async function runMaster(
     log,
   );
   const outbox = new Outbox(transport);
+  // libsodium, which opens !encrypted pillar values, compiled once before the first is served.
+  await loadPillarCrypto();
   const pillar = new PillarService(
     config.pillar_roots,
     { trustMinionGrains: config.pillar_trust_minion_grains, nodegroups: config.nodegroups },

@@ -3,8 +3,8 @@
 // repository or master backup".
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { blake2bFinal, blake2bInit, blake2bUpdate } from 'blakejs';
 import nacl from 'tweetnacl';
 import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile } from '@brine/common';
 
@@ -42,38 +42,83 @@ export function pillarKeyId(publicKey: Uint8Array): string {
     .slice(0, KEY_ID_BYTES * 2);
 }
 
-// libsodium's crypto_box_seal: an ephemeral key pair, nonce = BLAKE2b-192(ephemeral pk || recipient pk),
-// ciphertext = ephemeral pk || crypto_box(m). Built on tweetnacl's box; the nonce needs BLAKE2b (blakejs).
-// Interoperability with libsodium itself is tested (packages/master/test/pillar-crypto.test.ts).
-function sealNonce(ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
-  const ctx = blake2bInit(nacl.box.nonceLength);
-  blake2bUpdate(ctx, ephemeral);
-  blake2bUpdate(ctx, recipient);
-  return blake2bFinal(ctx);
+/** What Brine uses of libsodium-wrappers (whose package ships no types). */
+interface Sodium {
+  ready: Promise<void>;
+  crypto_box_seal(message: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  crypto_box_seal_open(sealed: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** The Emscripten module: its WebAssembly heap and allocator. */
+  libsodium: { HEAPU8: Uint8Array; _malloc(size: number): number; _free(address: number): void };
 }
 
-// nacl.box split into box.before + secretbox, so that the shared key it computes is zeroed too.
+let sodium: Sodium | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads libsodium (WebAssembly, compiled once): awaited before the first seal or open, at master
+ * start and by `master secret`, so that `sealBox` and `openSealedBox` can stay synchronous.
+ * Its CommonJS build, by require: 0.7.16's ES module build imports a file it does not ship. The
+ * esbuild bundle leaves this require alone, so libsodium is loaded from node_modules at run time
+ * (scripts/bundle.mjs); the release packages ship it as one file of its own (scripts/package.mjs).
+ */
+export function loadPillarCrypto(): Promise<void> {
+  loading ??= (async () => {
+    const loaded = createRequire(import.meta.url)('libsodium-wrappers') as Sodium;
+    await loaded.ready;
+    zeroWhenFreed(loaded.libsodium);
+    sodium = loaded;
+  })();
+  return loading;
+}
+
+function loadedSodium(): Sodium {
+  if (!sodium) throw new Error('pillar crypto used before loadPillarCrypto() finished');
+  return sodium;
+}
+
+/**
+ * libsodium-wrappers copies every argument (the secret key, the plaintext) into libsodium's
+ * WebAssembly heap, and the result out of it, then frees those copies without clearing them: they
+ * would stay in the heap, which lives as long as the process, until reused. Each allocation it
+ * makes goes through the module's _malloc and _free, so each is zeroed as it is freed.
+ */
+function zeroWhenFreed(heap: Sodium['libsodium']): void {
+  const sizes = new Map<number, number>();
+  const malloc = heap._malloc;
+  const free = heap._free;
+  heap._malloc = (size) => {
+    const address = malloc(size);
+    if (address !== 0) sizes.set(address, size);
+    return address;
+  };
+  heap._free = (address) => {
+    const size = sizes.get(address);
+    if (size !== undefined) {
+      heap.HEAPU8.fill(0, address, address + size);
+      sizes.delete(address);
+    }
+    free(address);
+  };
+}
+
+/**
+ * libsodium's sealed box (crypto_box_seal: an ephemeral X25519 key pair, XSalsa20-Poly1305, the
+ * nonce BLAKE2b(ephemeral pk || recipient pk); out: ephemeral pk || box). libsodium zeroes the
+ * ephemeral secret key and the shared key it computes.
+ */
 export function sealBox(message: Uint8Array, recipient: Uint8Array): Uint8Array {
-  const ephemeral = nacl.box.keyPair();
-  const shared = nacl.box.before(recipient, ephemeral.secretKey);
-  ephemeral.secretKey.fill(0);
-  const boxed = nacl.secretbox(message, sealNonce(ephemeral.publicKey, recipient), shared);
-  shared.fill(0);
-  const out = new Uint8Array(nacl.box.publicKeyLength + boxed.length);
-  out.set(ephemeral.publicKey);
-  out.set(boxed, nacl.box.publicKeyLength);
-  return out;
+  return loadedSodium().crypto_box_seal(message, recipient);
 }
 
 /** The message, or null when the box was not sealed to this key or was changed. */
 export function openSealedBox(sealed: Uint8Array, key: PillarKey): Uint8Array | null {
+  const s = loadedSodium();
   if (sealed.length < SEAL_OVERHEAD) return null;
-  const ephemeral = sealed.subarray(0, nacl.box.publicKeyLength);
-  const shared = nacl.box.before(ephemeral, key.secretKey);
   try {
-    return nacl.secretbox.open(sealed.subarray(nacl.box.publicKeyLength), sealNonce(ephemeral, key.publicKey), shared);
-  } finally {
-    shared.fill(0);
+    return s.crypto_box_seal_open(sealed, key.publicKey, key.secretKey);
+  } catch {
+    // libsodium-wrappers throws for a box that does not open; nothing else is thrown for inputs checked here.
+    return null;
   }
 }
 

@@ -8,7 +8,7 @@ import { PillarService } from '../src/pillar-service.js';
 import type { Session } from '../src/sessions.js';
 import type { Dispatcher } from '../src/jobs/dispatcher.js';
 import type { Json } from '@brine/protocol';
-import { encryptValue, pillarPublicKey } from '../src/pillar-crypto.js';
+import { encryptValue, loadPillarCrypto, pillarPublicKey } from '../src/pillar-crypto.js';
 
 const SECRET = 'l1st-s3cret';
 
@@ -99,6 +99,9 @@ describe('pillar.get', () => {
     ]);
   });
 });
+
+// The values below are sealed as the suite is collected.
+await loadPillarCrypto();
 
 describe('!encrypted values', () => {
   const pki = mkdtempSync(join(tmpdir(), 'ops-pki-'));

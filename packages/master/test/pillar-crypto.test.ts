@@ -1,12 +1,13 @@
-import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import nacl from 'tweetnacl';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   decryptFor,
   encryptValue,
+  loadPillarCrypto,
   openSealedBox,
   openValue,
   PillarKeyring,
@@ -17,11 +18,19 @@ import {
   type PillarKey,
 } from '../src/pillar-crypto.js';
 
-/** libsodium itself, to check the sealed box against (its CommonJS build: 0.7.16's ES module build imports a file it does not ship). */
+/** libsodium-wrappers as pillar-crypto.ts loads it (its CommonJS build: 0.7.16's ES module build imports a file it does not ship). */
 const sodium = createRequire(import.meta.url)('libsodium-wrappers') as {
   ready: Promise<void>;
   crypto_box_seal(message: Uint8Array, publicKey: Uint8Array): Uint8Array;
   crypto_box_seal_open(sealed: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  libsodium: { HEAPU8: Uint8Array };
+};
+/** Values sealed by the hand-made sealed box (tweetnacl + BLAKE2b) that libsodium replaced, with their test key pair. */
+const BEFORE_LIBSODIUM = JSON.parse(readFileSync(new URL('fixtures/pillar-sealed-v1.json', import.meta.url), 'utf8')) as {
+  publicKey: string;
+  secretKey: string;
+  value: string;
+  sealed: { binding: { path: string; minion?: string }; ciphertext: string }[];
 };
 const VALUE = 'correct horse battery staple';
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
@@ -33,14 +42,53 @@ function keyPair(): PillarKey & { keys: (id: string) => PillarKey | undefined } 
   return { ...key, keys: (id) => (id === pillarKeyId(k.publicKey) ? key : undefined) };
 }
 
+beforeAll(loadPillarCrypto);
+
+/** Whether `needle` is anywhere in `haystack`. */
+const holds = (haystack: Uint8Array, needle: Uint8Array) =>
+  Buffer.from(haystack.buffer, haystack.byteOffset, haystack.length).includes(Buffer.from(needle));
+
 describe('sealed box (libsodium crypto_box_seal)', () => {
-  it('opens what libsodium seals, and libsodium opens what it seals', async () => {
+  it("is libsodium's: each opens what the other seals", async () => {
     await sodium.ready;
     const k = keyPair();
     const fromSodium = sodium.crypto_box_seal(bytes(VALUE), k.publicKey);
     expect(text(openSealedBox(fromSodium, k)!)).toBe(VALUE);
     const ours = sealBox(bytes(VALUE), k.publicKey);
     expect(text(sodium.crypto_box_seal_open(ours, k.publicKey, k.secretKey))).toBe(VALUE);
+  });
+
+  it('does not open with another key, or changed', () => {
+    const k = keyPair();
+    const sealed = sealBox(bytes(VALUE), k.publicKey);
+    expect(openSealedBox(sealed, keyPair())).toBeNull();
+    sealed[sealed.length - 1]! ^= 1;
+    expect(openSealedBox(sealed, k)).toBeNull();
+    expect(openSealedBox(sealed.subarray(0, 10), k)).toBeNull();
+  });
+
+  it('opens values sealed before libsodium-wrappers replaced the hand-made box', () => {
+    const key = {
+      publicKey: new Uint8Array(Buffer.from(BEFORE_LIBSODIUM.publicKey, 'base64')),
+      secretKey: new Uint8Array(Buffer.from(BEFORE_LIBSODIUM.secretKey, 'base64')),
+    };
+    const keys = (id: string) => (id === pillarKeyId(key.publicKey) ? key : undefined);
+    for (const { binding, ciphertext } of BEFORE_LIBSODIUM.sealed) {
+      const opened = openValue(ciphertext, keys);
+      expect(opened.binding).toEqual(binding);
+      expect(text(opened.value)).toBe(BEFORE_LIBSODIUM.value);
+    }
+  });
+
+  it("leaves neither the secret key nor the plaintext in libsodium's heap", () => {
+    const k = keyPair();
+    const marker = bytes(`heap-marker-${VALUE}-${Date.now()}`);
+    const sealed = sealBox(marker, k.publicKey);
+    const opened = openSealedBox(sealed, k)!;
+    expect(holds(opened, marker)).toBe(true);
+    const heap = sodium.libsodium.HEAPU8;
+    expect(holds(heap, marker)).toBe(false);
+    expect(holds(heap, k.secretKey)).toBe(false);
   });
 });
 

@@ -1,9 +1,17 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findCiphertexts } from '@brine/states';
-import { decryptFor, encryptValue, PillarKeyring, pillarKeyPaths, pillarPublicKey, writeNewPillarKey } from '../src/pillar-crypto.js';
+import {
+  decryptFor,
+  encryptValue,
+  loadPillarCrypto,
+  PillarKeyring,
+  pillarKeyPaths,
+  pillarPublicKey,
+  writeNewPillarKey,
+} from '../src/pillar-crypto.js';
 import { rekeyPillar } from '../src/pillar-rekey.js';
 
 const VALUE = 'r3key-me-please';
@@ -27,6 +35,8 @@ const open = (pki: string, ciphertext: string, path: string, minion: string) => 
   const ring = new PillarKeyring(pki);
   return Buffer.from(decryptFor(ciphertext, { path, minion }, (id) => ring.key(id))).toString();
 };
+
+beforeAll(loadPillarCrypto);
 
 describe('rekeyPillar', () => {
   it('seals every value to a new key, keeping bindings and every other byte; the old key is gone', () => {

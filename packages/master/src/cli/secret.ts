@@ -33,10 +33,11 @@ function checkPath(path: string): string {
 
 async function encrypt(opts: { path: string; minion?: string }, cmd: Command): Promise<void> {
   const path = checkPath(opts.path);
-  const [{ minionIdProblem }, { encryptValue, pillarKeyPaths, pillarPublicKey }] = await Promise.all([
+  const [{ minionIdProblem }, { encryptValue, loadPillarCrypto, pillarKeyPaths, pillarPublicKey }] = await Promise.all([
     import('@brine/protocol'),
     import('../pillar-crypto.js'),
   ]);
+  await loadPillarCrypto();
   const problem = opts.minion === undefined ? undefined : minionIdProblem(opts.minion);
   if (problem) throw new BrineError('usage', `--minion: ${problem}`);
   const config = configOf(cmd);
@@ -60,7 +61,11 @@ async function decrypt(cmd: Command): Promise<void> {
     throw new BrineError('permission_denied', 'master secret decrypt is for root on the master only (break-glass; it is audited)');
   }
   const config = configOf(cmd);
-  const [{ openValue, PillarKeyring }, { AuditLog }] = await Promise.all([import('../pillar-crypto.js'), import('../audit.js')]);
+  const [{ loadPillarCrypto, openValue, PillarKeyring }, { AuditLog }] = await Promise.all([
+    import('../pillar-crypto.js'),
+    import('../audit.js'),
+  ]);
+  await loadPillarCrypto();
   const input = await readStdin('the !encrypted value');
   const ciphertext = input
     .toString('utf8')
@@ -92,7 +97,12 @@ async function decrypt(cmd: Command): Promise<void> {
 
 async function rekey(cmd: Command): Promise<void> {
   const config = configOf(cmd);
-  const [{ rekeyPillar }, { AuditLog }] = await Promise.all([import('../pillar-rekey.js'), import('../audit.js')]);
+  const [{ rekeyPillar }, { loadPillarCrypto }, { AuditLog }] = await Promise.all([
+    import('../pillar-rekey.js'),
+    import('../pillar-crypto.js'),
+    import('../audit.js'),
+  ]);
+  await loadPillarCrypto();
   // Opened first: a rekey that cannot be recorded must not happen.
   const audit = await AuditLog.open(config.audit_log);
   try {
