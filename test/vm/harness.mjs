@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { VmBootTimeoutError, VmCrashError, VmKernelPanicError, VmSetupError, VmTimeoutError, VmUsageError } from './errors.mjs';
 import { acquireVmLock } from './lock.mjs';
-import { provision } from './provision.mjs';
+import { installMissingPackages, provision, TPM_PACKAGES } from './provision.mjs';
 
 export * from './errors.mjs';
 
@@ -45,6 +45,9 @@ export * from './errors.mjs';
  * @property {string} [rootDisk] an image made by createRootDisk that holds the overlay's upper layer instead of
  *   memory: what the guest changes on its root (packages installed, /etc, /var) is there at its next boot on the
  *   same image, as on a server's own disk. Attached after `disks`.
+ * @property {string} [tpmState] a directory holding a software TPM2's state (swtpm): the guest gets that TPM as
+ *   /dev/tpm0 and /dev/tpmrm0. The same directory at the next boot is the same machine's TPM; a fresh one is
+ *   another machine's. The kernel then boots through the firmware (bzImage): slower, but the only way it sees ACPI.
  * @property {boolean} [lockHeld] the caller holds acquireVmLock() itself and runs this guest beside another one
  *   (two machines talking to each other); the run does not wait for the lock
  * @property {Readonly<Record<string, string>>} [env] exported to the setup script and the command
@@ -146,7 +149,7 @@ export async function runInVm(options) {
 }
 
 /**
- * @typedef {Required<Omit<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk' | 'lockTimeoutMs' | 'lockHeld'>> & Pick<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk'>} Job
+ * @typedef {Required<Omit<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk' | 'tpmState' | 'lockTimeoutMs' | 'lockHeld'>> & Pick<RunOptions, 'stdin' | 'setup' | 'shareDir' | 'rootDisk' | 'tpmState'>} Job
  */
 
 /**
@@ -189,6 +192,9 @@ function checkOptions(o) {
   if (o.jobAfter !== undefined && !/^[a-z][a-z0-9-]*\.target$/.test(o.jobAfter))
     throw new VmUsageError(`jobAfter must name a systemd target (like basic.target), got ${JSON.stringify(o.jobAfter)}`);
   const shareDir = o.shareDir === undefined ? undefined : resolve(o.shareDir);
+  const tpmState = o.tpmState === undefined ? undefined : resolve(o.tpmState);
+  if (tpmState !== undefined && !statSync(tpmState, { throwIfNoEntry: false })?.isDirectory())
+    throw new VmUsageError(`tpmState ${tpmState} is not a directory; make an empty one for a new machine's TPM`);
   if (shareDir !== undefined && !statSync(shareDir, { throwIfNoEntry: false })?.isDirectory())
     throw new VmUsageError(`shareDir ${shareDir} is not a directory`);
   const job = {
@@ -200,6 +206,7 @@ function checkOptions(o) {
     forwards: o.forwards ?? [],
     inbound: o.inbound ?? [],
     rootDisk,
+    tpmState,
     env: o.env ?? {},
     stdin: o.stdin,
     cwd: resolve(o.cwd ?? process.cwd()),
@@ -258,7 +265,8 @@ function qemuArgs(job, share, consolePath, vm) {
     '-serial',
     `file:${qemuEscape(consolePath)}`,
     '-kernel',
-    vm.vmlinux,
+    // A PVH boot has no ACPI, and without ACPI no TPM: a guest with a TPM boots the bzImage through the firmware.
+    job.tpmState ? vm.bzImage : vm.vmlinux,
     '-initrd',
     vm.initrd,
     // The initramfs mounts this device as the overlay's upper layer (guest/init.sh).
@@ -274,6 +282,10 @@ function qemuArgs(job, share, consolePath, vm) {
   if (job.shareDir) args.push('-virtfs', `local,path=${qemuEscape(job.shareDir)},mount_tag=brineshare,security_model=none`);
   for (const disk of [...job.disks, ...(job.rootDisk ? [job.rootDisk] : [])])
     args.push('-drive', `file=${qemuEscape(disk)},format=raw,if=virtio,cache=unsafe`);
+  if (job.tpmState) {
+    args.push('-chardev', `socket,id=chrtpm,path=${qemuEscape(tpmSocket(share))}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm');
+    args.push('-device', 'tpm-tis,tpmdev=tpm0');
+  }
   if (hasNetwork(job)) {
     // cmd:socat gives each guest connection its own host connection; restrict=on keeps the guest off every other address.
     const fwds = job.forwards.map(
@@ -283,6 +295,35 @@ function qemuArgs(job, share, consolePath, vm) {
     args.push('-netdev', ['user', 'id=n0', 'restrict=on', ...fwds, ...inbound].join(','), '-device', 'virtio-net-pci,netdev=n0');
   }
   return args;
+}
+
+/** @param {string} share */
+const tpmSocket = (share) => join(share, 'swtpm.sock');
+
+/**
+ * Starts a software TPM2 on the job's socket, its state in `stateDir`, for QEMU to connect to.
+ * @param {string} stateDir
+ * @param {string} share
+ * @returns {Promise<import('node:child_process').ChildProcess>}
+ */
+async function startSwtpm(stateDir, share) {
+  installMissingPackages(TPM_PACKAGES);
+  const ctrl = tpmSocket(share);
+  const swtpm = spawn(
+    'setpriv',
+    ['--pdeathsig', 'KILL', '--', 'swtpm', 'socket', '--tpm2', '--tpmstate', `dir=${stateDir}`, '--ctrl', `type=unixio,path=${ctrl}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  swtpm.stderr?.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  for (let waited = 0; !existsSync(ctrl); waited += 20) {
+    if (swtpm.exitCode !== null || waited > 10_000) {
+      swtpm.kill('SIGKILL');
+      throw new VmUsageError(`swtpm did not start (state ${stateDir}): ${stderr.trim() || `exit ${swtpm.exitCode}`}`);
+    }
+    await sleep(20);
+  }
+  return swtpm;
 }
 
 /** @param {Job} job */
@@ -350,6 +391,7 @@ async function runQemu(job, vm, dir) {
   mkdirSync(share);
   const read = (/** @type {string} */ name) => (existsSync(join(share, name)) ? readFileSync(join(share, name), 'utf8') : '');
   const consoleLog = () => (existsSync(consolePath) ? readFileSync(consolePath, 'utf8') : '');
+  const swtpm = job.tpmState ? await startSwtpm(job.tpmState, share) : undefined;
   const startedAt = Date.now();
   writeJobFiles(job, share, startedAt);
   // setpriv: QEMU gets SIGKILL if this process dies, so no guest outlives a killed test run.
@@ -415,5 +457,7 @@ async function runQemu(job, vm, dir) {
   } finally {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     await exited;
+    // swtpm writes its state as QEMU goes; it may be stopped once QEMU is gone.
+    swtpm?.kill('SIGTERM');
   }
 }

@@ -26,6 +26,10 @@ export const REQUIRED_PACKAGES = Object.freeze([
   'systemd',
 ]);
 
+/** Installed when a test first boots a guest with a software TPM (RunOptions.tpmState); tpm2-tools brings the
+ * libtss2 libraries systemd-creds loads in the guest. */
+export const TPM_PACKAGES = Object.freeze(['swtpm', 'swtpm-tools', 'tpm2-tools']);
+
 /**
  * Loaded by the initramfs, dependencies first, to reach the host root over 9p and stack the overlay
  * (virtio_blk, ext4 and the crc32c its metadata checksums need: for a persistent root disk, when a test asks for one).
@@ -40,6 +44,7 @@ const BUSYBOX = '/bin/busybox';
  * @property {string} qemu path of qemu-system-x86_64
  * @property {string} kernelVersion e.g. 6.1.0-56-amd64
  * @property {string} vmlinux uncompressed kernel (ELF) for PVH boot
+ * @property {string} bzImage the same kernel as Debian ships it, booted through the firmware (for guests with a TPM)
  * @property {string} initrd uncompressed newc cpio
  */
 
@@ -125,7 +130,7 @@ export function provision() {
   const vmlinux = cached(dir, `vmlinux-${kernelVersion}`, hash(bzImage), () => extractVmlinux(bzImage, kernelVersion));
   const cpio = buildInitramfs(kernelVersion);
   const initrd = cached(dir, `initrd-${kernelVersion}`, hash(cpio), () => cpio);
-  return { qemu, kernelVersion, vmlinux, initrd };
+  return { qemu, kernelVersion, vmlinux, bzImage: `/boot/vmlinuz-${kernelVersion}`, initrd };
 }
 
 /**
