@@ -11,3 +11,4 @@ export * from './color.js';
 export * from './operator.js';
 export * from './local-socket.js';
 export * from './event-loop-slice.js';
+export * from './systemd-creds.js';

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
+import { KEY_PROTECTIONS, type KeyProtection } from './key-store.js';
 import { MASTER_TYPES, parseMasterAddress, type MasterAddress, type MasterType } from './masters.js';
 
 export const DEFAULT_MINION_CONFIG = '/etc/brine/minion';
@@ -32,6 +33,22 @@ const spec = {
   master_finger: { type: 'optional-string' },
   id: { type: 'optional-string' },
   pki_dir: { type: 'path', default: '/etc/brine/pki/minion' },
+  /**
+   * Where the minion's secret key is kept: `tpm2` sealed to this machine's TPM2 with
+   * systemd-creds (minion.key.cred), so a copy of the disk elsewhere cannot authenticate;
+   * `file` a 0600 file (minion.key); `auto` the TPM where there is one. A plain key found
+   * where the TPM is used is sealed and its file removed.
+   */
+  key_protection: { type: 'enum', default: 'auto', values: KEY_PROTECTIONS },
+  /**
+   * PCRs a sealed key is also bound to (systemd-creds --tpm2-pcrs): systemd's default 7, the
+   * Secure Boot state. systemd 252 cannot unseal a credential bound to no PCR, so at least one.
+   */
+  tpm2_pcrs: {
+    type: 'string',
+    default: '7',
+    check: (p: string) => (/^\d{1,2}(\+\d{1,2})*$/.test(p) ? undefined : `'${p}' is not a list of PCR numbers like 7 or 0+7`),
+  },
   cachedir: { type: 'path', default: '/var/cache/brine/minion' },
   /**
    * Directory of the daemon's control socket (`minion.sock`, through which `minion
@@ -65,7 +82,11 @@ const spec = {
 
 const DEFAULT_ALIVE_INTERVAL = 60;
 
-export type MinionConfig = Omit<ConfigOf<typeof spec>, 'master' | 'master_type' | 'master_alive_interval' | 'keepalive'> & {
+export type MinionConfig = Omit<
+  ConfigOf<typeof spec>,
+  'master' | 'master_type' | 'master_alive_interval' | 'keepalive' | 'key_protection'
+> & {
+  key_protection: KeyProtection;
   id: string;
   /** Parsed, in the listed order; `master_port` filled in where an entry names no port. */
   master: MasterAddress[];
@@ -92,6 +113,7 @@ export function loadMinionConfig(file: string | undefined): MinionConfig {
     ...config,
     id,
     master_type: config.master_type as MasterType,
+    key_protection: config.key_protection as KeyProtection,
     master_alive_interval: master_alive_interval ?? keepalive ?? DEFAULT_ALIVE_INTERVAL,
     master,
   };

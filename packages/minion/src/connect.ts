@@ -4,7 +4,7 @@ import { MasterChannel, type ChannelOptions, type MasterLink } from './channel.j
 import type { MinionConfig } from './config.js';
 import { FailoverChannel } from './failover.js';
 import { collectGrains } from './grains.js';
-import { loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
+import { type KeyProtectionOptions, loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
 import { masterLabel, tryOrder } from './masters.js';
 
 /** Everything a minion process needs to talk to its master, from its config. */
@@ -19,7 +19,7 @@ export interface MinionContext {
 
 /** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
 export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
-  const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir);
+  const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir, keyProtection(config));
   const grains = collectGrains(config.id, config.grains);
   const common: Omit<ChannelOptions, 'host' | 'port'> = {
     identity,
@@ -59,8 +59,22 @@ function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
   return createLogger({ name: 'minion', level, fd: 2 });
 }
 
+export const keyProtection = (config: MinionConfig): KeyProtectionOptions => ({
+  protection: config.key_protection,
+  pcrs: config.tpm2_pcrs,
+});
+
 function createdOrLoaded(config: MinionConfig, log: Logger): MinionIdentity {
-  const { identity, created } = loadOrCreateMinionIdentity(config.id, config.pki_dir);
+  const { identity, created, keptIn, sealedPlainKey, noTpm } = loadOrCreateMinionIdentity(config.id, config.pki_dir, keyProtection(config));
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new minion keys');
+  if (sealedPlainKey)
+    log.warn(
+      { pki_dir: config.pki_dir },
+      "sealed the plain minion key to this machine's TPM2 and removed minion.key; a copy of the disk (or a backup) made before now still holds it: rotate the key (`minion rotate-key`)",
+    );
+  log.info(
+    { key_protection: keptIn, pki_dir: config.pki_dir, ...(noTpm ? { no_tpm: noTpm } : {}) },
+    keptIn === 'tpm2' ? "minion key sealed to this machine's TPM2" : 'minion key in a plain file (no TPM2 in use)',
+  );
   return identity;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile, type Logger } from '@brine/common';
+import { BrineError, loadOrCreateKeys, readKeyFile, shredFile, writeKeyFile, type Logger } from '@brine/common';
 import {
   fingerprint,
   generateMinionKeys,
@@ -12,27 +12,36 @@ import {
   X25519Key,
   type MasterTrust,
 } from '@brine/protocol';
+import { type KeyProtection, keyStorePaths, type MinionKeyStore, openKeyStore } from './key-store.js';
 
 export const minionKeyPaths = (pkiDir: string) => ({
-  secret: join(pkiDir, 'minion.key'),
+  secret: keyStorePaths(pkiDir).file,
   pub: join(pkiDir, 'minion.pub'),
   master: join(pkiDir, 'minion_master.pub'),
 });
 
-function readMinionKey(pkiDir: string): X25519Key {
-  const paths = minionKeyPaths(pkiDir);
-  const secret = readKeyFile(paths.secret, KEY_BYTES, { secret: true });
+/** How the minion's secret key is kept (config `key_protection`, `tpm2_pcrs`). */
+export interface KeyProtectionOptions {
+  protection: KeyProtection;
+  /** PCRs the sealed key is bound to (systemd-creds --tpm2-pcrs). */
+  pcrs: string;
+}
+
+const PLAIN_FILE: KeyProtectionOptions = { protection: 'file', pcrs: '7' };
+
+function readMinionKey(store: MinionKeyStore, pubPath: string): X25519Key {
+  const secret = store.read();
   const key = X25519Key.fromSecret(secret);
   secret.fill(0);
-  if (!Buffer.from(readKeyFile(paths.pub, KEY_BYTES, { secret: false })).equals(key.publicKey)) {
-    throw new BrineError('key_files_mismatch', `${paths.pub} does not belong to ${paths.secret}`);
+  if (!Buffer.from(readKeyFile(pubPath, KEY_BYTES, { secret: false })).equals(key.publicKey)) {
+    throw new BrineError('key_files_mismatch', `${pubPath} does not belong to ${store.path}`);
   }
   return key;
 }
 
 /** One-shot commands never make keys: where there are none, say who does. */
-function assertMinionKey(pkiDir: string, file: string): void {
-  if (!existsSync(file)) {
+function assertMinionKey(pkiDir: string, present: boolean): void {
+  if (!present) {
     throw new BrineError(
       'minion_key_missing',
       `no minion key in ${pkiDir}: the minion daemon creates its key pair at its first start, or \`minion keygen -c <config>\` before it; if it has started, check that -c names its config`,
@@ -40,31 +49,61 @@ function assertMinionKey(pkiDir: string, file: string): void {
   }
 }
 
-/** The minion's existing identity; an error (not new keys) when there is none. */
-export function loadMinionIdentity(id: string, pkiDir: string): MinionIdentity {
-  assertMinionKey(pkiDir, minionKeyPaths(pkiDir).secret);
-  return new MinionIdentity(id, readMinionKey(pkiDir));
+/** The minion's existing identity; an error (not new keys) when there is none. A plain key not yet sealed is read as it is. */
+export function loadMinionIdentity(id: string, pkiDir: string, opts: KeyProtectionOptions = PLAIN_FILE): MinionIdentity {
+  const { store, migrateFrom } = openKeyStore(pkiDir, opts.protection, opts.pcrs);
+  const current = migrateFrom ?? store;
+  assertMinionKey(pkiDir, current.exists());
+  return new MinionIdentity(id, readMinionKey(current, minionKeyPaths(pkiDir).pub));
 }
 
-export function loadOrCreateMinionIdentity(id: string, pkiDir: string): { identity: MinionIdentity; created: boolean } {
+export interface LoadedMinionIdentity {
+  identity: MinionIdentity;
+  created: boolean;
+  /** Where the secret key is kept. */
+  keptIn: MinionKeyStore['kind'];
+  /** A plain key file was sealed to the TPM (and removed) at this load. */
+  sealedPlainKey: boolean;
+  /** Why no TPM2 is used, where key_protection looked for one. */
+  noTpm?: string;
+}
+
+export function loadOrCreateMinionIdentity(id: string, pkiDir: string, opts: KeyProtectionOptions = PLAIN_FILE): LoadedMinionIdentity {
   const paths = minionKeyPaths(pkiDir);
+  const { store, migrateFrom, noTpm } = openKeyStore(pkiDir, opts.protection, opts.pcrs);
+  if (migrateFrom) sealPlainKey(migrateFrom, store, paths.pub);
   const { keys, created } = loadOrCreateKeys(
-    [paths.secret, paths.pub],
-    () => readMinionKey(pkiDir),
+    [store.path, paths.pub],
+    () => readMinionKey(store, paths.pub),
     () => {
       const fresh = generateMinionKeys();
-      writeKeyFile(paths.secret, fresh.boxSecret, { secret: true });
+      store.write(fresh.boxSecret);
       writeKeyFile(paths.pub, fresh.boxPublic, { secret: false });
       fresh.boxSecret.fill(0);
     },
   );
-  return { identity: new MinionIdentity(id, keys), created };
+  return { identity: new MinionIdentity(id, keys), created, keptIn: store.kind, sealedPlainKey: migrateFrom !== undefined, noTpm };
+}
+
+/** Seals a plain key, checks the sealed copy opens to the same key, and only then removes the file. */
+function sealPlainKey(plain: MinionKeyStore, sealed: MinionKeyStore, pubPath: string): void {
+  const key = readMinionKey(plain, pubPath);
+  const secret = plain.read();
+  try {
+    sealed.write(secret);
+  } finally {
+    secret.fill(0);
+  }
+  const back = readMinionKey(sealed, pubPath);
+  if (!Buffer.from(back.publicKey).equals(key.publicKey))
+    throw new BrineError('minion_key_seal_failed', `${sealed.path} does not unseal to the key in ${plain.path}; the plain key is kept`);
+  shredFile(plain.path);
 }
 
 /** The minion's public key fingerprint, read without touching the secret key; an error (not new keys) when there is none. */
 export function minionFingerprint(pkiDir: string): string {
   const { pub } = minionKeyPaths(pkiDir);
-  assertMinionKey(pkiDir, pub);
+  assertMinionKey(pkiDir, existsSync(pub));
   return fingerprint(readKeyFile(pub, KEY_BYTES, { secret: false }));
 }
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { globalOptions } from '@brine/common';
 import { stringify } from 'yaml';
 import { loadMinionConfig } from '../config.js';
-import { openMinionContext } from '../connect.js';
+import { keyProtection, openMinionContext } from '../connect.js';
 import { loadOrCreateMinionIdentity, minionFingerprint } from '../identity.js';
 
 /** Runs one request over a short-lived session (role `cli`) and closes it. */
@@ -35,8 +35,9 @@ export function registerMinionCommands(program: Command): void {
     )
     .action((_opts: object, cmd: Command) => {
       const config = loadMinionConfig(globalOptions(cmd).config);
-      const { created } = loadOrCreateMinionIdentity(config.id, config.pki_dir);
-      process.stderr.write(`${created ? 'created a new' : 'kept the existing'} key pair in ${config.pki_dir}\n`);
+      const { created, keptIn } = loadOrCreateMinionIdentity(config.id, config.pki_dir, keyProtection(config));
+      const where = keptIn === 'tpm2' ? "the secret half sealed to this machine's TPM2" : 'the secret half in a 0600 file';
+      process.stderr.write(`${created ? 'created a new' : 'kept the existing'} key pair in ${config.pki_dir} (${where})\n`);
       process.stdout.write(`${config.id}: ${minionFingerprint(config.pki_dir)}\n`);
     });
 
