@@ -50,13 +50,15 @@ const PACKAGES = {
   master: {
     summary: 'Brine master: serves each minion its own pillar and LUKS key',
     depends: 'adduser, libc6 (>= 2.28), libstdc++6',
-    recommends: 'libjemalloc2',
+    // The TPM2 libraries systemd-creds loads to seal the master's keys (`master keys seal`).
+    recommends: 'libjemalloc2, libtss2-esys-3.0.2-0, libtss2-rc0, libtss2-mu0, libtss2-tcti-device0',
     docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md', 'docs/PROTOCOL.md', 'docs/HA.md'],
   },
   minion: {
     summary: 'Brine minion: unlocks encrypted volumes at boot with a key only the master holds',
     depends: 'libc6 (>= 2.28), libstdc++6',
-    recommends: 'cryptsetup-bin, lvm2',
+    // With the TPM2 libraries, systemd-creds seals the minion's key to its machine (key_protection).
+    recommends: 'cryptsetup-bin, lvm2, libtss2-esys-3.0.2-0, libtss2-rc0, libtss2-mu0, libtss2-tcti-device0',
     docs: ['README.md', 'docs/INSTALL.md', 'docs/OPERATIONS.md', 'docs/SECURITY.md', 'docs/STATES.md'],
   },
 };

@@ -2,6 +2,7 @@ import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
 import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
 import { scanGrainDependence, scanPlaintextSecrets } from '@brine/states';
 import { AuditLog } from './audit.js';
+import { credentialUse } from './credentials.js';
 import { controlSocketPath, DEFAULT_MASTER_CONFIG, type MasterConfig } from './config.js';
 import { ControlServer } from './control/server.js';
 import { Dispatcher } from './jobs/dispatcher.js';
@@ -92,6 +93,7 @@ export async function runMaster(
   const { identity, created } = cluster ?? loadOrCreateMasterIdentity(config.pki_dir);
   if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
+  logCredentialUse(config.pki_dir, log);
 
   const keys = cluster ? cluster.keys : new FileKeyStore(config.pki_dir, { create: true, group });
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
@@ -248,4 +250,15 @@ export async function runMaster(
     await Promise.race([Promise.all([audit.close(), registry.flushed(), jobs.flushed()]), sleep(3000)]);
     await Promise.race([cluster?.leave(), sleep(3000)]);
   }
+}
+
+/** Says where the secret keys came from; a plain file that shadows a sealed credential is worth a warning. */
+function logCredentialUse(pkiDir: string, log: Logger): void {
+  const { loaded, shadowed } = credentialUse(pkiDir);
+  if (loaded.length) log.info({ keys: loaded }, 'secret keys from systemd credentials (sealed on disk, unsealed by systemd at start)');
+  if (shadowed.length)
+    log.warn(
+      { keys: shadowed, pki_dir: pkiDir },
+      'plain key files in pki_dir are used instead of the systemd credentials of the same name (newer, e.g. after a rekey): run `master keys seal --remove-plain` to seal them',
+    );
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile } from '@brine/common';
+import { secretKeyFile } from './credentials.js';
 import { Ed25519Key, fingerprint, generateMasterKeys, MASTER_IDENTITY_BYTES, X25519Key } from '@brine/protocol';
 
 /** The master's long-term keys: it signs prekeys with `sign` and agrees static keys with `box`. */
@@ -12,8 +13,8 @@ export interface MasterIdentity {
 }
 
 export const masterKeyPaths = (pkiDir: string) => ({
-  sign: join(pkiDir, 'master.sign.key'),
-  box: join(pkiDir, 'master.box.key'),
+  sign: secretKeyFile(pkiDir, 'master.sign.key'),
+  box: secretKeyFile(pkiDir, 'master.box.key'),
   pub: join(pkiDir, 'master.pub'),
 });
 

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import nacl from 'tweetnacl';
 import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile } from '@brine/common';
+import { secretKeyFile } from './credentials.js';
 
 /** The one format so far; its first byte, and the `v` of the sealed header. */
 const VERSION = 1;
@@ -231,7 +232,10 @@ export function decryptFor(
 }
 
 export const pillarKeyPaths = (pkiDir: string) => ({
-  secret: join(pkiDir, 'pillar.key'),
+  /** Where the secret key is read: pki_dir, or the master's systemd credential. */
+  secret: secretKeyFile(pkiDir, 'pillar.key'),
+  /** Where a new secret key is written. */
+  plainSecret: join(pkiDir, 'pillar.key'),
   pub: join(pkiDir, 'pillar.pub'),
   /** The next key while `master secret rekey` runs (kept if it is cut short, so a re-run goes on with it). */
   nextSecret: join(pkiDir, 'pillar.next.key'),

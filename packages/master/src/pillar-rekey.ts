@@ -74,7 +74,7 @@ export function rekeyPillar(roots: readonly string[], pkiDir: string): RekeyResu
     }
     for (const { file, text } of changed) replaceFile(file, text);
     renameSync(p.nextPub, p.pub);
-    renameSync(p.nextSecret, p.secret);
+    renameSync(p.nextSecret, p.plainSecret);
     const oldKeyId = current && pillarKeyId(current.publicKey);
     return { keyId: nextId, oldKeyId: oldKeyId === nextId ? undefined : oldKeyId, files: changed.map((c) => c.file), values };
   } finally {

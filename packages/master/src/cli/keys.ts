@@ -3,6 +3,7 @@ import { BrineError, currentOperator, globalOptions } from '@brine/common';
 import { networkProblem } from '@brine/states';
 import type { AuditLog } from '../audit.js';
 import { controlSocketPath, loadMasterConfig, type MasterConfig } from '../config.js';
+import { registerSealCommand } from './keys-seal.js';
 import type { KeyAuditRecord } from '../control/protocol.js';
 import type { KeyAction, KeyChange } from '../key-actions.js';
 import type { KeyState } from '../keystore.js';
@@ -130,6 +131,7 @@ async function changeKeys(cmd: Command, action: KeyAction): Promise<void> {
 /** `master keys …`: salt-key's verbs over the same directory layout. */
 export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('manage minion keys (like salt-key)');
+  registerSealCommand(keys);
 
   keys
     .command('list')

@@ -35,6 +35,10 @@ const FAILED = new Set([
   'key_changed_meanwhile',
   // master secret: a value that does not open (bound elsewhere, another key, damaged).
   'pillar_decrypt_failed',
+  // master keys seal: systemd-creds could not seal or unseal (no TPM, no host key, not root).
+  'credential_seal_failed',
+  'credential_unseal_failed',
+  'credential_mismatch',
 ]);
 
 await runCli('master', program, (err) => (FAILED.has(err.code) ? EXIT.failed : EXIT.usage));
