@@ -253,7 +253,7 @@ describe('the CLIs never surprise', () => {
   it('minion fingerprint never creates a key pair, where -c points nor in the default place; keygen does, where -c points', async () => {
     const pki = join(cluster.dir, 'fresh-pki');
     const config = join(cluster.dir, 'fresh-minion.yml');
-    writeFileSync(config, stringify({ id: 'fresh', master: '127.0.0.1:1', pki_dir: pki }));
+    writeFileSync(config, stringify({ id: 'fresh', master: '127.0.0.1:1', pki_dir: pki, key_protection: 'file' }));
     for (const args of [
       ['-c', config, 'fingerprint'],
       ['fingerprint', '-c', config],
@@ -266,12 +266,13 @@ describe('the CLIs never surprise', () => {
     }
     // Provisioning before the first start is asked for by name, and lands where -c says.
     const made = await run('minion', ['keygen', '-c', config]);
-    expect([made.exitCode, String(made.stderr)]).toEqual([0, `created a new key pair in ${pki}`]);
+    // key_protection: file (the TPM path is tested in test/vm/tpm.vm.test.ts): keygen says where the secret half is.
+    expect([made.exitCode, String(made.stderr)]).toEqual([0, `created a new key pair in ${pki} (the secret half in a 0600 file)`]);
     expect(readdirSync(pki).sort()).toEqual(['minion.key', 'minion.pub']);
     const [again, fp] = await Promise.all([run('minion', ['-c', config, 'keygen']), run('minion', ['fingerprint', '-c', config])]);
     expect([again.exitCode, String(again.stderr), String(again.stdout)]).toEqual([
       0,
-      `kept the existing key pair in ${pki}`,
+      `kept the existing key pair in ${pki} (the secret half in a 0600 file)`,
       String(made.stdout),
     ]);
     expect([fp.exitCode, String(fp.stdout)]).toEqual([0, String(made.stdout)]);
