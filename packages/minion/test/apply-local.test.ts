@@ -134,30 +134,30 @@ describe('minion apply --local', () => {
     expect(results['svc']!.comment).toBe('Watch statement fired.');
   });
 
-  it('exits 2 on compile and render errors, naming file and line', async () => {
+  it('exits 1 on compile and render errors, as salt-call does, naming file and line', async () => {
     const { dir, config } = site({
       'cycle.sls': 'a:\n  test.nop:\n    - require:\n      - b\nb:\n  test.nop:\n    - require:\n      - a\n',
       'typo.sls': 'a:\n  test.nop: []\nb:\n  cmd.rnu:\n    - name: x\n',
       'jinja.sls': 'a:\n  test.nop:\n    - name: {{ pillar.nothing.here }}\n',
     });
     const cycle = await apply(config, 'cycle');
-    expect(cycle.exitCode).toBe(2);
+    expect(cycle.exitCode).toBe(1);
     expect(cycle.stderr).toMatch(new RegExp(`${join(dir, 'states', 'cycle.sls')}:\\d+: Recursive requisites were found: `));
     expect(cycle.stderr).toContain('cycle.a requires cycle.b');
     expect(cycle.stderr).toContain('cycle.b requires cycle.a');
     const typo = await apply(config, 'typo', '--json');
-    expect(typo.exitCode).toBe(2);
+    expect(typo.exitCode).toBe(1);
     expect(JSON.parse(typo.stdout).errors[0]).toMatch(/typo\.sls:4: State 'cmd\.rnu' was not found in SLS 'typo'/);
     const jinja = await apply(config, 'jinja');
-    expect(jinja.exitCode).toBe(2);
+    expect(jinja.exitCode).toBe(1);
     expect(jinja.stderr).toMatch(/jinja\.sls:3:\d+: Jinja error/);
   });
 
-  it('exits 2 on usage errors', async () => {
+  it('exits 2 on usage errors; an SLS that does not exist is a compile error (1), as in Salt', async () => {
     const { config } = site({ 'x.sls': 'a: test.nop\n' });
     expect((await apply(config, 'x', '--wait', '5')).exitCode).toBe(2);
     expect((await apply(config, 'x', '--no-such-flag')).exitCode).toBe(2);
-    expect((await apply(config, 'missing')).exitCode).toBe(2);
+    expect((await apply(config, 'missing')).exitCode).toBe(1);
   });
 
   it('takes --file-root and --pillar-root instead of the config roots', async () => {

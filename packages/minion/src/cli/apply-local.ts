@@ -18,7 +18,8 @@ export async function applyLocal(sls: ApplyTarget, flags: ApplyFlags, config: Mi
   if (outcome.kind === 'problems') {
     if (flags.json) process.stdout.write(`${JSON.stringify({ errors: outcome.problems }, null, 2)}\n`);
     process.stderr.write(formatCompileErrors(outcome.problems, { color: useColor(process.stderr), minionId: config.id }));
-    return APPLY_EXIT.unusable;
+    // salt-call exits 1 for "Data failed to compile" too; 2 is for bad usage.
+    return APPLY_EXIT.failed;
   }
   const { results } = outcome;
   const color = useColor(process.stdout) && !flags.json;

@@ -1,7 +1,10 @@
 /* What every way of `minion apply` shares: its flags, exit statuses and refusals. */
 
-/** Exit codes of `minion apply`: every state succeeded (or would), one failed or nothing could run, bad usage. */
-export const APPLY_EXIT = { ok: 0, failed: 1, unusable: 2 } as const;
+/**
+ * Exit codes of `minion apply`, as salt-call's (Salt's "Return Codes" doc): every state succeeded
+ * (or would); a state failed, or the states did not render or compile; bad usage or config.
+ */
+export const APPLY_EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** How long `minion apply` waits, by default, for state runs ahead of it on the daemon. */
 export const DEFAULT_WAIT = 600;
@@ -21,7 +24,7 @@ export interface ApplyFlags {
 export type ApplyTarget = 'highstate' | string[];
 
 /** Says why `minion apply` cannot run, on stderr, and gives the exit status. */
-export function applyRefused(message: string, status: number = APPLY_EXIT.unusable): number {
+export function applyRefused(message: string, status: number = APPLY_EXIT.usage): number {
   process.stderr.write(`minion apply: ${message}\n`);
   return status;
 }
