@@ -145,9 +145,15 @@ describe('minion apply --local', () => {
     expect(cycle.stderr).toMatch(new RegExp(`${join(dir, 'states', 'cycle.sls')}:\\d+: Recursive requisites were found: `));
     expect(cycle.stderr).toContain('cycle.a requires cycle.b');
     expect(cycle.stderr).toContain('cycle.b requires cycle.a');
+    // An unknown function fails its state alone (Salt 3006): the other state runs, the exit is 1.
     const typo = await apply(config, 'typo', '--json');
     expect(typo.exitCode).toBe(1);
-    expect(JSON.parse(typo.stdout).errors[0]).toMatch(/typo\.sls:4: State 'cmd\.rnu' was not found in SLS 'typo'/);
+    const results = JSON.parse(typo.stdout) as Record<string, { result: boolean; comment: string }>;
+    expect(results['cmd_|-b_|-x_|-rnu']).toMatchObject({
+      result: false,
+      comment: "State 'cmd.rnu' was not found in SLS 'typo'\nReason: 'cmd.rnu' is not available.",
+    });
+    expect(results['test_|-a_|-a_|-nop']).toMatchObject({ result: true });
     const jinja = await apply(config, 'jinja');
     expect(jinja.exitCode).toBe(1);
     expect(jinja.stderr).toMatch(/jinja\.sls:3:\d+: Jinja error/);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
 import { StateCompileError } from '../src/compile/errors.js';
 import { jinjaYamlRenderer } from '../src/render/index.js';
-import { compileTree, tree } from './helpers.js';
+import { applyTree, byId, compileTree, tree } from './helpers.js';
 
 /** The compile problems for a tree, one message each (file:line: detail). */
 function problems(files: Record<string, string>, target: string[] | 'highstate' = ['main']): string[] {
@@ -110,27 +110,6 @@ describe('SLS forms', () => {
 describe('compile errors name file and line', () => {
   it.each([
     ['YAML syntax', 'a:\n  test.nop: [\n', /main\.sls:3:1: YAML error/],
-    ['unknown function', 'a:\n  test.nope: []\n', /main\.sls:2: State 'test\.nope' was not found in SLS 'main' \(test has: nop,/],
-    [
-      'unknown module',
-      'a:\n  pkg.installed: []\n',
-      /main\.sls:2: State 'pkg\.installed' was not found in SLS 'main' \(known modules: test, cmd, file/,
-    ],
-    [
-      'argument the function does not take',
-      'a:\n  cmd.run:\n    - nmae: x\n',
-      /main\.sls:3: cmd\.run in ID 'a': 'nmae' is not an argument of this function \(it takes: name, cwd,/,
-    ],
-    [
-      'argument of the wrong type',
-      'a:\n  file.managed:\n    - name: /x\n    - mode: rwx\n',
-      /main\.sls:4: file\.managed in ID 'a': argument 'mode' must be an octal file mode/,
-    ],
-    [
-      'missing requisite target',
-      'a:\n  test.nop:\n    - require:\n      - pkg: vim\n',
-      /main\.sls:4: Referenced state does not exist for requisite \[require: \(pkg: vim\)\] in state \[a\] in SLS \[main\]/,
-    ],
     [
       'requisite not a list',
       'a:\n  test.nop:\n    - require: b\nb: test.nop\n',
@@ -171,7 +150,7 @@ describe('compile errors name file and line', () => {
   });
 
   it('reports every problem of a run at once', () => {
-    const found = problems({ 'main.sls': 'a:\n  test.nope: []\nb:\n  cmd.run:\n    - bogus: 1\n' });
+    const found = problems({ 'main.sls': 'a:\n  test.nop:\n    - order: soon\nb:\n  cmd.run:\n    - parallel: True\n' });
     expect(found).toHaveLength(2);
   });
 
@@ -180,5 +159,69 @@ describe('compile errors name file and line', () => {
     expect(problems({ 'top.sls': "base:\n  'web*':\n    - x\n", 'x.sls': 'a: test.nop\n' }, 'highstate')[0]).toMatch(
       /No Top file matches found for minion 'm1'/,
     );
+  });
+});
+
+// Salt 3006 (salt/state.py: State.call runs verify_data on the chunk, _check_requisites
+// reports requisites not found) fails only the state that is wrong; the rest of the run goes on.
+describe('a state that is wrong fails alone, as in Salt 3006', () => {
+  const run = (main: string) => applyTree({ 'main.sls': main }).then(byId);
+
+  it.each([
+    ['unknown function', 'a:\n  test.nope: []\n', "State 'test.nope' was not found in SLS 'main'\nReason: 'test.nope' is not available."],
+    [
+      'unknown module',
+      'a:\n  nosuch.installed: []\n',
+      "State 'nosuch.installed' was not found in SLS 'main'\nReason: 'nosuch.installed' is not available.",
+    ],
+    ['missing required argument', 'a:\n  lvm.lv_present:\n    - size: 1G\n', 'Missing parameter vgname for state lvm.lv_present'],
+    [
+      'argument the function does not take',
+      'a:\n  cmd.run:\n    - nmae: x\n',
+      "cmd.run: 'nmae' is not an argument of this function (it takes: name, cwd,",
+    ],
+    [
+      'argument of the wrong type',
+      'a:\n  file.managed:\n    - name: /x\n    - mode: rwx\n',
+      "file.managed: argument 'mode' must be an octal file mode",
+    ],
+    [
+      'requisite naming no state',
+      'a:\n  test.nop:\n    - require:\n      - pkg: vim\n      - ghost\n    - onchanges:\n      - file: /etc/x\n',
+      'The following requisites were not found:\n                   require:\n                       pkg: vim\n                       id: ghost\n                   onchanges:\n                       file: /etc/x\n',
+    ],
+  ])('%s: that state fails with Salt’s comment, its dependents through their requisites, the rest runs', async (_, bad, comment) => {
+    const results = await run(`${bad}after:\n  test.nop:\n    - require:\n      - a\nalone:\n  test.succeed_with_changes: []\n`);
+    expect(results['a']).toMatchObject({ result: false, changes: {} });
+    expect(results['a']!.comment).toContain(comment);
+    expect(results['after']).toMatchObject({ result: false, comment: 'One or more requisite failed: main.a' });
+    expect(results['alone']).toMatchObject({ result: true });
+  });
+
+  it("uses Salt's words exactly where Salt has them", async () => {
+    const results = byId(await applyTree({ 'main.sls': 'a:\n  test.nope: []\nb:\n  test.nop:\n    - require:\n      - ghost\n' }));
+    expect(results['a']!.comment).toBe("State 'test.nope' was not found in SLS 'main'\nReason: 'test.nope' is not available.");
+    expect(results['b']!.comment).toBe(
+      'The following requisites were not found:\n                   require:\n                       id: ghost\n',
+    );
+  });
+
+  it('fails the same way in test mode, and never calls the function', async () => {
+    const results = byId(await applyTree({ 'main.sls': 'a:\n  cmd.run:\n    - nmae: touch /x\nb: test.nop\n' }, { test: true }));
+    expect(results['a']).toMatchObject({ result: false });
+    expect(results['b']).toMatchObject({ result: true });
+  });
+
+  it('the states after it react to its failure through their requisites, as to any failure', async () => {
+    const results = byId(
+      await applyTree({
+        'main.sls': 'a:\n  test.nope: []\nb:\n  test.nop:\n    - onfail:\n      - a\nc:\n  test.nop:\n    - onchanges:\n      - a\n',
+      }),
+    );
+    expect(results['a']).toMatchObject({ result: false });
+    // onfail fires on a's failure; onchanges of a failed state fails, as for any failure.
+    expect(results['b']).toMatchObject({ result: true });
+    expect(results['b']!.__state_ran__).toBeUndefined();
+    expect(results['c']).toMatchObject({ result: false, comment: 'One or more requisite failed: main.a' });
   });
 });

@@ -59,15 +59,25 @@ describe('pillar secrets never leave a run', () => {
   });
 
   it('are redacted from compile errors', () => {
-    const root = tree({ 'main.sls': 'a:\n  test.nop:\n    - require:\n      - test: {{ pillar.luks.password }}\n' });
+    const root = tree({ 'main.sls': "a:\n  test.nop:\n    - order: '{{ pillar.luks.password }}'\n" });
     try {
       compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(StateCompileError);
-      expect((err as Error).message).toContain('(test: <redacted>)');
+      expect((err as Error).message).toContain('got "<redacted>"');
       expect((err as Error).message).not.toContain(SECRET);
     }
+  });
+
+  it('are redacted from the comment of a state that fails alone (a requisite naming nothing)', async () => {
+    const root = tree({ 'main.sls': 'a:\n  test.nop:\n    - require:\n      - test: {{ pillar.luks.password }}\n' });
+    const logs: string[] = [];
+    const run = compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
+    const results = await runStates(run, { logger: captureLogger(logs) });
+    const text = formatHighstate(results, { color: false, minionId: 'm1', test: false });
+    expect(text).toContain('test: <redacted>');
+    for (const out of [JSON.stringify(results), text, logs.join('')]) expect(out).not.toContain(SECRET);
   });
 });
 

@@ -1,10 +1,10 @@
-import type { InputError } from '@brine/common';
+import { formatPos, type InputError } from '@brine/common';
 import { isPlainObject } from '../merge.js';
 import { validateArgs } from '../modules/args.js';
 import { findFunction, type ModuleRegistry } from '../modules/registry.js';
 import type { ArgProblem, Args } from '../modules/types.js';
 import { argLocus, singleKey, type ArgEntry, type StateDecl } from './gather.js';
-import { childLocus, IN_KINDS, problemAt, REQUISITE_KINDS, type LowChunk, type RequisiteKey, type RetrySpec } from './types.js';
+import { childLocus, IN_KINDS, posOf, problemAt, REQUISITE_KINDS, type LowChunk, type RequisiteKey, type RetrySpec } from './types.js';
 
 /** A requisite as written, resolved against all states once every chunk exists. */
 export interface RawRequisite {
@@ -52,7 +52,10 @@ interface Runtime {
 
 /**
  * Turns ID declarations into chunks, one per module function and name, checking
- * each against the function's declared arguments before anything runs.
+ * each against the function's declared arguments before anything runs. A state
+ * Salt would fail on its own (an unknown function, arguments its function refuses)
+ * becomes a broken chunk that fails when its turn comes; what makes the whole tree
+ * meaningless (malformed runtime options, unsupported Salt options) is a problem.
  */
 export function lowerHighState(
   decls: readonly StateDecl[],
@@ -65,17 +68,8 @@ export function lowerHighState(
   for (const decl of decls) {
     for (const mod of decl.modules) {
       const fun = mod.fun!;
+      const full = `${mod.module}.${fun}`;
       const fn = findFunction(registry, mod.module, fun);
-      if (!fn) {
-        const known = registry.get(mod.module);
-        const hint = known
-          ? `${mod.module} has: ${Object.keys(known.functions).join(', ')}`
-          : `known modules: ${[...registry.keys()].join(', ')}`;
-        problems.push(
-          problemAt(mod.locus, `State '${mod.module}.${fun}' was not found in SLS '${decl.sls}' (${hint})`, 'unknown_function'),
-        );
-        continue;
-      }
       const runtime: Runtime = { onlyif: NONE, unless: NONE, creates: NONE };
       const given: Record<string, unknown> = {};
       const reqs: ArgEntry[] = [];
@@ -85,36 +79,9 @@ export function lowerHighState(
           problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
         else if (!readRuntimeArg(arg, runtime, problems)) given[arg.key] = arg.value;
       }
-      const report = (found: ArgProblem[]): boolean => {
-        for (const p of found) {
-          const arg = mod.args.find((a) => a.key === p.arg);
-          problems.push(problemAt(arg ? argLocus(arg) : mod.locus, `${mod.module}.${fun} in ID '${decl.id}': ${p.detail}`, 'bad_argument'));
-        }
-        return found.length > 0;
-      };
-      const { args, problems: argProblems } = validateArgs(fn.args, given, fn.extraArgs === true);
-      if (report(argProblems)) continue;
-      const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: NO_OVERRIDES }];
-      for (const { name, overrides } of names) {
-        // One name (the usual case) takes the validated object as it is; several get a copy each.
-        let chunkArgs = (names.length === 1 ? args : { ...args }) as Args;
-        chunkArgs.name = name;
-        if (overrides.length > 0) {
-          const merged = validateArgs(
-            fn.args,
-            { ...given, ...Object.fromEntries(overrides.map((o) => [o.key, o.value])) },
-            fn.extraArgs === true,
-          );
-          if (merged.problems.length > 0) {
-            for (const p of merged.problems)
-              problems.push(problemAt(argLocus(overrides[0]!), `${mod.module}.${fun} name '${name}': ${p.detail}`, 'bad_argument'));
-            continue;
-          }
-          chunkArgs = { ...merged.args, name };
-        }
-        if (fn.validate && report(fn.validate(chunkArgs))) continue;
+      const add = (name: string, args: Args, broken?: string) => {
         const tag = `${mod.module}_|-${decl.id}_|-${name}_|-${fun}`;
-        if (tags.has(tag)) continue;
+        if (tags.has(tag)) return;
         tags.add(tag);
         const index = chunks.length;
         chunks.push({
@@ -127,7 +94,7 @@ export function lowerHighState(
           sls: decl.sls,
           includedFrom: decl.includedFrom,
           locus: mod.locus,
-          args: chunkArgs,
+          args,
           order: runtime.order,
           onlyif: runtime.onlyif,
           unless: runtime.unless,
@@ -136,13 +103,49 @@ export function lowerHighState(
           failhard: runtime.failhard,
           requisites: [],
           listen: [],
+          ...(broken !== undefined && { broken: { stage: 'call' as const, comment: broken } }),
         });
         for (const arg of reqs) requisites.push({ chunk: index, key: arg.key as RequisiteKey, arg });
+      };
+      const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: NO_OVERRIDES }];
+      if (!fn) {
+        // Salt's verify_data words, checked when the state's turn comes.
+        const comment = `State '${full}' was not found in SLS '${decl.sls}'\nReason: '${full}' is not available.`;
+        for (const { name } of names) add(name, { name }, comment);
+        continue;
+      }
+      const checked = validateArgs(fn.args, given, fn.extraArgs === true);
+      for (const { name, overrides } of names) {
+        // One name (the usual case) takes the validated object as it is; several get a copy each.
+        let { args, problems: argProblems } = checked;
+        if (overrides.length > 0)
+          ({ args, problems: argProblems } = validateArgs(
+            fn.args,
+            { ...given, ...Object.fromEntries(overrides.map((o) => [o.key, o.value])) },
+            fn.extraArgs === true,
+          ));
+        const chunkArgs = (names.length === 1 || overrides.length > 0 ? args : { ...args }) as Args;
+        chunkArgs.name = name;
+        const refused = argProblems.length > 0 ? argProblems : (fn.validate?.(chunkArgs) ?? []);
+        const where = (p: ArgProblem) => {
+          const arg = [...overrides, ...mod.args].find((a) => a.key === p.arg);
+          return formatPos(posOf(arg ? argLocus(arg) : mod.locus));
+        };
+        add(name, refused.length > 0 ? { name } : chunkArgs, refused.length > 0 ? argComment(full, refused, where) : undefined);
       }
     }
   }
   return { chunks, requisites, problems };
 }
+
+/**
+ * Salt's "Missing parameter" line for a required argument; for what Salt does not check
+ * (types, values, unknown arguments) the function's own words, at the file and line.
+ */
+const argComment = (full: string, found: readonly ArgProblem[], where: (p: ArgProblem) => string): string =>
+  found
+    .map((p) => (p.missing !== undefined ? `Missing parameter ${p.missing} for state ${full}` : `${where(p)}: ${full}: ${p.detail}`))
+    .join('\n');
 
 /** Reads an engine-level argument (name, order, unless, retry, ...); false if it is the module's. */
 function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boolean {

@@ -93,13 +93,17 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
       }
       const targets = index.find(ref.key, ref.value);
       if (targets.length === 0) {
-        problems.push(
-          problemAt(
-            childLocus(argLocus(r.arg), i),
-            `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`,
-            'requisite_missing',
-          ),
-        );
+        // Salt fails only the state whose own requisite names nothing; a dangling _in or listen
+        // would change another state, so it stays an error of the whole tree.
+        if (isOwn(r.key)) lost(self, r.key, ref);
+        else
+          problems.push(
+            problemAt(
+              childLocus(argLocus(r.arg), i),
+              `Referenced state does not exist for requisite [${r.key}: (${ref.key}: ${ref.value})] ${where}`,
+              'requisite_missing',
+            ),
+          );
         continue;
       }
       for (const t of targets) {
@@ -112,6 +116,7 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
   }
   for (const c of chunks) {
     c.listen = unique(c.listen);
+    if (c.broken) continue;
     // Salt: the pre-required state runs after, and only if, the state that declared prereq did not fail.
     for (const req of c.requisites) if (req.kind === 'prereq') addEdge(req.target, 'require', c.index, true);
     if (c.listen.length > 0 && !findFunction(registry, c.module, c.fun)?.watch) {
@@ -121,6 +126,29 @@ export function resolveRequisites(chunks: LowChunk[], raw: readonly RawRequisite
     }
   }
   return problems;
+}
+
+const isOwn = (key: string): key is RequisiteKind => !key.endsWith('_in') && key !== 'listen';
+
+/**
+ * Records a requisite that names no state, in Salt's words ("The following requisites were not
+ * found:", then each by kind): the state fails at its requisite check, before anything else.
+ */
+function lost(chunk: LowChunk, kind: RequisiteKind, ref: { key: string; value: string }): void {
+  const head = 'The following requisites were not found:\n';
+  const prior = chunk.broken?.stage === 'requisites' ? chunk.broken.comment : head;
+  const kindLine = `${' '.repeat(19)}${kind}:\n`;
+  const refLine = `${' '.repeat(23)}${ref.key}: ${ref.value}\n`;
+  // Lines of one kind stay together, under one heading, in the order they were written.
+  const at = prior.indexOf(kindLine);
+  const next = at < 0 ? prior + kindLine + refLine : insertAfterKind(prior, at + kindLine.length, refLine);
+  chunk.broken = { stage: 'requisites', comment: next };
+}
+
+function insertAfterKind(text: string, from: number, line: string): string {
+  let end = from;
+  while (text.startsWith(' '.repeat(23), end)) end = text.indexOf('\n', end) + 1;
+  return text.slice(0, end) + line + text.slice(end);
 }
 
 /** `x` (an ID or name), `{module: x}`, `{module.function: x}` (trimmed to the module), `{sls: x}`. */

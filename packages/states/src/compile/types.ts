@@ -89,6 +89,12 @@ export interface LowChunk {
   requisites: Requisite[];
   /** Chunks whose changes fire this state's watch action at the end of the run. */
   listen: number[];
+  /**
+   * Why this state fails without running, as Salt fails only the state that is wrong: at its
+   * requisite check (a requisite names no state) or where it would be called (an unknown
+   * function, arguments its function refuses). Its dependents fail through their requisites.
+   */
+  broken?: { stage: 'requisites' | 'call'; comment: string };
 }
 
 export const chunkLabel = (c: Pick<LowChunk, 'sls' | 'id'>): string => `${c.sls}.${c.id}`;

@@ -81,7 +81,7 @@ export function validateArgs(
   }
   for (const [key, spec] of Object.entries(specs)) {
     if (key in args || problems.some((p) => p.arg === key)) continue;
-    if (spec.required) problems.push({ arg: null, detail: `missing required argument '${key}' (${spec.doc})` });
+    if (spec.required) problems.push({ arg: null, missing: key, detail: `missing required argument '${key}' (${spec.doc})` });
     else if (spec.default !== undefined) args[key] = typeof spec.default === 'object' ? structuredClone(spec.default) : spec.default;
   }
   return { args, problems };

@@ -56,6 +56,8 @@ export type ArgsOf<S extends ArgSpecs> = { name: string } & { -readonly [K in Fi
 export interface ArgProblem {
   arg: string | null;
   detail: string;
+  /** A required argument that was not given (Salt: "Missing parameter <arg> for state <fun>"). */
+  missing?: string;
 }
 
 /** Arguments after compile: every declared argument is present or has its default. */

@@ -118,6 +118,8 @@ class Execution {
   private async runChunk(chunk: LowChunk): Promise<Result> {
     const started = new Date();
     const t0 = performance.now();
+    // Salt checks that every requisite exists before it looks at their results.
+    if (chunk.broken?.stage === 'requisites') return this.record(chunk, this.brokenResult(chunk), started, t0, false);
     const { status, failed } = await this.requisites(chunk);
     if (status === 'fail') {
       return this.record(
@@ -130,6 +132,10 @@ class Execution {
     }
     const notRun = NOT_RUN_COMMENT[status];
     if (notRun) return this.record(chunk, { result: true, comment: notRun, changes: {} }, started, t0, false);
+    if (chunk.broken) {
+      this.log.error(`${chunk.module}.${chunk.fun} [${chunk.name}]: False: ${chunk.broken.comment}`);
+      return this.record(chunk, this.brokenResult(chunk), started, t0, false);
+    }
     this.log.debug(`Running state [${chunk.name}] at time ${timeOfDay(started)}`);
     this.log.debug(`Executing state ${chunk.module}.${chunk.fun} for [${chunk.name}]`);
     const ret = await this.withRetry(chunk, () => this.call(chunk, status === 'change'));
@@ -140,6 +146,10 @@ class Execution {
     else if (Object.keys(ret.changes).length > 0) this.log.info(line);
     else this.log.debug(line);
     return result;
+  }
+
+  private brokenResult(chunk: LowChunk): Result {
+    return { result: false, comment: chunk.broken!.comment, changes: {} };
   }
 
   /** The state's requisite status, and which targets failed (for the comment). */
@@ -187,6 +197,8 @@ class Execution {
    * if one is due. A state skipped by its conditions never runs its watch action.
    */
   private async call(chunk: LowChunk, watchFired: boolean, test = this.test): Promise<Result> {
+    // A broken state that another prereqs is predicted as what it will be: a failure.
+    if (chunk.broken) return this.brokenResult(chunk);
     const fn = this.fn(chunk);
     const ctx = this.context(chunk, test);
     const args = chunk.args;
@@ -261,7 +273,7 @@ class Execution {
   private async runListeners(): Promise<void> {
     for (const index of this.run.sequence) {
       const chunk = this.run.chunks[index]!;
-      if (!chunk.listen.some((t) => this.done.get(t)?.changed)) continue;
+      if (chunk.broken || !chunk.listen.some((t) => this.done.get(t)?.changed)) continue;
       const started = new Date();
       const t0 = performance.now();
       const fn = this.fn(chunk);
