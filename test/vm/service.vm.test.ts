@@ -101,9 +101,10 @@ cat /run/brine-demo-reload.log >$OUT/reload.log`,
   const test = resultsById(out, 'test.json');
   expect(test['brine-demo@restart']).toMatchObject({ result: null, comment: 'Service brine-demo@restart is set to start and enable' });
   expect(test['brine-boot']).toMatchObject({ result: null, comment: 'Service brine-boot is set to stop and disable' });
+  // Salt: in test mode a missing unit is None, since an earlier state of the run may install it.
   expect(test['no-such-unit']).toMatchObject({
-    result: false,
-    comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service',
+    result: null,
+    comment: 'Service no-such-unit not present; if created in this state run, it would have been started',
   });
   expect(readOut(out, 'units-after-test.txt').trim().split('\n')).toEqual(before);
 
@@ -117,10 +118,7 @@ cat /run/brine-demo-reload.log >$OUT/reload.log`,
   expect(first['brine-boot']).toMatchObject({ result: true, comment: 'Stopped service brine-boot and disabled it' });
   expect(first['brine-spare']).toMatchObject({ result: true, comment: 'Service brine-spare enabled' });
   expect(first['brine-boot-too']).toMatchObject({ result: true, comment: 'Service brine-boot-too disabled' });
-  expect(first['no-such-unit']).toMatchObject({
-    result: false,
-    comment: 'The named service no-such-unit is not available: systemd has no unit no-such-unit.service',
-  });
+  expect(first['no-such-unit']).toMatchObject({ result: false, comment: 'The named service no-such-unit is not available' });
   expect(readOut(out, 'units.txt').trim().split('\n')).toEqual([
     'brine-demo@restart active enabled',
     'brine-demo@reload active disabled',

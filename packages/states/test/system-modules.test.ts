@@ -369,7 +369,7 @@ describe('commands the modules run', () => {
       { name: 'nope' } as Args,
       fakeContext(systemd({ Id: 'nope.service', LoadState: 'not-found', ActiveState: 'inactive', UnitFileState: '' })),
     );
-    expect(missing).toEqual({ kind: 'error', comment: 'The named service nope is not available: systemd has no unit nope.service' });
+    expect(missing).toEqual({ kind: 'error', comment: 'The named service nope is not available' });
     const masked = await fn('service.enabled').inspect(
       { name: 'web' } as Args,
       fakeContext(systemd({ Id: 'web.service', LoadState: 'masked', ActiveState: 'inactive', UnitFileState: 'masked' })),

@@ -24,9 +24,28 @@ interface ServicePlan {
   file?: 'enable' | 'disable';
 }
 
+/**
+ * A unit systemd does not know, as Salt answers it (salt/states/service.py, _available): in test
+ * mode None, since a state earlier in the run may install it; otherwise a failure, except where
+ * the state wants it stopped or disabled, which a missing service is.
+ */
+function notFound(name: string, want: Want, test: boolean): Plan<ServicePlan> {
+  const comment = `The named service ${name} is not available`;
+  const verb = want.running === true ? 'started' : want.running === false ? 'stopped' : want.enabled ? 'enabled' : undefined;
+  if (test && verb)
+    return {
+      kind: 'change',
+      comment: `Service ${name} not present; if created in this state run, it would have been ${verb}`,
+      changes: {},
+      data: {},
+    };
+  return want.running === false || (want.running === undefined && want.enabled === false)
+    ? { kind: 'correct', comment }
+    : { kind: 'error', comment };
+}
+
 /** Why the unit cannot be brought to `want`, or undefined. */
 function unusable(u: Unit, name: string, want: Want): string | undefined {
-  if (u.LoadState === 'not-found') return `The named service ${name} is not available: systemd has no unit ${u.Id}`;
   // A masked unit is as dead and disabled as it gets; it cannot be started or enabled.
   if (u.LoadState === 'masked')
     return want.running || want.enabled ? `Service ${name} is masked; unmask it first (systemctl unmask ${u.Id})` : undefined;
@@ -37,6 +56,7 @@ function unusable(u: Unit, name: string, want: Want): string | undefined {
 
 async function inspectService(name: string, want: Want, ctx: StateContext): Promise<Plan<ServicePlan>> {
   const u = await unit(ctx, name);
+  if (u.LoadState === 'not-found') return notFound(name, want, ctx.test);
   const problem = unusable(u, name, want);
   if (problem) return { kind: 'error', comment: problem };
   const running = RUNNING.has(u.ActiveState);
