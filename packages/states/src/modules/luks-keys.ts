@@ -82,6 +82,11 @@ async function inspectRotation(args: RotateArgs, ctx: StateContext): Promise<Pla
   const prevSlot = slotOf(prev);
 
   if (next.slot !== null) {
+    if ('unavailable' in prev)
+      return {
+        kind: 'correct',
+        comment: `${device} opens with ${newKey} in key slot ${next.slot} (the previous key was not tried: ${prev.unavailable})`,
+      };
     if (prevSlot === null)
       return { kind: 'correct', comment: `${device} opens with ${newKey} in key slot ${next.slot}, and not with the previous key` };
     if (prevSlot === next.slot)
