@@ -143,9 +143,15 @@ async function applyRotation(args: RotateArgs, plan: RotatePlan, ctx: StateConte
   }
   const added: Changes = plan.add ? { added: 'a key slot' } : {};
   // Nothing is removed until the new key is seen to open the volume, from another slot than the previous key's.
-  const opens = slotOf(await ctx.facts.get(luksKeySlot, device, args.key_pillar));
-  if (opens === null || opens === plan.previous)
-    return failed(`${NewKey} does not open ${device} after it was added; key slot ${plan.previous} (the previous key's) was kept`, added);
+  const check = await ctx.facts.get(luksKeySlot, device, args.key_pillar);
+  const opens = slotOf(check);
+  if (opens === null || opens === plan.previous) {
+    const why =
+      'unavailable' in check
+        ? `could not check that ${newKey} opens ${device} (${check.unavailable})`
+        : `${NewKey} does not open ${device}${plan.add ? ' after it was added' : ' any more'}`;
+    return failed(`${why[0]!.toUpperCase()}${why.slice(1)}; key slot ${plan.previous} (the previous key's) was kept`, added);
+  }
   if (plan.add) added['added'] = `key slot ${opens}`;
   const removed: number[] = [];
   // A previous key held in several slots loses each; cryptsetup names the first it opens.
@@ -154,7 +160,7 @@ async function applyRotation(args: RotateArgs, plan: RotatePlan, ctx: StateConte
       const r = await ctx.runner.run('cryptsetup', luksKillSlotArgv(device, slot!), { stdin: key });
       if (r.exitCode === 0) return { result: true, comment: '', changes: {} };
       return failed(
-        `cryptsetup luksKillSlot ${device} ${slot} failed (${r.error ?? r.stderr.trim()}); both keys open it: run the state again`,
+        `cryptsetup luksKillSlot ${device} ${slot} failed (${r.error ?? r.stderr.trim()}); key slot ${slot} (the previous key's) was kept: run the state again`,
       );
     });
     if (!kill.result) return { ...kill, changes: { ...added, ...(removed.length > 0 && { removed: slotList(removed) }) } };
