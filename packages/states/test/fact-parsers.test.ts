@@ -17,7 +17,7 @@ import { group, user } from '../src/facts/accounts.js';
 import { deviceType, deviceUsage, taggedDevice } from '../src/facts/devices.js';
 import { dmMapping } from '../src/facts/dm-mappings.js';
 import type { Fact, FactParams } from '../src/facts/fact.js';
-import { cryptsetupIsLuks, luksHeader } from '../src/facts/luks.js';
+import { cryptsetupIsLuks, luksHeader, luksKeySlot } from '../src/facts/luks.js';
 import { lvmReport } from '../src/facts/lvm.js';
 import { fstabLines, mounts } from '../src/facts/mounts.js';
 import { signatures } from '../src/facts/signatures.js';
@@ -38,6 +38,7 @@ const PARSED: Fact<never, unknown, never>[] = [
   group,
   cryptsetupIsLuks,
   luksHeader,
+  luksKeySlot,
   dmMapping,
 ] as never;
 

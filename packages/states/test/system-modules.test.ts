@@ -400,3 +400,137 @@ describe('commands the modules run', () => {
     }
   });
 });
+
+describe('LUKS key rotation', () => {
+  const OLD = 'old horse battery staple';
+  const NEW = 'new horse, longer battery staple';
+  const pillar = { luks: { key: NEW, previous: OLD } };
+  const ROTATE = { name: '/dev/vdb', key_pillar: 'luks:key', previous_key_pillar: 'luks:previous' };
+
+  /**
+   * cryptsetup as far as key slots go, on one device: open --test-passphrase, luksAddKey (previous
+   * key then new key on one stdin, split by --keyfile-size) and luksKillSlot (refused unless the
+   * key on stdin opens another slot). Keeps a copy of every stdin as it was passed.
+   */
+  function toyCryptsetup(slots: (string | null)[]) {
+    const stdinCopies: Buffer[] = [];
+    const opens = (key: string) => slots.indexOf(key);
+    const runner = new FakeRunner((call) => {
+      if (call.opts.stdin) stdinCopies.push(Buffer.from(call.opts.stdin));
+      if (call.file === 'stat') return {};
+      const input = call.opts.stdin?.toString('utf8') ?? '';
+      const [action] = call.args;
+      if (action === 'open' && call.args.includes('--test-passphrase')) {
+        const slot = opens(input);
+        return slot < 0
+          ? { exitCode: 2, stderr: 'No key available with this passphrase.' }
+          : { stdout: `Key slot ${slot} unlocked.\nCommand successful.` };
+      }
+      if (action === 'luksAddKey') {
+        const size = Number(call.args.find((a) => a.startsWith('--keyfile-size='))!.split('=')[1]);
+        if (opens(input.slice(0, size)) < 0) return { exitCode: 2 };
+        const free = slots.indexOf(null);
+        slots[free] = input.slice(size);
+        return { stdout: `Key slot ${free} created.` };
+      }
+      if (action === 'luksKillSlot') {
+        const slot = Number(call.args.at(-1));
+        const by = opens(input);
+        if (by < 0 || by === slot) return { exitCode: 2 };
+        slots[slot] = null;
+        return {};
+      }
+      return { exitCode: 1, stderr: `unexpected ${action}` };
+    });
+    return { runner, stdinCopies, slots };
+  }
+
+  const blockDevice = new FakeFs({ '/dev/vdb': { type: 'block', mode: 0o660, uid: 0, gid: 6, rdev: 65040 } });
+  function rotationContext(runner: FakeRunner, test = false): StateContext {
+    const secrets = pillarSecretProvider(pillar);
+    return { ...fakeContext(runner, { secrets, test }), fs: blockDevice, facts: hostFacts({ runner, fs: blockDevice, secrets }) };
+  }
+
+  it('adds the new key with the previous one, checks it, then kills the previous slot; keys only ever on stdin, and zeroed', async () => {
+    const { runner, stdinCopies, slots } = toyCryptsetup([OLD, null, null]);
+    const ctx = rotationContext(runner);
+    const plan = await fn('luks.key_rotated').inspect(ROTATE as Args, ctx);
+    expect(plan).toMatchObject({ kind: 'change', changes: { added: 'a free key slot', removed: 'key slot 0' } });
+    const out = await fn('luks.key_rotated').apply(ROTATE as Args, plan as ChangePlan, ctx);
+    expect(out).toEqual({
+      result: true,
+      comment:
+        "Rotated the LUKS key of /dev/vdb: added the new key (pillar luks:key) in key slot 1; removed key slot 0 (the previous key's)",
+      changes: { added: 'key slot 1', removed: 'key slot 0' },
+    });
+    expect(slots).toEqual([null, NEW, null]);
+    expect(argvOf(runner.calls)).toEqual([
+      'cryptsetup open --test-passphrase -v --key-file=- /dev/vdb',
+      'cryptsetup open --test-passphrase -v --key-file=- /dev/vdb',
+      `cryptsetup luksAddKey --key-file=- --keyfile-size=${OLD.length} --new-keyfile=- /dev/vdb`,
+      'cryptsetup open --test-passphrase -v --key-file=- /dev/vdb',
+      'cryptsetup luksKillSlot --key-file=- /dev/vdb 0',
+      'cryptsetup open --test-passphrase -v --key-file=- /dev/vdb',
+    ]);
+    // What each command was fed: the previous key then the new one for luksAddKey, the new key to kill the old slot.
+    expect(stdinCopies.map(String)).toEqual([NEW, OLD, OLD + NEW, NEW, NEW, OLD]);
+    for (const call of runner.calls) {
+      expect(call.opts.stdin?.every((b) => b === 0)).toBe(true);
+      expect(call.args.join(' ')).not.toMatch(/horse/);
+    }
+    expect(JSON.stringify([plan, out])).not.toMatch(/horse/);
+    expect(await fn('luks.key_rotated').inspect(ROTATE as Args, rotationContext(runner))).toMatchObject({ kind: 'correct' });
+  });
+
+  it('after a run that stopped once the new key was added, kills only the previous slot (every slot the previous key opens)', async () => {
+    const { runner, slots } = toyCryptsetup([OLD, NEW, OLD, null]);
+    const ctx = rotationContext(runner);
+    const plan = await fn('luks.key_rotated').inspect(ROTATE as Args, ctx);
+    expect(plan).toMatchObject({ kind: 'change', changes: { removed: 'key slot 0' } });
+    const out = await fn('luks.key_rotated').apply(ROTATE as Args, plan as ChangePlan, ctx);
+    expect(out).toMatchObject({ result: true, changes: { removed: 'key slots 0, 2' } });
+    expect(slots).toEqual([null, NEW, null, null]);
+  });
+
+  it('test mode reads the slots and changes nothing', async () => {
+    const { runner, slots } = toyCryptsetup([OLD, null]);
+    const plan = await fn('luks.key_rotated').inspect(ROTATE as Args, rotationContext(runner, true));
+    expect(plan).toMatchObject({
+      kind: 'change',
+      comment:
+        'Would add the new key (pillar luks:key) to a free key slot of /dev/vdb, authorised by the previous key (pillar luks:previous), then remove key slot 0',
+    });
+    expect(slots).toEqual([OLD, null]);
+  });
+
+  it('luks.opened falls back to previous_key_pillar while the rotation has not run, and says so', async () => {
+    const opens = new FakeRunner((call) =>
+      call.opts.stdin?.toString('utf8') === OLD ? {} : { exitCode: 2, stderr: 'No key available with this passphrase.' },
+    );
+    const secrets = countingSecrets(pillar);
+    const args = {
+      name: 'data',
+      device: '/dev/vdb',
+      key_pillar: 'luks:key',
+      previous_key_pillar: 'luks:previous',
+      readonly: false,
+      discard: false,
+    };
+    const plan = change({ opened: '/dev/mapper/data' }, { device: '/dev/vdb', format: false, destroy: [] });
+    const out = await apply('luks.opened', args, plan, fakeContext(opens, { secrets }));
+    expect(out).toEqual({
+      result: true,
+      comment:
+        'Opened /dev/vdb as /dev/mapper/data with the previous key (from pillar luks:previous): its rotation to the new key has not run yet',
+      changes: { opened: '/dev/mapper/data' },
+    });
+    expect(secrets.fetches).toEqual(['luks:key', 'luks:previous']);
+    for (const call of opens.calls) expect(call.opts.stdin?.every((b) => b === 0)).toBe(true);
+
+    const neither = new FakeRunner(() => ({ exitCode: 2 }));
+    expect(await apply('luks.opened', args, plan, fakeContext(neither, { secrets }))).toMatchObject({
+      result: false,
+      comment: 'Wrong key for /dev/vdb (from pillar luks:key), nor the previous key (from pillar luks:previous): no key slot accepts it',
+    });
+  });
+});

@@ -4,11 +4,17 @@
 // given as data (test/fixtures/states), so neither needs the machine it describes.
 import type { HostFs } from '../host/fs.js';
 import type { CommandResult, CommandRunner } from '../host/runner.js';
+import type { SecretProvider } from '../host/secrets.js';
 
 /** What reading a fact may use. */
 export interface HostReader {
   runner: CommandRunner;
   fs: HostFs;
+  /**
+   * Pillar secrets, for a fact that feeds one to its command on stdin (which key slot a LUKS
+   * passphrase opens): the fact names the pillar path, never the value. None if not given.
+   */
+  secrets?: SecretProvider;
 }
 
 /** A fact's parameters are strings, so `name params…` keys it in fixtures. */

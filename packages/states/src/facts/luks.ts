@@ -1,4 +1,5 @@
-import { commandFact, failure, type Fact } from './fact.js';
+import { noSecrets, SecretUnavailableError } from '../host/secrets.js';
+import { commandFact, failure, type CommandOutput, type Fact } from './fact.js';
 
 const LUKS_MAGIC = Buffer.from('LUKS\xba\xbe', 'latin1');
 const HEADER_BYTES = 8;
@@ -19,3 +20,49 @@ export const cryptsetupIsLuks = commandFact(
     return out.exitCode === 0;
   },
 );
+
+/**
+ * Which key slot a passphrase held in pillar opens: `{ slot }` (null: none), or why the passphrase
+ * could not be tried (`unavailable`: not in this minion's pillar, or empty).
+ */
+export type KeySlot = { slot: number | null } | { unavailable: string };
+
+/** What reading `luks.keySlot` gave: cryptsetup's output, or why it did not run. */
+export type KeySlotRaw = CommandOutput | { unavailable: string };
+
+/**
+ * `cryptsetup open --test-passphrase -v --key-file=- <device>` with the pillar value at `keyPillar`
+ * on stdin (never argv), its buffer zeroed once cryptsetup is done. cryptsetup tries the slots in
+ * order and names the first that opens ("Key slot 1 unlocked."); exit 2 is "no slot accepts it".
+ * Works alike on LUKS1 and LUKS2 (LUKS2 slots of priority "ignore" are not tried without --key-slot).
+ */
+export const luksKeySlot: Fact<[device: string, keyPillar: string], KeySlot, KeySlotRaw> = {
+  name: 'luks.keySlot',
+  async read(host, device, keyPillar) {
+    let key: Buffer;
+    try {
+      key = await (host.secrets ?? noSecrets).fetch(keyPillar);
+    } catch (err) {
+      if (err instanceof SecretUnavailableError) return { unavailable: err.message };
+      throw err;
+    }
+    try {
+      if (key.length === 0) return { unavailable: `pillar value '${keyPillar}' is empty` };
+      const { exitCode, stdout, stderr, error } = await host.runner.run(
+        'cryptsetup',
+        ['open', '--test-passphrase', '-v', '--key-file=-', device],
+        { stdin: key },
+      );
+      return { exitCode, stdout, stderr, ...(error !== undefined && { error }) };
+    } finally {
+      key.fill(0);
+    }
+  },
+  parse(raw, device) {
+    if ('unavailable' in raw) return { unavailable: raw.unavailable };
+    if (raw.exitCode === 2) return { slot: null };
+    const unlocked = /^Key slot (\d+) unlocked\.$/m.exec(raw.stdout);
+    if (raw.exitCode !== 0 || !unlocked) throw new Error(`cryptsetup open --test-passphrase ${device} failed: ${failure(raw)}`);
+    return { slot: Number(unlocked[1]) };
+  },
+};

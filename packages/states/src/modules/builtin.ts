@@ -2,7 +2,7 @@ import { blockdevModule } from './blockdev.js';
 import { cmdModule } from './cmd.js';
 import { cryptdevModule } from './cryptdev.js';
 import { fileModule } from './file.js';
-import { luksModule } from './luks.js';
+import { luksModule } from './luks-keys.js';
 import { lvmModule } from './lvm.js';
 import { mountModule } from './mount.js';
 import { serviceModule } from './service.js';

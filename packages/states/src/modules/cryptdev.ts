@@ -4,7 +4,7 @@
 // instead: Brine's key never lives on the server's disk, and a crypttab entry would make the
 // boot stop and wait for a passphrase that Brine supplies later.
 import { splitOptions } from './args.js';
-import { applyClosed, applyMapping, inspectClosed, inspectMapping, KEY_ARGS, keyProblems, type MappingSpec } from './luks.js';
+import { applyClosed, applyMapping, inspectClosed, inspectMapping, KEY_ARGS, keyProblems, OPEN_ARGS, type MappingSpec } from './luks.js';
 import { stateFunction, type ArgProblem, type ArgSpecs, type ArgsOf, type StateModule } from './types.js';
 
 const CRYPTTAB_ARGS = {
@@ -41,6 +41,7 @@ const OPEN_OPTS: Record<string, 'readonly' | 'discard'> = { readonly: 'readonly'
 const MAPPED_ARGS = {
   device: { type: 'string', required: true, doc: 'the LUKS device: a path, or UUID=…' },
   ...KEY_ARGS,
+  previous_key_pillar: OPEN_ARGS.previous_key_pillar,
   keyfile: { type: 'any', doc: 'Salt: a key file on disk; refused, use key_pillar' },
   opts: { type: 'string-list', default: [], doc: 'options, a list or comma-separated: readonly, discard' },
   ...CRYPTTAB_ARGS,
@@ -76,6 +77,7 @@ function mappingSpec(args: ArgsOf<typeof MAPPED_ARGS>): MappingSpec {
     device: args.device,
     key: args.key,
     key_pillar: args.key_pillar,
+    previous_key_pillar: args.previous_key_pillar,
     readonly: opts.has('readonly'),
     discard: opts.has('discard'),
   };

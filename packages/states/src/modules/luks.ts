@@ -28,7 +28,6 @@ import {
   type Outcome,
   type Plan,
   type StateContext,
-  type StateModule,
 } from './types.js';
 
 export const KEY_ARGS = {
@@ -45,10 +44,11 @@ export function keyProblems(args: KeyArgs): ArgProblem[] {
   return [];
 }
 
-const keySource = (args: KeyArgs): string => (args.key_pillar !== undefined ? `from pillar ${args.key_pillar}` : 'from the key argument');
+export const keySource = (args: KeyArgs): string =>
+  args.key_pillar !== undefined ? `from pillar ${args.key_pillar}` : 'from the key argument';
 
 /** Gets the key just in time, lets `use` run cryptsetup with it, and zeroes it whatever happens. */
-async function withKey(args: KeyArgs, ctx: StateContext, use: (key: Buffer) => Promise<Outcome>): Promise<Outcome> {
+export async function withKey(args: KeyArgs, ctx: StateContext, use: (key: Buffer) => Promise<Outcome>): Promise<Outcome> {
   let key: Buffer;
   try {
     key = args.key_pillar !== undefined ? await ctx.secrets.fetch(args.key_pillar) : Buffer.from(args.key!, 'utf8');
@@ -66,16 +66,21 @@ async function withKey(args: KeyArgs, ctx: StateContext, use: (key: Buffer) => P
 
 // ---- formatting
 
-const FORMAT_ARGS = {
-  type: { type: 'string', default: 'luks2', values: ['luks1', 'luks2'], doc: 'LUKS version for a new header' },
-  cipher: { type: 'string', doc: "cipher for a new header, e.g. 'aes-xts-plain64' (cryptsetup's default if not given)" },
-  key_size: { type: 'integer', doc: 'volume key size in bits for a new header, e.g. 512' },
+/** How a new key slot derives its key; cryptsetup's defaults (argon2id on LUKS2) when not given. */
+export const KDF_ARGS = {
   pbkdf: {
     type: 'string',
     values: ['argon2id', 'argon2i', 'pbkdf2'],
     doc: 'key derivation for a new key slot (cryptsetup default: argon2id)',
   },
   pbkdf_force_iterations: { type: 'integer', doc: 'fixed PBKDF iterations instead of a benchmark (e.g. 1000 with pbkdf2 in tests)' },
+} as const satisfies ArgSpecs;
+
+const FORMAT_ARGS = {
+  type: { type: 'string', default: 'luks2', values: ['luks1', 'luks2'], doc: 'LUKS version for a new header' },
+  cipher: { type: 'string', doc: "cipher for a new header, e.g. 'aes-xts-plain64' (cryptsetup's default if not given)" },
+  key_size: { type: 'integer', doc: 'volume key size in bits for a new header, e.g. 512' },
+  ...KDF_ARGS,
   sector_size: { type: 'integer', doc: 'encryption sector size in bytes for LUKS2 (512 to 4096, a power of two)' },
   force: {
     type: 'boolean',
@@ -97,12 +102,16 @@ function formatProblems(args: Omit<FormatArgs, 'force'>): ArgProblem[] {
   }
   if (args.key_size !== undefined && (args.key_size <= 0 || args.key_size % 8 !== 0))
     problems.push({ arg: 'key_size', detail: 'key_size must be a positive number of bits, a multiple of 8' });
-  if (args.pbkdf_force_iterations !== undefined && args.pbkdf_force_iterations < 1)
-    problems.push({ arg: 'pbkdf_force_iterations', detail: 'pbkdf_force_iterations must be at least 1' });
-  return problems;
+  return [...problems, ...kdfProblems(args)];
 }
 
-const option = (flag: string, value: string | number | undefined): string[] => (value === undefined ? [] : [flag, String(value)]);
+export function kdfProblems(args: Omit<ArgsOf<typeof KDF_ARGS>, 'name'>): ArgProblem[] {
+  if (args.pbkdf_force_iterations !== undefined && args.pbkdf_force_iterations < 1)
+    return [{ arg: 'pbkdf_force_iterations', detail: 'pbkdf_force_iterations must be at least 1' }];
+  return [];
+}
+
+export const option = (flag: string, value: string | number | undefined): string[] => (value === undefined ? [] : [flag, String(value)]);
 
 /** cryptsetup's arguments to format `device`; the key is read from stdin. */
 export function luksFormatArgv(args: FormatArgs, device: string): string[] {
@@ -189,6 +198,8 @@ export interface MappingSpec extends KeyArgs {
   device: string;
   readonly: boolean;
   discard: boolean;
+  /** Tried when the key does not open the device: the passphrase a rotation (luks.key_rotated) replaces. */
+  previous_key_pillar?: string | undefined;
   /** Format a blank device first with these options (luks.mapped); without, the device must be LUKS already. */
   format?: FormatArgs;
 }
@@ -271,17 +282,24 @@ export function applyMapping(spec: MappingSpec, plan: ChangePlan<MappingPlan>, c
       if (failed) return failed;
       done = `Formatted ${device} as ${spec.format!.type.toUpperCase()}`;
     }
-    const r = await ctx.runner.run('cryptsetup', luksOpenArgv(spec, device), { stdin: key });
-    if (r.exitCode === 0)
-      return {
-        result: true,
-        comment: done ? `${done} and opened it as ${mapper}` : `Opened ${device} as ${mapper}`,
-        changes: plan.changes,
-      };
-    // cryptsetup exits 2 when no key slot accepts the passphrase.
+    let r = await ctx.runner.run('cryptsetup', luksOpenArgv(spec, device), { stdin: key });
+    let opened = done ? `${done} and opened it as ${mapper}` : `Opened ${device} as ${mapper}`;
+    let tried = '';
+    // cryptsetup exits 2 when no key slot accepts the passphrase. Mid-rotation (luks.key_rotated has not
+    // run yet, or stopped before adding the new key) only the previous key opens the volume.
+    if (r.exitCode === 2 && !doFormat && spec.previous_key_pillar !== undefined) {
+      const previous = spec.previous_key_pillar;
+      const retry = await withKey({ key_pillar: previous }, ctx, async (prev) => {
+        r = await ctx.runner.run('cryptsetup', luksOpenArgv(spec, device), { stdin: prev });
+        return { result: r.exitCode === 0, comment: '', changes: {} };
+      });
+      if (retry.result) opened += ` with the previous key (from pillar ${previous}): its rotation to the new key has not run yet`;
+      else tried = retry.comment ? ` (the previous key: ${retry.comment})` : `, nor the previous key (from pillar ${previous})`;
+    }
+    if (r.exitCode === 0) return { result: true, comment: opened, changes: plan.changes };
     const why =
       r.exitCode === 2
-        ? `Wrong key for ${device} (${keySource(spec)}): no key slot accepts it`
+        ? `Wrong key for ${device} (${keySource(spec)})${tried}: no key slot accepts it`
         : `cryptsetup open ${device} failed: ${r.error ?? r.stderr.trim()}`;
     return {
       result: false,
@@ -291,9 +309,13 @@ export function applyMapping(spec: MappingSpec, plan: ChangePlan<MappingPlan>, c
   });
 }
 
-const OPEN_ARGS = {
+export const OPEN_ARGS = {
   device: { type: 'string', required: true, doc: 'the LUKS device: a path such as /dev/vg0/data, or UUID=…/LABEL=…' },
   ...KEY_ARGS,
+  previous_key_pillar: {
+    type: 'string',
+    doc: 'pillar key holding the passphrase a rotation replaces (luks.key_rotated): tried when the key does not open the device',
+  },
   readonly: { type: 'boolean', default: false, doc: 'open read-only' },
   discard: { type: 'boolean', default: false, doc: 'pass TRIM requests through to the device (--allow-discards)' },
 } as const satisfies ArgSpecs;
@@ -343,4 +365,5 @@ const closed = stateFunction({
   apply: (args, plan, ctx) => applyClosed(args.name, plan.changes, ctx),
 });
 
-export const luksModule: StateModule = { name: 'luks', functions: { formatted, opened, mapped, closed } };
+/** The volume states; luks-keys.ts adds key rotation and makes the module. */
+export const luksFunctions = { formatted, opened, mapped, closed };

@@ -72,8 +72,8 @@ class Execution {
     this.log = redactingLog(opts.logger, run.redactor);
     this.runner = opts.runner ?? processRunner(this.log);
     this.fs = opts.fs ?? nodeFs;
-    this.facts = hostFacts({ runner: this.runner, fs: this.fs });
     this.secrets = redactingSecrets(opts.secrets ?? noSecrets, run.redactor);
+    this.facts = hostFacts({ runner: this.runner, fs: this.fs, secrets: this.secrets });
     this.files = opts.files ?? localFileServer(run.fileRoots);
     this.sleep = opts.sleep ?? realSleep;
   }
