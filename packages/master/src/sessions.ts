@@ -103,6 +103,18 @@ export class SessionTable {
     return older.length;
   }
 
+  /** Closes the sessions `doomed` picks (those of a master key a rotation retired); returns how many. */
+  closeWhere(doomed: (s: Session) => boolean): number {
+    let n = 0;
+    for (const s of this.byId.values()) {
+      if (doomed(s)) {
+        this.close(s);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Closes sessions idle since before `cutoff`, and those past their limits; returns how many. */
   expire(cutoff: number): number {
     let n = 0;

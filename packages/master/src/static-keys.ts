@@ -8,7 +8,14 @@ import type { X25519Key } from '@brine/protocol';
 export class StaticKeys {
   private readonly cache = new Map<string, Uint8Array>();
 
-  constructor(private readonly masterBox: X25519Key) {}
+  constructor(private masterBox: X25519Key) {}
+
+  /** A master key rotation began: the new identity's X25519 key; the old results are dropped (master-keys.ts serves the old). */
+  useMasterKey(box: X25519Key): void {
+    this.masterBox = box;
+    for (const shared of this.cache.values()) shared.fill(0);
+    this.cache.clear();
+  }
 
   /** The shared key, and a function to keep it once the key is known to be accepted. */
   lookup(minionPublic: Uint8Array): { shared: Uint8Array; remember: () => void } {

@@ -158,7 +158,7 @@ interface Pending<T> {
 /** A handshake in progress; it may carry the session's first request, whose reply settles `done`. */
 type HandshakeState = { first: Request | undefined; done: Pending<Payload | undefined> } & (
   | { step: 'welcome'; hs: ClientHandshake }
-  | { step: 'auth'; cipher: SessionCipher }
+  | { step: 'auth'; cipher: SessionCipher; served: Uint8Array }
 );
 
 /**
@@ -375,7 +375,8 @@ export class MasterChannel implements MasterLink {
   }
 
   private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
-    const hs = new ClientHandshake();
+    // Names the master key this minion pinned: during a rotation the master answers with that one (PROTOCOL.md).
+    const hs = new ClientHandshake(this.opts.trust.pinned?.());
     const patientUntil = Date.now() + this.opts.timeoutMs * BUSY_MASTER_PATIENCE;
     const done = new Promise<Payload | undefined>((resolve, reject) => {
       const expire = (error: Error): void => {
@@ -499,7 +500,7 @@ export class MasterChannel implements MasterLink {
         this.opts.trust,
         encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }),
       );
-      this.handshake = { step: 'auth', cipher, first: state.first, done: state.done };
+      this.handshake = { step: 'auth', cipher, served: welcome.masterIdentity.slice(), first: state.first, done: state.done };
       this.sender.send(authFrame).catch((err: unknown) => this.finishHandshake({ error: this.unreachable('handshake', err) }));
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'auth_failed';
@@ -517,6 +518,7 @@ export class MasterChannel implements MasterLink {
       this.finishHandshake({ error: new ChannelError(authErrorCode(result), `master says: ${result.message}`) });
       return;
     }
+    if (result.rotation !== undefined) this.adoptRotation(result.rotation, state.served);
     const replaced = this.session;
     this.session = { id: frame.sessionId.slice(), cipher };
     if (replaced) this.retire(replaced);
@@ -526,6 +528,18 @@ export class MasterChannel implements MasterLink {
     const answered = state.first && result.res?.id === state.first.id;
     this.finishHandshake({ reply: answered ? { header: result.res!, body } : undefined });
     this.sessionHandler?.();
+  }
+
+  /** The master's old key vouched for a new one over this authenticated session: pin it (identity.ts, masterTrust). */
+  private adoptRotation(statement: string, served: Uint8Array): void {
+    try {
+      this.opts.trust.rotated?.(new Uint8Array(Buffer.from(statement, 'base64')), served);
+    } catch (err) {
+      this.opts.log.error(
+        { err: (err as Error).message },
+        'the master sent a master key rotation statement that was not adopted; this minion keeps its pinned key',
+      );
+    }
   }
 
   private sessionFor(id: Uint8Array): OpenSession | undefined {

@@ -1,14 +1,19 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrineError, loadOrCreateKeys, readKeyFile, writeKeyFile, type Logger } from '@brine/common';
+import { BrineError, loadOrCreateKeys, readKeyFile, writeFileAtomic, writeKeyFile, type Logger } from '@brine/common';
 import {
+  decodeRotation,
+  equalBytes,
   fingerprint,
+  fingerprintBytes,
   generateMinionKeys,
   KEY_BYTES,
   MASTER_IDENTITY_BYTES,
   MinionIdentity,
+  parseFingerprint,
   ProtocolError,
   sameFingerprint,
+  verifyRotation,
   X25519Key,
   type MasterTrust,
 } from '@brine/protocol';
@@ -17,11 +22,27 @@ export const minionKeyPaths = (pkiDir: string) => ({
   secret: join(pkiDir, 'minion.key'),
   pub: join(pkiDir, 'minion.pub'),
   master: join(pkiDir, 'minion_master.pub'),
+  /** Rotation statements the minion adopted, oldest first, one base64 line each (master key rotation). */
+  chain: join(pkiDir, 'minion_master.chain'),
 });
+
+/**
+ * The minion's secret key as stored: every read of `minion.key` goes through here
+ * (and every write through storeMinionSecret), so another storage (a TPM-sealed
+ * credential) changes one place. The caller zeroes the returned bytes.
+ */
+export function readMinionSecret(pkiDir: string): Uint8Array {
+  return readKeyFile(minionKeyPaths(pkiDir).secret, KEY_BYTES, { secret: true });
+}
+
+/** Writes the minion's secret key (atomically, 0600); the counterpart of readMinionSecret. */
+export function storeMinionSecret(pkiDir: string, secret: Uint8Array): void {
+  writeKeyFile(minionKeyPaths(pkiDir).secret, secret, { secret: true });
+}
 
 function readMinionKey(pkiDir: string): X25519Key {
   const paths = minionKeyPaths(pkiDir);
-  const secret = readKeyFile(paths.secret, KEY_BYTES, { secret: true });
+  const secret = readMinionSecret(pkiDir);
   const key = X25519Key.fromSecret(secret);
   secret.fill(0);
   if (!Buffer.from(readKeyFile(paths.pub, KEY_BYTES, { secret: false })).equals(key.publicKey)) {
@@ -53,7 +74,7 @@ export function loadOrCreateMinionIdentity(id: string, pkiDir: string): { identi
     () => readMinionKey(pkiDir),
     () => {
       const fresh = generateMinionKeys();
-      writeKeyFile(paths.secret, fresh.boxSecret, { secret: true });
+      storeMinionSecret(pkiDir, fresh.boxSecret);
       writeKeyFile(paths.pub, fresh.boxPublic, { secret: false });
       fresh.boxSecret.fill(0);
     },
@@ -68,28 +89,72 @@ export function minionFingerprint(pkiDir: string): string {
   return fingerprint(readKeyFile(pub, KEY_BYTES, { secret: false }));
 }
 
+function readChain(file: string): Uint8Array[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => new Uint8Array(Buffer.from(line.trim(), 'base64')));
+}
+
+/**
+ * Whether `pinned` is the master `masterFinger` names, or one it handed over to through
+ * the adopted rotation statements (each signed by the key before it).
+ */
+function satisfiesFinger(pinned: Uint8Array, masterFinger: string, chain: Uint8Array[]): boolean {
+  if (sameFingerprint(masterFinger, fingerprint(pinned))) return true;
+  if (chain.length === 0) return false;
+  let at: Uint8Array;
+  try {
+    at = decodeRotation(chain[0]!).oldIdentity;
+    if (!sameFingerprint(masterFinger, fingerprint(at))) return false;
+    for (const link of chain) {
+      at = verifyRotation(link, at, undefined).newIdentity;
+      if (equalBytes(at, pinned)) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
 /**
  * How the minion decides the master is the right one. With `master_finger` the
- * fingerprint must match. Otherwise the first master seen is recorded and trusted
+ * fingerprint must match, or the pinned key must descend from it through rotation
+ * statements the minion verified (minion_master.chain). Otherwise the first master seen is recorded and trusted
  * from then on (trust on first use: an attacker present at that first contact wins,
  * so the log says so loudly). Either way a recorded key that differs is refused.
+ *
+ * During a master key rotation the HELLO names the pinned key (`pinned`), the master
+ * answers with it, and after authenticating sends the old key's statement for the new
+ * one (`rotated`): verified against the pinned key and its period, it is appended to
+ * the chain and the new key pinned (chain first: a crash between the two writes leaves
+ * the old pin, still valid, and a statement that is simply adopted again).
  */
 export function masterTrust(pkiDir: string, masterFinger: string | undefined, log: Logger): MasterTrust {
-  const pinFile = minionKeyPaths(pkiDir).master;
-  return (identity) => {
+  const paths = minionKeyPaths(pkiDir);
+  const pinFile = paths.master;
+  const readPin = () => (existsSync(pinFile) ? readKeyFile(pinFile, MASTER_IDENTITY_BYTES, { secret: false }) : undefined);
+  const trust: MasterTrust = (identity) => {
     const presented = fingerprint(identity);
-    if (masterFinger !== undefined && !sameFingerprint(masterFinger, presented)) {
-      throw new ProtocolError('master_mismatch', `master fingerprint ${presented} does not match master_finger ${masterFinger}`);
-    }
-    if (existsSync(pinFile)) {
-      const pinned = readKeyFile(pinFile, MASTER_IDENTITY_BYTES, { secret: false });
+    const pinned = readPin();
+    if (pinned) {
       if (!Buffer.from(pinned).equals(identity)) {
         throw new ProtocolError(
           'master_mismatch',
-          `master key changed: pinned ${fingerprint(pinned)} (${pinFile}), presented ${presented}. If the master was re-keyed on purpose, remove the pin file`,
+          `master key changed: pinned ${fingerprint(pinned)} (${pinFile}), presented ${presented}. If the master was re-keyed on purpose, remove the pin file (and ${paths.chain}); docs/OPERATIONS.md, master key rotation`,
+        );
+      }
+      if (masterFinger !== undefined && !satisfiesFinger(pinned, masterFinger, readChain(paths.chain))) {
+        throw new ProtocolError(
+          'master_mismatch',
+          `master fingerprint ${presented} does not match master_finger ${masterFinger}, nor descend from it through the rotations in ${paths.chain}`,
         );
       }
       return;
+    }
+    if (masterFinger !== undefined && !sameFingerprint(masterFinger, presented)) {
+      throw new ProtocolError('master_mismatch', `master fingerprint ${presented} does not match master_finger ${masterFinger}`);
     }
     writeKeyFile(pinFile, identity, { secret: false });
     if (masterFinger === undefined) {
@@ -99,4 +164,27 @@ export function masterTrust(pkiDir: string, masterFinger: string | undefined, lo
       );
     }
   };
+  trust.pinned = () => {
+    const pinned = readPin();
+    if (pinned) return fingerprintBytes(pinned);
+    return masterFinger === undefined ? undefined : parseFingerprint(masterFinger);
+  };
+  trust.rotated = (statement, served) => {
+    const pinned = readPin();
+    // Only a statement from the key this minion pinned, over a session that key authenticated.
+    if (!pinned || !equalBytes(pinned, served)) return;
+    const st = verifyRotation(statement, pinned, Date.now());
+    const chain = readChain(paths.chain);
+    const last = chain.at(-1);
+    if (!last || !equalBytes(last, statement)) {
+      const lines = [...chain, statement].map((link) => `${Buffer.from(link).toString('base64')}\n`);
+      writeFileAtomic(paths.chain, lines.join(''), 0o644);
+    }
+    writeKeyFile(pinFile, st.newIdentity, { secret: false });
+    log.warn(
+      { old: fingerprint(pinned), new: fingerprint(st.newIdentity), period_ends: new Date(st.notAfter).toISOString(), pin: pinFile },
+      'master key rotated: the old master key vouched for a new one; pinned the new key',
+    );
+  };
+  return trust;
 }
