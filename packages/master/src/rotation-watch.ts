@@ -11,7 +11,8 @@ const WATCH_MS = 1000;
 /**
  * Follows a master key rotation while the master runs: a rotation `master keys rotate-master`
  * (or an operator's copy, on the other masters of a cluster) writes into pki_dir is served
- * within a second; at the period's end the old identity is retired in memory, its files are
+ * within a second (the sessions open then are closed, so that every minion handshakes again
+ * during the period and is given the statement); at the period's end the old identity is retired in memory, its files are
  * replaced on disk (finishRotation), and the sessions opened with it are closed (their
  * minions handshake again, with the new key they pinned). Returns a stop function.
  */
@@ -56,13 +57,17 @@ export function watchRotation(
       if (!state.old) return;
       keys.begin(state);
       deps.began();
+      // Every open session was made with the old key: closed, each minion's next message is told
+      // `unknown session`, and its new handshake (pinning the old key) brings it the statement.
+      // Daemons ping every master_alive_interval, which spreads these handshakes over that time.
+      const closed = deps.sessions.closeWhere(() => true);
       deps.audit.write({
         event: 'master_rotation_started',
         fingerprint: state.current.fingerprint,
         reason: `old ${rec.old}, period ends ${rec.not_after}`,
       });
       deps.log.warn(
-        { old: rec.old, new: rec.new, not_after: rec.not_after },
+        { old: rec.old, new: rec.new, not_after: rec.not_after, closed_sessions: closed },
         'master key rotation: serving the old and the new key until the period ends; minions that pinned the old one move to the new one',
       );
     } catch (err) {
