@@ -33,7 +33,7 @@ describe('master key rotation with 50 minions and a master restart mid-period', 
   let oldFp = '';
   let newFp = '';
 
-  const open = (id: string, pki: string, identity: MinionIdentity) =>
+  const open = (pki: string, identity: MinionIdentity) =>
     new MasterChannel({
       host: '127.0.0.1',
       port: cluster.port,
@@ -65,7 +65,7 @@ describe('master key rotation with 50 minions and a master restart mid-period', 
       const pki = join(cluster.dir, `fleet-pki-${i}`);
       mkdirSync(pki, { recursive: true });
       const identity = new MinionIdentity(id, X25519Key.fromSecret(generateMinionKeys().boxSecret));
-      fleet.push({ id, pki, channel: open(id, pki, identity) });
+      fleet.push({ id, pki, channel: open(pki, identity) });
     }
     // Trust on first use pins the old key in each pki_dir.
     expect(await Promise.all(fleet.map(getSite))).toEqual(Array(N).fill('e2e'));
@@ -155,7 +155,7 @@ describe('master key rotation with 50 minions and a master restart mid-period', 
     const straggler: SimMinion = {
       id: 'straggler',
       pki,
-      channel: open('straggler', pki, new MinionIdentity('straggler', X25519Key.generate())),
+      channel: open(pki, new MinionIdentity('straggler', X25519Key.generate())),
     };
     try {
       const err = await straggler.channel.request('ping').catch((e: unknown) => e);
