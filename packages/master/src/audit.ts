@@ -57,6 +57,9 @@ export type AuditEvent =
   | 'master_rotation_finished'
   /** A HELLO pinned the identity a finished rotation retired: the minion missed the period. */
   | 'refused_retired_master_key'
+  /** `minion rotate-key`: the accepted key of a minion replaced by the new one it proved (reason: old -> new). */
+  | 'key_rotated'
+  | 'refused_key_rotation'
   | 'suppressed';
 
 export interface AuditRecord {

@@ -17,6 +17,7 @@ import { MasterKeys } from './master-keys.js';
 import { loadMasterKeyState } from './master-rotation.js';
 import { watchRotation } from './rotation-watch.js';
 import { FileKeyStore } from './file-keystore.js';
+import { MinionKeyRotation } from './minion-key-rotation.js';
 import { MinionNetworks } from './minion-networks.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
@@ -202,6 +203,7 @@ export async function runMaster(
       registry,
       dispatcher,
       stateTree,
+      new MinionKeyRotation(keys, () => responder.boxes(), audit, log),
     ),
     outbox,
     audit,

@@ -13,6 +13,7 @@ import {
   type ReplayGuard,
   type Responder,
   type SessionCipher,
+  type X25519Key,
 } from '@brine/protocol';
 import type { MasterIdentity } from './identity.js';
 import type { MasterKeyState } from './master-rotation.js';
@@ -183,6 +184,11 @@ export class MasterKeys implements Responder {
     old.identity.box.destroy();
     this.setRetired(old.identity.fingerprint);
     return old.identity;
+  }
+
+  /** The X25519 keys served now: the current one, and the retiring one during a period. */
+  boxes(): X25519Key[] {
+    return [this.current.identity.box, ...(this.old ? [this.old.identity.box] : [])];
   }
 
   /** Whether a session's keys were made with an identity that has since retired (or is retiring). */

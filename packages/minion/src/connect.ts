@@ -1,5 +1,5 @@
 import { createLogger, pinoLevel, type Logger } from '@brine/common';
-import type { Json, MinionIdentity } from '@brine/protocol';
+import { type Json, MinionIdentity, type X25519Key } from '@brine/protocol';
 import { MasterChannel, type ChannelOptions, type MasterLink } from './channel.js';
 import type { MinionConfig } from './config.js';
 import { FailoverChannel } from './failover.js';
@@ -18,8 +18,18 @@ export interface MinionContext {
 }
 
 /** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
-export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
-  const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir);
+export function openMinionContext(
+  config: MinionConfig,
+  role: 'daemon' | 'cli',
+  log = roleLogger(config, role),
+  /** Another key than the minion's (a rotation's pending key, to see whether the master accepts it). */
+  key?: X25519Key,
+): MinionContext {
+  const identity = key
+    ? new MinionIdentity(config.id, key)
+    : role === 'daemon'
+      ? createdOrLoaded(config, log)
+      : loadMinionIdentity(config.id, config.pki_dir);
   const grains = collectGrains(config.id, config.grains);
   const common: Omit<ChannelOptions, 'host' | 'port'> = {
     identity,
@@ -53,7 +63,7 @@ function masterLink(config: MinionConfig, common: Omit<ChannelOptions, 'host' | 
 }
 
 /** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */
-function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
+export function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
   if (role === 'daemon') return createLogger({ name: 'minion', level: config.log_level });
   const level = ['trace', 'debug'].includes(pinoLevel(config.log_level)) ? config.log_level : 'warn';
   return createLogger({ name: 'minion', level, fd: 2 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrineError, loadOrCreateKeys, readKeyFile, writeFileAtomic, writeKeyFile, type Logger } from '@brine/common';
 import {
@@ -24,20 +24,70 @@ export const minionKeyPaths = (pkiDir: string) => ({
   master: join(pkiDir, 'minion_master.pub'),
   /** Rotation statements the minion adopted, oldest first, one base64 line each (master key rotation). */
   chain: join(pkiDir, 'minion_master.chain'),
+  /** The next key pair of `minion rotate-key`, kept until the master has accepted it and it is installed. */
+  pendingSecret: join(pkiDir, 'minion.key.next'),
+  pendingPub: join(pkiDir, 'minion.pub.next'),
 });
+
+type SecretSlot = 'current' | 'pending';
+const secretPath = (pkiDir: string, slot: SecretSlot) =>
+  slot === 'current' ? minionKeyPaths(pkiDir).secret : minionKeyPaths(pkiDir).pendingSecret;
 
 /**
  * The minion's secret key as stored: every read of `minion.key` goes through here
  * (and every write through storeMinionSecret), so another storage (a TPM-sealed
  * credential) changes one place. The caller zeroes the returned bytes.
  */
-export function readMinionSecret(pkiDir: string): Uint8Array {
-  return readKeyFile(minionKeyPaths(pkiDir).secret, KEY_BYTES, { secret: true });
+export function readMinionSecret(pkiDir: string, slot: SecretSlot = 'current'): Uint8Array {
+  return readKeyFile(secretPath(pkiDir, slot), KEY_BYTES, { secret: true });
 }
 
 /** Writes the minion's secret key (atomically, 0600); the counterpart of readMinionSecret. */
-export function storeMinionSecret(pkiDir: string, secret: Uint8Array): void {
-  writeKeyFile(minionKeyPaths(pkiDir).secret, secret, { secret: true });
+export function storeMinionSecret(pkiDir: string, secret: Uint8Array, slot: SecretSlot = 'current'): void {
+  writeKeyFile(secretPath(pkiDir, slot), secret, { secret: true });
+}
+
+/** The pending key of an unfinished `minion rotate-key`, if there is one. */
+export function loadPendingMinionKey(pkiDir: string): X25519Key | undefined {
+  if (!existsSync(minionKeyPaths(pkiDir).pendingSecret)) return undefined;
+  const secret = readMinionSecret(pkiDir, 'pending');
+  const key = X25519Key.fromSecret(secret);
+  secret.fill(0);
+  return key;
+}
+
+/** Makes and stores (secret first, fsynced) the next key pair of a rotation. */
+export function createPendingMinionKey(pkiDir: string): X25519Key {
+  const fresh = generateMinionKeys();
+  storeMinionSecret(pkiDir, fresh.boxSecret, 'pending');
+  writeKeyFile(minionKeyPaths(pkiDir).pendingPub, fresh.boxPublic, { secret: false });
+  const key = X25519Key.fromSecret(fresh.boxSecret);
+  fresh.boxSecret.fill(0);
+  return key;
+}
+
+/**
+ * Makes the pending key the minion's key, once the master accepts it: the secret over
+ * minion.key (one rename), then minion.pub, then the pending files go. A crash between the
+ * first two steps is finished by readMinionKey (minion.pub follows the secret when the pending
+ * key is that secret).
+ */
+export function installPendingMinionKey(pkiDir: string): void {
+  const paths = minionKeyPaths(pkiDir);
+  const secret = readMinionSecret(pkiDir, 'pending');
+  const key = X25519Key.fromSecret(secret);
+  storeMinionSecret(pkiDir, secret);
+  secret.fill(0);
+  writeKeyFile(paths.pub, key.publicKey, { secret: false });
+  key.destroy();
+  dropPendingMinionKey(pkiDir);
+}
+
+/** Forgets the pending key (installed, or never asked for). */
+export function dropPendingMinionKey(pkiDir: string): void {
+  const paths = minionKeyPaths(pkiDir);
+  rmSync(paths.pendingPub, { force: true });
+  rmSync(paths.pendingSecret, { force: true });
 }
 
 function readMinionKey(pkiDir: string): X25519Key {
@@ -46,6 +96,12 @@ function readMinionKey(pkiDir: string): X25519Key {
   const key = X25519Key.fromSecret(secret);
   secret.fill(0);
   if (!Buffer.from(readKeyFile(paths.pub, KEY_BYTES, { secret: false })).equals(key.publicKey)) {
+    // A rotation's install cut short after the secret moved: finish it.
+    if (existsSync(paths.pendingPub) && Buffer.from(readKeyFile(paths.pendingPub, KEY_BYTES, { secret: false })).equals(key.publicKey)) {
+      writeKeyFile(paths.pub, key.publicKey, { secret: false });
+      dropPendingMinionKey(pkiDir);
+      return key;
+    }
     throw new BrineError('key_files_mismatch', `${paths.pub} does not belong to ${paths.secret}`);
   }
   return key;

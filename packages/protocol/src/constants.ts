@@ -44,4 +44,5 @@ export const Label = {
   identity: 'brine/v2 identity',
   session: 'brine/v2 session',
   rotation: 'brine/v2 master rotation',
+  minionKeyRotation: 'brine/v2 minion key rotation',
 } as const;

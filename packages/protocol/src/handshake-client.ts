@@ -11,8 +11,19 @@ export class MinionIdentity {
 
   constructor(
     readonly id: string,
-    readonly key: X25519Key,
+    private current: X25519Key,
   ) {}
+
+  get key(): X25519Key {
+    return this.current;
+  }
+
+  /** The minion rotated its key (`minion rotate-key`): the next handshake uses the new one. */
+  replaceKey(key: X25519Key): void {
+    this.current = key;
+    for (const ss of this.shared.values()) zero(ss);
+    this.shared.clear();
+  }
 
   get publicKey(): Uint8Array {
     return this.key.publicKey;

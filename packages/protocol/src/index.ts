@@ -12,3 +12,4 @@ export * from './handshake-server.js';
 export * from './payload.js';
 export * from './keygen.js';
 export * from './rotation-statement.js';
+export * from './minion-key-proof.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkMinionKeyProof,
   ClientHandshake,
   decodeFrame,
   decodeRotation,
@@ -9,11 +10,13 @@ import {
   fingerprintBytes,
   followRotations,
   generateMasterKeys,
+  minionKeyProof,
   parseFingerprint,
   ProtocolError,
   ROTATION_STATEMENT_BYTES,
   signRotation,
   verifyRotation,
+  X25519Key,
   type HelloFrame,
 } from '../src/index.js';
 
@@ -105,5 +108,37 @@ describe('HELLO with a pinned fingerprint', () => {
     const fp = fingerprint(keys.identity);
     expect(Buffer.from(parseFingerprint(fp.toUpperCase())!)).toEqual(Buffer.from(fingerprintBytes(keys.identity)));
     expect(parseFingerprint('ab:cd')).toBeUndefined();
+  });
+});
+
+describe('minion key rotation proof', () => {
+  const masterBox = X25519Key.generate();
+  const otherMaster = X25519Key.generate();
+  const oldKey = X25519Key.generate();
+  const newKey = X25519Key.generate();
+  const proof = minionKeyProof(newKey, masterBox.publicKey, 'web1', oldKey.publicKey);
+
+  it('verifies for the master key it was made for (either of two during a master rotation)', () => {
+    expect(proof.length).toBe(32);
+    expect(checkMinionKeyProof([masterBox], newKey.publicKey, 'web1', oldKey.publicKey, proof)).toBe(true);
+    expect(checkMinionKeyProof([otherMaster, masterBox], newKey.publicKey, 'web1', oldKey.publicKey, proof)).toBe(true);
+    expect(checkMinionKeyProof([otherMaster], newKey.publicKey, 'web1', oldKey.publicKey, proof)).toBe(false);
+  });
+
+  it('is refused for another new key (made without its secret), another id, another old key, or tampered', () => {
+    const stranger = X25519Key.generate();
+    // A minion claiming someone else's public key cannot compute the proof for it.
+    const forged = minionKeyProof(newKey, masterBox.publicKey, 'web1', oldKey.publicKey);
+    expect(checkMinionKeyProof([masterBox], stranger.publicKey, 'web1', oldKey.publicKey, forged)).toBe(false);
+    expect(checkMinionKeyProof([masterBox], newKey.publicKey, 'web2', oldKey.publicKey, proof)).toBe(false);
+    expect(checkMinionKeyProof([masterBox], newKey.publicKey, 'web1', stranger.publicKey, proof)).toBe(false);
+    const bad = new Uint8Array(proof);
+    bad[0]! ^= 1;
+    expect(checkMinionKeyProof([masterBox], newKey.publicKey, 'web1', oldKey.publicKey, bad)).toBe(false);
+    expect(checkMinionKeyProof([masterBox], newKey.publicKey, 'web1', oldKey.publicKey, proof.subarray(0, 31))).toBe(false);
+  });
+
+  it('refuses a low-order new key', () => {
+    expect(() => checkMinionKeyProof([masterBox], new Uint8Array(32), 'web1', oldKey.publicKey, proof)).toThrow(ProtocolError);
   });
 });
