@@ -15,7 +15,9 @@ import {
   X25519Key,
 } from '@brine/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { Cluster, ROOT } from '../support/cluster.js';
+import { startClusterMasters } from '../support/masters.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 const log = createLogger({ name: 'test', level: 'silent' });
@@ -156,4 +158,56 @@ describe('minion rotate-key', () => {
       expect(String(got.stdout).trim()).toBe('e2e');
     });
   }
+});
+
+describe('minion rotate-key with the etcd key store (two masters)', () => {
+  let etcd: EtcdCluster;
+  let a: Cluster;
+  let b: Cluster;
+
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start(1);
+    [a, b] = (await startClusterMasters(etcd, ['a', 'b'], PILLAR, { master: { auto_accept: true } })) as [Cluster, Cluster];
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([a, b].map((m) => m?.close()));
+    await etcd?.stop();
+  });
+
+  it('moves the acceptance on every master in one transaction', { timeout: 60_000 }, async () => {
+    const daemon = a.startMinion({ id: 'ek1' });
+    await daemon.waitFor('minion ready');
+    const pki = join(a.dir, 'minion-pki-ek1');
+    const oldKey = X25519Key.fromSecret(readKeyFile(join(pki, 'minion.key'), 32, { secret: true }));
+    const r = await a.run('minion', ['rotate-key', '-c', a.minionConfig('ek1')]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const newFp = /new: (\S+)/.exec(String(r.stdout))![1]!;
+    const newKey = X25519Key.fromSecret(readKeyFile(join(pki, 'minion.key'), 32, { secret: true }));
+    expect(fingerprint(newKey.publicKey)).toBe(newFp);
+    for (const m of [a, b]) expect(String((await m.keys('fingerprint', 'ek1')).stdout)).toContain(`ek1 (accepted): ${newFp}`);
+    await a.waitForAudit((x) => x['event'] === 'key_rotated' && x['minion'] === 'ek1');
+
+    const ask = async (m: Cluster, key: X25519Key) => {
+      const channel = new MasterChannel({
+        host: '127.0.0.1',
+        port: m.port,
+        identity: new MinionIdentity('ek1', key),
+        trust: () => {},
+        role: 'cli',
+        grains: {},
+        timeoutMs: 5000,
+        log,
+      });
+      try {
+        return (await channel.request('pillar.get', { path: 'site' })).value;
+      } catch (err) {
+        return (err as ChannelError).code;
+      } finally {
+        channel.close();
+      }
+    };
+    expect(await ask(b, newKey)).toBe('e2e');
+    expect(await ask(b, oldKey)).toBe('denied');
+    await daemon.waitFor('minion ready', { times: 2 });
+  });
 });
