@@ -63,6 +63,8 @@ export class MinionKeyRotation {
       this.audit.refuse({ event: 'refused_key_rotation', ...who, reason: `${reason}: proof of the new key does not verify` });
       return fail('bad_proof', 'key.rotate: the proof does not show possession of the new key; nothing was changed');
     }
+    // Its answer must reach the minion: the store's own report of the change does not close it first.
+    session.rotatingKey = true;
     return {
       later: this.keys.replaceAccepted(id, session.minionPublic, next).then(
         () => {

@@ -296,7 +296,7 @@ export class MasterServer {
    * request, and the minion's next request is told to handshake, which is refused.
    */
   revoked(id: string): void {
-    const closing = this.d.sessions.ofMinion(id).filter((s) => !this.d.keys.isAccepted(id, s.minionPublic));
+    const closing = this.d.sessions.ofMinion(id).filter((s) => !s.rotatingKey && !this.d.keys.isAccepted(id, s.minionPublic));
     for (const session of closing) {
       this.d.audit.write({ event: 'session_revoked', minion: id, fingerprint: session.fingerprint });
       this.d.statics.forget(session.minionPublic);

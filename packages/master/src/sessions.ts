@@ -18,6 +18,11 @@ export interface Session {
   openedAt: number;
   /** TCP peer address its latest connection came from (PeerBook): requests from another are checked against minion_networks. */
   peer?: string | undefined;
+  /**
+   * This session asked to replace its own key (`key.rotate`): when the key store reports the
+   * old key gone, it is not closed before the answer is sent; its next request is refused.
+   */
+  rotatingKey?: boolean;
 }
 
 /**
