@@ -160,3 +160,27 @@ export function loadMasterKeyState(pkiDir: string, now = Date.now()): MasterKeyS
     );
   return { current, old: { identity: old, statement, notAfter: st.notAfter }, record: rec, created: false };
 }
+
+/**
+ * Distinct minions the audit log records as given the statement since `started` (ISO time):
+ * how many have moved, or are moving, to the new key. Undefined when the log cannot be read.
+ */
+export function offeredSince(auditLog: string, started: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(auditLog, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const minions = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.includes('"master_rotation_offered"')) continue;
+    try {
+      const r = JSON.parse(line) as { event?: string; time?: string; minion?: string };
+      if (r.event === 'master_rotation_offered' && r.minion && (r.time ?? '') >= started) minions.add(r.minion);
+    } catch {
+      // A torn last line: skipped.
+    }
+  }
+  return minions.size;
+}

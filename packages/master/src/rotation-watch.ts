@@ -54,7 +54,15 @@ export function watchRotation(
       const rec = readRotation(pkiDir);
       if (rec?.phase !== 'serving' || keys.rotation || rec.old !== keys.identity.fingerprint) return;
       const state = loadMasterKeyState(pkiDir);
-      if (!state.old) return;
+      if (!state.old) {
+        // Files copied here after their period ended: finished on disk, but this process still serves the old key.
+        if (state.current.fingerprint !== keys.identity.fingerprint)
+          deps.log.error(
+            { old: keys.identity.fingerprint, new: state.current.fingerprint },
+            'master key rotation files arrived after their period ended: restart the master to serve the new key',
+          );
+        return;
+      }
       keys.begin(state);
       deps.began();
       // Every open session was made with the old key: closed, each minion's next message is told

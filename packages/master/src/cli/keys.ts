@@ -256,8 +256,9 @@ function registerRotationCommands(keys: Command): void {
     .description('show the master key rotation under way, or the last one')
     .option('--json', 'print the rotation record as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { readRotation } = await import('../master-rotation.js');
-      const rec = readRotation(configOf(cmd).pki_dir);
+      const { readRotation, offeredSince } = await import('../master-rotation.js');
+      const config = configOf(cmd);
+      const rec = readRotation(config.pki_dir);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(rec ?? null)}\n`);
         return;
@@ -270,7 +271,7 @@ function registerRotationCommands(keys: Command): void {
       process.stdout.write(
         `phase: ${serving ? 'serving both keys' : rec.phase === 'done' ? 'done' : 'period over; the master finishes it (at its next check or start)'}\n` +
           `old: ${rec.old}\nnew: ${rec.new}\nstarted: ${rec.started}\nperiod ends: ${rec.not_after}\n` +
-          'minions moved: see master_rotation_offered records in the audit log, and the count the master logs at the period end\n',
+          `minions given the statement: ${offeredSince(config.audit_log, rec.started) ?? 'unknown (audit log not readable)'} (master_rotation_offered in the audit log; the master logs how many came back with the new key at the period's end)\n`,
       );
     });
 }
