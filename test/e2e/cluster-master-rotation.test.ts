@@ -6,30 +6,19 @@ import { join } from 'node:path';
 import { createLogger, readKeyFile } from '@brine/common';
 import { MasterChannel, masterTrust } from '@brine/minion';
 import { fingerprint, MASTER_IDENTITY_BYTES, MinionIdentity, X25519Key } from '@brine/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdCluster } from '../../bench/lib/etcd.mjs';
+import { describe, expect, it } from 'vitest';
 import { type Cluster, ROOT } from '../support/cluster.js';
-import { startClusterMasters } from '../support/masters.js';
+import { mastersOnEtcd } from '../support/masters.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 const log = createLogger({ name: 'test', level: 'silent' });
 const pinOf = (pki: string) => fingerprint(readKeyFile(join(pki, 'minion_master.pub'), MASTER_IDENTITY_BYTES, { secret: false }));
 
 describe('master key rotation across two masters of a cluster', () => {
-  let etcd: EtcdCluster;
-  let a: Cluster;
-  let b: Cluster;
-
-  beforeAll(async () => {
-    etcd = await EtcdCluster.start(1);
-    [a, b] = (await startClusterMasters(etcd, ['a', 'b'], PILLAR, { master: { auto_accept: true } })) as [Cluster, Cluster];
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all([a, b].map((m) => m?.close()));
-    await etcd?.stop();
-  });
+  const masters = mastersOnEtcd(['a', 'b'], PILLAR, { master: { auto_accept: true } });
 
   it('moves a minion of the other master once the files are copied, and both restart on the new pair', { timeout: 120_000 }, async () => {
+    const [a, b] = masters as [Cluster, Cluster];
     const pki = join(b.dir, 'sim-pki');
     mkdirSync(pki, { recursive: true });
     const channel = new MasterChannel({

@@ -15,9 +15,8 @@ import {
   X25519Key,
 } from '@brine/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 import { Cluster, ROOT } from '../support/cluster.js';
-import { startClusterMasters } from '../support/masters.js';
+import { mastersOnEtcd } from '../support/masters.js';
 
 const PILLAR = join(ROOT, 'test', 'fixtures', 'pillar');
 const log = createLogger({ name: 'test', level: 'silent' });
@@ -196,20 +195,10 @@ describe('minion rotate-key', () => {
 });
 
 describe('minion rotate-key with the etcd key store (two masters)', () => {
-  let etcd: EtcdCluster;
-  let a: Cluster;
-  let b: Cluster;
-
-  beforeAll(async () => {
-    etcd = await EtcdCluster.start(1);
-    [a, b] = (await startClusterMasters(etcd, ['a', 'b'], PILLAR, { master: { auto_accept: true } })) as [Cluster, Cluster];
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all([a, b].map((m) => m?.close()));
-    await etcd?.stop();
-  });
+  const masters = mastersOnEtcd(['a', 'b'], PILLAR, { master: { auto_accept: true } });
 
   it('moves the acceptance on every master in one transaction', { timeout: 60_000 }, async () => {
+    const [a, b] = masters as [Cluster, Cluster];
     const daemon = a.startMinion({ id: 'ek1' });
     await daemon.waitFor('minion ready');
     const pki = join(a.dir, 'minion-pki-ek1');
