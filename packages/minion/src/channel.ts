@@ -192,6 +192,8 @@ export class MasterChannel implements MasterLink {
   /** The socket's connection completed its ZMTP handshake and has not dropped since. */
   private masterAlive = false;
   private jobHandler: ((job: Job) => void) | undefined;
+  /** Whether HELLOs name the pinned master key; off once a master refused such a HELLO (an older master). */
+  private pinHello = true;
   private sessionHandler: (() => void) | undefined;
 
   readonly master: string;
@@ -376,7 +378,7 @@ export class MasterChannel implements MasterLink {
 
   private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
     // Names the master key this minion pinned: during a rotation the master answers with that one (PROTOCOL.md).
-    const hs = new ClientHandshake(this.opts.trust.pinned?.());
+    const hs = new ClientHandshake(this.pinHello ? this.opts.trust.pinned?.() : undefined);
     const patientUntil = Date.now() + this.opts.timeoutMs * BUSY_MASTER_PATIENCE;
     const done = new Promise<Payload | undefined>((resolve, reject) => {
       const expire = (error: Error): void => {
@@ -479,12 +481,30 @@ export class MasterChannel implements MasterLink {
       case FrameType.Refuse:
         // Unauthenticated: acted on only by starting over, never by trusting its content.
         if (frame.code === RefuseCode.UnknownSession && this.session) this.dropSession();
+        else if (state?.step === 'welcome' && state.hs.pinned && frame.code === RefuseCode.BadFrame) this.helloWithoutPin(state);
         else if (state && frame.code !== RefuseCode.UnknownSession)
           this.finishHandshake({ error: new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`) });
         return;
       default:
         throw new ProtocolError('bad_frame', 'unexpected frame type from master');
     }
+  }
+
+  /**
+   * A master older than master key rotation refuses a 50-byte HELLO as a bad frame: this
+   * channel names no pinned key from now on and sends a plain HELLO at once (a forged REFUSE
+   * can make it do so too, which at worst keeps it from a rotation's statement: no more than
+   * dropping its packets would).
+   */
+  private helloWithoutPin(state: Extract<HandshakeState, { step: 'welcome' }>): void {
+    this.pinHello = false;
+    this.opts.log.info({ master: this.master }, 'the master does not read a pinned key in HELLO (an older version); sending none');
+    const hs = new ClientHandshake();
+    state.hs = hs;
+    this.sender.send(hs.helloFrame).catch((err: unknown) => {
+      if (this.handshake?.step !== 'welcome' || this.handshake.hs !== hs) return;
+      this.finishHandshake({ error: this.unreachable('handshake', err) });
+    });
   }
 
   private onWelcome(

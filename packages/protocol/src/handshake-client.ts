@@ -77,7 +77,11 @@ export class ClientHandshake {
   private readonly ephemeralPublic: Uint8Array;
 
   /** `pinned`: the fingerprint of the master identity this minion pinned, if any (asks for that identity). */
+  /** Whether the HELLO names a pinned master key (a 50-byte HELLO, which masters before rotation refuse). */
+  readonly pinned: boolean;
+
   constructor(pinned?: Uint8Array) {
+    this.pinned = pinned !== undefined;
     this.ephemeralPublic = this.ephemeral!.publicKey;
     this.helloFrame = encodeHello({ clientEphemeral: this.ephemeralPublic, pinned });
   }
