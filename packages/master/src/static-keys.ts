@@ -22,8 +22,10 @@ export class StaticKeys {
     const k = Buffer.from(minionPublic).toString('base64');
     const cached = this.cache.get(k);
     if (cached) return { shared: cached, remember: () => {} };
-    const shared = this.masterBox.agree(minionPublic);
-    return { shared, remember: () => this.cache.set(k, shared) };
+    const box = this.masterBox;
+    const shared = box.agree(minionPublic);
+    // Kept only if the master key is still the one it was computed with (a rotation may begin meanwhile).
+    return { shared, remember: () => box === this.masterBox && this.cache.set(k, shared) };
   }
 
   /** Precomputes for known-accepted keys, yielding to the event loop between batches. */
