@@ -1,7 +1,8 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from './cluster.js';
-import type { EtcdCluster } from '../../bench/lib/etcd.mjs';
+import { afterAll, beforeAll } from 'vitest';
+import { EtcdCluster } from '../../bench/lib/etcd.mjs';
 
 const MASTER_KEY_FILES = ['master.sign.key', 'master.box.key', 'master.pub'];
 
@@ -40,5 +41,23 @@ export async function startClusterMasters(
     shareMasterKey(masters[0]!, m);
     await m.startMaster();
   }
+  return masters;
+}
+
+/**
+ * In a describe block: a fresh etcd of `members` and masters `names` on it for the block's tests,
+ * stopped after them. The array fills in beforeAll, in the order of `names`.
+ */
+export function mastersOnEtcd(names: string[], pillar: string, opts: ClusterMastersOptions = {}, members = 1): Cluster[] {
+  const masters: Cluster[] = [];
+  let etcd: EtcdCluster | undefined;
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start(members);
+    masters.push(...(await startClusterMasters(etcd, names, pillar, opts)));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(masters.map((m) => m.close()));
+    await etcd?.stop();
+  });
   return masters;
 }

@@ -51,6 +51,15 @@ export type AuditEvent =
   /** Written by `master secret`: a value opened by hand (break-glass), and a rekey. */
   | 'secret_decrypted'
   | 'secret_rekeyed'
+  /** Master key rotation: a period began, a minion that pinned the old key got the statement, the period ended. */
+  | 'master_rotation_started'
+  | 'master_rotation_offered'
+  | 'master_rotation_finished'
+  /** A HELLO pinned the identity a finished rotation retired: the minion missed the period. */
+  | 'refused_retired_master_key'
+  /** `minion rotate-key`: the accepted key of a minion replaced by the new one it proved (reason: old -> new). */
+  | 'key_rotated'
+  | 'refused_key_rotation'
   | 'suppressed';
 
 export interface AuditRecord {

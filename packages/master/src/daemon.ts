@@ -1,5 +1,5 @@
 import { BrineError, createLogger, sleep, type Logger } from '@brine/common';
-import { HandshakeResponder, PrekeyRing, ReplayGuard } from '@brine/protocol';
+import { ReplayGuard } from '@brine/protocol';
 import { scanGrainDependence, scanPlaintextSecrets } from '@brine/states';
 import { AuditLog } from './audit.js';
 import { credentialUse } from './credentials.js';
@@ -14,8 +14,11 @@ import { MinionRegistry } from './minion-registry.js';
 import { StatusReporter } from './minion-status.js';
 import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
-import { loadOrCreateMasterIdentity } from './identity.js';
+import { MasterKeys } from './master-keys.js';
+import { loadMasterKeyState } from './master-rotation.js';
+import { watchRotation } from './rotation-watch.js';
 import { FileKeyStore } from './file-keystore.js';
+import { MinionKeyRotation } from './minion-key-rotation.js';
 import { MinionNetworks } from './minion-networks.js';
 import { resolveOperatorGroup } from './operator-group.js';
 import { Operations } from './operations.js';
@@ -90,17 +93,25 @@ export async function runMaster(
     (await (
       await import('./cluster/index.js')
     ).joinCluster(config.cluster, { pkiDir: config.pki_dir, cachedir: config.cachedir }, audit, log));
-  const { identity, created } = cluster ?? loadOrCreateMasterIdentity(config.pki_dir);
-  if (created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
+  const keyState = cluster ? cluster.keyState : loadMasterKeyState(config.pki_dir);
+  const identity = keyState.current;
+  if (keyState.created) log.info({ pki_dir: config.pki_dir }, 'generated new master keys');
   log.info({ fingerprint: identity.fingerprint }, 'master identity (minions pin this as master_finger)');
   logCredentialUse(config.pki_dir, log);
+  if (keyState.old)
+    log.warn(
+      { old: keyState.old.identity.fingerprint, new: identity.fingerprint, not_after: new Date(keyState.old.notAfter).toISOString() },
+      'master key rotation under way: serving both keys until the period ends',
+    );
 
   const keys = cluster ? cluster.keys : new FileKeyStore(config.pki_dir, { create: true, group });
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
-  const prekeys = new PrekeyRing(identity.sign, identity.identity, timings);
-  // Retired prekeys are erased on time even when no HELLO comes to rotate them: forward secrecy.
-  const stopPrekeySweep = prekeys.sweepEvery(1000);
-  const responder = new HandshakeResponder(identity.identity, prekeys, new ReplayGuard(), timings);
+  // The identities served: two during a master key rotation (master-keys.ts); prekeys swept on their timers.
+  const responder = new MasterKeys(keyState, timings, new ReplayGuard(), {
+    offered: (minion) => audit.write({ event: 'master_rotation_offered', minion, fingerprint: responder.identity.fingerprint }),
+    retiredPin: () => audit.refuse({ event: 'refused_retired_master_key', reason: 'HELLO pinned a retired master key' }),
+  });
+  const stopPrekeySweep = () => responder.stop();
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
   // An IPv6 interface (`::` takes IPv4 peers too, as ::ffff:a.b.c.d) in libzmq's brackets.
@@ -183,7 +194,19 @@ export async function runMaster(
     statics,
     sessions,
     presence,
-    operations: new Operations(pillar, audit, identity, registry, dispatcher, stateTree),
+    operations: new Operations(
+      pillar,
+      audit,
+      {
+        get fingerprint() {
+          return responder.identity.fingerprint;
+        },
+      },
+      registry,
+      dispatcher,
+      stateTree,
+      new MinionKeyRotation(keys, () => responder.boxes(), audit, log),
+    ),
     outbox,
     audit,
     log,
@@ -192,6 +215,12 @@ export async function runMaster(
   });
   keys.onRevoked((id) => server.revoked(id));
 
+  const stopRotationWatch = watchRotation(config.pki_dir, responder, {
+    audit,
+    log,
+    sessions,
+    began: () => statics.useMasterKey(responder.identity.box),
+  });
   await control.start();
   await transport.start();
   audit.write({ event: 'master_start', reason: endpoint });
@@ -221,6 +250,7 @@ export async function runMaster(
       log.info({ signal }, 'master stopping');
       clearInterval(sweeper);
       stopPrekeySweep();
+      stopRotationWatch();
       clearInterval(pruner);
       control.close();
       transport.close();

@@ -3,7 +3,16 @@ import { dirname, join } from 'node:path';
 import { ensurePrivateDir, readKeyFile, writeKeyFile } from '@brine/common';
 import { equalBytes, KEY_BYTES, minionIdProblem } from '@brine/protocol';
 import { networkProblem } from '@brine/states';
-import { classifyKey, KEY_STATES, KeyStoreError, type Admission, type KeyState, type KeyStore, type NewKeyLimit } from './keystore.js';
+import {
+  classifyKey,
+  KEY_STATES,
+  KeyStoreError,
+  notAcceptedNow,
+  type Admission,
+  type KeyState,
+  type KeyStore,
+  type NewKeyLimit,
+} from './keystore.js';
 import { shareWithGroup, type OperatorGroup } from './operator-group.js';
 
 /** Salt's directory names, so an operator's muscle memory (and scripts) still work. */
@@ -143,6 +152,12 @@ export class FileKeyStore implements KeyStore {
       readKeyFile(file, KEY_BYTES, { secret: false }),
     );
     return accepted !== undefined && equalBytes(accepted, key);
+  }
+
+  async replaceAccepted(id: string, current: Uint8Array, next: Uint8Array): Promise<void> {
+    if (!this.isAccepted(id, current)) throw notAcceptedNow(id);
+    // One rename over the accepted file: the old key until it, the new one after.
+    writeKeyFile(this.path('accepted', id), next, { secret: false });
   }
 
   async move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void> {

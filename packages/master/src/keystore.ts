@@ -49,6 +49,12 @@ export interface KeyStore {
    * (minion_networks for this id alone); none: the config's apply.
    */
   move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void>;
+  /**
+   * Replaces the accepted key of `id` with `next` in one atomic write (a file rename; one etcd
+   * transaction), only if `current` is still its accepted key: there is no moment at which
+   * both or neither is accepted. The key's own networks stay. `minion rotate-key`.
+   */
+  replaceAccepted(id: string, current: Uint8Array, next: Uint8Array): Promise<void>;
   /** The networks the accepted key of `id` was given (`master keys accept --networks`), or undefined. */
   networks(id: string): readonly string[] | undefined;
   /** Removes every key held for `id`, whatever its state. Resolves to the states it was in. */
@@ -64,6 +70,10 @@ export interface KeyStore {
    */
   staleness(): string | undefined;
 }
+
+/** Why `replaceAccepted` may not swap (the key asking is no longer the accepted one). */
+export const notAcceptedNow = (id: string) =>
+  new KeyStoreError('key_not_accepted', `the key asking to be replaced is not the accepted key of ${id} (any more); nothing was changed`);
 
 /** Ids in `from` states matching any glob; `all` takes every id there. */
 export function selectKeys(

@@ -44,6 +44,8 @@ export class Operations {
     private readonly registry: MinionRegistry,
     private readonly dispatcher: Dispatcher,
     private readonly stateTree: StateTree,
+    /** `key.rotate`; without it the operation is unknown. */
+    minionKeys?: { rotate: Operation },
   ) {
     this.table = {
       hello: (args, ctx) => this.hello(args, ctx),
@@ -53,6 +55,7 @@ export class Operations {
       'job.return': (args, ctx) => this.jobReturn(args, ctx),
       'job.begin': (args, ctx) => this.jobBegin(args, ctx),
       'state.tree': (args) => this.stateTreeOp(args),
+      ...(minionKeys && { 'key.rotate': (args: Request['args'], ctx: OpContext) => minionKeys.rotate(args, ctx) }),
     };
   }
 

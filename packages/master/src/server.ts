@@ -13,7 +13,7 @@ import {
   SESSION_ID_BYTES,
   type AuthFrame,
   type AuthStatus,
-  type HandshakeResponder,
+  type Responder,
   type Header,
   type MsgFrame,
   type Request,
@@ -38,7 +38,8 @@ interface Answer {
 
 export interface ServerDeps {
   transport: MasterTransport;
-  responder: HandshakeResponder;
+  /** One identity's, or both of a master key rotation's (master-keys.ts). */
+  responder: Responder;
   keys: KeyStore;
   /** minion_networks and the keys' own networks: where each minion may be served from. */
   networks: MinionNetworks;
@@ -205,7 +206,7 @@ export class MasterServer {
     }
     // The hot path (a known key) stays synchronous; only a key to record waits for the store.
     if (this.d.keys.isAccepted(opened.id, opened.minionPublic)) {
-      this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
+      this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember, rotation: opened.rotation });
       return;
     }
     this.d.keys
@@ -216,7 +217,12 @@ export class MasterServer {
             if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
             this.announce(status, who);
           }
-          if (status === 'accepted') return this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember });
+          if (status === 'accepted')
+            return this.admitted(routingId, who, cipher, payload, {
+              minionPublic: opened.minionPublic,
+              remember,
+              rotation: opened.rotation,
+            });
           this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
           const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
           this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
@@ -244,7 +250,7 @@ export class MasterServer {
     who: Who,
     cipher: SessionCipher,
     payload: Uint8Array,
-    key: { minionPublic: Uint8Array; remember: () => void },
+    key: { minionPublic: Uint8Array; remember: () => void; rotation?: Uint8Array | undefined },
   ): void {
     key.remember();
     const session: Session = {
@@ -269,8 +275,16 @@ export class MasterServer {
     const greeted = this.answer(hello, session, who.peer);
     if (session.role === 'daemon' && this.d.sessions.supersede(session) > 0)
       this.d.log.debug(who, 'new daemon session replaces the older one');
+    // A session opened with the key a rotation retires carries the old key's statement for the new one.
+    const rotation = key.rotation && Buffer.from(key.rotation).toString('base64');
     const welcome = ({ res, body }: Answer) =>
-      this.reply(routingId, session.id, cipher, { t: 'auth', status: 'accepted', message: 'welcome', res }, body);
+      this.reply(
+        routingId,
+        session.id,
+        cipher,
+        { t: 'auth', status: 'accepted', message: 'welcome', res, ...(rotation && { rotation }) },
+        body,
+      );
     this.whenAnswered(greeted, (a) =>
       a.res.ok && then && then.op !== 'hello' ? this.whenAnswered(this.answer(then, session, who.peer), welcome) : welcome(a),
     );
@@ -282,7 +296,7 @@ export class MasterServer {
    * request, and the minion's next request is told to handshake, which is refused.
    */
   revoked(id: string): void {
-    const closing = this.d.sessions.ofMinion(id).filter((s) => !this.d.keys.isAccepted(id, s.minionPublic));
+    const closing = this.d.sessions.ofMinion(id).filter((s) => !s.rotatingKey && !this.d.keys.isAccepted(id, s.minionPublic));
     for (const session of closing) {
       this.d.audit.write({ event: 'session_revoked', minion: id, fingerprint: session.fingerprint });
       this.d.statics.forget(session.minionPublic);

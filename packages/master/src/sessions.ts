@@ -18,6 +18,11 @@ export interface Session {
   openedAt: number;
   /** TCP peer address its latest connection came from (PeerBook): requests from another are checked against minion_networks. */
   peer?: string | undefined;
+  /**
+   * This session asked to replace its own key (`key.rotate`): when the key store reports the
+   * old key gone, it is not closed before the answer is sent; its next request is refused.
+   */
+  rotatingKey?: boolean;
 }
 
 /**
@@ -101,6 +106,18 @@ export class SessionTable {
     const older = this.ofMinion(session.minionId).filter((s) => s !== session && s.role === 'daemon');
     for (const s of older) this.close(s);
     return older.length;
+  }
+
+  /** Closes the sessions `doomed` picks (those of a master key a rotation retired); returns how many. */
+  closeWhere(doomed: (s: Session) => boolean): number {
+    let n = 0;
+    for (const s of this.byId.values()) {
+      if (doomed(s)) {
+        this.close(s);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Closes sessions idle since before `cutoff`, and those past their limits; returns how many. */

@@ -8,15 +8,24 @@ import type { X25519Key } from '@brine/protocol';
 export class StaticKeys {
   private readonly cache = new Map<string, Uint8Array>();
 
-  constructor(private readonly masterBox: X25519Key) {}
+  constructor(private masterBox: X25519Key) {}
+
+  /** A master key rotation began: the new identity's X25519 key; the old results are dropped (master-keys.ts serves the old). */
+  useMasterKey(box: X25519Key): void {
+    this.masterBox = box;
+    for (const shared of this.cache.values()) shared.fill(0);
+    this.cache.clear();
+  }
 
   /** The shared key, and a function to keep it once the key is known to be accepted. */
   lookup(minionPublic: Uint8Array): { shared: Uint8Array; remember: () => void } {
     const k = Buffer.from(minionPublic).toString('base64');
     const cached = this.cache.get(k);
     if (cached) return { shared: cached, remember: () => {} };
-    const shared = this.masterBox.agree(minionPublic);
-    return { shared, remember: () => this.cache.set(k, shared) };
+    const box = this.masterBox;
+    const shared = box.agree(minionPublic);
+    // Kept only if the master key is still the one it was computed with (a rotation may begin meanwhile).
+    return { shared, remember: () => box === this.masterBox && this.cache.set(k, shared) };
   }
 
   /** Precomputes for known-accepted keys, yielding to the event loop between batches. */

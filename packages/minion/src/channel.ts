@@ -158,7 +158,7 @@ interface Pending<T> {
 /** A handshake in progress; it may carry the session's first request, whose reply settles `done`. */
 type HandshakeState = { first: Request | undefined; done: Pending<Payload | undefined> } & (
   | { step: 'welcome'; hs: ClientHandshake }
-  | { step: 'auth'; cipher: SessionCipher }
+  | { step: 'auth'; cipher: SessionCipher; served: Uint8Array }
 );
 
 /**
@@ -192,6 +192,8 @@ export class MasterChannel implements MasterLink {
   /** The socket's connection completed its ZMTP handshake and has not dropped since. */
   private masterAlive = false;
   private jobHandler: ((job: Job) => void) | undefined;
+  /** Whether HELLOs name the pinned master key; off once a master refused such a HELLO (an older master). */
+  private pinHello = true;
   private sessionHandler: (() => void) | undefined;
 
   readonly master: string;
@@ -375,7 +377,8 @@ export class MasterChannel implements MasterLink {
   }
 
   private runHandshake(first: Request | undefined): Promise<Payload | undefined> {
-    const hs = new ClientHandshake();
+    // Names the master key this minion pinned: during a rotation the master answers with that one (PROTOCOL.md).
+    const hs = new ClientHandshake(this.pinHello ? this.opts.trust.pinned?.() : undefined);
     const patientUntil = Date.now() + this.opts.timeoutMs * BUSY_MASTER_PATIENCE;
     const done = new Promise<Payload | undefined>((resolve, reject) => {
       const expire = (error: Error): void => {
@@ -478,12 +481,30 @@ export class MasterChannel implements MasterLink {
       case FrameType.Refuse:
         // Unauthenticated: acted on only by starting over, never by trusting its content.
         if (frame.code === RefuseCode.UnknownSession && this.session) this.dropSession();
+        else if (state?.step === 'welcome' && state.hs.pinned && frame.code === RefuseCode.BadFrame) this.helloWithoutPin(state);
         else if (state && frame.code !== RefuseCode.UnknownSession)
           this.finishHandshake({ error: new ChannelError('auth_failed', `master refused the handshake: ${frame.reason}`) });
         return;
       default:
         throw new ProtocolError('bad_frame', 'unexpected frame type from master');
     }
+  }
+
+  /**
+   * A master older than master key rotation refuses a 50-byte HELLO as a bad frame: this
+   * channel names no pinned key from now on and sends a plain HELLO at once (a forged REFUSE
+   * can make it do so too, which at worst keeps it from a rotation's statement: no more than
+   * dropping its packets would).
+   */
+  private helloWithoutPin(state: Extract<HandshakeState, { step: 'welcome' }>): void {
+    this.pinHello = false;
+    this.opts.log.info({ master: this.master }, 'the master does not read a pinned key in HELLO (an older version); sending none');
+    const hs = new ClientHandshake();
+    state.hs = hs;
+    this.sender.send(hs.helloFrame).catch((err: unknown) => {
+      if (this.handshake?.step !== 'welcome' || this.handshake.hs !== hs) return;
+      this.finishHandshake({ error: this.unreachable('handshake', err) });
+    });
   }
 
   private onWelcome(
@@ -499,7 +520,7 @@ export class MasterChannel implements MasterLink {
         this.opts.trust,
         encodePayload({ t: 'req', id: 0, op: 'hello', args: hello }),
       );
-      this.handshake = { step: 'auth', cipher, first: state.first, done: state.done };
+      this.handshake = { step: 'auth', cipher, served: welcome.masterIdentity.slice(), first: state.first, done: state.done };
       this.sender.send(authFrame).catch((err: unknown) => this.finishHandshake({ error: this.unreachable('handshake', err) }));
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'auth_failed';
@@ -517,6 +538,7 @@ export class MasterChannel implements MasterLink {
       this.finishHandshake({ error: new ChannelError(authErrorCode(result), `master says: ${result.message}`) });
       return;
     }
+    if (result.rotation !== undefined) this.adoptRotation(result.rotation, state.served);
     const replaced = this.session;
     this.session = { id: frame.sessionId.slice(), cipher };
     if (replaced) this.retire(replaced);
@@ -526,6 +548,18 @@ export class MasterChannel implements MasterLink {
     const answered = state.first && result.res?.id === state.first.id;
     this.finishHandshake({ reply: answered ? { header: result.res!, body } : undefined });
     this.sessionHandler?.();
+  }
+
+  /** The master's old key vouched for a new one over this authenticated session: pin it (identity.ts, masterTrust). */
+  private adoptRotation(statement: string, served: Uint8Array): void {
+    try {
+      this.opts.trust.rotated?.(new Uint8Array(Buffer.from(statement, 'base64')), served);
+    } catch (err) {
+      this.opts.log.error(
+        { err: (err as Error).message },
+        'the master sent a master key rotation statement that was not adopted; this minion keeps its pinned key',
+      );
+    }
   }
 
   private sessionFor(id: Uint8Array): OpenSession | undefined {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, loadConfig, LOG_LEVELS, type ConfigOf } from '@brine/common';
 import { minionIdProblem } from '@brine/protocol';
-import { KEY_PROTECTIONS, type KeyProtection } from './key-store.js';
+import { KEY_PROTECTIONS, type KeyProtection, type KeyProtectionOptions } from './key-store.js';
 import { MASTER_TYPES, parseMasterAddress, type MasterAddress, type MasterType } from './masters.js';
 
 export const DEFAULT_MINION_CONFIG = '/etc/brine/minion';
@@ -120,3 +120,9 @@ export function loadMinionConfig(file: string | undefined): MinionConfig {
 }
 
 export const controlSocketPath = (config: Pick<MinionConfig, 'sock_dir'>): string => join(config.sock_dir, 'minion.sock');
+
+/** How this minion keeps its secret key (key-store.ts). */
+export const keyProtection = (config: Pick<MinionConfig, 'key_protection' | 'tpm2_pcrs'>): KeyProtectionOptions => ({
+  protection: config.key_protection,
+  pcrs: config.tpm2_pcrs,
+});

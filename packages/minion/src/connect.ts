@@ -1,10 +1,10 @@
 import { createLogger, pinoLevel, type Logger } from '@brine/common';
-import type { Json, MinionIdentity } from '@brine/protocol';
+import { type Json, MinionIdentity, type X25519Key } from '@brine/protocol';
 import { MasterChannel, type ChannelOptions, type MasterLink } from './channel.js';
-import type { MinionConfig } from './config.js';
+import { keyProtection, type MinionConfig } from './config.js';
 import { FailoverChannel } from './failover.js';
 import { collectGrains } from './grains.js';
-import { type KeyProtectionOptions, loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
+import { loadMinionIdentity, loadOrCreateMinionIdentity, masterTrust } from './identity.js';
 import { masterLabel, tryOrder } from './masters.js';
 
 /** Everything a minion process needs to talk to its master, from its config. */
@@ -18,8 +18,18 @@ export interface MinionContext {
 }
 
 /** The daemon creates keys on first start; one-shot commands use the daemon's and never create any. */
-export function openMinionContext(config: MinionConfig, role: 'daemon' | 'cli', log = roleLogger(config, role)): MinionContext {
-  const identity = role === 'daemon' ? createdOrLoaded(config, log) : loadMinionIdentity(config.id, config.pki_dir, keyProtection(config));
+export function openMinionContext(
+  config: MinionConfig,
+  role: 'daemon' | 'cli',
+  log = roleLogger(config, role),
+  /** Another key than the minion's (a rotation's pending key, to see whether the master accepts it). */
+  key?: X25519Key,
+): MinionContext {
+  const identity = key
+    ? new MinionIdentity(config.id, key)
+    : role === 'daemon'
+      ? createdOrLoaded(config, log)
+      : loadMinionIdentity(config.id, config.pki_dir, keyProtection(config));
   const grains = collectGrains(config.id, config.grains);
   const common: Omit<ChannelOptions, 'host' | 'port'> = {
     identity,
@@ -53,16 +63,11 @@ function masterLink(config: MinionConfig, common: Omit<ChannelOptions, 'host' | 
 }
 
 /** A one-shot command logs to stderr and only warnings unless the config asks for debugging. */
-function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
+export function roleLogger(config: MinionConfig, role: 'daemon' | 'cli'): Logger {
   if (role === 'daemon') return createLogger({ name: 'minion', level: config.log_level });
   const level = ['trace', 'debug'].includes(pinoLevel(config.log_level)) ? config.log_level : 'warn';
   return createLogger({ name: 'minion', level, fd: 2 });
 }
-
-export const keyProtection = (config: MinionConfig): KeyProtectionOptions => ({
-  protection: config.key_protection,
-  pcrs: config.tpm2_pcrs,
-});
 
 function createdOrLoaded(config: MinionConfig, log: Logger): MinionIdentity {
   const { identity, created, keptIn, sealedPlainKey, noTpm } = loadOrCreateMinionIdentity(config.id, config.pki_dir, keyProtection(config));

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Backoff, jittered, sleep } from '@brine/common';
 import { fingerprint } from '@brine/protocol';
 import { ChannelError } from './channel.js';
-import { controlSocketPath, type MinionConfig } from './config.js';
-import { openMinionContext, type MinionContext } from './connect.js';
+import { controlSocketPath, keyProtection, type MinionConfig } from './config.js';
+import { openMinionContext, roleLogger, type MinionContext } from './connect.js';
+import { loadMinionIdentity, minionKeyPaths } from './identity.js';
+import { settlePendingKey } from './key-rotation.js';
 import { ControlServer, type ControlDeps } from './control-server.js';
 import { StateTreeMirror } from './state-run/tree-mirror.js';
 import { JobRunner, type JobFunction, type JobResult } from './jobs.js';
@@ -23,13 +26,18 @@ import { notifySystemd } from './systemd-notify.js';
 async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean): Promise<void> {
   const { config, log, identity, channel } = ctx;
   const backoff = new Backoff(500, config.reconnect_max * 1000);
-  const fp = fingerprint(identity.publicKey);
+  let fp = fingerprint(identity.publicKey);
   while (!stopped()) {
     try {
       await channel.connect();
       return;
     } catch (err) {
       if (!(err instanceof ChannelError)) throw err;
+      // `minion rotate-key` replaced the key on disk (and on the master) while this daemon ran: use the new one at once.
+      if ((err.code === 'denied' || err.code === 'revoked') && reloadRotatedKey(ctx)) {
+        fp = fingerprint(identity.publicKey);
+        continue;
+      }
       let wait: number;
       if (err.code === 'pending') {
         log.warn({ id: config.id, fingerprint: fp }, `key not accepted yet; on the master run: master keys accept ${config.id}`);
@@ -46,6 +54,17 @@ async function connectUntilAccepted(ctx: MinionContext, stopped: () => boolean):
       await sleep(wait);
     }
   }
+}
+
+/** Whether the key on disk differs from the one in use (a rotation installed it); if so, it is used from now on. */
+function reloadRotatedKey(ctx: MinionContext): boolean {
+  const { config, identity, log } = ctx;
+  const onDisk = loadMinionIdentity(config.id, config.pki_dir, keyProtection(config));
+  if (Buffer.from(onDisk.publicKey).equals(identity.publicKey)) return false;
+  const old = fingerprint(identity.publicKey);
+  identity.replaceKey(onDisk.key);
+  log.warn({ old, new: fingerprint(onDisk.publicKey) }, 'this minion key was rotated (minion rotate-key): using the new key');
+  return true;
 }
 
 /**
@@ -101,6 +120,8 @@ async function openControlSocket(
 
 /** Runs the minion in the foreground until SIGTERM or SIGINT. */
 export async function runMinion(config: MinionConfig): Promise<void> {
+  // A key rotation cut short between the master's move and the swap on disk is finished before the key is loaded.
+  if (existsSync(minionKeyPaths(config.pki_dir).pendingSecret)) await settlePendingKey(config, roleLogger(config, 'daemon'));
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
   const returns = new ReturnStore(config.cachedir, log);
@@ -174,6 +195,8 @@ export async function runMinion(config: MinionConfig): Promise<void> {
         try {
           await channel.request('ping');
         } catch (err) {
+          // Revoked because this minion rotated its key meanwhile: the next handshake is made with the new key.
+          if ((err as ChannelError).code === 'revoked') reloadRotatedKey(ctx);
           log.warn({ code: (err as ChannelError).code, reason: (err as Error).message }, 'lost the master; reconnecting');
           break;
         }

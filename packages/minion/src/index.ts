@@ -3,3 +3,4 @@ export { loadMinionConfig, type MinionConfig } from './config.js';
 export { FailoverChannel } from './failover.js';
 export { tryOrder } from './masters.js';
 export { runMinion } from './daemon.js';
+export { masterTrust, minionKeyPaths } from './identity.js';

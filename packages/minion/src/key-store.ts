@@ -3,14 +3,22 @@
 // pure function of a few facts (keyStorePlan), the stores below carry it out.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BrineError, ensurePrivateDir, readKeyFile, sealCredential, unsealCredential, writeKeyFile } from '@brine/common';
 import { KEY_BYTES } from '@brine/protocol';
 
 export const KEY_PROTECTIONS = ['auto', 'tpm2', 'file'] as const;
 export type KeyProtection = (typeof KEY_PROTECTIONS)[number];
 
-export const keyStorePaths = (pkiDir: string) => ({ file: join(pkiDir, 'minion.key'), sealed: join(pkiDir, 'minion.key.cred') });
+/** How the minion's secret key is kept (config `key_protection`, `tpm2_pcrs`). */
+export interface KeyProtectionOptions {
+  protection: KeyProtection;
+  /** PCRs a sealed key is bound to (systemd-creds --tpm2-pcrs). */
+  pcrs: string;
+}
+
+/** A key's two forms: `base` (minion.key; minion.key.next while a rotation is pending) and `base`.cred. */
+export const keyStorePaths = (pkiDir: string, base = 'minion.key') => ({ file: join(pkiDir, base), sealed: join(pkiDir, `${base}.cred`) });
 
 /** What the host offers and holds, read once: the inputs of keyStorePlan. */
 export interface KeyStoreFacts {
@@ -69,15 +77,16 @@ class FileKeyStore implements MinionKeyStore {
   write = (secret: Uint8Array) => writeKeyFile(this.path, secret, { secret: true });
 }
 
-/** The name bound into the credential: systemd-creds refuses to decrypt it under another. */
-const CRED_NAME = 'brine-minion.key';
-
 class Tpm2KeyStore implements MinionKeyStore {
   readonly kind = 'tpm2';
+  /** The name bound into the credential: systemd-creds refuses to decrypt it under another. */
+  private readonly name: string;
   constructor(
     readonly path: string,
     private readonly pcrs: string,
-  ) {}
+  ) {
+    this.name = `brine-${basename(path, '.cred')}`;
+  }
 
   exists = () => existsSync(this.path);
 
@@ -85,7 +94,7 @@ class Tpm2KeyStore implements MinionKeyStore {
   read(): Uint8Array {
     const out = unsealCredential(
       this.path,
-      CRED_NAME,
+      this.name,
       (said) =>
         `${said}: the key was sealed on another machine or this TPM was cleared, so this disk cannot authenticate here. To enrol this machine anew, remove ${this.path} and minion.pub, run \`minion keygen\`, and accept the new key on the master`,
     );
@@ -102,7 +111,7 @@ class Tpm2KeyStore implements MinionKeyStore {
     ensurePrivateDir(dirname(this.path));
     const text = Buffer.from(`${Buffer.from(secret).toString('base64')}\n`);
     try {
-      sealCredential(this.path, CRED_NAME, text, { withKey: 'tpm2', pcrs: this.pcrs });
+      sealCredential(this.path, this.name, text, { withKey: 'tpm2', pcrs: this.pcrs });
     } finally {
       text.fill(0);
     }
@@ -126,8 +135,8 @@ export interface OpenedKeyStore {
 }
 
 /** Reads the facts and opens the store the plan names; a refusal is an error saying what to change. */
-export function openKeyStore(pkiDir: string, protection: KeyProtection, pcrs: string): OpenedKeyStore {
-  const paths = keyStorePaths(pkiDir);
+export function openKeyStore(pkiDir: string, protection: KeyProtection, pcrs: string, base?: string): OpenedKeyStore {
+  const paths = keyStorePaths(pkiDir, base);
   const noTpm = protection === 'file' ? undefined : tpm2Problem();
   const plan = keyStorePlan({
     protection,

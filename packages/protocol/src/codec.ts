@@ -8,6 +8,7 @@ import {
   MASTER_IDENTITY_BYTES,
   MAX_ID_BYTES,
   MAX_REFUSE_REASON_BYTES,
+  PIN_BYTES,
   PREKEY_ID_BYTES,
   PROTOCOL_VERSION,
   REFUSE_VERSION,
@@ -20,6 +21,11 @@ import { ProtocolError } from './errors.js';
 export interface HelloFrame {
   type: typeof FrameType.Hello;
   clientEphemeral: Uint8Array;
+  /**
+   * The fingerprint (16 bytes) of the master identity the minion pinned, when it has one:
+   * during a master key rotation the master answers with that identity (PROTOCOL.md).
+   */
+  pinned?: Uint8Array | undefined;
 }
 
 export interface WelcomeFrame {
@@ -90,8 +96,9 @@ function fixed(name: string, value: Uint8Array, size: number): Uint8Array {
 }
 
 export function encodeHello(f: Omit<HelloFrame, 'type'>): Uint8Array {
-  const { buf, at } = header(FrameType.Hello, KEY_BYTES);
-  put(buf, at, fixed('clientEphemeral', f.clientEphemeral, KEY_BYTES));
+  const { buf, at } = header(FrameType.Hello, KEY_BYTES + (f.pinned ? PIN_BYTES : 0));
+  const next = put(buf, at, fixed('clientEphemeral', f.clientEphemeral, KEY_BYTES));
+  if (f.pinned) put(buf, next, fixed('pinned', f.pinned, PIN_BYTES));
   return buf;
 }
 
@@ -174,8 +181,10 @@ export function decodeFrame(buf: Uint8Array, maxBytes: number): Frame {
   const take = (from: number, len: number) => body.subarray(from, from + len);
   switch (type) {
     case FrameType.Hello:
-      if (body.length !== KEY_BYTES) bad(`HELLO must be ${HEADER + KEY_BYTES} bytes`);
-      return { type, clientEphemeral: body };
+      if (body.length === KEY_BYTES) return { type, clientEphemeral: body };
+      if (body.length !== KEY_BYTES + PIN_BYTES)
+        bad(`HELLO must be ${HEADER + KEY_BYTES} bytes, or ${HEADER + KEY_BYTES + PIN_BYTES} with a pinned fingerprint`);
+      return { type, clientEphemeral: take(0, KEY_BYTES), pinned: take(KEY_BYTES, PIN_BYTES) };
     case FrameType.Welcome: {
       if (body.length !== WELCOME_BODY) bad(`WELCOME must be ${HEADER + WELCOME_BODY} bytes`);
       let at = 0;

@@ -32,6 +32,10 @@ export const COOKIE_PLAIN_BYTES = KEY_BYTES + SERVER_RANDOM_BYTES + 8;
 export const COOKIE_BYTES = PREKEY_ID_BYTES + NONCE_BYTES + MAC_BYTES + COOKIE_PLAIN_BYTES;
 export const MAX_ID_BYTES = 128;
 export const MAX_REFUSE_REASON_BYTES = 200;
+/** A HELLO may name the master identity the minion pinned: its fingerprint, 16 bytes (fingerprint.ts). */
+export const PIN_BYTES = 16;
+/** Rotation statement: old identity || new identity || period end (ms, u64) || Ed25519 signature by the old key. */
+export const ROTATION_STATEMENT_BYTES = 2 * MASTER_IDENTITY_BYTES + 8 + SIGNATURE_BYTES;
 
 /** Domain-separation labels: every signature, hash and KDF says what it is for. */
 export const Label = {
@@ -39,4 +43,6 @@ export const Label = {
   transcript: 'brine/v2 transcript',
   identity: 'brine/v2 identity',
   session: 'brine/v2 session',
+  rotation: 'brine/v2 master rotation',
+  minionKeyRotation: 'brine/v2 minion key rotation',
 } as const;

@@ -11,8 +11,19 @@ export class MinionIdentity {
 
   constructor(
     readonly id: string,
-    readonly key: X25519Key,
+    private current: X25519Key,
   ) {}
+
+  get key(): X25519Key {
+    return this.current;
+  }
+
+  /** The minion rotated its key (`minion rotate-key`): the next handshake uses the new one. */
+  replaceKey(key: X25519Key): void {
+    this.current = key;
+    for (const ss of this.shared.values()) zero(ss);
+    this.shared.clear();
+  }
 
   get publicKey(): Uint8Array {
     return this.key.publicKey;
@@ -29,8 +40,17 @@ export class MinionIdentity {
   }
 }
 
-/** Decides whether to trust a master identity; throws ProtocolError('master_mismatch') to refuse. */
-export type MasterTrust = (masterIdentity: Uint8Array) => void;
+/**
+ * Decides whether to trust a master identity; throws ProtocolError('master_mismatch') to refuse.
+ * It may also say which identity it pinned (`pinned`: its 16-byte fingerprint, sent in the
+ * HELLO) and take a rotation statement the master sent over a session authenticated with the
+ * pinned identity (`rotated`), verifying it and pinning the new identity (PROTOCOL.md,
+ * Master key rotation).
+ */
+export type MasterTrust = ((masterIdentity: Uint8Array) => void) & {
+  pinned?: () => Uint8Array | undefined;
+  rotated?: (statement: Uint8Array, servedIdentity: Uint8Array) => void;
+};
 
 // Signed prekeys are shared by every handshake in a rotation period; verifying each once is enough.
 const verifiedPrekeys = new Set<string>();
@@ -56,9 +76,14 @@ export class ClientHandshake {
   private ephemeral: X25519Key | undefined = X25519Key.generate();
   private readonly ephemeralPublic: Uint8Array;
 
-  constructor() {
+  /** `pinned`: the fingerprint of the master identity this minion pinned, if any (asks for that identity). */
+  /** Whether the HELLO names a pinned master key (a 50-byte HELLO, which masters before rotation refuse). */
+  readonly pinned: boolean;
+
+  constructor(pinned?: Uint8Array) {
+    this.pinned = pinned !== undefined;
     this.ephemeralPublic = this.ephemeral!.publicKey;
-    this.helloFrame = encodeHello({ clientEphemeral: this.ephemeralPublic });
+    this.helloFrame = encodeHello({ clientEphemeral: this.ephemeralPublic, pinned });
   }
 
   /** Whether a WELCOME answers this HELLO (and not an earlier one still in flight). */

@@ -71,6 +71,11 @@ export class PrekeyRing {
     return p && this.now() < p.expiresAt ? p : undefined;
   }
 
+  /** Erases every prekey now: the identity they belong to is retired (master key rotation). */
+  clear(): void {
+    this.sweep(Number.POSITIVE_INFINITY);
+  }
+
   /** Erases every prekey past its expiry: its secret and its cookie key. */
   sweep(t: number = this.now()): void {
     for (const [k, p] of this.ring) {
@@ -136,6 +141,17 @@ export interface OpenedAuth {
   accept(staticShared: Uint8Array): { cipher: SessionCipher; payload: Uint8Array };
   /** Erases the handshake secret when the master refuses without accepting. */
   discard(): void;
+  /**
+   * Set when the handshake used the identity a master key rotation retires: the
+   * statement by which the old key vouches for the new one, for the auth result.
+   */
+  rotation?: Uint8Array;
+}
+
+/** What the master's server needs of a responder: one identity's, or a rotation's pair (master-rotation). */
+export interface Responder {
+  welcome(hello: HelloFrame): Uint8Array;
+  openAuth(auth: AuthFrame): OpenedAuth;
 }
 
 const COOKIE_BOX_AT = PREKEY_ID_BYTES + NONCE_BYTES;
@@ -145,7 +161,7 @@ const COOKIE_BOX_AT = PREKEY_ID_BYTES + NONCE_BYTES;
  * what it needs comes back in the cookie, sealed under a key only it holds, so a
  * flood of HELLOs costs one secretbox each and no memory.
  */
-export class HandshakeResponder {
+export class HandshakeResponder implements Responder {
   constructor(
     private readonly masterIdentity: Uint8Array,
     private readonly prekeys: PrekeyRing,
@@ -170,6 +186,11 @@ export class HandshakeResponder {
       serverRandom,
       cookie,
     });
+  }
+
+  /** Whether this responder handed out the cookie of `auth` (its prekey is one of this identity's, still live). */
+  owns(auth: AuthFrame): boolean {
+    return this.prekeys.find(auth.cookie.subarray(0, PREKEY_ID_BYTES)) !== undefined;
   }
 
   openAuth(auth: AuthFrame): OpenedAuth {

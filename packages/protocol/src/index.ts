@@ -11,3 +11,5 @@ export * from './handshake-client.js';
 export * from './handshake-server.js';
 export * from './payload.js';
 export * from './keygen.js';
+export * from './rotation-statement.js';
+export * from './minion-key-proof.js';

@@ -39,6 +39,11 @@ export interface AuthResult {
   status: AuthStatus;
   message: string;
   res?: Response;
+  /**
+   * Base64 of a master key rotation statement (PROTOCOL.md): sent only on a session
+   * the master opened with the identity it is retiring, to a minion that pinned it.
+   */
+  rotation?: string;
 }
 
 /**

@@ -204,8 +204,19 @@ export function registerKeysCommand(program: Command): void {
     .argument('[id]', 'minion id')
     .action(async (id: string | undefined, _opts: object, cmd: Command) => {
       if (!id) {
-        const [{ readMasterPublic }, { fingerprint }] = await Promise.all([import('../identity.js'), import('@brine/protocol')]);
-        process.stdout.write(`master: ${fingerprint(readMasterPublic(configOf(cmd).pki_dir))}\n`);
+        const [{ readMasterPublic }, { fingerprint }, { readRotation }] = await Promise.all([
+          import('../identity.js'),
+          import('@brine/protocol'),
+          import('../master-rotation.js'),
+        ]);
+        const pkiDir = configOf(cmd).pki_dir;
+        const rotation = readRotation(pkiDir);
+        if (rotation && rotation.phase !== 'done') {
+          // During a period master.pub is still the old key until the period's end finishes the files.
+          process.stdout.write(`master: ${rotation.new}\nmaster (retiring until ${rotation.not_after}): ${rotation.old}\n`);
+          return;
+        }
+        process.stdout.write(`master: ${fingerprint(readMasterPublic(pkiDir))}\n`);
         return;
       }
       const listed = await (await keyDesk(configOf(cmd))).list();
@@ -214,5 +225,55 @@ export function registerKeysCommand(program: Command): void {
       );
       if (found.length === 0) throw new BrineError('key_not_found', `no key for minion '${id}'`);
       process.stdout.write(`${found.join('\n')}\n`);
+    });
+
+  registerRotationCommands(keys);
+}
+
+/** `master keys rotate-master` and `master keys rotation` (docs/OPERATIONS.md, Master key rotation). */
+function registerRotationCommands(keys: Command): void {
+  keys
+    .command('rotate-master')
+    .description('make a new master key pair, vouched for by the current one, and serve both for a period; minions move by themselves')
+    .option('--period <duration>', 'how long both keys are served: 30s, 15m, 12h, 7d', '7d')
+    .action(async (opts: { period: string }, cmd: Command) => {
+      const config = configOf(cmd);
+      const { beginRotation, parsePeriod } = await import('../master-rotation.js');
+      const periodMs = parsePeriod(opts.period);
+      if (periodMs === undefined)
+        throw new BrineError('bad_period', `--period '${opts.period}' is not a duration like 30s, 15m, 12h or 7d`);
+      const rec = beginRotation(config.pki_dir, periodMs);
+      process.stdout.write(
+        `master key rotation started\n  old: ${rec.old}\n  new: ${rec.new}\n  both served until: ${rec.not_after}\n` +
+          'a running master serves the new key within a second; minions that pinned the old key pin the new one at their next handshake\n' +
+          (config.cluster
+            ? `cluster: copy master.next.sign.key, master.next.box.key, master.next.pub, then master.rotation from ${config.pki_dir} to every other master's pki_dir now (docs/HA.md)\n`
+            : '') +
+          'minions offline for the whole period must be re-pinned by hand (docs/OPERATIONS.md)\n',
+      );
+    });
+
+  keys
+    .command('rotation')
+    .description('show the master key rotation under way, or the last one')
+    .option('--json', 'print the rotation record as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { readRotation, offeredSince } = await import('../master-rotation.js');
+      const config = configOf(cmd);
+      const rec = readRotation(config.pki_dir);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rec ?? null)}\n`);
+        return;
+      }
+      if (!rec) {
+        process.stdout.write('no master key rotation has been made\n');
+        return;
+      }
+      const serving = rec.phase === 'serving' && Date.now() < Date.parse(rec.not_after);
+      process.stdout.write(
+        `phase: ${serving ? 'serving both keys' : rec.phase === 'done' ? 'done' : 'period over; the master finishes it (at its next check or start)'}\n` +
+          `old: ${rec.old}\nnew: ${rec.new}\nstarted: ${rec.started}\nperiod ends: ${rec.not_after}\n` +
+          `minions given the statement: ${offeredSince(config.audit_log, rec.started) ?? 'unknown (audit log not readable)'} (master_rotation_offered in the audit log; the master logs how many came back with the new key at the period's end)\n`,
+      );
     });
 }

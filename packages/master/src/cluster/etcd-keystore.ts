@@ -2,7 +2,16 @@ import type { Logger } from '@brine/common';
 import { equalBytes, minionIdProblem } from '@brine/protocol';
 import type { IOperation, IWatchResponse, Namespace, Watcher } from 'etcd3';
 import type { AuditLog } from '../audit.js';
-import { classifyKey, KEY_STATES, KeyStoreError, type Admission, type KeyState, type KeyStore, type NewKeyLimit } from '../keystore.js';
+import {
+  classifyKey,
+  KEY_STATES,
+  KeyStoreError,
+  notAcceptedNow,
+  type Admission,
+  type KeyState,
+  type KeyStore,
+  type NewKeyLimit,
+} from '../keystore.js';
 import { ClusterError, etcdCall, retryEtcd } from './etcd.js';
 import { Freshness } from './freshness.js';
 import { keyPath, KEYS, KEYS_MARKER, parseKeyEntry, storedKey } from './layout.js';
@@ -227,6 +236,15 @@ export class EtcdKeyStore implements KeyStore {
 
   networks(id: string): readonly string[] | undefined {
     return this.view.accepted.get(id)?.networks;
+  }
+
+  async replaceAccepted(id: string, current: Uint8Array, next: Uint8Array): Promise<void> {
+    this.checkId(id);
+    const entry = this.view.accepted.get(id);
+    if (!entry || !equalBytes(entry.key, current)) throw notAcceptedNow(id);
+    // One transaction, compared against the revisions this master saw: every master moves at once.
+    const ops = [this.ns.put(keyPath('accepted', id)).value(storedKey(next, this.opts.master, entry.networks))];
+    if (!(await this.commit(`replacing the accepted key of ${id}`, id, ops))) throw changedMeanwhile(id);
   }
 
   async move(id: string, from: KeyState, to: KeyState, networks?: readonly string[]): Promise<void> {

@@ -2,6 +2,7 @@ import type { Logger } from '@brine/common';
 import type { AuditLog } from '../audit.js';
 import type { ClusterConfig } from '../config.js';
 import type { MasterIdentity } from '../identity.js';
+import type { MasterKeyState } from '../master-rotation.js';
 import type { JobCache } from '../jobs/job-cache.js';
 import type { KeyStore } from '../keystore.js';
 import { connectEtcd } from './etcd.js';
@@ -30,6 +31,8 @@ export interface SharedState {
 export interface ClusterMembership {
   name: string;
   identity: MasterIdentity;
+  /** The key pairs to serve: with a master key rotation under way, two (master-rotation.ts). */
+  keyState: MasterKeyState;
   created: boolean;
   keys: KeyStore;
   grains: EtcdGrainStore;
@@ -57,7 +60,8 @@ export async function joinCluster(
     etcd.close();
   };
   try {
-    const { identity, created } = await clusterMasterIdentity(etcd.ns, dirs.pkiDir, config.name);
+    const keyState = await clusterMasterIdentity(etcd.ns, dirs.pkiDir, config.name);
+    const { current: identity, created } = keyState;
     const keys = await EtcdKeyStore.open(etcd.ns, { master: config.name, staleMaxMs: config.stale_max * 1000, audit, log });
     closers.push(() => keys.close());
     const spool = new EtcdSpool(etcd.ns, dirs.cachedir, log);
@@ -93,7 +97,7 @@ export async function joinCluster(
       closers.push(() => pillar.close());
       return { jobs, presence, pillar };
     };
-    return { name: config.name, identity, created, keys, grains, share, leave };
+    return { name: config.name, identity, keyState, created, keys, grains, share, leave };
   } catch (err) {
     await leave();
     throw await etcd.explain(err);

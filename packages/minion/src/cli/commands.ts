@@ -1,13 +1,17 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { globalOptions } from '@brine/common';
 import { stringify } from 'yaml';
-import { loadMinionConfig } from '../config.js';
-import { keyProtection, openMinionContext } from '../connect.js';
-import { loadOrCreateMinionIdentity, minionFingerprint } from '../identity.js';
+import { keyProtection, loadMinionConfig } from '../config.js';
+import { openMinionContext, roleLogger } from '../connect.js';
+import { loadOrCreateMinionIdentity, minionFingerprint, minionKeyPaths } from '../identity.js';
+import { rotateMinionKey, settlePendingKey } from '../key-rotation.js';
 
 /** Runs one request over a short-lived session (role `cli`) and closes it. */
 async function withChannel<T>(cmd: Command, run: (ctx: ReturnType<typeof openMinionContext>) => Promise<T>): Promise<T> {
   const config = loadMinionConfig(globalOptions(cmd).config);
+  // A key rotation cut short between the master's move and the minion's swap is finished first.
+  if (existsSync(minionKeyPaths(config.pki_dir).pendingSecret)) await settlePendingKey(config, roleLogger(config, 'cli'));
   const ctx = openMinionContext(config, 'cli');
   try {
     return await run(ctx);
@@ -39,6 +43,19 @@ export function registerMinionCommands(program: Command): void {
       const where = keptIn === 'tpm2' ? "the secret half sealed to this machine's TPM2" : 'the secret half in a 0600 file';
       process.stderr.write(`${created ? 'created a new' : 'kept the existing'} key pair in ${config.pki_dir} (${where})\n`);
       process.stdout.write(`${config.id}: ${minionFingerprint(config.pki_dir)}\n`);
+    });
+
+  program
+    .command('rotate-key')
+    .description(
+      "replace this minion's key with a new one: the master accepts the new key in place of the old over a session the old key authenticates (docs/OPERATIONS.md)",
+    )
+    .action(async (_opts: object, cmd: Command) => {
+      const config = loadMinionConfig(globalOptions(cmd).config);
+      const out = await rotateMinionKey(config);
+      process.stdout.write(
+        `${config.id}: key rotated${out.resumed ? ' (finishing an earlier attempt)' : ''}\n  old: ${out.old}\n  new: ${out.new}\nrestart the minion daemon so that it uses the new key\n`,
+      );
     });
 
   const pillar = program.command('pillar').description("read this minion's pillar, live from the master");
