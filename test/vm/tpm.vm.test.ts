@@ -135,12 +135,28 @@ describe('a minion key sealed to its TPM2; a pillar of !encrypted values only', 
     expect(deliveries()).toBeGreaterThanOrEqual(1);
   });
 
-  it('reboot on the same machine: the sealed key opens with its TPM, the volume unlocks again', async () => {
+  it('reboot on the same machine: the sealed key opens with its TPM, the volume unlocks again; a key rotation stays sealed', async () => {
     const before = deliveries();
-    const r = await boot(machine, 'boot2', WAIT_READY(200));
+    const minion = `${join(ROOT, 'node_modules', '.bin', 'minion')} -c /etc/brine/minion.yml`;
+    const old = String((await cluster.keys('fingerprint', ID)).stdout);
+    const r = await boot(
+      machine,
+      'boot2',
+      `${WAIT_READY(200)}
+${minion} rotate-key > ${work}/rotate.out 2>&1 || { cat ${work}/rotate.out; exit 73; }
+echo "rotated_fp=$(${minion} fingerprint | sed 's/^[^:]*: //')"
+echo "pki_after=$(ls ${GUEST_PKI} | tr '\n' ' ')"`,
+    );
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(facts(r.stdout)['mapped']).toBe('yes');
+    const f = facts(r.stdout);
+    expect(f['mapped']).toBe('yes');
     expect(deliveries()).toBeGreaterThan(before);
+    // The new key is the one the master accepts now, and it is sealed like the old one: no plain or pending file.
+    const now = String((await cluster.keys('fingerprint', ID)).stdout);
+    expect(now).not.toBe(old);
+    expect(now).toContain(f['rotated_fp']);
+    expect(f['pki_after']?.trim().split(' ')).toEqual(expect.arrayContaining(['minion.key.cred', 'minion.pub']));
+    expect(f['pki_after']).not.toMatch(/minion\.key( |$)|minion\.key\.next/);
   });
 
   it('both disks copied into a machine with a fresh TPM: it cannot authenticate and nothing is delivered', async () => {

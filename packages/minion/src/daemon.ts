@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Backoff, jittered, sleep } from '@brine/common';
 import { fingerprint } from '@brine/protocol';
 import { ChannelError } from './channel.js';
 import { controlSocketPath, keyProtection, type MinionConfig } from './config.js';
 import { openMinionContext, roleLogger, type MinionContext } from './connect.js';
-import { loadMinionIdentity, minionKeyPaths } from './identity.js';
+import { hasPendingMinionKey, loadMinionIdentity } from './identity.js';
 import { settlePendingKey } from './key-rotation.js';
 import { ControlServer, type ControlDeps } from './control-server.js';
 import { StateTreeMirror } from './state-run/tree-mirror.js';
@@ -121,7 +120,7 @@ async function openControlSocket(
 /** Runs the minion in the foreground until SIGTERM or SIGINT. */
 export async function runMinion(config: MinionConfig): Promise<void> {
   // A key rotation cut short between the master's move and the swap on disk is finished before the key is loaded.
-  if (existsSync(minionKeyPaths(config.pki_dir).pendingSecret)) await settlePendingKey(config, roleLogger(config, 'daemon'));
+  if (hasPendingMinionKey(config.pki_dir)) await settlePendingKey(config, roleLogger(config, 'daemon'));
   const ctx = openMinionContext(config, 'daemon');
   const { log, identity, channel } = ctx;
   const returns = new ReturnStore(config.cachedir, log);

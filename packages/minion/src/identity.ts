@@ -59,6 +59,9 @@ const slotExists = (pkiDir: string, slot: SecretSlot, opts: KeyProtectionOptions
   return store.exists() || migrateFrom?.exists() === true;
 };
 
+/** An unfinished `minion rotate-key` left its pending key, in either form (a file, or sealed). */
+export const hasPendingMinionKey = (pkiDir: string): boolean => Object.values(keyStorePaths(pkiDir, PENDING)).some((f) => existsSync(f));
+
 /** The pending key of an unfinished `minion rotate-key`, if there is one. */
 export function loadPendingMinionKey(pkiDir: string, opts: KeyProtectionOptions): X25519Key | undefined {
   if (!slotExists(pkiDir, 'pending', opts)) return undefined;

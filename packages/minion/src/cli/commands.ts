@@ -1,17 +1,16 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { globalOptions } from '@brine/common';
 import { stringify } from 'yaml';
 import { keyProtection, loadMinionConfig } from '../config.js';
 import { openMinionContext, roleLogger } from '../connect.js';
-import { loadOrCreateMinionIdentity, minionFingerprint, minionKeyPaths } from '../identity.js';
+import { hasPendingMinionKey, loadOrCreateMinionIdentity, minionFingerprint } from '../identity.js';
 import { rotateMinionKey, settlePendingKey } from '../key-rotation.js';
 
 /** Runs one request over a short-lived session (role `cli`) and closes it. */
 async function withChannel<T>(cmd: Command, run: (ctx: ReturnType<typeof openMinionContext>) => Promise<T>): Promise<T> {
   const config = loadMinionConfig(globalOptions(cmd).config);
   // A key rotation cut short between the master's move and the minion's swap is finished first.
-  if (existsSync(minionKeyPaths(config.pki_dir).pendingSecret)) await settlePendingKey(config, roleLogger(config, 'cli'));
+  if (hasPendingMinionKey(config.pki_dir)) await settlePendingKey(config, roleLogger(config, 'cli'));
   const ctx = openMinionContext(config, 'cli');
   try {
     return await run(ctx);
