@@ -225,3 +225,37 @@ describe('a state that is wrong fails alone, as in Salt 3006', () => {
     expect(results['c']).toMatchObject({ result: false, comment: 'One or more requisite failed: main.a' });
   });
 });
+
+// salt/state.py apply_exclude: after extend, states of excluded SLS (fnmatch) and IDs leave the run.
+describe('exclude, as in Salt', () => {
+  const files = {
+    'web/init.sls': 'include:\n  - web.conf\n  - web.svc\nweb-done: test.nop\n',
+    'web/conf.sls': 'web-conf: test.nop\n',
+    'web/svc.sls': 'web-service:\n  test.nop:\n    - require:\n      - web-conf\n',
+  };
+  const ids = (main: string) => compileTree({ ...files, 'main.sls': main }).chunks.map((c) => c.id);
+
+  it('by sls, by glob, by id, and by a bare SLS name', () => {
+    expect(ids('include:\n  - web\nexclude:\n  - sls: web.svc\n')).toEqual(['web-conf', 'web-done']);
+    expect(ids('include:\n  - web\nexclude:\n  - sls: web.*\n')).toEqual(['web-done']);
+    expect(ids('include:\n  - web\nexclude:\n  - id: web-conf\n  - web.svc\n')).toEqual(['web-done']);
+  });
+
+  it('an excluded ID may still be extended (extend comes first); a requisite on it fails its own state', async () => {
+    expect(ids('include:\n  - web\nextend:\n  web-conf:\n    test.nop: []\nexclude:\n  - id: web-conf\n')).toEqual([
+      'web-service',
+      'web-done',
+    ]);
+    const results = byId(await applyTree({ ...files, 'main.sls': 'include:\n  - web\nexclude:\n  - id: web-conf\n' }));
+    expect(results['web-service']).toMatchObject({ result: false });
+    expect(results['web-service']!.comment).toContain('id: web-conf');
+    expect(results['web-done']).toMatchObject({ result: true });
+  });
+
+  it('refuses what is not a list of sls/id entries, naming the line', () => {
+    expect(problems({ ...files, 'main.sls': 'exclude: web\n' })[0]).toMatch(
+      /main\.sls:1: exclude declaration in SLS 'main' is not formed as a list/,
+    );
+    expect(problems({ ...files, 'main.sls': 'exclude:\n  - file: x\n' })[0]).toMatch(/main\.sls:2: exclude entries must be/);
+  });
+});

@@ -3,6 +3,7 @@ import { isPlainObject } from '../merge.js';
 import type { RenderContext, RenderedSls, SlsRenderer } from '../render/index.js';
 import { findSlsFile, resolveRelativeSls, SlsNameError } from '../sls-files.js';
 import { findTopFile, parseTopFile, slsForMinion } from '../top-file.js';
+import { globMatch } from '../target/glob.js';
 import type { MinionFacts } from '../target/types.js';
 import { childLocus, pathOf, problemAt, type Locus } from './types.js';
 
@@ -79,6 +80,7 @@ export function gatherHighState(opts: GatherOptions): HighState {
   const problems: InputError[] = [];
   const decls = new Map<string, StateDecl>();
   const extensions: Extension[] = [];
+  const excludes: Exclusions = { sls: [], ids: new Set() };
   const done = new Set<string>();
   const order: string[] = [];
 
@@ -144,7 +146,7 @@ export function gatherHighState(opts: GatherOptions): HighState {
         continue;
       }
       if (id === 'exclude') {
-        problems.push(problemAt(locus, "'exclude' is not supported; leave the SLS out of the top file or the include instead"));
+        readExclude(body, sls, locus, excludes, problems);
         continue;
       }
       const modules = normalizeBody(id, sls, body, locus, problems, false);
@@ -195,7 +197,39 @@ export function gatherHighState(opts: GatherOptions): HighState {
       problems.push(problemAt(ext.locus, `Cannot extend ID '${ext.id}' in 'base:${ext.sls}'. It is not part of the high state.`));
     else applyExtension(target, ext, problems);
   }
+  // Salt applies exclude last, after extend: an excluded ID may still be extended.
+  for (const d of decls.values()) if (excludes.ids.has(d.id) || excludes.sls.some((p) => globMatch(p, d.sls))) decls.delete(d.id);
   return { decls: [...decls.values()], sls: order, problems };
+}
+
+/** What `exclude:` declarations take out of the run: SLS names (globs) and IDs. */
+interface Exclusions {
+  sls: string[];
+  ids: Set<string>;
+}
+
+/**
+ * Salt's exclude (salt/state.py, apply_exclude): a list of `sls: name` (a glob on each state's
+ * SLS), `id: name`, or a bare string, which is an SLS name.
+ */
+function readExclude(body: unknown, sls: string, locus: Locus, into: Exclusions, problems: InputError[]): void {
+  if (!Array.isArray(body)) {
+    problems.push(problemAt(locus, `exclude declaration in SLS '${sls}' is not formed as a list`));
+    return;
+  }
+  body.forEach((entry: unknown, i: number) => {
+    if (typeof entry === 'string') return void into.sls.push(entry);
+    const key = isPlainObject(entry) && Object.keys(entry).length === 1 ? Object.keys(entry)[0] : undefined;
+    const value = key === undefined ? undefined : (entry as Record<string, unknown>)[key];
+    if ((key === 'sls' || key === 'id') && typeof value === 'string') {
+      if (key === 'sls') into.sls.push(value);
+      else into.ids.add(value);
+      return;
+    }
+    problems.push(
+      problemAt(childLocus(locus, i), `exclude entries must be 'sls: name', 'id: name' or an SLS name, got ${JSON.stringify(entry)}`),
+    );
+  });
 }
 
 /**
