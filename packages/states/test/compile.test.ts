@@ -125,8 +125,8 @@ describe('compile errors name file and line', () => {
     ['bad order', 'a:\n  test.nop:\n    - order: soon\n', /main\.sls:3: 'order' must be a number, 'first' or 'last'/],
     [
       'unsupported Salt option',
-      'a:\n  test.nop:\n    - parallel: True\n',
-      /main\.sls:3: 'parallel' is a Salt state option Brine does not support/,
+      'a:\n  test.nop:\n    - check_cmd: true\n',
+      /main\.sls:3: 'check_cmd' is a Salt state option Brine does not support/,
     ],
     [
       'extend of a missing ID',
@@ -150,7 +150,7 @@ describe('compile errors name file and line', () => {
   });
 
   it('reports every problem of a run at once', () => {
-    const found = problems({ 'main.sls': 'a:\n  test.nop:\n    - order: soon\nb:\n  cmd.run:\n    - parallel: True\n' });
+    const found = problems({ 'main.sls': 'a:\n  test.nop:\n    - order: soon\nb:\n  cmd.run:\n    - check_cmd: true\n' });
     expect(found).toHaveLength(2);
   });
 
@@ -257,5 +257,36 @@ describe('exclude, as in Salt', () => {
       /main\.sls:1: exclude declaration in SLS 'main' is not formed as a list/,
     );
     expect(problems({ ...files, 'main.sls': 'exclude:\n  - file: x\n' })[0]).toMatch(/main\.sls:2: exclude entries must be/);
+  });
+});
+
+// salt/state.py: a state with parallel: True runs while the run goes on; a state that requires it waits.
+describe('parallel: True', () => {
+  const sleeper = (id: string, extra = '') => `${id}:\n  cmd.run:\n    - name: sleep 1 && date +%s%N\n${extra}`;
+
+  it('states run side by side; a state that requires them runs after both', async () => {
+    const t0 = performance.now();
+    const results = byId(
+      await applyTree({
+        'main.sls': `${sleeper('a', '    - parallel: True\n')}${sleeper('b', '    - parallel: True\n')}after:\n  cmd.run:\n    - name: date +%s%N\n    - require:\n      - a\n      - b\n`,
+      }),
+    );
+    const wall = performance.now() - t0;
+    expect(results['a']).toMatchObject({ result: true });
+    expect(results['b']).toMatchObject({ result: true });
+    // Side by side: well under the 2 s the two sleeps take one after the other.
+    expect(wall).toBeLessThan(1800);
+    const at = (id: string) => BigInt(String((results[id]!.changes as { stdout: string }).stdout).trim());
+    expect(at('after') > at('a') && at('after') > at('b')).toBe(true);
+  });
+
+  it('without it, one after the other', async () => {
+    const t0 = performance.now();
+    await applyTree({ 'main.sls': `${sleeper('a')}${sleeper('b')}` });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('must be true or false', () => {
+    expect(problems({ 'main.sls': 'a:\n  test.nop:\n    - parallel: sometimes\n' })[0]).toMatch(/'parallel' must be true or false/);
   });
 });

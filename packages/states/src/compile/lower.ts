@@ -20,7 +20,6 @@ const REQUISITE_KEYS = new Set<string>([...REQUISITE_KINDS, ...IN_KINDS, 'listen
 
 /** Salt state options Brine does not implement; named so an SLS using one fails clearly, not silently. */
 const UNSUPPORTED = new Set([
-  'parallel',
   'check_cmd',
   'use',
   'use_in',
@@ -48,6 +47,7 @@ interface Runtime {
   creates: string[];
   retry?: RetrySpec;
   failhard?: boolean;
+  parallel?: boolean;
 }
 
 /**
@@ -101,6 +101,7 @@ export function lowerHighState(
           creates: runtime.creates,
           retry: runtime.retry,
           failhard: runtime.failhard,
+          ...(runtime.parallel && { parallel: true }),
           requisites: [],
           listen: [],
           ...(broken !== undefined && { broken: { stage: 'call' as const, comment: broken } }),
@@ -184,6 +185,10 @@ function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boo
     case 'failhard':
       if (typeof v === 'boolean') rt.failhard = v;
       else fail(`'failhard' must be true or false`);
+      return true;
+    case 'parallel':
+      if (typeof v === 'boolean') rt.parallel = v;
+      else fail(`'parallel' must be true or false`);
       return true;
     default:
       return false;

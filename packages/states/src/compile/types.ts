@@ -86,6 +86,8 @@ export interface LowChunk {
   creates: string[];
   retry: RetrySpec | undefined;
   failhard: boolean | undefined;
+  /** Salt's `parallel: True`: the run goes on while this state runs; states that depend on it wait for it. */
+  parallel?: boolean;
   requisites: Requisite[];
   /** Chunks whose changes fire this state's watch action at the end of the run. */
   listen: number[];

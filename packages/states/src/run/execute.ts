@@ -83,14 +83,25 @@ class Execution {
   }
 
   async all(): Promise<void> {
-    for (const index of this.run.sequence) {
-      const chunk = this.run.chunks[index]!;
-      const ret = await this.runChunk(chunk);
-      const failhard = chunk.failhard ?? this.opts.failhard ?? false;
-      if (failhard && ret.result === false && !this.test) {
-        this.log.warn('failhard: stopping the run after a failed state', { state: chunk.tag });
-        return;
+    // Salt's parallel: such a state starts and the run goes on; what depends on it waits for it.
+    const inFlight = new Map<number, Promise<Result>>();
+    try {
+      for (const index of this.run.sequence) {
+        const chunk = this.run.chunks[index]!;
+        await Promise.all(chunk.requisites.map((r) => inFlight.get(r.target)));
+        if (chunk.parallel) {
+          inFlight.set(index, this.runChunk(chunk));
+          continue;
+        }
+        const ret = await this.runChunk(chunk);
+        const failhard = chunk.failhard ?? this.opts.failhard ?? false;
+        if (failhard && ret.result === false && !this.test) {
+          this.log.warn('failhard: stopping the run after a failed state', { state: chunk.tag });
+          return;
+        }
       }
+    } finally {
+      await Promise.all(inFlight.values());
     }
     await this.runListeners();
   }
