@@ -261,3 +261,32 @@ describe('cmd.run (real commands)', () => {
     expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('run\nrun\n');
   });
 });
+
+// salt/states/cmd.py wait and mod_watch: cmd.wait does nothing unless a state it watches changed.
+describe('cmd.wait', () => {
+  it('runs its command only when a watched state changed, once', async () => {
+    const dir = tree({});
+    const main = (contents: string) =>
+      [
+        'conf:',
+        '  file.managed:',
+        `    - name: ${join(dir, 'app.conf')}`,
+        `    - contents: ${contents}`,
+        'reload:',
+        '  cmd.wait:',
+        `    - name: echo ran >> ${join(dir, 'reloads')}`,
+        '    - watch:',
+        '      - file: conf',
+      ].join('\n');
+    const first = byId(await applyTree({ 'main.sls': main('one') }));
+    expect(first['reload']).toMatchObject({ result: true, comment: `Command "echo ran >> ${join(dir, 'reloads')}" run` });
+    const again = byId(await applyTree({ 'main.sls': main('one') }));
+    expect(again['reload']).toMatchObject({ result: true, comment: '', changes: {} });
+    const test = byId(await applyTree({ 'main.sls': main('two') }, { test: true }));
+    expect(test['reload']).toMatchObject({
+      result: null,
+      comment: `Command "echo ran >> ${join(dir, 'reloads')}" would have been executed`,
+    });
+    expect(readFileSync(join(dir, 'reloads'), 'utf8')).toBe('ran\n');
+  });
+});

@@ -56,6 +56,12 @@ async function runCommand(args: ArgsOf<typeof RUN_ARGS>, ctx: StateContext): Pro
   return { result, comment: `Command "${args.name}" run`, changes };
 }
 
+/** Salt's mod_watch for cmd: a watched change runs the command (cmd.run runs it anyway, once). */
+const runOnWatch = {
+  describe: (args: ArgsOf<typeof RUN_ARGS>) => `Command "${args.name}" would have been executed`,
+  run: runCommand,
+};
+
 const run = stateFunction({
   args: RUN_ARGS,
   async inspect(args, ctx) {
@@ -64,10 +70,15 @@ const run = stateFunction({
     return { kind: 'change', comment: `Command "${args.name}" would have been executed`, changes: {} };
   },
   apply: (args, _plan, ctx) => runCommand(args, ctx),
-  watch: {
-    describe: (args) => `Command "${args.name}" would have been executed`,
-    run: runCommand,
-  },
+  watch: runOnWatch,
 });
 
-export const cmdModule: StateModule = { name: 'cmd', functions: { run } };
+/** Salt's cmd.wait: nothing by itself (True, no comment); the command runs only when a watched state changed. */
+const wait = stateFunction({
+  args: RUN_ARGS,
+  inspect: async () => ({ kind: 'correct', comment: '' }),
+  apply: async () => ({ result: true, comment: '', changes: {} }),
+  watch: runOnWatch,
+});
+
+export const cmdModule: StateModule = { name: 'cmd', functions: { run, wait } };
