@@ -65,6 +65,13 @@ export class FakeFs implements HostFs {
   async remove(path: string) {
     this.ops.push(`rm -rf ${path}`);
   }
+  async readlink() {
+    return undefined;
+  }
+  async symlink(target: string, path: string, owner: { uid?: number | undefined; gid?: number | undefined }) {
+    const own = owner.uid !== undefined || owner.gid !== undefined ? ` owner ${owner.uid ?? '-'}:${owner.gid ?? '-'}` : '';
+    this.ops.push(`ln -sfn ${target} ${path}${own}`);
+  }
 }
 
 /** How a fixture keys a fact's value: its name and parameters, space-separated. */

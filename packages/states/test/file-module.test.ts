@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
 import { runStates } from '../src/run/execute.js';
 import { pillarSecretProvider } from '../src/host/secrets.js';
-import { byId, tree } from './helpers.js';
+import { applyTree, byId, tree } from './helpers.js';
 
 const modeOf = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
 
@@ -156,5 +156,51 @@ describe('salt:// sources', () => {
       })
     )['c']!;
     expect(r.comment).toMatch(/the path leaves the file roots/);
+  });
+});
+
+// salt/states/file.py symlink and _symlink_check: the words and changes Salt gives.
+describe('file.symlink', () => {
+  const link = (dir: string, target: string, extra = '') =>
+    `l:\n  file.symlink:\n    - name: ${join(dir, 'current')}\n    - target: ${target}\n${extra}`;
+
+  it('creates, keeps, and re-points a symlink in one rename; test mode says which', async () => {
+    const dir = tree({ 'v1/x': '1', 'v2/x': '2' });
+    const plan = byId(await applyTree({ 'main.sls': link(dir, join(dir, 'v1')) }, { test: true }))['l'];
+    expect(plan).toMatchObject({
+      result: null,
+      comment: `Symlink ${join(dir, 'current')} to ${join(dir, 'v1')} is set for creation`,
+      changes: { new: join(dir, 'current') },
+    });
+    const made = byId(await applyTree({ 'main.sls': link(dir, join(dir, 'v1')) }))['l'];
+    expect(made).toMatchObject({ result: true, comment: `Created new symlink ${join(dir, 'current')} -> ${join(dir, 'v1')}` });
+    expect(readlinkSync(join(dir, 'current'))).toBe(join(dir, 'v1'));
+    const again = byId(await applyTree({ 'main.sls': link(dir, join(dir, 'v1')) }))['l'];
+    expect(again).toMatchObject({ result: true, comment: `Symlink ${join(dir, 'current')} is present`, changes: {} });
+    const test = byId(await applyTree({ 'main.sls': link(dir, join(dir, 'v2')) }, { test: true }))['l'];
+    expect(test).toMatchObject({ result: null, comment: `Link ${join(dir, 'current')} target is set to be changed to ${join(dir, 'v2')}` });
+    await applyTree({ 'main.sls': link(dir, join(dir, 'v2')) });
+    expect(readFileSync(join(dir, 'current', 'x'), 'utf8')).toBe('2');
+  });
+
+  it('refuses a file or directory in its place unless forced; a missing parent unless makedirs', async () => {
+    const dir = tree({ current: 'a file' });
+    const refused = byId(await applyTree({ 'main.sls': link(dir, '/srv') }))['l'];
+    expect(refused).toMatchObject({ result: false, comment: `File exists where the symlink ${join(dir, 'current')} should be` });
+    expect(readFileSync(join(dir, 'current'), 'utf8')).toBe('a file');
+    const forced = byId(await applyTree({ 'main.sls': link(dir, '/srv', '    - force: True\n') }))['l'];
+    expect(forced).toMatchObject({ result: true, changes: { new: join(dir, 'current') } });
+    expect(readlinkSync(join(dir, 'current'))).toBe('/srv');
+    mkdirSync(join(dir, 'd'));
+    const onDir = `l:\n  file.symlink:\n    - name: ${join(dir, 'd')}\n    - target: /srv\n    - force: True\n`;
+    expect(byId(await applyTree({ 'main.sls': onDir }))['l']).toMatchObject({ result: true });
+    expect(readlinkSync(join(dir, 'd'))).toBe('/srv');
+    const deep = (extra: string) => `l:\n  file.symlink:\n    - name: ${join(dir, 'a', 'b', 'link')}\n    - target: /srv\n${extra}`;
+    expect(byId(await applyTree({ 'main.sls': deep('') }))['l']).toMatchObject({
+      result: false,
+      comment: `Directory ${join(dir, 'a', 'b')} for symlink is not present`,
+    });
+    expect(byId(await applyTree({ 'main.sls': deep('    - makedirs: True\n') }))['l']).toMatchObject({ result: true });
+    expect(readlinkSync(join(dir, 'a', 'b', 'link'))).toBe('/srv');
   });
 });

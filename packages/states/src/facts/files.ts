@@ -28,3 +28,10 @@ export const minionHome: Fact<[], string, string> = {
   read: async (host) => host.fs.home(),
   parse: (home) => home,
 };
+
+/** Where a symlink points, or undefined if the path is not a symlink. */
+export const linkTarget: Fact<[path: string], string | undefined, string | undefined> = {
+  name: 'path.readlink',
+  read: (host, path) => host.fs.readlink(path),
+  parse: (target) => target,
+};

@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 
 /** What a state needs to know of a path: its kind, permission bits, owner and (for devices) device number. */
@@ -33,6 +33,10 @@ export interface HostFs {
   chmod(path: string, mode: number): Promise<void>;
   /** Removes a file or a whole directory tree; nothing there is not an error. */
   remove(path: string): Promise<void>;
+  /** Where a symlink points, or undefined if `path` is not one. */
+  readlink(path: string): Promise<string | undefined>;
+  /** Makes `path` a symlink to `target` in one rename, replacing a file or symlink there; owner set before it appears. */
+  symlink(target: string, path: string, owner: { uid?: number | undefined; gid?: number | undefined }): Promise<void>;
 }
 
 const absent = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
@@ -103,4 +107,24 @@ export const nodeFs: HostFs = {
   chown: (path, uid, gid) => chown(path, uid ?? -1, gid ?? -1),
   chmod: (path, mode) => chmod(path, mode),
   remove: (path) => rm(path, { recursive: true, force: true }),
+  async readlink(path) {
+    try {
+      return await readlink(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EINVAL') return undefined;
+      throw err;
+    }
+  },
+  async symlink(target, path, { uid, gid }) {
+    const tmp = `${path}.brine-${process.pid}-${Date.now()}`;
+    await symlink(target, tmp);
+    try {
+      if (uid !== undefined || gid !== undefined) await lchown(tmp, uid ?? -1, gid ?? -1);
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  },
 };

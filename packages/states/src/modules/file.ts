@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, normalize } from 'node:path';
 import { createPatch } from 'diff';
 import { group, user } from '../facts/accounts.js';
-import { fileContent, pathLstat, pathStat } from '../facts/files.js';
+import { fileContent, linkTarget, pathLstat, pathStat } from '../facts/files.js';
 import type { FileStat } from '../host/fs.js';
 import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
 
@@ -185,4 +185,82 @@ const absent = stateFunction({
   },
 });
 
-export const fileModule: StateModule = { name: 'file', functions: { managed, directory, absent } };
+const SYMLINK_ARGS = {
+  target: { type: 'string', required: true, doc: 'what the symlink points to' },
+  force: { type: 'boolean', default: false, doc: 'replace a file or directory where the symlink should be' },
+  ...OWNERSHIP_ARGS,
+} as const satisfies ArgSpecs;
+
+interface SymlinkPlan {
+  /** What is there now and must go first: a file or a directory (a symlink is replaced in one rename). */
+  clear?: 'file' | 'directory';
+  mkdirs: boolean;
+  uid?: number;
+  gid?: number;
+}
+
+/** Salt's file.symlink (salt/states/file.py symlink and _symlink_check), its words where it has them. */
+const symlinkFn = stateFunction({
+  args: SYMLINK_ARGS,
+  async inspect(args, ctx): Promise<Plan<SymlinkPlan>> {
+    const { name, target } = args;
+    const bad = badPath(name);
+    if (bad) return { kind: 'error', comment: bad };
+    const st = await ctx.facts.get(pathLstat, name);
+    const owner = await attributeChanges(ctx, st, { user: args.user, group: args.group, mode: undefined });
+    if (typeof owner === 'string') return { kind: 'error', comment: owner };
+    const ids = { uid: owner.uid, gid: owner.gid };
+    const parent = await ctx.facts.get(pathStat, dirname(name));
+    if (!parent && !args.makedirs) return { kind: 'error', comment: `Directory ${dirname(name)} for symlink is not present` };
+    const mkdirs = !parent;
+    if (!st)
+      return {
+        kind: 'change',
+        comment: `Symlink ${name} to ${target} is set for creation`,
+        changes: { new: name },
+        data: { mkdirs, ...ids },
+      };
+    if (st.type === 'symlink') {
+      const now = await ctx.facts.get(linkTarget, name);
+      if (now !== undefined && normalize(now) === normalize(target)) {
+        if (Object.keys(owner.changes).length === 0) {
+          const by =
+            args.user !== undefined || args.group !== undefined ? ` and owned by ${args.user ?? st.uid}:${args.group ?? st.gid}` : '';
+          return { kind: 'correct', comment: `Symlink ${name} is present${by}` };
+        }
+        return {
+          kind: 'change',
+          comment: `Ownership of symlink ${name} is set to be changed`,
+          changes: { ownership: `${args.user ?? ''}:${args.group ?? ''}` },
+          data: { mkdirs, ...ids },
+        };
+      }
+      return {
+        kind: 'change',
+        comment: `Link ${name} target is set to be changed to ${target}`,
+        changes: { change: name },
+        data: { mkdirs, ...ids },
+      };
+    }
+    const kind = st.type === 'directory' ? 'Directory' : 'File';
+    if (!args.force) return { kind: 'error', comment: `${kind} exists where the symlink ${name} should be` };
+    return {
+      kind: 'change',
+      comment: `The file or directory ${name} is set for removal to make way for a new symlink targeting ${target}`,
+      changes: { new: name },
+      data: { clear: st.type === 'directory' ? 'directory' : 'file', mkdirs, ...ids },
+    };
+  },
+  async apply(args, plan, ctx) {
+    const { name, target } = args;
+    if (plan.data.mkdirs) await ctx.fs.mkdir(dirname(name), { recursive: true, mode: 0o755 });
+    // A directory cannot be renamed over; a file or symlink is replaced in the symlink's own rename.
+    if (plan.data.clear === 'directory') await ctx.fs.remove(name);
+    await ctx.fs.symlink(target, name, { uid: plan.data.uid, gid: plan.data.gid });
+    if ('ownership' in plan.changes)
+      return { result: true, comment: `Set ownership of symlink ${name} to ${args.user ?? ''}:${args.group ?? ''}`, changes: plan.changes };
+    return { result: true, comment: `Created new symlink ${name} -> ${target}`, changes: { new: name } };
+  },
+});
+
+export const fileModule: StateModule = { name: 'file', functions: { managed, directory, absent, symlink: symlinkFn } };
