@@ -55,7 +55,7 @@ describe('the shipped systemd units', () => {
   it("master: keeps the allocator settings and no MemoryDenyWriteExecute (V8's JIT writes code)", () => {
     expect(settings(MASTER_UNIT, 'Environment')).toEqual([
       'LD_PRELOAD=libjemalloc.so.2',
-      'MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0,narenas:2',
+      'MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2,background_thread:true',
       'MALLOC_ARENA_MAX=2',
       'MALLOC_MMAP_THRESHOLD_=4096',
     ]);

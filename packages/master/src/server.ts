@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { BrineError, type Logger } from '@brine/common';
 import {
   asRequest,
@@ -9,6 +8,7 @@ import {
   FrameType,
   minionIdProblem,
   ProtocolError,
+  randomBytes,
   RefuseCode,
   SESSION_ID_BYTES,
   type AuthFrame,
@@ -56,6 +56,7 @@ export interface ServerDeps {
 }
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_BYTES);
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 interface Who {
   minion: string;
@@ -254,7 +255,7 @@ export class MasterServer {
   ): void {
     key.remember();
     const session: Session = {
-      id: randomBytes(SESSION_ID_BYTES),
+      id: asBuffer(randomBytes(SESSION_ID_BYTES)),
       minionId: who.minion,
       minionPublic: key.minionPublic,
       fingerprint: who.fingerprint,

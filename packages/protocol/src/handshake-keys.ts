@@ -1,6 +1,6 @@
 import type { WelcomeFrame } from './codec.js';
 import { KEY_BYTES, Label, MAX_ID_BYTES } from './constants.js';
-import { concat, fixedNonce, hkdf, labelBytes, open, seal, sha512, zero } from './crypto.js';
+import { concat, fixedNonce, hkdf, labelBytes, open, seal, sha512, strictUtf8, utf8, zero } from './crypto.js';
 import { ProtocolError } from './errors.js';
 import { Direction, SessionCipher } from './session-cipher.js';
 
@@ -36,7 +36,7 @@ export const identityKey = (ee: Uint8Array, transcript: Uint8Array): Uint8Array 
 const IDENTITY_NONCE = fixedNonce(1);
 
 export function sealIdentity(key: Uint8Array, id: string, minionPublic: Uint8Array): Uint8Array {
-  const idBytes = new TextEncoder().encode(id);
+  const idBytes = utf8(id);
   if (idBytes.length === 0 || idBytes.length > MAX_ID_BYTES) throw new RangeError('minion id length out of range');
   return seal(key, IDENTITY_NONCE, concat(Uint8Array.of(idBytes.length), idBytes, minionPublic));
 }
@@ -48,7 +48,7 @@ export function openIdentity(key: Uint8Array, sealed: Uint8Array): { id: string;
   if (plain.length !== 1 + idLength + KEY_BYTES) return null;
   let id: string;
   try {
-    id = new TextDecoder('utf-8', { fatal: true }).decode(plain.subarray(1, 1 + idLength));
+    id = strictUtf8(plain.subarray(1, 1 + idLength));
   } catch {
     throw new ProtocolError('bad_payload', 'minion id is not valid UTF-8');
   }
@@ -81,7 +81,7 @@ export function sessionCipher(
   minionPublic: Uint8Array,
 ): SessionCipher {
   const ikm = concat(dh.ee, dh.se, dh.ss);
-  const okm = hkdf(ikm, sha512(transcript, minionPublic, new TextEncoder().encode(id)), Label.session, 2 * KEY_BYTES);
+  const okm = hkdf(ikm, sha512(transcript, minionPublic, utf8(id)), Label.session, 2 * KEY_BYTES);
   const toMaster = okm.slice(0, KEY_BYTES);
   const toMinion = okm.slice(KEY_BYTES);
   zero(ikm, okm);

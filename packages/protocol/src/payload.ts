@@ -1,3 +1,4 @@
+import { strictUtf8, utf8 } from './crypto.js';
 import { ProtocolError } from './errors.js';
 
 /*
@@ -73,7 +74,7 @@ export interface Payload<H extends Header = Header> {
 }
 
 export function encodePayload(header: Header, body?: Uint8Array): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const json = utf8(JSON.stringify(header));
   const out = new Uint8Array(4 + json.length + (body?.length ?? 0));
   new DataView(out.buffer).setUint32(0, json.length);
   out.set(json, 4);
@@ -105,7 +106,7 @@ export function decodePayload(bytes: Uint8Array): Payload {
   if (4 + length > bytes.length) bad('payload header length out of range');
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + length)));
+    header = JSON.parse(strictUtf8(bytes.subarray(4, 4 + length)));
   } catch {
     bad('payload header is not JSON');
   }
