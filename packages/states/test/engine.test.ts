@@ -290,3 +290,43 @@ describe('cmd.wait', () => {
     expect(readFileSync(join(dir, 'reloads'), 'utf8')).toBe('ran\n');
   });
 });
+
+// The common arguments Salt accepts: honoured where they mean something here, accepted where they are already so.
+describe("Salt's common state arguments", () => {
+  it('cmd.run: success_retcodes count as success, hide_output keeps the output out of changes', async () => {
+    const results = byId(
+      await applyTree({
+        'main.sls': [
+          'grep-none:',
+          '  cmd.run:',
+          '    - name: exit 1',
+          '    - success_retcodes: [1]',
+          '    - output_loglevel: quiet',
+          '    - python_shell: True',
+          'quiet:',
+          '  cmd.run:',
+          '    - name: echo top-secret-output',
+          '    - hide_output: True',
+          'still-fails:',
+          '  cmd.run:',
+          '    - name: exit 2',
+          '    - success_retcodes: 1',
+        ].join('\n'),
+      }),
+    );
+    expect(results['grep-none']).toMatchObject({ result: true, changes: { retcode: 1 } });
+    expect(results['quiet']).toMatchObject({ result: true });
+    expect(results['quiet']!.changes).toEqual({ pid: expect.any(Number), retcode: 0 });
+    expect(results['still-fails']).toMatchObject({ result: false });
+  });
+
+  it('reload_modules, reload_pillar, fire_event and saltenv: base are accepted; another saltenv is refused', async () => {
+    const results = byId(
+      await applyTree({
+        'main.sls': 'a:\n  test.nop:\n    - reload_modules: True\n    - reload_pillar: True\n    - fire_event: True\n    - saltenv: base\n',
+      }),
+    );
+    expect(results['a']).toMatchObject({ result: true });
+    await expect(applyTree({ 'main.sls': 'a:\n  test.nop:\n    - saltenv: prod\n' })).rejects.toThrow(/only the base environment exists/);
+  });
+});

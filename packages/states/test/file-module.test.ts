@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -202,5 +203,28 @@ describe('file.symlink', () => {
     });
     expect(byId(await applyTree({ 'main.sls': deep('    - makedirs: True\n') }))['l']).toMatchObject({ result: true });
     expect(readlinkSync(join(dir, 'a', 'b', 'link'))).toBe('/srv');
+  });
+});
+
+describe('file.managed: source_hash, skip_verify, backup', () => {
+  it('checks the source against source_hash before writing; skip_verify does not', async () => {
+    const dir = tree({});
+    const sha = createHash('sha256').update('hello\n').digest('hex');
+    const sls = (hash: string, extra = '') =>
+      `f:\n  file.managed:\n    - name: ${join(dir, 'f')}\n    - contents: hello\n    - source_hash: '${hash}'\n${extra}`;
+    expect((await apply({ 'main.sls': sls(`sha256=${sha}`) }))['f']).toMatchObject({ result: true });
+    const bad = (await apply({ 'main.sls': sls('0'.repeat(64)) }))['f'];
+    expect(bad).toMatchObject({ result: false });
+    expect(bad!.comment).toMatch(/^Specified sha256 checksum 0{64} does not match the source/);
+    expect((await apply({ 'main.sls': sls('0'.repeat(64), '    - skip_verify: True\n') }))['f']).toMatchObject({ result: true });
+  });
+
+  it("refuses backup: minion (no copies of managed files are kept), as that state's failure", async () => {
+    const dir = tree({});
+    const res = (
+      await apply({ 'main.sls': `f:\n  file.managed:\n    - name: ${join(dir, 'f')}\n    - contents: x\n    - backup: minion\n` })
+    )['f'];
+    expect(res).toMatchObject({ result: false });
+    expect(res!.comment).toContain("argument 'backup' must be one of");
   });
 });

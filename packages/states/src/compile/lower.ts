@@ -19,22 +19,13 @@ const NONE: string[] = [];
 const REQUISITE_KEYS = new Set<string>([...REQUISITE_KINDS, ...IN_KINDS, 'listen']);
 
 /** Salt state options Brine does not implement; named so an SLS using one fails clearly, not silently. */
-const UNSUPPORTED = new Set([
-  'check_cmd',
-  'use',
-  'use_in',
-  'reload_modules',
-  'reload_pillar',
-  'reload_grains',
-  'fire_event',
-  'umask',
-  'runas_password',
-  'saltenv',
-  'provider',
-  'aggregate',
-  'onfail_stop',
-  'state',
-]);
+const UNSUPPORTED = new Set(['check_cmd', 'use', 'use_in', 'umask', 'runas_password', 'provider', 'aggregate', 'onfail_stop', 'state']);
+
+/**
+ * Salt state options that are already so here: modules are built in and pillar and grains are
+ * read fresh for every run (reload_*); there is no event bus to fire on (fire_event).
+ */
+const ALREADY_SO = new Set(['reload_modules', 'reload_pillar', 'reload_grains', 'fire_event']);
 
 const NO_OVERRIDES: ArgEntry[] = [];
 
@@ -77,6 +68,7 @@ export function lowerHighState(
         if (REQUISITE_KEYS.has(arg.key)) reqs.push(arg);
         else if (UNSUPPORTED.has(arg.key))
           problems.push(problemAt(argLocus(arg), `'${arg.key}' is a Salt state option Brine does not support`));
+        else if (ALREADY_SO.has(arg.key)) continue;
         else if (!readRuntimeArg(arg, runtime, problems)) given[arg.key] = arg.value;
       }
       const add = (name: string, args: Args, broken?: string) => {
@@ -185,6 +177,9 @@ function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boo
     case 'failhard':
       if (typeof v === 'boolean') rt.failhard = v;
       else fail(`'failhard' must be true or false`);
+      return true;
+    case 'saltenv':
+      if (v !== 'base') fail(`saltenv '${String(v)}': only the base environment exists`);
       return true;
     case 'parallel':
       if (typeof v === 'boolean') rt.parallel = v;

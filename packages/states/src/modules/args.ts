@@ -7,6 +7,7 @@ const TYPE_WORDS: Record<ArgType, string> = {
   boolean: 'true or false',
   mode: "an octal file mode such as '0644'",
   'string-list': 'a string or a list of strings',
+  'integer-list': 'an integer or a list of integers',
   map: 'a mapping',
   env: 'a mapping of NAME: value (or a list of one-key mappings)',
   any: 'any value',
@@ -38,6 +39,10 @@ export function coerceArg(spec: ArgSpec, value: unknown): { ok: true; value: unk
     case 'string-list': {
       const list = typeof value === 'string' ? [value] : value;
       return Array.isArray(list) && list.every((v) => typeof v === 'string') ? ok([...list]) : fail;
+    }
+    case 'integer-list': {
+      const list = Array.isArray(value) ? value : [value];
+      return list.every((v) => typeof v === 'number' && Number.isInteger(v)) ? ok([...list]) : fail;
     }
     case 'map':
       return isMapping(value) ? ok(value) : fail;

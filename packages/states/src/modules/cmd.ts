@@ -8,6 +8,11 @@ const RUN_ARGS = {
   shell: { type: 'string', default: '/bin/sh', doc: 'shell that runs the command' },
   stateful: { type: 'boolean', default: false, doc: "the command's last output line reports changed=yes/no" },
   timeout: { type: 'integer', doc: 'seconds before the command is killed' },
+  success_retcodes: { type: 'integer-list', default: [], doc: 'exit codes besides 0 that count as success' },
+  hide_output: { type: 'boolean', default: false, doc: "leave the command's stdout and stderr out of changes (and so of the job return)" },
+  // Accepted as Salt accepts them; here they change nothing (output is logged at debug; the command always runs in `shell`).
+  output_loglevel: { type: 'string', doc: "Salt's; accepted, the output is logged at debug whatever it says" },
+  python_shell: { type: 'boolean', doc: "Salt's; accepted, a state command always runs in its shell" },
 } as const satisfies ArgSpecs;
 
 /**
@@ -44,8 +49,10 @@ async function runCommand(args: ArgsOf<typeof RUN_ARGS>, ctx: StateContext): Pro
   if (typeof opts === 'string') return { result: false, comment: opts, changes: {} };
   const r = await ctx.runner.run(args.shell, ['-c', args.name], opts);
   if (r.error) return { result: false, comment: `Command "${args.name}" did not complete: ${r.error}`, changes: {} };
-  const result = r.exitCode === 0;
-  const changes: Changes = { pid: r.pid, retcode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  const result = r.exitCode === 0 || args.success_retcodes.includes(r.exitCode);
+  const changes: Changes = args.hide_output
+    ? { pid: r.pid, retcode: r.exitCode }
+    : { pid: r.pid, retcode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   if (args.stateful) {
     const said = parseStatefulLine(r.stdout);
     if (!said)

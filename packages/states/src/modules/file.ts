@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, normalize } from 'node:path';
 import { createPatch } from 'diff';
 import { group, user } from '../facts/accounts.js';
@@ -85,7 +86,26 @@ const MANAGED_ARGS = {
   ...OWNERSHIP_ARGS,
   replace: { type: 'boolean', default: true, doc: 'replace the content of an existing file' },
   show_changes: { type: 'boolean', default: true, doc: 'show a diff of the content in changes' },
+  source_hash: { type: 'string', doc: "the source's digest: <hex> or <algo>=<hex> (md5, sha1, sha256, sha512); checked before writing" },
+  skip_verify: { type: 'boolean', default: false, doc: 'do not check source_hash' },
+  backup: {
+    type: 'string',
+    values: [''],
+    doc: "Salt's backup mode; only '' (none): Brine keeps no copies of managed files, which may hold secrets",
+  },
 } as const satisfies ArgSpecs;
+
+const DIGEST_BY_LENGTH: Record<number, string> = { 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' };
+
+/** Why `content` does not match `source_hash` (Salt's forms: `<hex>` or `<algo>=<hex>`), or undefined. */
+function hashMismatch(spec: string, content: Buffer): string | undefined {
+  const m = /^(?:(md5|sha1|sha224|sha256|sha384|sha512)=)?([0-9a-fA-F]+)$/.exec(spec.trim());
+  const algo = m && (m[1] ?? DIGEST_BY_LENGTH[m[2]!.length]);
+  if (!m || !algo)
+    return `source_hash '${spec}' is not <hex> or <algo>=<hex> (md5, sha1, sha256, sha512; a URL of a hash file is not supported)`;
+  const got = createHash(algo).update(content).digest('hex');
+  return got === m[2]!.toLowerCase() ? undefined : `Specified ${algo} checksum ${m[2]} does not match the source (${got})`;
+}
 
 const managed = stateFunction({
   args: MANAGED_ARGS,
@@ -99,6 +119,13 @@ const managed = stateFunction({
     }
     const content = await wantedContent(args, ctx);
     if (typeof content === 'string') return { kind: 'error', comment: content };
+    if (args.source_hash !== undefined && !args.skip_verify && content) {
+      const mismatch = hashMismatch(args.source_hash, content);
+      if (mismatch) {
+        content.fill(0);
+        return { kind: 'error', comment: mismatch };
+      }
+    }
     const attrs = await attributeChanges(ctx, st, args);
     if (typeof attrs === 'string') return { kind: 'error', comment: attrs };
     const changes = attrs.changes;

@@ -12,7 +12,7 @@ import type { SecretProvider } from '../host/secrets.js';
  * - `env`: a mapping, or Salt's list of one-key mappings → `Record<string, string>`.
  * - `string-list`: a list of strings, or one string → `string[]`.
  */
-export type ArgType = 'string' | 'integer' | 'boolean' | 'mode' | 'string-list' | 'map' | 'env' | 'any';
+export type ArgType = 'string' | 'integer' | 'boolean' | 'mode' | 'string-list' | 'integer-list' | 'map' | 'env' | 'any';
 
 export interface ArgSpec {
   type: ArgType;
@@ -33,6 +33,7 @@ interface ArgValues {
   boolean: boolean;
   mode: string;
   'string-list': string[];
+  'integer-list': number[];
   map: Record<string, unknown>;
   env: Record<string, string>;
   any: unknown;
