@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
 import { StateCompileError } from '../src/compile/errors.js';
 import { jinjaYamlRenderer } from '../src/render/index.js';
-import { applyTree, byId, compileTree, tree } from './helpers.js';
+import { applyMain, applyTree, byId, compileTree, tree } from './helpers.js';
 
 /** The compile problems for a tree, one message each (file:line: detail). */
 function problems(files: Record<string, string>, target: string[] | 'highstate' = ['main']): string[] {
@@ -199,7 +199,7 @@ describe('a state that is wrong fails alone, as in Salt 3006', () => {
   });
 
   it("uses Salt's words exactly where Salt has them", async () => {
-    const results = byId(await applyTree({ 'main.sls': 'a:\n  test.nope: []\nb:\n  test.nop:\n    - require:\n      - ghost\n' }));
+    const results = await applyMain('a:\n  test.nope: []\nb:\n  test.nop:\n    - require:\n      - ghost\n');
     expect(results['a']!.comment).toBe("State 'test.nope' was not found in SLS 'main'\nReason: 'test.nope' is not available.");
     expect(results['b']!.comment).toBe(
       'The following requisites were not found:\n                   require:\n                       id: ghost\n',
@@ -207,16 +207,14 @@ describe('a state that is wrong fails alone, as in Salt 3006', () => {
   });
 
   it('fails the same way in test mode, and never calls the function', async () => {
-    const results = byId(await applyTree({ 'main.sls': 'a:\n  cmd.run:\n    - nmae: touch /x\nb: test.nop\n' }, { test: true }));
+    const results = await applyMain('a:\n  cmd.run:\n    - nmae: touch /x\nb: test.nop\n', { test: true });
     expect(results['a']).toMatchObject({ result: false });
     expect(results['b']).toMatchObject({ result: true });
   });
 
   it('the states after it react to its failure through their requisites, as to any failure', async () => {
-    const results = byId(
-      await applyTree({
-        'main.sls': 'a:\n  test.nope: []\nb:\n  test.nop:\n    - onfail:\n      - a\nc:\n  test.nop:\n    - onchanges:\n      - a\n',
-      }),
+    const results = await applyMain(
+      'a:\n  test.nope: []\nb:\n  test.nop:\n    - onfail:\n      - a\nc:\n  test.nop:\n    - onchanges:\n      - a\n',
     );
     expect(results['a']).toMatchObject({ result: false });
     // onfail fires on a's failure; onchanges of a failed state fails, as for any failure.
@@ -266,10 +264,8 @@ describe('parallel: True', () => {
 
   it('states run side by side; a state that requires them runs after both', async () => {
     const t0 = performance.now();
-    const results = byId(
-      await applyTree({
-        'main.sls': `${sleeper('a', '    - parallel: True\n')}${sleeper('b', '    - parallel: True\n')}after:\n  cmd.run:\n    - name: date +%s%N\n    - require:\n      - a\n      - b\n`,
-      }),
+    const results = await applyMain(
+      `${sleeper('a', '    - parallel: True\n')}${sleeper('b', '    - parallel: True\n')}after:\n  cmd.run:\n    - name: date +%s%N\n    - require:\n      - a\n      - b\n`,
     );
     const wall = performance.now() - t0;
     expect(results['a']).toMatchObject({ result: true });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyTree, byId, captureLogger, runOrder, tree } from './helpers.js';
+import { applyMain, applyTree, byId, captureLogger, runOrder, tree } from './helpers.js';
 import { FakeRunner } from './fake-host.js';
 
 describe('unless, onlyif, creates', () => {
@@ -278,11 +278,11 @@ describe('cmd.wait', () => {
         '    - watch:',
         '      - file: conf',
       ].join('\n');
-    const first = byId(await applyTree({ 'main.sls': main('one') }));
+    const first = await applyMain(main('one'));
     expect(first['reload']).toMatchObject({ result: true, comment: `Command "echo ran >> ${join(dir, 'reloads')}" run` });
-    const again = byId(await applyTree({ 'main.sls': main('one') }));
+    const again = await applyMain(main('one'));
     expect(again['reload']).toMatchObject({ result: true, comment: '', changes: {} });
-    const test = byId(await applyTree({ 'main.sls': main('two') }, { test: true }));
+    const test = await applyMain(main('two'), { test: true });
     expect(test['reload']).toMatchObject({
       result: null,
       comment: `Command "echo ran >> ${join(dir, 'reloads')}" would have been executed`,
@@ -294,25 +294,23 @@ describe('cmd.wait', () => {
 // The common arguments Salt accepts: honoured where they mean something here, accepted where they are already so.
 describe("Salt's common state arguments", () => {
   it('cmd.run: success_retcodes count as success, hide_output keeps the output out of changes', async () => {
-    const results = byId(
-      await applyTree({
-        'main.sls': [
-          'grep-none:',
-          '  cmd.run:',
-          '    - name: exit 1',
-          '    - success_retcodes: [1]',
-          '    - output_loglevel: quiet',
-          '    - python_shell: True',
-          'quiet:',
-          '  cmd.run:',
-          '    - name: echo top-secret-output',
-          '    - hide_output: True',
-          'still-fails:',
-          '  cmd.run:',
-          '    - name: exit 2',
-          '    - success_retcodes: 1',
-        ].join('\n'),
-      }),
+    const results = await applyMain(
+      [
+        'grep-none:',
+        '  cmd.run:',
+        '    - name: exit 1',
+        '    - success_retcodes: [1]',
+        '    - output_loglevel: quiet',
+        '    - python_shell: True',
+        'quiet:',
+        '  cmd.run:',
+        '    - name: echo top-secret-output',
+        '    - hide_output: True',
+        'still-fails:',
+        '  cmd.run:',
+        '    - name: exit 2',
+        '    - success_retcodes: 1',
+      ].join('\n'),
     );
     expect(results['grep-none']).toMatchObject({ result: true, changes: { retcode: 1 } });
     expect(results['quiet']).toMatchObject({ result: true });
@@ -321,10 +319,8 @@ describe("Salt's common state arguments", () => {
   });
 
   it('reload_modules, reload_pillar, fire_event and saltenv: base are accepted; another saltenv is refused', async () => {
-    const results = byId(
-      await applyTree({
-        'main.sls': 'a:\n  test.nop:\n    - reload_modules: True\n    - reload_pillar: True\n    - fire_event: True\n    - saltenv: base\n',
-      }),
+    const results = await applyMain(
+      'a:\n  test.nop:\n    - reload_modules: True\n    - reload_pillar: True\n    - fire_event: True\n    - saltenv: base\n',
     );
     expect(results['a']).toMatchObject({ result: true });
     await expect(applyTree({ 'main.sls': 'a:\n  test.nop:\n    - saltenv: prod\n' })).rejects.toThrow(/only the base environment exists/);

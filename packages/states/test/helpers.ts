@@ -35,6 +35,10 @@ export async function applyTree(files: Record<string, string>, opts: TreeRun & R
 export const byId = (results: StateResults): Record<string, StateResult> =>
   Object.fromEntries(Object.values(results).map((r) => [r.__id__, r]));
 
+/** Applies one SLS, `main`, and gives its results by state ID. */
+export const applyMain = async (main: string, opts: TreeRun & RunOptions = {}): Promise<Record<string, StateResult>> =>
+  byId(await applyTree({ 'main.sls': main }, opts));
+
 /** State IDs in the order they ran. */
 export const runOrder = (results: StateResults): string[] =>
   Object.values(results)
