@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'brine-example-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Options shown as `#name: <placeholder>`: they have no default to show. */
-const PLACEHOLDERS = /^#([a-z_]+): <[a-z]+>$/;
+const PLACEHOLDERS = /^#([a-z0-9_]+): <[a-z]+>$/;
 
 const cases = [
   { name: 'master', load: (f: string) => loadMasterConfig(f) as Record<string, unknown> },
@@ -34,13 +34,13 @@ describe.each(cases)('the shipped /etc/brine/$name', ({ name, load }) => {
   });
 
   it('shows every option, and with everything uncommented loads to the same defaults', () => {
-    const shown = [...text.matchAll(/^#([a-z_]+):/gm)].map((m) => m[1]);
+    const shown = [...text.matchAll(/^#([a-z0-9_]+):/gm)].map((m) => m[1]);
     expect(new Set(shown)).toEqual(new Set(options));
     // Uncomment every option line (and its indented list items); placeholders have no default to compare.
     const uncommented = text
       .split('\n')
       .filter((l) => !PLACEHOLDERS.test(l))
-      .map((l) => (/^#([a-z_]+:| {2}- )/.test(l) ? l.slice(1) : l))
+      .map((l) => (/^#([a-z0-9_]+:| {2}- )/.test(l) ? l.slice(1) : l))
       .join('\n');
     expect({ ...load(write(`${name}-uncommented`, uncommented)), configFile: undefined }).toEqual({ ...defaults, configFile: undefined });
   });
