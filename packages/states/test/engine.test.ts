@@ -106,7 +106,7 @@ describe('retry', () => {
     expect(waits).toHaveLength(2);
     const test = byId(await applyTree(files, { test: true }))['never']!;
     expect(test.comment).toBe(
-      'Failure!  The state would be retried every 1 seconds (with a splay of up to 0 seconds) a maximum of 3 times or until a result of True is returned',
+      "If we weren't testing, this would be a failure!  The state would be retried every 1 seconds (with a splay of up to 0 seconds) a maximum of 3 times or until a result of True is returned",
     );
   });
 });

@@ -13,12 +13,21 @@ const watch = {
   run: async (): Promise<Outcome> => ({ result: true, comment: 'Watch statement fired.', changes: { watch: true } }),
 };
 
-function fixed(plan: Plan, applied: Outcome): StateFunction {
+/**
+ * One of Salt's fixed test states (salt/states/test.py): `comment` replaces the default one, as in
+ * Salt; `tested` is the comment Salt gives in test mode instead, where it has one.
+ */
+function fixed(outcome: { result: boolean; changes: boolean; comment: string; tested?: string }): StateFunction {
   return stateFunction({
-    args: {},
+    args: { comment: { type: 'string', doc: `the comment to return (default: ${outcome.comment})` } },
     extraArgs: true,
-    inspect: async () => plan,
-    apply: async () => applied,
+    async inspect(args, ctx): Promise<Plan> {
+      // A change plan's comment is what test mode shows; the run itself reports `comment`.
+      const comment = (ctx.test || outcome.changes) && outcome.tested !== undefined ? outcome.tested : (args.comment ?? outcome.comment);
+      if (outcome.changes) return { kind: 'change', comment, changes: PRETEND, data: undefined };
+      return outcome.result ? { kind: 'correct', comment } : { kind: 'error', comment };
+    },
+    apply: async (args) => ({ result: outcome.result, comment: args.comment ?? outcome.comment, changes: PRETEND }),
     watch,
   });
 }
@@ -37,10 +46,13 @@ const configurable = stateFunction({
     comment: { type: 'string', default: '', doc: 'the comment to return' },
   },
   extraArgs: true,
-  async inspect(args): Promise<Plan<boolean>> {
+  async inspect(args, ctx): Promise<Plan<boolean>> {
     const result = pick(args.result, 'result');
-    if (pick(args.changes, 'changes')) return { kind: 'change', comment: args.comment, changes: PRETEND, data: result };
-    return result ? { kind: 'correct', comment: args.comment } : { kind: 'error', comment: args.comment };
+    const changes = pick(args.changes, 'changes');
+    // Salt in test mode: None with changes, True without (whatever `result` says), "This is a test" for no comment.
+    const comment = ctx.test && args.comment === '' ? 'This is a test' : args.comment;
+    if (changes) return { kind: 'change', comment, changes: PRETEND, data: result };
+    return result || ctx.test ? { kind: 'correct', comment } : { kind: 'error', comment };
   },
   apply: async (args, plan) => ({ result: plan.data, comment: args.comment, changes: plan.changes }),
   watch,
@@ -49,17 +61,26 @@ const configurable = stateFunction({
 export const testModule: StateModule = {
   name: 'test',
   functions: {
-    nop: fixed({ kind: 'correct', comment: 'Success!' }, { result: true, comment: 'Success!', changes: {} }),
-    succeed_without_changes: fixed({ kind: 'correct', comment: 'Success!' }, { result: true, comment: 'Success!', changes: {} }),
-    succeed_with_changes: fixed(
-      { kind: 'change', comment: "If we weren't testing, this would be successful with changes", changes: PRETEND },
-      { result: true, comment: 'Success!', changes: PRETEND },
-    ),
-    fail_without_changes: fixed({ kind: 'error', comment: 'Failure!' }, { result: false, comment: 'Failure!', changes: {} }),
-    fail_with_changes: fixed(
-      { kind: 'change', comment: "If we weren't testing, this would be failed with changes", changes: PRETEND },
-      { result: false, comment: 'Failure!', changes: PRETEND },
-    ),
+    nop: fixed({ result: true, changes: false, comment: 'Success!' }),
+    succeed_without_changes: fixed({ result: true, changes: false, comment: 'Success!' }),
+    succeed_with_changes: fixed({
+      result: true,
+      changes: true,
+      comment: 'Success!',
+      tested: "If we weren't testing, this would be successful with changes",
+    }),
+    fail_without_changes: fixed({
+      result: false,
+      changes: false,
+      comment: 'Failure!',
+      tested: "If we weren't testing, this would be a failure!",
+    }),
+    fail_with_changes: fixed({
+      result: false,
+      changes: true,
+      comment: 'Failure!',
+      tested: "If we weren't testing, this would be failed with changes",
+    }),
     configurable_test_state: configurable,
   },
 };
