@@ -114,7 +114,8 @@ const helpers = {
     if (typeof name !== 'string') throw new py.PyError(`import_${kind} takes a file name, not ${py.typeName(name)}`);
     const getTemplate = env.getTemplate as unknown as (name: string, eager: boolean, parent: string) => nunjucks.Template;
     const tmpl = getTemplate.call(env, name, false, parent);
-    const text = tmpl.render(withContext ? context.getVariables() : {});
+    // Jinja (keep_trailing_newline off, as Salt leaves it) drops a template's last newline.
+    const text = tmpl.render(withContext ? context.getVariables() : {}).replace(/\r?\n$/, '');
     const load = env.getFilter(`load_${kind}`) as (text: string) => unknown;
     return load.call(context, text);
   },
