@@ -114,6 +114,8 @@ describe('never a silently wrong value', () => {
     fails('{{ pillar.l[5] }}', { l: [1] }, /list index out of range/);
     fails("{{ '%d' % 'x' }}", {}, /%d format: a real number is required, not str/);
     fails('{% break %}', {}, /'break' outside a for loop/);
+    fails("{% set a, b = ['x', 'y'] %}{{ a }}", {}, /unpacking\) is not supported/);
+    fails("{{ 'a' if pillar.f }}", { f: false }, /is undefined/);
   });
 
   it('never lets NaN, undefined or [object Object] reach the output', () => {
@@ -156,7 +158,7 @@ describe("Salt's tags", () => {
     const files = { 'defaults.yaml': 'a: 1\nb: [x, y]\nc: {{ 1 + 1 }}\n', 'd.json': '{"k": [1, 2]}', 'motd.txt': 'hello {{ "world" }}\n' };
     expect(jinja("{% import_yaml 'defaults.yaml' as d %}{{ d }}", {}, files)).toBe("{'a': 1, 'b': ['x', 'y'], 'c': 2}");
     expect(jinja("{% import_json 'd.json' as d %}{{ d.k }}", {}, files)).toBe('[1, 2]');
-    expect(jinja("{% import_text 'motd.txt' as t %}{{ t }}", {}, files)).toBe('hello world\n');
+    expect(jinja("{% import_text 'motd.txt' as t %}{{ t }}", {}, files)).toBe('hello world');
   });
 
   it('loads YAML and JSON from a block or a filter', () => {

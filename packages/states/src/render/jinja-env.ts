@@ -270,6 +270,8 @@ function patchCompiler(nodes: NunjucksInternals['nodes']): void {
     const base = orig(`compile${type}`);
     set(`compile${type}`, function (node, frame, ...rest) {
       if (node['cond'] && (node['cond'] as Node).typename !== 'BrinePyCall') node['cond'] = call('truthy', node, node['cond']);
+      // `a if c` without `else` is undefined when c is false (Jinja), not ''.
+      if (type === 'InlineIf' && node['else_'] === null) node['else_'] = new nodes['Symbol']!(node.lineno, node.colno, '\0undefined');
       base.call(this, node, frame, ...rest);
     });
   }
@@ -296,6 +298,14 @@ function patchCompiler(nodes: NunjucksInternals['nodes']): void {
       emitCall(this, child, frame, 'out', [child, describe(this, child)]);
       this._emitLine(';');
     }
+  });
+  // `{% set a, b = x %}` unpacks in Jinja; nunjucks would give both names x. Refuse rather than differ.
+  const compileSet = orig('compileSet');
+  set('compileSet', function (node, frame) {
+    if ((node['targets'] as Node[]).length > 1) {
+      this.fail('{% set a, b = ... %} (unpacking) is not supported: set each name on its own', node.lineno, node.colno);
+    }
+    compileSet.call(this, node, frame);
   });
   set('compileBrineLoopControl', function (node) {
     this._emitLine(`${node['keyword'] as string};`);
