@@ -152,6 +152,12 @@ describe("Salt's tags", () => {
       jinja('{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}{% endfor %}'),
     ).toBe('0134');
     expect(jinja("{% set d = {} %}{% do d.update({'a': {'b': 1}}) %}{{ d }}")).toBe("{'a': {'b': 1}}");
+    expect(
+      jinja("{% for s in pillar.sites if s.get('enabled', True) %}{{ loop.index }}:{{ s.name }} {% endfor %}", {
+        pillar: { sites: [{ name: 'a' }, { name: 'b', enabled: false }, { name: 'c' }] },
+      }),
+    ).toBe('1:a 2:c ');
+    expect(jinja("{% for k, v in {'a': 1, 'b': 2}.items() if v > 1 %}{{ k }}{% endfor %}")).toBe('b');
   });
 
   it('imports YAML, JSON and text files, rendered as templates first', () => {

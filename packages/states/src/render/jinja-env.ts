@@ -67,6 +67,7 @@ let PyCall: NodeClass;
 let Loop: NodeClass;
 let Do: NodeClass;
 let ImportData: NodeClass;
+let LoopFilter: NodeClass;
 
 /** What the compiled templates call (`runtime.brine.*`); each throws a PyError that the template's catch places at a line. */
 const helpers = {
@@ -102,6 +103,11 @@ const helpers = {
     throw new py.PyError(`'${py.typeName(value)}' object is not iterable (${what})`);
   },
   tuple: py.tuple,
+  filterLoop(items: unknown, keep: (...item: unknown[]) => boolean, pair: boolean): unknown[] {
+    if (!pair) return (items as unknown[]).filter((x) => keep(x));
+    const list = Array.isArray(items) ? items : Object.entries(items as Record<string, unknown>);
+    return list.filter((p) => keep((p as unknown[])[0], (p as unknown[])[1]));
+  },
   /** Salt's import_yaml/import_json/import_text: the file rendered as a template (without context unless asked), then loaded. */
   importData(
     env: nunjucks.Environment,
@@ -138,6 +144,7 @@ export function installPython(): void {
   Loop = nodes.Node.extend('BrineLoopControl', { fields: ['keyword'] });
   Do = nodes.Node.extend('BrineDo', { fields: ['expr'] });
   ImportData = nodes.Node.extend('BrineImportData', { fields: ['kind', 'name', 'withContext'] });
+  LoopFilter = nodes.Node.extend('BrineLoopFilter', { fields: ['arr', 'names', 'cond'] });
   patchCompiler(nodes);
   runtime[installed] = true;
 }
@@ -174,7 +181,7 @@ function patchCompiler(nodes: NunjucksInternals['nodes']): void {
   // Expressions of this layer's own node types are expressions too.
   const assertType = proto['assertType'] as (this: Compiler, node: Node, ...types: unknown[]) => void;
   proto['assertType'] = function (this: Compiler, node: Node, ...types: unknown[]) {
-    if ((node as object) instanceof PyCall || (node as object) instanceof ImportData) return;
+    if ([PyCall, ImportData, LoopFilter].some((type) => (node as object) instanceof type)) return;
     assertType.call(this, node, ...types);
   };
   set('compileBrinePyCall', function (node, frame) {
@@ -278,11 +285,32 @@ function patchCompiler(nodes: NunjucksInternals['nodes']): void {
   const compileFor = orig('compileFor');
   set('compileFor', function (node, frame) {
     const arr = node['arr'] as Node;
-    if (arr.typename !== 'BrinePyCall') {
+    if (arr.typename !== 'BrinePyCall' && arr.typename !== 'BrineLoopFilter') {
       const pair = (node['name'] as Node).typename === 'Array';
-      node['arr'] = call(pair ? 'iter2' : 'iter', node, arr, describe(this, arr));
+      // `for x in items if cond`: nunjucks parsed `items if cond` as an inline if without else.
+      const filtered = arr.typename === 'InlineIf' && arr['else_'] === null;
+      const items = filtered ? (arr['body'] as Node) : arr;
+      const iterated = call(pair ? 'iter2' : 'iter', node, items, describe(this, items));
+      node['arr'] = filtered ? new LoopFilter(node.lineno, node.colno, iterated, node['name'], arr['cond']) : iterated;
     }
     compileFor.call(this, node, frame);
+  });
+  // The filter's condition sees the loop's names, bound per item, as the loop body will.
+  set('compileBrineLoopFilter', function (node, frame) {
+    const target = node['names'] as Node;
+    const names =
+      target.typename === 'Array' ? (target['children'] as Node[]).map((n) => n['value'] as string) : [target['value'] as string];
+    const scope = (frame as { push(): { set(name: string, id: string): void } }).push();
+    const ids = names.map((name) => {
+      const id = (this as Compiler & { _tmpid(): string })._tmpid();
+      scope.set(name, id);
+      return id;
+    });
+    this._emit('runtime.brine.filterLoop(');
+    this._compileExpression(node['arr'], frame);
+    this._emit(`, function(${ids.join(', ')}) { return runtime.brine.truthy(`);
+    this._compileExpression(node['cond'], scope);
+    this._emit(`); }, ${names.length > 1})`);
   });
   set('compileOutput', function (node, frame) {
     for (const child of node['children'] as Node[]) {
