@@ -105,6 +105,9 @@ describe('never a silently wrong value', () => {
     fails('{% if pillar.nope %}x{% endif %}', {}, /undefined value is used in a condition/);
     fails('{% for x in pillar.nope %}{{ x }}{% endfor %}', {}, /'pillar\.nope' is undefined/);
     fails('{{ pillar.nope ~ "x" }}', {}, /undefined value cannot be printed/);
+    fails('{{ pillar.nope | upper }}', {}, /undefined value is given to the 'upper' filter/);
+    fails('{{ pillar.nope | length }}', {}, /undefined value is given to the 'length' filter/);
+    expect(jinja("{{ pillar.nope | default('d') }} {{ pillar.nope is defined }}", { pillar: {} })).toBe('d False');
   });
 
   it('refuses methods Python does not have and unsupported syntax', () => {

@@ -573,4 +573,20 @@ const serializerTags: Extension = {
   },
 };
 
+/** Filters that take an undefined value on purpose; every other filter refuses one, as under StrictUndefined. */
+const TAKES_UNDEFINED = new Set(['default', 'd']);
+
+/** Wraps the environment's filters (nunjucks' and Salt's) so an undefined input is an error, not ''. */
+export function strictFilters(env: nunjucks.Environment): void {
+  const filters = (env as unknown as { filters: Record<string, (...args: unknown[]) => unknown> }).filters;
+  for (const [name, filter] of Object.entries(filters)) {
+    if (TAKES_UNDEFINED.has(name)) continue;
+    filters[name] = function (this: unknown, ...args: unknown[]) {
+      if (args[0] === undefined)
+        throw new py.PyError(`an undefined value is given to the '${name}' filter (a missing pillar or grains key?)`);
+      return filter.apply(this, args);
+    };
+  }
+}
+
 export const saltExtensions: Record<string, Extension> = { do: doExtension, loopcontrols: loopControls, serializer: serializerTags };

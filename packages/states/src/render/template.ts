@@ -1,6 +1,6 @@
 import nunjucks from 'nunjucks';
 import { InputError } from '@brine/common';
-import { installPython, saltExtensions } from './jinja-env.js';
+import { installPython, saltExtensions, strictFilters } from './jinja-env.js';
 import { saltFilters } from './salt-filters.js';
 
 /**
@@ -26,6 +26,7 @@ function environmentFor(roots: readonly string[]): nunjucks.Environment {
     env.addGlobal('True', true).addGlobal('False', false).addGlobal('None', null);
     for (const [name, ext] of Object.entries(saltExtensions)) env.addExtension(name, ext);
     for (const [name, filter] of Object.entries(saltFilters)) env.addFilter(name, filter as (...args: unknown[]) => unknown);
+    strictFilters(env);
     environments.set(key, env);
   }
   return env;
