@@ -397,3 +397,28 @@ export const saltFilters: Record<string, (...args: never[]) => unknown> = {
     return v.map((x) => filter.call(this, x, ...rest));
   },
 };
+
+/** Jinja's tests (`x is mapping`) with Python's types, where nunjucks' differ or are missing. */
+export const jinjaTests: Record<string, (value: unknown, ...args: unknown[]) => boolean> = {
+  mapping: (v) => isPlainDict(v),
+  sequence: (v) => typeof v === 'string' || Array.isArray(v) || isPlainDict(v),
+  iterable: (v) => typeof v === 'string' || Array.isArray(v) || isPlainDict(v),
+  string: (v) => typeof v === 'string' || v instanceof String,
+  number: (v) => typeof v === 'number' || typeof v === 'boolean',
+  integer: (v) => typeof v === 'number' && Number.isInteger(v),
+  float: (v) => typeof v === 'number' && !Number.isInteger(v),
+  boolean: (v) => typeof v === 'boolean',
+  true: (v) => v === true,
+  false: (v) => v === false,
+  none: (v) => v === null,
+  list: (v) => Array.isArray(v) && typeName(v) === 'list',
+  in: (v, container) =>
+    Array.isArray(container)
+      ? container.some((x) => pyEq(x, v))
+      : isPlainDict(container)
+        ? typeof v === 'string' && Object.hasOwn(container, v)
+        : typeof container === 'string' && typeof v === 'string' && container.includes(v),
+  eq: (v, other) => pyEq(v, other),
+  equalto: (v, other) => pyEq(v, other),
+  ne: (v, other) => !pyEq(v, other),
+};

@@ -1,7 +1,7 @@
 import nunjucks from 'nunjucks';
 import { InputError } from '@brine/common';
 import { installPython, saltExtensions, strictFilters } from './jinja-env.js';
-import { saltFilters } from './salt-filters.js';
+import { jinjaTests, saltFilters } from './salt-filters.js';
 
 /**
  * The Jinja stage of Salt's default `jinja|yaml` renderer, on nunjucks with
@@ -27,6 +27,8 @@ function environmentFor(roots: readonly string[]): nunjucks.Environment {
     for (const [name, ext] of Object.entries(saltExtensions)) env.addExtension(name, ext);
     for (const [name, filter] of Object.entries(saltFilters)) env.addFilter(name, filter as (...args: unknown[]) => unknown);
     strictFilters(env);
+    const addTest = (env as unknown as { addTest(name: string, test: (...args: unknown[]) => boolean): void }).addTest.bind(env);
+    for (const [name, test] of Object.entries(jinjaTests)) addTest(name, test as (...args: unknown[]) => boolean);
     environments.set(key, env);
   }
   return env;
