@@ -110,6 +110,18 @@ describe('never a silently wrong value', () => {
     expect(jinja("{{ pillar.nope | default('d') }} {{ pillar.nope is defined }}", { pillar: {} })).toBe('d False');
   });
 
+  it('names the imported file and its line when the error is there', () => {
+    const root = tree({
+      'map.jinja': "{% set a = 1 %}\n\n{% set x = 'a' - 1 %}\n",
+      'init.sls': "{% from 'map.jinja' import x with context %}\nv: {{ x }}\n",
+      'd.yaml': 'a: [1\n',
+      'y.sls': "{% import_yaml 'd.yaml' as d %}\nv: {{ d }}\n",
+    });
+    const render = jinjaYamlRenderer({ roots: [root] });
+    expect(() => render(join(root, 'init.sls'), { minion })).toThrow(/map\.jinja:3:\d+: Jinja error: unsupported operand type\(s\) for -/);
+    expect(() => render(join(root, 'y.sls'), { minion })).toThrow(/y\.sls:1:\d+: Jinja error: .*d\.yaml:1:\d+: YAML error/);
+  });
+
   it('refuses methods Python does not have and unsupported syntax', () => {
     fails("{{ 'abc'.length }}", {}, /'str' object has no attribute 'length'/);
     fails('{{ pillar.l.push(1) }}', { l: [] }, /'list' object has no attribute 'push'/);

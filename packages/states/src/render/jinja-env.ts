@@ -1,6 +1,8 @@
 import nunjucks from 'nunjucks';
+import { InputError } from '@brine/common';
 import * as py from './python.js';
 import { lookup, slice } from './py-methods.js';
+import { parseSls } from './yaml.js';
 
 /**
  * Salt's Jinja on nunjucks. nunjucks parses Jinja's syntax but compiles
@@ -123,9 +125,24 @@ const helpers = {
     // Jinja (keep_trailing_newline off, as Salt leaves it) drops a template's last newline.
     const text = tmpl.render(withContext ? context.getVariables() : {}).replace(/\r?\n$/, '');
     const load = env.getFilter(`load_${kind}`) as (text: string) => unknown;
-    return load.call(context, text);
+    try {
+      return kind === 'yaml' ? parseSls(text, (tmpl as unknown as { path: string }).path).value : load.call(context, text);
+    } catch (err) {
+      // The YAML error names the imported file and its line; the template's error adds where it was imported.
+      throw err instanceof InputError ? new py.PyError(err.message) : err;
+    }
+  },
+  /** The catch of every compiled template function: the error, placed at the line and in the file where it arose. */
+  fail(err: unknown, lineno: number, colno: number, file: string): Error {
+    const out = (nj.runtime['handleError'] as (e: unknown, l: number, c: number) => Error)(err, lineno, colno);
+    const placed = out as Error & { brineFile?: string };
+    placed.brineFile ??= file;
+    return out;
   },
 };
+
+/** The file a template error arose in (an imported map.jinja, say), where the compiled template recorded it. */
+export const errorFile = (err: unknown): string | undefined => (err as { brineFile?: string } | null)?.brineFile;
 
 function located(err: unknown, lineno: number, colno: number): Error {
   if (err instanceof Error && (err as { lineno?: number }).lineno) return err;
@@ -351,6 +368,19 @@ function patchCompiler(nodes: NunjucksInternals['nodes']): void {
     this._emit(`, ${node['withContext'] === true}))`);
   });
   // Errors from helpers carry no line: place them where the template was when they were thrown.
+  // Each template function's catch records its file (the innermost one wins), for errors raised in an imported template.
+  proto['_emitFuncEnd'] = function (
+    this: Omit<Compiler, 'buffer'> & { _closeScopeLevels(): void; buffer: string | null },
+    noReturn?: boolean,
+  ) {
+    if (!noReturn) this._emitLine(`cb(null, ${this.buffer});`);
+    this._closeScopeLevels();
+    this._emitLine('} catch (e) {');
+    this._emitLine(`  cb(runtime.brine.fail(e, lineno, colno, ${JSON.stringify(this.templateName)}));`);
+    this._emitLine('}');
+    this._emitLine('}');
+    this.buffer = null;
+  };
   const handleError = nj.runtime['handleError'] as (e: unknown, l: number, c: number) => Error;
   nj.runtime['handleError'] = (err: unknown, lineno: number, colno: number) =>
     err instanceof py.PyError ? located(err, lineno, colno) : handleError(err, lineno, colno);

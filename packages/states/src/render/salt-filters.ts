@@ -293,7 +293,8 @@ export const saltFilters: Record<string, (...args: never[]) => unknown> = {
     try {
       return JSON.parse(pyStr(v)) as unknown;
     } catch {
-      throw new PyError(`Unable to load json from ${pyStr(v)}`);
+      // Salt quotes the text; it may be a secret, so this does not.
+      throw new PyError('Unable to load json: the text is not valid JSON');
     }
   },
   load_text: (v: unknown) => pyStr(v),

@@ -1,6 +1,6 @@
 import nunjucks from 'nunjucks';
 import { InputError } from '@brine/common';
-import { installPython, saltExtensions, strictFilters } from './jinja-env.js';
+import { errorFile, installPython, saltExtensions, strictFilters } from './jinja-env.js';
 import { jinjaTests, saltFilters } from './salt-filters.js';
 
 /**
@@ -22,7 +22,8 @@ function environmentFor(roots: readonly string[]): nunjucks.Environment {
     // noCache: a long-running minion must see an edited map.jinja on the next run.
     const loader = new nunjucks.FileSystemLoader([...roots], { noCache: true });
     // Undefined values are refused by the Python layer (jinja-env.ts), with the name of what was undefined.
-    env = new nunjucks.Environment(loader, { autoescape: false, throwOnUndefined: false });
+    // dev: errors keep their object (and the file they arose in, see errorFile) through nested templates.
+    env = new nunjucks.Environment(loader, { autoescape: false, throwOnUndefined: false, dev: true });
     env.addGlobal('True', true).addGlobal('False', false).addGlobal('None', null);
     for (const [name, ext] of Object.entries(saltExtensions)) env.addExtension(name, ext);
     for (const [name, filter] of Object.entries(saltFilters)) env.addFilter(name, filter as (...args: unknown[]) => unknown);
@@ -72,6 +73,7 @@ function templateError(err: unknown, file: string): InputError {
   if (detail === 'attempted to output null or undefined value') {
     detail = 'a value output by the template is undefined or None (a missing pillar or grains key?)';
   }
-  const pos = at ? { file, line: Number(at[1]), column: Number(at[2]) } : { file };
+  const where = errorFile(err) ?? file;
+  const pos = at ? { file: where, line: Number(at[1]), column: Number(at[2]) } : { file: where };
   return new InputError('jinja_error', pos, `Jinja error: ${detail}`, { cause: err });
 }
