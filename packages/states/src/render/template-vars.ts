@@ -1,4 +1,7 @@
-import { lookupPath } from '../merge.js';
+import { deepMerge, isPlainObject, lookupPath } from '../merge.js';
+import { globMatch } from '../target/glob.js';
+import { splitKeywords } from './py-methods.js';
+import { PyError } from './python.js';
 
 /** Called with every pillar value a template reads, so the run can redact it. */
 export type PillarReadSink = (value: string | number | bigint) => void;
@@ -62,14 +65,16 @@ export function templateVars(input: TemplateVarsInput): Record<string, unknown> 
     const fromOpts = lookupPath(input.opts, String(path));
     return fromOpts.found ? fromOpts.value : pillarGet(path, fallback);
   };
+  const filterBy = grainsFilterBy(input.grains);
   const salt = {
     'pillar.get': pillarGet,
     'pillar.items': () => pillar,
     'grains.get': grainsGet,
     'grains.items': () => input.grains,
+    'grains.filter_by': filterBy,
     'config.get': configGet,
     pillar: { get: pillarGet, items: () => pillar },
-    grains: { get: grainsGet, items: () => input.grains },
+    grains: { get: grainsGet, items: () => input.grains, filter_by: filterBy },
     config: { get: configGet },
   };
   const parts = input.sls ? input.sls.split('.') : [];
@@ -82,5 +87,51 @@ export function templateVars(input: TemplateVarsInput): Record<string, unknown> 
     sls: input.sls ?? '',
     slspath,
     tpldir: slspath,
+  };
+}
+
+/**
+ * Salt's `grains.filter_by(lookup_dict, grain='os_family', merge=None,
+ * default='default', base=None)` (salt/modules/grains.py, salt/utils/data.py
+ * filter_by): the first key of `lookup_dict` that glob-matches the grain's value
+ * (each value, for a list grain) picks the entry, else the `default` key's; the
+ * `base` key's mapping goes under it, and `merge` (a pillar lookup, typically) on
+ * top, both merged recursively.
+ */
+function grainsFilterBy(grains: Record<string, unknown>) {
+  return (...args: unknown[]): unknown => {
+    const [positional, kw] = splitKeywords(args);
+    const names = ['lookup_dict', 'grain', 'merge', 'default', 'base'];
+    const arg = (i: number, fallback: unknown) => kw[names[i]!] ?? positional[i] ?? fallback;
+    const lookup = arg(0, undefined);
+    if (!isPlainObject(lookup)) throw new PyError('grains.filter_by: lookup_dict must be a dict');
+    const grain = String(arg(1, 'os_family'));
+    const merge = arg(2, null);
+    const dflt = String(arg(3, 'default'));
+    const base = arg(4, null);
+    const found = lookupPath(grains, grain);
+    const values = found.found ? (Array.isArray(found.value) ? found.value : [found.value]) : [];
+    let ret: unknown = null;
+    for (const value of values) {
+      const key = Object.keys(lookup).find((k) => globMatch(k, typeof value === 'string' ? value : String(value)));
+      if (key !== undefined && lookup[key] !== null) {
+        ret = lookup[key];
+        break;
+      }
+    }
+    if (ret === null) ret = Object.hasOwn(lookup, dflt) ? lookup[dflt] : null;
+    if (typeof base === 'string' && base !== '' && Object.hasOwn(lookup, base)) {
+      const baseValues = lookup[base];
+      if (ret === null) ret = baseValues;
+      else if (isPlainObject(baseValues)) {
+        if (!isPlainObject(ret)) throw new PyError('filter_by default and look-up values must both be dictionaries.');
+        ret = deepMerge(baseValues, ret);
+      }
+    }
+    if (merge !== null && merge !== undefined && merge !== '' && merge !== false) {
+      if (!isPlainObject(merge)) throw new PyError('filter_by merge argument must be a dictionary.');
+      ret = ret === null ? merge : isPlainObject(ret) ? deepMerge(ret, merge) : ret;
+    }
+    return ret;
   };
 }
