@@ -135,6 +135,16 @@ describe('master apply: states pushed to running minions', () => {
       .toBe(0);
   });
 
+  it('shows pillar values that are not secrets in IDs, names and output, as Salt does; the secret stays blanked', async () => {
+    const r = await cluster.masterCmd('apply', 'db1', 'names', '--json');
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    const text = String(r.stdout);
+    expect(text).toContain('test_|-vg-vg_db_|-/dev/vg_db_|-succeed_without_changes');
+    expect(text).toContain('"stdout": "vg_db ok"');
+    expect(text).toContain('cmd_|-check-vg_db_|-test -n \\"<redacted>\\" && echo \\"vg_db ok\\"_|-run');
+    expect(text).not.toContain(SECRETS[0]);
+  });
+
   it('blanks a pillar value out of a return even when the minion did not know it was one', async () => {
     writeFileSync(join(out, 'copied-secret'), `${SECRETS[0]}\n`);
     const r = await cluster.masterCmd('apply', 'db1', 'leak', '--json');

@@ -1,5 +1,5 @@
 import type { Json } from '@brine/protocol';
-import { matchTarget, type MatchType, type MinionFacts, type Nodegroup } from '@brine/states';
+import { isSecretKeyName, matchTarget, type MatchType, type MinionFacts, type Nodegroup } from '@brine/states';
 import type { GrainStore } from './grain-store.js';
 import type { KeyStore } from './keystore.js';
 import type { PillarService } from './pillar-service.js';
@@ -50,6 +50,23 @@ export class MinionRegistry {
       // Secrets included: returns are scrubbed of them too. Only the master sees this (I@ targeting).
       pillar: () => this.pillar.compile({ id, grains: this.grains(id) ?? {} }).raw,
     };
+  }
+
+  /**
+   * What a return from this minion must not show: its pillar's secrets (`!secret`) and the values
+   * under keys named like secrets (`luks:password`, `api_key`). Other pillar values show, as in Salt.
+   */
+  secretValues(id: string): (string | number)[] {
+    const { raw, secrets } = this.pillar.compile({ id, grains: this.grains(id) ?? {} });
+    const marked = new Set(secrets);
+    const out: (string | number)[] = [];
+    const walk = (node: unknown, path: string[]): void => {
+      if (typeof node === 'string' || typeof node === 'number') {
+        if (marked.has(path.join(':')) || path.some(isSecretKeyName)) out.push(node);
+      } else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
+    };
+    walk(raw, []);
+    return out;
   }
 
   /** Every accepted minion, sorted. */

@@ -154,20 +154,15 @@ export class Dispatcher {
   }
 
   /**
-   * The minion's state engine already blanks pillar values out of its returns;
-   * the master does it again with the minion's whole pillar before anything is
-   * stored or shown, so a state that leaked a secret still cannot put it in the
-   * job cache or on an operator's screen.
+   * The minion's state engine already blanks secrets out of its returns; the master does
+   * it again with the minion's pillar secrets before anything is stored or shown, so a
+   * state that leaked one still cannot put it in the job cache or on an operator's screen.
    */
   private scrub(minionId: string, ret: Json): Json {
     // Nothing a pillar value could hide in (a ping's `true`): no pillar to compile.
     if (!hasTextLeaf(ret)) return ret;
     const redactor = new Redactor();
-    const collect = (node: unknown): void => {
-      if (typeof node === 'string' || typeof node === 'number') redactor.add(String(node));
-      else if (node && typeof node === 'object') for (const v of Object.values(node)) collect(v);
-    };
-    collect(this.registry.facts(minionId).pillar?.());
+    for (const value of this.registry.secretValues(minionId)) redactor.add(String(value));
     return redactor.deep(ret);
   }
 }

@@ -1,6 +1,7 @@
 import { formatPos, InputError } from '@brine/common';
 import { builtinModules } from '../modules/builtin.js';
 import type { ModuleRegistry } from '../modules/registry.js';
+import { isSecretKeyName } from '../pillar/secret-scan.js';
 import { Redactor } from '../redact.js';
 import { jinjaYamlRenderer, type SlsRenderer } from '../render/index.js';
 import { StateCompileError } from './errors.js';
@@ -58,9 +59,19 @@ export function compileStates(opts: CompileOptions): CompiledRun {
     target: opts.target,
     render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
     minion: { id: opts.minionId, grains: opts.grains ?? {} },
-    context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: (value) => redactor.add(value) },
+    // Redacted: what a template reads under a key named like a secret (luks:password, api_key);
+    // the rest shows, as Salt shows it. Marked secrets never reach templates at all.
+    context: {
+      pillar: opts.pillar,
+      opts: opts.opts ?? {},
+      onPillarRead: (value, path) => path.some(isSecretKeyName) && redactor.add(value),
+    },
   });
   const low = lowerHighState(high.decls, modules);
+  // And what a state is given under an argument named like a secret (password: …), wherever it came from.
+  for (const chunk of low.chunks)
+    for (const [arg, value] of Object.entries(chunk.args))
+      if ((typeof value === 'string' || typeof value === 'number') && isSecretKeyName(arg)) redactor.add(value);
   const problems = [...high.problems, ...low.problems];
   if (problems.length === 0) problems.push(...resolveRequisites(low.chunks, low.requisites, modules));
   if (problems.length > 0) return fail(problems);

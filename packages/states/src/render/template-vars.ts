@@ -3,37 +3,40 @@ import { globMatch } from '../target/glob.js';
 import { splitKeywords } from './py-methods.js';
 import { PyError } from './python.js';
 
-/** Called with every pillar value a template reads, so the run can redact it. */
-export type PillarReadSink = (value: string | number | bigint) => void;
+/** Called with every pillar value a template reads and the keys it was reached by, so the run can decide to redact it. */
+export type PillarReadSink = (value: string | number | bigint, path: readonly string[]) => void;
 
 /**
  * A read-only view of pillar data that reports each scalar a template reads
- * (directly, through `.items()`, a loop, or a `json` filter alike). Objects are
- * wrapped on access, so only what a template touches is reported.
+ * (directly, through `.items()`, a loop, or a `json` filter alike) with its path.
+ * Objects are wrapped on access, so only what a template touches is reported.
  */
 export function trackedPillar<T>(data: T, sink: PillarReadSink): T {
-  const views = new WeakMap<object, object>();
-  const wrap = (value: unknown): unknown => {
+  const views = new WeakMap<object, Map<string, object>>();
+  const wrap = (value: unknown, path: readonly string[]): unknown => {
     if (value === null || value === undefined) return value;
     if (typeof value !== 'object') {
-      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') sink(value);
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') sink(value, path);
       return value;
     }
-    let view = views.get(value);
+    let byPath = views.get(value);
+    if (!byPath) views.set(value, (byPath = new Map()));
+    const at = path.join('\0');
+    let view = byPath.get(at);
     if (!view) {
       view = new Proxy(value, {
         get: (target, key, receiver) => {
           const got = Reflect.get(target, key, receiver);
-          return typeof key === 'string' && Object.hasOwn(target, key) ? wrap(got) : got;
+          return typeof key === 'string' && Object.hasOwn(target, key) ? wrap(got, [...path, key]) : got;
         },
         set: () => false,
         deleteProperty: () => false,
       });
-      views.set(value, view);
+      byPath.set(at, view);
     }
     return view;
   };
-  return wrap(data) as T;
+  return wrap(data, []) as T;
 }
 
 export interface TemplateVarsInput {
