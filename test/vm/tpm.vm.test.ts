@@ -205,14 +205,19 @@ const MASTER_CONFIG = stringify({
   auto_accept: true,
 });
 
-/** The shipped master unit, run from this checkout by the user it names. */
+/**
+ * The shipped master unit, run from this checkout by the user it names. The checkout may live
+ * under /tmp or /home (a CI clone), which the unit's PrivateTmp= and ProtectHome= would hide from
+ * it; only those two are relaxed, the credentials under test are the unit's own.
+ */
 const MASTER_SETUP = `
 set -eu
 adduser --quiet --system --group --home /var/lib/brine --no-create-home brine
 mkdir -p /etc/brine /srv/brine/pillar
 cat > /etc/brine/master <<'EOF'
 ${MASTER_CONFIG}EOF
-sed "s#^ExecStart=.*#ExecStart=${ROOT}/node_modules/.bin/master -c /etc/brine/master#" \\
+sed -e "s#^ExecStart=.*#ExecStart=${ROOT}/node_modules/.bin/master -c /etc/brine/master#" \\
+  -e 's#^PrivateTmp=yes#PrivateTmp=no#' -e 's#^ProtectHome=yes#ProtectHome=read-only#' \\
   ${ROOT}/packages/master/systemd/brine-master.service > /etc/systemd/system/brine-master.service
 `;
 
