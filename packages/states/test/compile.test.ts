@@ -200,7 +200,7 @@ describe('a state that is wrong fails alone, as in Salt 3006', () => {
 
   it("uses Salt's words exactly where Salt has them", async () => {
     const results = await applyMain('a:\n  test.nope: []\nb:\n  test.nop:\n    - require:\n      - ghost\n');
-    expect(results['a']!.comment).toBe("State 'test.nope' was not found in SLS 'main'\nReason: 'test.nope' is not available.");
+    expect(results['a']!.comment).toBe("State 'test.nope' was not found in SLS 'main'\nReason: 'test.nope' is not available.\n");
     expect(results['b']!.comment).toBe(
       'The following requisites were not found:\n                   require:\n                       id: ghost\n',
     );

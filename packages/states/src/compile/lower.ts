@@ -102,8 +102,8 @@ export function lowerHighState(
       };
       const names = runtime.names ?? [{ name: runtime.name ?? decl.id, overrides: NO_OVERRIDES }];
       if (!fn) {
-        // Salt's verify_data words, checked when the state's turn comes.
-        const comment = `State '${full}' was not found in SLS '${decl.sls}'\nReason: '${full}' is not available.`;
+        // Salt's verify_data words, checked when the state's turn comes; State.call ends each line with a newline.
+        const comment = `State '${full}' was not found in SLS '${decl.sls}'\nReason: '${full}' is not available.\n`;
         for (const { name } of names) add(name, { name }, comment);
         continue;
       }
@@ -133,12 +133,13 @@ export function lowerHighState(
 
 /**
  * Salt's "Missing parameter" line for a required argument; for what Salt does not check
- * (types, values, unknown arguments) the function's own words, at the file and line.
+ * (types, values, unknown arguments) the function's own words, at the file and line. Each
+ * line ends with a newline, as Salt's State.call joins verify_data's errors.
  */
 const argComment = (full: string, found: readonly ArgProblem[], where: (p: ArgProblem) => string): string =>
   found
-    .map((p) => (p.missing !== undefined ? `Missing parameter ${p.missing} for state ${full}` : `${where(p)}: ${full}: ${p.detail}`))
-    .join('\n');
+    .map((p) => `${p.missing !== undefined ? `Missing parameter ${p.missing} for state ${full}` : `${where(p)}: ${full}: ${p.detail}`}\n`)
+    .join('');
 
 /** Reads an engine-level argument (name, order, unless, retry, ...); false if it is the module's. */
 function readRuntimeArg(arg: ArgEntry, rt: Runtime, problems: InputError[]): boolean {

@@ -206,8 +206,10 @@ class Execution {
   /**
    * Conditions, inspect, then apply (or not, in test mode), then the watch action
    * if one is due. A state skipped by its conditions never runs its watch action.
+   * A prediction (a prereq's test run of its target) is always in test mode.
    */
-  private async call(chunk: LowChunk, watchFired: boolean, test = this.test): Promise<Result> {
+  private async call(chunk: LowChunk, watchFired: boolean, prediction = false): Promise<Result> {
+    const test = prediction || this.test;
     // A broken state that another prereqs is predicted as what it will be: a failure.
     if (chunk.broken) return this.brokenResult(chunk);
     const fn = this.fn(chunk);
@@ -227,6 +229,8 @@ class Execution {
       else ret = await fn.apply(args, plan, ctx);
       // Salt: the watch action runs when a watched state changed and this one made no change itself.
       if (watchFired && fn.watch && Object.keys(ret.changes).length === 0) {
+        // Salt calls the state twice, the function then mod_watch, and each call takes a run number.
+        if (!prediction) this.runNum++;
         ret = test ? { result: null, comment: fn.watch.describe(args), changes: {} } : await fn.watch.run(args, ctx);
       }
       return ret;
