@@ -101,13 +101,14 @@ describe('minion apply through the running daemon', () => {
   });
 
   it('with --wait 0, refuses while another state run holds the minion, and runs nothing', async () => {
+    // Counted before the push, so that nothing but the refused run happens while the slow job holds the minion.
+    const before = (await jobs()).length;
     const pushed = cluster.masterCmd('apply', 'db1', 'slow');
     await db1.waitFor('job received', { times: db1.count('job received') + 1 });
-    const before = (await jobs()).length;
     const r = await apply('exclusive', '--wait', '0');
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toMatch(/another state run holds this minion: job \d{20} \(state\.apply\); nothing ran/);
-    expect((await jobs()).length).toBe(before);
+    expect((await jobs()).length).toBe(before + 1);
     expect((await pushed).exitCode).toBe(0);
   });
 

@@ -151,7 +151,7 @@ describe('minion apply --local', () => {
     const results = JSON.parse(typo.stdout) as Record<string, { result: boolean; comment: string }>;
     expect(results['cmd_|-b_|-x_|-rnu']).toMatchObject({
       result: false,
-      comment: "State 'cmd.rnu' was not found in SLS 'typo'\nReason: 'cmd.rnu' is not available.",
+      comment: "State 'cmd.rnu' was not found in SLS 'typo'\nReason: 'cmd.rnu' is not available.\n",
     });
     expect(results['test_|-a_|-a_|-nop']).toMatchObject({ result: true });
     const jinja = await apply(config, 'jinja');
