@@ -42,6 +42,22 @@ def f_unique(v):
     for x in v:
         if x not in r: r.append(x)
     return r
+def f_union(a, b): return f_unique(a + b)
+def f_intersect(a, b): return f_unique([e for e in a if e in b])
+def f_difference(a, b): return f_unique([e for e in a if e not in b])
+def f_symdiff(a, b): return f_unique([e for e in f_union(a, b) if e not in f_intersect(a, b)])
+def f_avg(v): return float(sum(v) / len(v))
+def is_iter(o): return hasattr(o, '__iter__') and not isinstance(o, (str, bytes))
+def f_flatten(data, levels=None, preserve_nulls=False):
+    ret = []
+    for el in data:
+        if not preserve_nulls and el in (None, 'None', 'null'): continue
+        elif is_iter(el):
+            if levels is None: ret.extend(f_flatten(el, preserve_nulls=preserve_nulls))
+            elif levels >= 1: ret.extend(f_flatten(el, levels=int(levels) - 1, preserve_nulls=preserve_nulls))
+            else: ret.append(el)
+        else: ret.append(el)
+    return ret
 def f_seq(d): return d if isinstance(d,(list,tuple,set,dict)) else [d]
 def f_to_bool(v):
     if v is None: return False
@@ -131,7 +147,8 @@ def render(src, files, pillar, grains):
     env.filters.update({'yaml': f_yaml, 'json': f_json, 'tojson': f_tojson, 'yaml_dquote': f_dquote, 'yaml_encode': f_yaml_encode,
       'regex_search': f_search, 'regex_replace': f_replace, 'unique': f_unique, 'sequence': f_seq, 'to_bool': f_to_bool,
       'quote': shlex.quote, 'md5': lambda s: hashlib.md5(s.encode()).hexdigest(), 'sha256': lambda s: hashlib.sha256(s.encode()).hexdigest(),
-      'path_join': f_path_join, 'load_yaml': lambda s: yaml.safe_load(str(s)), 'load_json': lambda s: json.loads(str(s)), 'load_text': str})
+      'path_join': f_path_join, 'union': f_union, 'intersect': f_intersect, 'difference': f_difference,
+      'symmetric_difference': f_symdiff, 'avg': f_avg, 'flatten': f_flatten, 'load_yaml': lambda s: yaml.safe_load(str(s)), 'load_json': lambda s: json.loads(str(s)), 'load_text': str})
     salt = {'pillar.get': pillar_get(pillar), 'grains.filter_by': lambda *a, **k: filter_by(*a, grains=grains, **k), 'grains.get': pillar_get(grains)}
     # import_yaml/json/text as Salt parses them: an import, then the load_* filter on the module's text.
     src2 = REWRITE(src)
@@ -168,14 +185,19 @@ fc={
  "md5": "{{ 'hello' | md5 }} {{ 'café' | sha256 }}",
  "path_join": "{{ '/etc' | path_join('salt/', '/minion.d', 'x.conf') }} {{ 'a' | path_join('../b') }} {{ '/' | path_join('etc') }}",
  "dictsort": "{{ {'b': 1, 'A': 2, 'c': 0} | dictsort }} {{ {'b': 1, 'A': 2, 'c': 0} | dictsort(false, 'value') }}",
- "join": "{{ [1, True, None, 'x'] | join(', ') }}"
+ "join": "{{ [1, True, None, 'x'] | join(', ') }}",
+ "set_filters": "{{ ['a', 'b', 'a', 1] | union(['b', 'c', True]) }} {{ [1, 2, 3, 4, 2] | intersect([2, 4, 6]) }} {{ [1, 2, 3, 4] | difference([2, 4, 6]) }} {{ [1, 2, 3, 4] | symmetric_difference([2, 4, 6]) }}",
+ "avg": "{{ [1, 2, 3, 4] | avg }} {{ [0.5, 0.25] | avg }}",
+ "flatten": "{{ [3, [4, 2], None, 'null', [[5, [6]]], {'k': 1}] | flatten }} {{ [3, [4, [2]]] | flatten(levels=1) }} {{ [3, None, [4, [2]]] | flatten(levels=1, preserve_nulls=True) }}"
 }
 fcite={'yaml':'salt/utils/jinja.py SerializerExtension.format_yaml (salt.utils.yaml.safe_dump, default_flow_style=True)',
  'json':'salt/utils/jinja.py SerializerExtension.format_json (sort_keys=True)','tojson':'salt/utils/jinja.py tojson filter',
  'yaml_encode':'salt/utils/jinja.py yaml_encode','yaml_dquote':'salt/utils/jinja.py yaml_dquote','regex_search':'salt/utils/jinja.py regex_search',
  'regex_replace':'salt/utils/jinja.py regex_replace','unique':'salt/utils/jinja.py unique','sequence':'salt/utils/jinja.py ensure_sequence_filter',
  'to_bool':'salt/utils/jinja.py to_bool','quote':'salt/utils/jinja.py quote (shlex.quote)','md5':'salt/utils/hashutils.py md5_digest, sha256_digest',
- 'path_join':'salt/utils/jinja.py path_join (salt.utils.path.join)','dictsort':'Jinja2 builtin dictsort','join':'Jinja2 builtin join'}
+ 'path_join':'salt/utils/jinja.py path_join (salt.utils.path.join)',
+ 'set_filters':'salt/utils/jinja.py union, intersect, difference, symmetric_difference (lists: salt.utils.data unique order)',
+ 'avg':'salt/utils/jinja.py lst_avg','flatten':'salt/utils/data.py flatten (3005+)','dictsort':'Jinja2 builtin dictsort','join':'Jinja2 builtin join'}
 for k,src in fc.items():
     base=k.split('_')[0] if k.split('_')[0] in fcite else k
     c = fcite.get(k) or fcite.get(k.rsplit('_',1)[0]) or fcite.get(base)

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { splitKeywords } from './py-methods.js';
-import { isPlainDict, pyEq, PyError, pyRepr, pyStr, tuple, typeName } from './python.js';
+import { isPlainDict, pyEq, PyError, pyRepr, pyStr, truthy, tuple, typeName } from './python.js';
 import { parseSls } from './yaml.js';
 
 /**
@@ -16,6 +16,41 @@ const text = (v: unknown, filter: string): string => {
   if (v instanceof String) return v.toString();
   throw new PyError(`${filter}: expected a string, got ${typeName(v)}`);
 };
+
+/**
+ * A list argument. Salt's set filters given strings (hashable) return a Python set, whose
+ * printed order Python does not fix: refused rather than printed in some order.
+ */
+const list = (v: unknown, filter: string): unknown[] => {
+  if (Array.isArray(v)) return v;
+  throw new PyError(`${filter}: expected a list, got ${typeName(v)}`);
+};
+
+/** The items in first-seen order, each once (Python equality: `1 == True`). */
+function uniq(items: readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  for (const x of items) if (!out.some((y) => pyEq(x, y))) out.push(x);
+  return out;
+}
+
+const intersect = (a: readonly unknown[], b: readonly unknown[]) => uniq(a.filter((x) => b.some((y) => pyEq(x, y))));
+
+/**
+ * salt/utils/data.py flatten: sub-lists (and a dict's keys) spliced in, `levels` deep at most;
+ * None, 'None' and 'null' dropped unless `preserveNulls`.
+ */
+function flatten(items: readonly unknown[], levels: number | null, preserveNulls: boolean, seen = new Set<object>()): unknown[] {
+  if (seen.has(items)) throw new PyError('flatten: Reference cycle detected. Check input list.');
+  seen.add(items);
+  const out: unknown[] = [];
+  for (const x of items) {
+    if (!preserveNulls && (x === null || x === 'None' || x === 'null')) continue;
+    const sub = Array.isArray(x) ? x : isPlainDict(x) ? Object.keys(x) : undefined;
+    if (sub && (levels === null || levels >= 1)) out.push(...flatten(sub, levels === null ? null : levels - 1, preserveNulls, seen));
+    else out.push(x);
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- JSON as Python's json.dumps writes it
 
@@ -330,13 +365,35 @@ export const saltFilters: Record<string, (...args: never[]) => unknown> = {
     });
   },
   regex_escape: (v: unknown) => text(v, 'regex_escape').replace(/[^\w]/g, (c) => `\\${c}`),
-  unique: (v: unknown) => {
-    if (!Array.isArray(v)) throw new PyError(`unique: expected a list, got ${typeName(v)}`);
-    const out: unknown[] = [];
-    for (const x of v) if (!out.some((y) => pyEq(x, y))) out.push(x);
-    return out;
-  },
+  unique: (v: unknown) => uniq(list(v, 'unique')),
   sequence: (v: unknown) => (Array.isArray(v) || isPlainDict(v) ? v : [v]),
+  // Set theory on lists, order kept (salt/utils/jinja.py union/intersect/difference/symmetric_difference).
+  union: (a: unknown, b: unknown) => uniq([...list(a, 'union'), ...list(b, 'union')]),
+  intersect: (a: unknown, b: unknown) => intersect(list(a, 'intersect'), list(b, 'intersect')),
+  difference: (a: unknown, b: unknown) => {
+    const other = list(b, 'difference');
+    return uniq(list(a, 'difference').filter((x) => !other.some((y) => pyEq(x, y))));
+  },
+  symmetric_difference: (a: unknown, b: unknown) => {
+    const [l1, l2] = [list(a, 'symmetric_difference'), list(b, 'symmetric_difference')];
+    const both = intersect(l1, l2);
+    return uniq([...l1, ...l2]).filter((x) => !both.some((y) => pyEq(x, y)));
+  },
+  /** salt/utils/jinja.py avg: the mean of a list; a single number is itself (a whole mean prints as an int, see STATES.md). */
+  avg: (v: unknown) => {
+    if (typeof v === 'number') return v;
+    const nums = list(v, 'avg').map((x) => {
+      if (typeof x !== 'number') throw new PyError(`avg: expected numbers, got ${typeName(x)}`);
+      return x;
+    });
+    if (nums.length === 0) throw new PyError('avg: division by zero (an empty list)');
+    return nums.reduce((a, b) => a + b, 0) / nums.length;
+  },
+  flatten: (v: unknown, ...args: unknown[]) => {
+    const [positional, kw] = splitKeywords(args);
+    const levels = kw['levels'] ?? positional[0] ?? null;
+    return flatten(list(v, 'flatten'), levels === null ? null : Number(levels), truthy(kw['preserve_nulls'] ?? positional[1] ?? false));
+  },
   to_bool: (v: unknown) => {
     if (v === null || v === undefined) return false;
     if (typeof v === 'boolean') return v;
