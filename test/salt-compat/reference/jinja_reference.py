@@ -7,7 +7,7 @@ salt/modules/grains.py). Not a run of Salt: where Salt disagrees, fix the re-imp
 Needs python3 with Jinja2 3.1 and PyYAML: python3 test/salt-compat/reference/jinja_reference.py
 Then format the JSON: node_modules/.bin/biome format --write test/salt-compat
 """
-import copy, fnmatch, hashlib, io, json, os, posixpath, re, shlex, sys
+import copy, fnmatch, hashlib, io, json, os, posixpath, re, shlex, sys, uuid
 
 import jinja2
 import yaml
@@ -148,7 +148,8 @@ def render(src, files, pillar, grains):
       'regex_search': f_search, 'regex_replace': f_replace, 'unique': f_unique, 'sequence': f_seq, 'to_bool': f_to_bool,
       'quote': shlex.quote, 'md5': lambda s: hashlib.md5(s.encode()).hexdigest(), 'sha256': lambda s: hashlib.sha256(s.encode()).hexdigest(),
       'path_join': f_path_join, 'union': f_union, 'intersect': f_intersect, 'difference': f_difference,
-      'symmetric_difference': f_symdiff, 'avg': f_avg, 'flatten': f_flatten, 'load_yaml': lambda s: yaml.safe_load(str(s)), 'load_json': lambda s: json.loads(str(s)), 'load_text': str})
+      'symmetric_difference': f_symdiff, 'avg': f_avg, 'flatten': f_flatten,
+      'uuid': lambda v: str(uuid.uuid5(uuid.UUID('91633EBF-1C86-5E33-935A-28061F4B480E'), str(v))), 'load_yaml': lambda s: yaml.safe_load(str(s)), 'load_json': lambda s: json.loads(str(s)), 'load_text': str})
     salt = {'pillar.get': pillar_get(pillar), 'grains.filter_by': lambda *a, **k: filter_by(*a, grains=grains, **k), 'grains.get': pillar_get(grains)}
     # import_yaml/json/text as Salt parses them: an import, then the load_* filter on the module's text.
     src2 = REWRITE(src)
@@ -188,6 +189,7 @@ fc={
  "join": "{{ [1, True, None, 'x'] | join(', ') }}",
  "set_filters": "{{ ['a', 'b', 'a', 1] | union(['b', 'c', True]) }} {{ [1, 2, 3, 4, 2] | intersect([2, 4, 6]) }} {{ [1, 2, 3, 4] | difference([2, 4, 6]) }} {{ [1, 2, 3, 4] | symmetric_difference([2, 4, 6]) }}",
  "avg": "{{ [1, 2, 3, 4] | avg }} {{ [0.5, 0.25] | avg }}",
+ "uuid": "{{ 'example' | uuid }} {{ 'café' | uuid }} {{ 42 | uuid }}",
  "flatten": "{{ [3, [4, 2], None, 'null', [[5, [6]]], {'k': 1}] | flatten }} {{ [3, [4, [2]]] | flatten(levels=1) }} {{ [3, None, [4, [2]]] | flatten(levels=1, preserve_nulls=True) }}"
 }
 fcite={'yaml':'salt/utils/jinja.py SerializerExtension.format_yaml (salt.utils.yaml.safe_dump, default_flow_style=True)',
@@ -197,7 +199,7 @@ fcite={'yaml':'salt/utils/jinja.py SerializerExtension.format_yaml (salt.utils.y
  'to_bool':'salt/utils/jinja.py to_bool','quote':'salt/utils/jinja.py quote (shlex.quote)','md5':'salt/utils/hashutils.py md5_digest, sha256_digest',
  'path_join':'salt/utils/jinja.py path_join (salt.utils.path.join)',
  'set_filters':'salt/utils/jinja.py union, intersect, difference, symmetric_difference (lists: salt.utils.data unique order)',
- 'avg':'salt/utils/jinja.py lst_avg','flatten':'salt/utils/data.py flatten (3005+)','dictsort':'Jinja2 builtin dictsort','join':'Jinja2 builtin join'}
+ 'avg':'salt/utils/jinja.py lst_avg','uuid':'salt/utils/jinja.py uuid_ (uuid5 under GLOBAL_UUID)','flatten':'salt/utils/data.py flatten (3005+)','dictsort':'Jinja2 builtin dictsort','join':'Jinja2 builtin join'}
 for k,src in fc.items():
     base=k.split('_')[0] if k.split('_')[0] in fcite else k
     c = fcite.get(k) or fcite.get(k.rsplit('_',1)[0]) or fcite.get(base)

@@ -17,6 +17,18 @@ const text = (v: unknown, filter: string): string => {
   throw new PyError(`${filter}: expected a string, got ${typeName(v)}`);
 };
 
+/** GLOBAL_UUID in salt/utils/jinja.py. */
+const SALT_UUID_NAMESPACE = '91633ebf-1c86-5e33-935a-28061f4b480e';
+
+/** RFC 4122 version 5: SHA-1 of the namespace's bytes and the name, version and variant bits set. */
+function uuid5(namespace: string, name: string): string {
+  const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /**
  * A list argument. Salt's set filters given strings (hashable) return a Python set, whose
  * printed order Python does not fix: refused rather than printed in some order.
@@ -364,6 +376,8 @@ export const saltFilters: Record<string, (...args: never[]) => unknown> = {
       return expandReplacement(repl, m.slice(0, count) as string[], groups);
     });
   },
+  /** salt/utils/jinja.py uuid_: the name-based (SHA-1, version 5) UUID of the text under Salt's fixed namespace. */
+  uuid: (v: unknown) => uuid5(SALT_UUID_NAMESPACE, pyStr(v)),
   regex_escape: (v: unknown) => text(v, 'regex_escape').replace(/[^\w]/g, (c) => `\\${c}`),
   unique: (v: unknown) => uniq(list(v, 'unique')),
   sequence: (v: unknown) => (Array.isArray(v) || isPlainDict(v) ? v : [v]),
