@@ -22,7 +22,10 @@ const SALT_UUID_NAMESPACE = '91633ebf-1c86-5e33-935a-28061f4b480e';
 
 /** RFC 4122 version 5: SHA-1 of the namespace's bytes and the name, version and variant bits set. */
 function uuid5(namespace: string, name: string): string {
-  const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest();
+  const hash = createHash('sha1')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
+    .digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
