@@ -336,3 +336,47 @@ describe('file.managed: follow_symlinks', () => {
     expect((await apply({ 'main.sls': sls(link, '    - follow_symlinks: False\n') }))['f']).toMatchObject({ result: true, changes: {} });
   });
 });
+
+describe('file.replace, file.line on real files', () => {
+  const sls = (path: string) =>
+    [
+      'port:',
+      '  file.replace:',
+      `    - name: ${path}`,
+      "    - pattern: '^#?\\s*Port\\s+\\d+$'",
+      '    - repl: Port 2222',
+      '    - append_if_not_found: True',
+      'banner:',
+      '  file.line:',
+      `    - name: ${path}`,
+      '    - mode: ensure',
+      '    - content: Banner /etc/issue',
+      '    - after: ^Port',
+    ].join('\n');
+
+  it('edits once: test mode changes nothing, a second run reports no changes, file.replace keeps a .bak', async () => {
+    const dir = tree({ sshd_config: '#Port 22\nPermitRootLogin no\n' });
+    const path = join(dir, 'sshd_config');
+    const planned = await apply({ 'main.sls': sls(path) }, { test: true });
+    expect(planned['port']).toMatchObject({ result: null, comment: 'Changes would have been made' });
+    expect(readFileSync(path, 'utf8')).toBe('#Port 22\nPermitRootLogin no\n');
+    const first = await apply({ 'main.sls': sls(path) });
+    expect(first['port']).toMatchObject({ result: true, comment: 'Changes were made' });
+    expect(first['banner']).toMatchObject({ result: true, comment: 'Changes were made' });
+    expect(readFileSync(path, 'utf8')).toBe('Port 2222\nBanner /etc/issue\nPermitRootLogin no\n');
+    expect(readFileSync(`${path}.bak`, 'utf8')).toBe('#Port 22\nPermitRootLogin no\n');
+    const again = await apply({ 'main.sls': sls(path) });
+    for (const id of ['port', 'banner'])
+      expect(again[id]).toMatchObject({ result: true, changes: {}, comment: 'No changes needed to be made' });
+  });
+
+  it('refuses bad flags and patterns when the states compile, naming them', async () => {
+    const path = join(tree({ f: 'x\n' }), 'f');
+    const r = await apply({
+      'main.sls': `a:\n  file.replace:\n    - name: ${path}\n    - pattern: x\n    - repl: y\n    - flags: [VERBOSE]\nb:\n  file.replace:\n    - name: ${path}\n    - pattern: 'a(?i:b)'\n    - repl: y\n`,
+    });
+    expect(r['a']!.comment).toMatch(/VERBOSE is not supported/);
+    expect(r['b']!.comment).toMatch(/inline flags are supported only at the start/);
+    expect(readFileSync(path, 'utf8')).toBe('x\n');
+  });
+});

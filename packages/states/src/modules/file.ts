@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { dirname, isAbsolute, normalize, resolve } from 'node:path';
-import { createPatch } from 'diff';
+import { dirname, normalize } from 'node:path';
 import { group, user } from '../facts/accounts.js';
 import { fileContent, linkTarget, pathLstat, pathStat } from '../facts/files.js';
 import type { FileStat } from '../host/fs.js';
 import { deepMerge } from '../merge.js';
+import { fileEditFunctions } from './file-edit.js';
+import { badPath, describeDiff, managedPath } from './file-common.js';
 import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
-
-/** Text files up to this size get a unified diff in `changes`; larger ones a note. */
-const MAX_DIFF_BYTES = 1 << 20;
 
 const OWNERSHIP_ARGS = {
   user: { type: 'string', doc: 'owner (name or uid)' },
@@ -41,18 +39,6 @@ async function attributeChanges(
   if (want.mode !== undefined && (!st || st.mode !== parseInt(want.mode, 8))) changes['mode'] = want.mode;
   return out;
 }
-
-function badPath(name: string): string | undefined {
-  if (!isAbsolute(name)) return `Specified file ${name} is not an absolute path`;
-  return normalize(name) === '/' ? `Refusing to manage "/" itself` : undefined;
-}
-
-const describeDiff = (before: Buffer, after: Buffer, name: string): string => {
-  if (before.includes(0) || after.includes(0)) return 'Replace binary file';
-  if (before.length > MAX_DIFF_BYTES || after.length > MAX_DIFF_BYTES) return 'Replace text file (too large to show a diff)';
-  // Drop jsdiff's "Index:" / "=====" preamble; keep the ---/+++/@@ unified diff.
-  return createPatch(name, before.toString('utf8'), after.toString('utf8'), '', '').split('\n').slice(2).join('\n');
-};
 
 /**
  * Where new content comes from, read only when a state runs; rendered when `template` says so.
@@ -108,25 +94,6 @@ function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, tex
 
 /** The diff of a file whose content holds secrets: the old content may hold older ones, never registered for redaction. */
 const SECRET_DIFF = '<not shown: the content holds pillar secrets>';
-
-/** Symlinks followed before giving up, as the kernel's own limit (ELOOP). */
-const MAX_LINK_HOPS = 40;
-
-/**
- * Where file.managed writes (Salt's follow_symlinks): `name`; or, when `name` is a symlink and
- * `follow` is set, the file its chain of links ends at (which may not exist yet). Without
- * `follow`, a symlink at `name` is to be replaced by the file (`replaceLink`).
- */
-async function managedPath(ctx: StateContext, name: string, follow: boolean): Promise<{ path: string; replaceLink: boolean } | string> {
-  let path = name;
-  for (let hops = 0; hops <= MAX_LINK_HOPS; hops++) {
-    const target = await ctx.facts.get(linkTarget, path);
-    if (target === undefined) return { path, replaceLink: false };
-    if (!follow) return { path, replaceLink: true };
-    path = resolve(dirname(path), target);
-  }
-  return `Too many levels of symbolic links at ${name}`;
-}
 
 interface ManagedPlan {
   /** Where the content goes: `name`, or the file its symlinks lead to. */
@@ -363,4 +330,7 @@ const symlinkFn = stateFunction({
   },
 });
 
-export const fileModule: StateModule = { name: 'file', functions: { managed, directory, absent, symlink: symlinkFn } };
+export const fileModule: StateModule = {
+  name: 'file',
+  functions: { managed, directory, absent, symlink: symlinkFn, ...fileEditFunctions },
+};
