@@ -30,7 +30,8 @@ const INLINE: Record<string, string> = {
 
 const jsFlag = (name: string): string => {
   const js = FLAGS[name]?.js;
-  if (js === undefined) throw new PyRegexError(`the re flag ${name} is not supported (IGNORECASE, MULTILINE, DOTALL, UNICODE and ASCII are)`);
+  if (js === undefined)
+    throw new PyRegexError(`the re flag ${name} is not supported (IGNORECASE, MULTILINE, DOTALL, UNICODE and ASCII are)`);
   return js;
 };
 
