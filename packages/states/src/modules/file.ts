@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { InputError } from '@brine/common';
 import { dirname, normalize } from 'node:path';
 import { group, user } from '../facts/accounts.js';
 import { fileContent, linkTarget, pathLstat, pathStat } from '../facts/files.js';
@@ -76,7 +77,7 @@ async function wantedContent(
  * Salt's get_managed: `defaults` with `context` merged over it, and the state's own arguments,
  * are the names the template sees besides grains, pillar, salt and opts.
  */
-function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, text: Buffer): { content: Buffer; secret: boolean } {
+function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, text: Buffer): { content: Buffer; secret: boolean } | string {
   const vars = {
     name: args.name,
     source: args.source ?? null,
@@ -87,13 +88,33 @@ function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, tex
     ...deepMerge(args.defaults ?? {}, args.context ?? {}),
   };
   const file = args.source ?? `<${args.name} contents>`;
-  const rendered = ctx.templates.render(text.toString('utf8'), file, ctx.state.sls, vars);
-  text.fill(0);
-  return { content: Buffer.from(rendered.text, 'utf8'), secret: rendered.readSecret };
+  try {
+    const rendered = ctx.templates.render(text.toString('utf8'), file, ctx.state.sls, vars);
+    return { content: Buffer.from(rendered.text, 'utf8'), secret: rendered.readSecret };
+  } catch (err) {
+    // Salt's words; the message names the template, its line and what went wrong.
+    if (err instanceof InputError) return `Unable to manage file: ${err.message}`;
+    throw err;
+  } finally {
+    text.fill(0);
+  }
 }
 
-/** The diff of a file whose content holds secrets: the old content may hold older ones, never registered for redaction. */
-const SECRET_DIFF = '<not shown: the content holds pillar secrets>';
+/**
+ * What `changes.diff` says of content about to be written: Salt's words, but no diff of content
+ * holding secrets (the old content may hold older ones, never registered for redaction).
+ * `before`: the content on disk, when it differs.
+ */
+function contentDiff(
+  args: ArgsOf<typeof MANAGED_ARGS>,
+  how: { isNew: boolean; secret: boolean; before: Buffer | undefined; content: Buffer | undefined },
+): string {
+  if (how.isNew) return 'New file';
+  if (!args.show_changes) return '<show_changes=False>';
+  if (how.secret) return '<not shown: the content holds pillar secrets>';
+  // Otherwise the content is right and a symlink is to be replaced (follow_symlinks: False).
+  return how.before && how.content ? describeDiff(how.before, how.content, args.name) : 'Replace symbolic link with regular file';
+}
 
 interface ManagedPlan {
   /** Where the content goes: `name`, or the file its symlinks lead to. */
@@ -164,15 +185,7 @@ const managed = stateFunction({
     const replaceLink = where.replaceLink && args.replace && content !== undefined;
     const writeContent = !st || differs || replaceLink;
     if (writeContent)
-      changes['diff'] = !st
-        ? 'New file'
-        : !args.show_changes
-          ? '<show_changes=False>'
-          : wanted.secret
-            ? SECRET_DIFF
-            : differs
-              ? describeDiff(before!, content!, args.name)
-              : 'Replace symbolic link with regular file';
+      changes['diff'] = contentDiff(args, { isNew: !st, secret: wanted.secret, before: differs ? before : undefined, content });
     before?.fill(0);
     if (Object.keys(changes).length === 0) {
       content?.fill(0);
