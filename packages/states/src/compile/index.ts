@@ -58,15 +58,16 @@ export function compileStates(opts: CompileOptions): CompiledRun {
       problems.map((p) => new InputError(p.code, p.pos, redactor.string(p.message.slice(formatPos(p.pos).length + 2)))),
     );
   };
-  // Marked secrets never reach templates at all; what they read under a secret's name is redacted.
   const minion = { id: opts.minionId, grains: opts.grains ?? {} };
   const high = gatherHighState({
     roots: opts.fileRoots,
     target: opts.target,
     render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
     minion,
+    // Marked secrets never reach templates at all; what they read under a secret's name is redacted.
     context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: redactSecretReads(redactor) },
   });
+  // File templates (file.managed) render on the same grains, pillar view and redaction.
   const templates = fileTemplates({
     roots: opts.fileRoots,
     pillar: opts.pillar,
