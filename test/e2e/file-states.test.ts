@@ -40,7 +40,7 @@ describe('file states: minion apply --local on a formula tree', () => {
       join(states, 'app', 'files', 'app.conf.j2'),
       [
         "{% from 'app/map.jinja' import app with context %}",
-        '# {{ grains.id }}, managed by {{ sls }}',
+        '# {{ grains.id }}, managed by {{ sls }} from {{ tplfile }} in {{ tpldir }}',
         'user = {{ app.user }}',
         'port = {{ app.port }}',
         'workers = {{ workers }}',
@@ -132,7 +132,7 @@ describe('file states: minion apply --local on a formula tree', () => {
     expect(r.exitCode).toBe(0);
     for (const id of ['app-conf', 'linked', 'unlinked', 'sshd-port', 'sshd-banner']) expect(r.byId[id]?.result).toBe(true);
     expect(read('app.conf')).toBe(
-      `\n# files1, managed by app\nuser = www-data\nport = 8080\nworkers = 2\nlog = debug /var/log/app.log\ntoken = ${TOKEN}\n`,
+      `\n# files1, managed by app from app/files/app.conf.j2 in app/files\nuser = www-data\nport = 8080\nworkers = 2\nlog = debug /var/log/app.log\ntoken = ${TOKEN}\n`,
     );
     expect(lstatSync(join(out, 'current.conf')).isSymbolicLink()).toBe(true);
     expect(read('real.conf')).toBe('linked on files1\n');

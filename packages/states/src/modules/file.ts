@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '@brine/common';
-import { dirname, normalize } from 'node:path';
+import { dirname, normalize, posix } from 'node:path';
 import { group, user } from '../facts/accounts.js';
 import { fileContent, linkTarget, pathLstat, pathStat } from '../facts/files.js';
 import type { FileStat } from '../host/fs.js';
@@ -73,12 +73,21 @@ async function wantedContent(
   return { content, secret: args.contents_pillar !== undefined };
 }
 
+/** Salt's names for where a `salt://` template is (salt/utils/templates.py): `tplfile`, `tpldir`, `tpldot`. */
+function templatePlace(source: string | undefined): Record<string, string> {
+  if (!source?.startsWith('salt://')) return {};
+  const tplfile = posix.normalize(source.slice('salt://'.length));
+  const dir = posix.dirname(tplfile);
+  return { tplfile, tpldir: dir, tpldot: dir === '.' ? '' : dir.replace(/\//g, '.') };
+}
+
 /**
  * Salt's get_managed: `defaults` with `context` merged over it, and the state's own arguments,
  * are the names the template sees besides grains, pillar, salt and opts.
  */
 function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, text: Buffer): { content: Buffer; secret: boolean } | string {
   const vars = {
+    ...templatePlace(args.source),
     name: args.name,
     source: args.source ?? null,
     user: args.user ?? null,
