@@ -1,3 +1,4 @@
+import { sourcePath } from '../host/files.js';
 import { redactSecretReads, type Redactor } from '../redact.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import { templateVars } from './template-vars.js';
@@ -6,7 +7,7 @@ import { templateVars } from './template-vars.js';
 export interface FileTemplates {
   /**
    * `text` as a Jinja template seeing Salt's names (grains, pillar, salt, opts, sls) and `vars`
-   * over them; `file` names it in errors, and `{% include %}` looks in the file roots.
+   * over them; `file` (its source) names it in errors, and `{% include %}` looks in the file roots.
    * `readSecret`: it read a pillar value under a secret's name (registered for redaction).
    */
   render(text: string, file: string, sls: string, vars: Record<string, unknown>): { text: string; readSecret: boolean };
@@ -33,8 +34,10 @@ export function fileTemplates(input: FileTemplateInput): FileTemplates {
         sls,
         sink: redactSecretReads(input.redactor, () => (readSecret = true)),
       });
+      // Named by its path in the roots, so an import relative to it (`./map.jinja`) is found.
+      const path = file.startsWith('salt://') ? sourcePath(input.roots, file) : file;
       // Salt (salt/utils/templates.py render_tmpl): the state's context goes over the names it provides.
-      const out = renderTemplate(compileTemplate(text, file, input.roots), file, { ...salt, ...vars });
+      const out = renderTemplate(compileTemplate(text, path, input.roots), path, { ...salt, ...vars });
       return { text: out, readSecret };
     },
   };
