@@ -168,4 +168,13 @@ describe('master apply: states pushed to running minions', () => {
       .slice(-2);
     expect(finished.map((l) => l['jid'])).toEqual(received.map((l) => l['jid']));
   });
+
+  it('renders a file template on the minion from the tree it mirrored, with its grains and pillar; the secret it read stays out', async () => {
+    const r = await cluster.masterCmd('apply', 'db1', 'templated', '--json');
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(out, 'db1.conf'), 'utf8')).toBe(`hi from db1, site e2e, vg vg_db.\npassword ${SECRETS[0]}\n`);
+    expect(String(r.stdout)).not.toContain(SECRETS[0]);
+    const again = JSON.parse(String((await cluster.masterCmd('apply', 'db1', 'templated', '--json')).stdout))['db1'];
+    expect(Object.values(again as Record<string, { changes: object }>).map((s) => s.changes)).toEqual([{}]);
+  });
 });

@@ -1,3 +1,5 @@
+import { isSecretKeyName } from './pillar/secret-scan.js';
+
 /** What a redacted value reads as in results, output and logs. */
 export const REDACTED = '<redacted>';
 
@@ -73,5 +75,17 @@ export class Redactor {
     return value;
   }
 }
+
+/**
+ * What a template's pillar reads redact (a sink for `templateVars`): a value read under a key named
+ * like a secret (luks:password, api_key); the rest shows, as Salt shows it. `onSecret` is told of each.
+ */
+export const redactSecretReads =
+  (redactor: Redactor, onSecret?: () => void) =>
+  (value: string | number | bigint, path: readonly string[]): void => {
+    if (!path.some(isSecretKeyName)) return;
+    redactor.add(value);
+    onSecret?.();
+  };
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -3,6 +3,8 @@
 import type { Fact, FactParams, FactSource } from '../src/facts/fact.js';
 import type { FileStat, HostFs } from '../src/host/fs.js';
 import type { CommandOptions, CommandResult, CommandRunner } from '../src/host/runner.js';
+import { Redactor } from '../src/redact.js';
+import { fileTemplates, type FileTemplates } from '../src/render/file-template.js';
 
 export interface FakeCall {
   file: string;
@@ -104,3 +106,7 @@ export function fixtureFacts(facts: Record<string, unknown>, read: string[] = []
     },
   };
 }
+
+/** File templates rendered with the given pillar and grains (no file roots), as a run renders them. */
+export const fixtureTemplates = (pillar: Record<string, unknown> = {}, grains: Record<string, unknown> = {}): FileTemplates =>
+  fileTemplates({ roots: [], pillar, grains, opts: {}, redactor: new Redactor() });

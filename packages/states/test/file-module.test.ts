@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
@@ -10,10 +10,13 @@ import { applyTree, byId, tree } from './helpers.js';
 const modeOf = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
 
 /** Compiles `main` from a state tree and runs it: once, or as asked. */
-async function apply(states: Record<string, string>, opts: { test?: boolean; pillar?: Record<string, unknown> } = {}) {
+async function apply(
+  states: Record<string, string>,
+  opts: { test?: boolean; pillar?: Record<string, unknown>; grains?: Record<string, unknown> } = {},
+) {
   const root = tree(states);
   const pillar = opts.pillar ?? {};
-  const run = compileStates({ fileRoots: [root], pillar, minionId: 'm1', target: ['main'] });
+  const run = compileStates({ fileRoots: [root], pillar, grains: opts.grains ?? {}, minionId: 'm1', target: ['main'] });
   return byId(await runStates(run, { test: opts.test ?? false, secrets: pillarSecretProvider(pillar) }));
 }
 
@@ -226,5 +229,164 @@ describe('file.managed: source_hash, skip_verify, backup', () => {
     )['f'];
     expect(res).toMatchObject({ result: false });
     expect(res!.comment).toContain("argument 'backup' must be one of");
+  });
+});
+
+describe('file.managed: template, context, defaults', () => {
+  const states = (path: string) => ({
+    'main.sls': [
+      'conf:',
+      '  file.managed:',
+      `    - name: ${path}`,
+      '    - source: salt://app/app.conf.j2',
+      '    - template: jinja',
+      '    - defaults: {workers: 2, log: {level: info, file: /var/log/app.log}}',
+      '    - context: {log: {level: debug}}',
+    ].join('\n'),
+    'app/map.jinja': "{% set app = {'port': salt['pillar.get']('app:port', 80)} %}",
+    'app/app.conf.j2': [
+      "{% from 'app/map.jinja' import app with context %}",
+      '# {{ grains.id }} ({{ grains.os_family }}), {{ sls }}, {{ name }}',
+      'port = {{ app.port }}',
+      'workers = {{ workers }}',
+      'log = {{ log.level }} {{ log.file }}',
+      "db_password = {{ pillar['app']['db_password'] }}",
+      '',
+    ].join('\n'),
+  });
+  const pillar = (password: string) => ({ app: { port: 8080, db_password: password } });
+
+  it('renders salt:// source on the minion with grains, pillar, defaults under context; a second run changes nothing', async () => {
+    const path = join(tree({}), 'app.conf');
+    const opts = { pillar: pillar('hunter2-old'), grains: { os_family: 'Debian' } };
+    expect((await apply(states(path), opts))['conf']).toMatchObject({ result: true, changes: { diff: 'New file' } });
+    expect(readFileSync(path, 'utf8')).toBe(
+      `\n# m1 (Debian), main, ${path}\nport = 8080\nworkers = 2\nlog = debug /var/log/app.log\ndb_password = hunter2-old\n`,
+    );
+    expect((await apply(states(path), opts))['conf']).toMatchObject({
+      result: true,
+      changes: {},
+      comment: `File ${path} is in the correct state`,
+    });
+  });
+
+  it('shows no diff of a file rendered from a secret-named pillar value, in test mode or not', async () => {
+    const path = join(tree({}), 'app.conf');
+    await apply(states(path), { pillar: pillar('hunter2-old'), grains: { os_family: 'Debian' } });
+    for (const test of [true, false]) {
+      const r = (await apply(states(path), { test, pillar: pillar('hunter2-new'), grains: { os_family: 'Debian' } }))['conf']!;
+      expect(r).toMatchObject({ result: test ? null : true, changes: { diff: '<not shown: the content holds pillar secrets>' } });
+      expect(JSON.stringify(r)).not.toMatch(/hunter2/);
+    }
+    expect(readFileSync(path, 'utf8')).toContain('db_password = hunter2-new\n');
+  });
+
+  it('shows the diff when the template read no secret', async () => {
+    const path = join(tree({}), 'app.conf');
+    const sls = `c:\n  file.managed:\n    - name: ${path}\n    - contents: "port = {% raw %}{{ pillar.app.port }}{% endraw %}"\n    - template: jinja\n`;
+    await apply({ 'main.sls': sls }, { pillar: { app: { port: 80 } } });
+    const r = (await apply({ 'main.sls': sls }, { pillar: { app: { port: 8080 } } }))['c']!;
+    expect(r.changes['diff']).toMatch(/-port = 80\n\+port = 8080\n$/);
+  });
+
+  it('finds an import relative to the template', async () => {
+    const path = join(tree({}), 'x');
+    await apply({
+      'main.sls': `x:\n  file.managed:\n    - name: ${path}\n    - source: salt://app/files/x.j2\n    - template: jinja\n`,
+      'app/files/x.j2': "{% from '../map.jinja' import v %}{{ v }} in {{ tpldir }}\n",
+      'app/map.jinja': "{% set v = 'mapped' %}",
+    });
+    expect(readFileSync(path, 'utf8')).toBe('mapped in app/files\n');
+  });
+
+  it('refuses a template engine other than jinja, naming it', async () => {
+    const path = join(tree({}), 'x');
+    const r = (await apply({ 'main.sls': `x:\n  file.managed:\n    - name: ${path}\n    - contents: a\n    - template: mako\n` }))['x']!;
+    expect(r.result).toBe(false);
+    expect(r.comment).toContain('"mako"');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('reports a template error with the source and line', async () => {
+    const path = join(tree({}), 'x');
+    const r = (
+      await apply({
+        'main.sls': `x:\n  file.managed:\n    - name: ${path}\n    - source: salt://t.j2\n    - template: jinja\n`,
+        't.j2': 'ok\n{{ missing.key }}\n',
+      })
+    )['x']!;
+    expect(r.result).toBe(false);
+    expect(r.comment).toMatch(/^Unable to manage file: \/\S+\/t\.j2:2:11: Jinja error: 'missing' is undefined/);
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('file.managed: follow_symlinks', () => {
+  const sls = (path: string, extra = '') => `f:\n  file.managed:\n    - name: ${path}\n    - contents: new\n${extra}`;
+
+  it('manages the file a symlink points to by default, leaving the symlink', async () => {
+    const dir = tree({ 'real.conf': 'old\n' });
+    const link = join(dir, 'link.conf');
+    symlinkSync('real.conf', link);
+    expect((await apply({ 'main.sls': sls(link) }))['f']).toMatchObject({ result: true });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'real.conf'), 'utf8')).toBe('new\n');
+    expect((await apply({ 'main.sls': sls(link) }))['f']).toMatchObject({ result: true, changes: {} });
+  });
+
+  it('replaces the symlink with the file when follow_symlinks is False', async () => {
+    const dir = tree({});
+    writeFileSync(join(dir, 'real.conf'), 'new\n');
+    const link = join(dir, 'link.conf');
+    symlinkSync('real.conf', link);
+    const r = (await apply({ 'main.sls': sls(link, '    - follow_symlinks: False\n') }))['f']!;
+    expect(r).toMatchObject({ result: true, changes: { diff: 'Replace symbolic link with regular file' } });
+    expect(lstatSync(link).isFile()).toBe(true);
+    expect(readFileSync(join(dir, 'real.conf'), 'utf8')).toBe('new\n');
+    expect((await apply({ 'main.sls': sls(link, '    - follow_symlinks: False\n') }))['f']).toMatchObject({ result: true, changes: {} });
+  });
+});
+
+describe('file.replace, file.line on real files', () => {
+  const sls = (path: string) =>
+    [
+      'port:',
+      '  file.replace:',
+      `    - name: ${path}`,
+      "    - pattern: '^#?\\s*Port\\s+\\d+$'",
+      '    - repl: Port 2222',
+      '    - append_if_not_found: True',
+      'banner:',
+      '  file.line:',
+      `    - name: ${path}`,
+      '    - mode: ensure',
+      '    - content: Banner /etc/issue',
+      '    - after: ^Port',
+    ].join('\n');
+
+  it('edits once: test mode changes nothing, a second run reports no changes, file.replace keeps a .bak', async () => {
+    const dir = tree({ sshd_config: '#Port 22\nPermitRootLogin no\n' });
+    const path = join(dir, 'sshd_config');
+    const planned = await apply({ 'main.sls': sls(path) }, { test: true });
+    expect(planned['port']).toMatchObject({ result: null, comment: 'Changes would have been made' });
+    expect(readFileSync(path, 'utf8')).toBe('#Port 22\nPermitRootLogin no\n');
+    const first = await apply({ 'main.sls': sls(path) });
+    expect(first['port']).toMatchObject({ result: true, comment: 'Changes were made' });
+    expect(first['banner']).toMatchObject({ result: true, comment: 'Changes were made' });
+    expect(readFileSync(path, 'utf8')).toBe('Port 2222\nBanner /etc/issue\nPermitRootLogin no\n');
+    expect(readFileSync(`${path}.bak`, 'utf8')).toBe('#Port 22\nPermitRootLogin no\n');
+    const again = await apply({ 'main.sls': sls(path) });
+    for (const id of ['port', 'banner'])
+      expect(again[id]).toMatchObject({ result: true, changes: {}, comment: 'No changes needed to be made' });
+  });
+
+  it('refuses bad flags and patterns when the states compile, naming them', async () => {
+    const path = join(tree({ f: 'x\n' }), 'f');
+    const r = await apply({
+      'main.sls': `a:\n  file.replace:\n    - name: ${path}\n    - pattern: x\n    - repl: y\n    - flags: [VERBOSE]\nb:\n  file.replace:\n    - name: ${path}\n    - pattern: 'a(?i:b)'\n    - repl: y\n`,
+    });
+    expect(r['a']!.comment).toMatch(/VERBOSE is not supported/);
+    expect(r['b']!.comment).toMatch(/inline flags are supported only at the start/);
+    expect(readFileSync(path, 'utf8')).toBe('x\n');
   });
 });

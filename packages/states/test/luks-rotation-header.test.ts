@@ -16,6 +16,7 @@ import { pillarSecretProvider } from '../src/host/secrets.js';
 import { builtinModules } from '../src/modules/builtin.js';
 import { findFunction } from '../src/modules/registry.js';
 import type { Args, ChangePlan, StateContext, StateFunction } from '../src/modules/types.js';
+import { fixtureTemplates } from './fake-host.js';
 
 const OLD = 'header-old passphrase\nwith a newline';
 const NEW = 'header-new passphrase, longer than the old one';
@@ -56,6 +57,7 @@ function context(image: string): StateContext {
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
     secrets,
     files: localFileServer([]),
+    templates: fixtureTemplates(),
     state: { id: 'data-key', sls: 'rotate', name: image },
   };
 }

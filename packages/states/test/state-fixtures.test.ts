@@ -4,7 +4,8 @@
 //   doc       what the case shows
 //   args      the state's arguments as an SLS gives them (defaults are filled in as compile does)
 //   test      test mode (inspect only)
-//   pillar    the pillar secrets are fetched from
+//   pillar    the pillar secrets are fetched from and file templates see
+//   grains    the grains file templates see
 //   facts     "<fact name> <params…>" → the parsed value (see fake-host.ts for bytes and errors)
 //   plan      what inspect returns: kind, comment, changes
 //   applyFacts facts that differ when apply reads them (a service that started, a signature that
@@ -29,7 +30,7 @@ import { validateArgs } from '../src/modules/args.js';
 import { builtinModules } from '../src/modules/builtin.js';
 import { findFunction } from '../src/modules/registry.js';
 import type { Args, Plan, StateContext, StateFunction } from '../src/modules/types.js';
-import { FakeFs, FakeRunner, fixtureFacts, type FakeCall } from './fake-host.js';
+import { FakeFs, FakeRunner, fixtureFacts, fixtureTemplates, type FakeCall } from './fake-host.js';
 
 interface Fixture {
   /** What the case shows. */
@@ -37,6 +38,7 @@ interface Fixture {
   args: Record<string, unknown>;
   test?: boolean;
   pillar?: Record<string, unknown>;
+  grains?: Record<string, unknown>;
   facts: Record<string, unknown>;
   plan: Record<string, unknown>;
   applyFacts?: Record<string, unknown>;
@@ -74,6 +76,7 @@ function context(fixture: Fixture, facts: Record<string, unknown>): { ctx: State
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
     secrets: pillarSecretProvider(fixture.pillar ?? {}),
     files: localFileServer([]),
+    templates: fixtureTemplates(fixture.pillar, fixture.grains),
     state: { id: 'fixture', sls: 'fixtures', name: String(fixture.args['name']) },
   };
   return { ctx, runner, done };

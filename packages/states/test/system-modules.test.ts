@@ -9,7 +9,7 @@ import type { Args, ChangePlan, Outcome, Plan, StateContext, StateFunction } fro
 import { hostFacts } from '../src/facts/fact.js';
 import { localFileServer } from '../src/host/files.js';
 import { pillarSecretProvider, type SecretProvider } from '../src/host/secrets.js';
-import { FakeFs, FakeRunner, type FakeCall } from './fake-host.js';
+import { FakeFs, FakeRunner, fixtureTemplates, type FakeCall } from './fake-host.js';
 import { compileTree } from './helpers.js';
 
 const KEY = 'correct horse battery staple';
@@ -25,6 +25,7 @@ function fakeContext(runner: FakeRunner, opts: { secrets?: SecretProvider; test?
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
     secrets: opts.secrets ?? pillarSecretProvider({ luks: { password: KEY } }),
     files: localFileServer([]),
+    templates: fixtureTemplates(),
     state: { id: 'x', sls: 'main', name: 'x' },
   };
 }

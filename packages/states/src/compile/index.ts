@@ -2,8 +2,10 @@ import { formatPos, InputError } from '@brine/common';
 import { builtinModules } from '../modules/builtin.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { isSecretKeyName } from '../pillar/secret-scan.js';
-import { Redactor } from '../redact.js';
+import { redactSecretReads, Redactor } from '../redact.js';
+import { fileTemplates, type FileTemplates } from '../render/file-template.js';
 import { jinjaYamlRenderer, type SlsRenderer } from '../render/index.js';
+import { minionGrains } from '../target/types.js';
 import { StateCompileError } from './errors.js';
 import { gatherHighState } from './gather.js';
 import { lowerHighState } from './lower.js';
@@ -39,6 +41,8 @@ export interface CompiledRun {
   modules: ModuleRegistry;
   /** Pillar values rendered into these states; the run redacts them (and what it fetches). */
   redactor: Redactor;
+  /** Renders file templates (file.managed `template: jinja`) as these states were rendered. */
+  templates: FileTemplates;
 }
 
 /**
@@ -54,18 +58,22 @@ export function compileStates(opts: CompileOptions): CompiledRun {
       problems.map((p) => new InputError(p.code, p.pos, redactor.string(p.message.slice(formatPos(p.pos).length + 2)))),
     );
   };
+  const minion = { id: opts.minionId, grains: opts.grains ?? {} };
   const high = gatherHighState({
     roots: opts.fileRoots,
     target: opts.target,
     render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
-    minion: { id: opts.minionId, grains: opts.grains ?? {} },
-    // Redacted: what a template reads under a key named like a secret (luks:password, api_key);
-    // the rest shows, as Salt shows it. Marked secrets never reach templates at all.
-    context: {
-      pillar: opts.pillar,
-      opts: opts.opts ?? {},
-      onPillarRead: (value, path) => path.some(isSecretKeyName) && redactor.add(value),
-    },
+    minion,
+    // Marked secrets never reach templates at all; what they read under a secret's name is redacted.
+    context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: redactSecretReads(redactor) },
+  });
+  // File templates (file.managed) render on the same grains, pillar view and redaction.
+  const templates = fileTemplates({
+    roots: opts.fileRoots,
+    pillar: opts.pillar,
+    grains: minionGrains(minion),
+    opts: opts.opts ?? {},
+    redactor,
   });
   const low = lowerHighState(high.decls, modules);
   // And what a state is given under an argument named like a secret (password: …), wherever it came from.
@@ -77,5 +85,5 @@ export function compileStates(opts: CompileOptions): CompiledRun {
   if (problems.length > 0) return fail(problems);
   const sequence = orderChunks(low.chunks);
   if (sequence instanceof InputError) return fail([sequence]);
-  return { minionId: opts.minionId, fileRoots: opts.fileRoots, sls: high.sls, chunks: low.chunks, sequence, modules, redactor };
+  return { minionId: opts.minionId, fileRoots: opts.fileRoots, sls: high.sls, chunks: low.chunks, sequence, modules, redactor, templates };
 }

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { dirname, isAbsolute, normalize } from 'node:path';
-import { createPatch } from 'diff';
+import { InputError } from '@brine/common';
+import { dirname, normalize, posix } from 'node:path';
 import { group, user } from '../facts/accounts.js';
 import { fileContent, linkTarget, pathLstat, pathStat } from '../facts/files.js';
 import type { FileStat } from '../host/fs.js';
+import { deepMerge } from '../merge.js';
+import { fileEditFunctions } from './file-edit.js';
+import { badPath, describeDiff, managedPath } from './file-common.js';
 import { stateFunction, type ArgSpecs, type ArgsOf, type Changes, type Plan, type StateContext, type StateModule } from './types.js';
-
-/** Text files up to this size get a unified diff in `changes`; larger ones a note. */
-const MAX_DIFF_BYTES = 1 << 20;
 
 const OWNERSHIP_ARGS = {
   user: { type: 'string', doc: 'owner (name or uid)' },
@@ -41,22 +41,18 @@ async function attributeChanges(
   return out;
 }
 
-function badPath(name: string): string | undefined {
-  if (!isAbsolute(name)) return `Specified file ${name} is not an absolute path`;
-  return normalize(name) === '/' ? `Refusing to manage "/" itself` : undefined;
-}
-
-const describeDiff = (before: Buffer, after: Buffer, name: string): string => {
-  if (before.includes(0) || after.includes(0)) return 'Replace binary file';
-  if (before.length > MAX_DIFF_BYTES || after.length > MAX_DIFF_BYTES) return 'Replace text file (too large to show a diff)';
-  // Drop jsdiff's "Index:" / "=====" preamble; keep the ---/+++/@@ unified diff.
-  return createPatch(name, before.toString('utf8'), after.toString('utf8'), '', '').split('\n').slice(2).join('\n');
-};
-
-/** Where new content comes from, read only when a state runs. */
-async function wantedContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext): Promise<Buffer | undefined | string> {
+/**
+ * Where new content comes from, read only when a state runs; rendered when `template` says so.
+ * `secret`: it holds pillar secrets (contents_pillar, or a template read one), so no diff shows it.
+ */
+async function wantedContent(
+  args: ArgsOf<typeof MANAGED_ARGS>,
+  ctx: StateContext,
+): Promise<{ content: Buffer | undefined; secret: boolean } | string> {
   const given = [args.source, args.contents, args.contents_pillar].filter((v) => v !== undefined).length;
   if (given > 1) return 'Only one of source, contents and contents_pillar may be given';
+  // A secret is written as fetched: a template could transform it past redaction.
+  if (args.template !== undefined && args.contents_pillar !== undefined) return 'template cannot be used with contents_pillar';
   let content: Buffer | undefined;
   if (args.source !== undefined) content = await ctx.files.read(args.source);
   else if (args.contents !== undefined) content = Buffer.from(args.contents.join('\n'), 'utf8');
@@ -66,10 +62,72 @@ async function wantedContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContex
     content.fill(0);
     content = withNewline;
   }
-  return content;
+  if (content && args.source_hash !== undefined && !args.skip_verify) {
+    const mismatch = hashMismatch(args.source_hash, content);
+    if (mismatch) {
+      content.fill(0);
+      return mismatch;
+    }
+  }
+  if (content && args.template !== undefined) return renderContent(args, ctx, content);
+  return { content, secret: args.contents_pillar !== undefined };
+}
+
+/** Salt's names for where a `salt://` template is (salt/utils/templates.py): `tplfile`, `tpldir`, `tpldot`. */
+function templatePlace(source: string | undefined): Record<string, string> {
+  if (!source?.startsWith('salt://')) return {};
+  const tplfile = posix.normalize(source.slice('salt://'.length));
+  const dir = posix.dirname(tplfile);
+  return { tplfile, tpldir: dir, tpldot: dir === '.' ? '' : dir.replace(/\//g, '.') };
+}
+
+/**
+ * Salt's get_managed: `defaults` with `context` merged over it, and the state's own arguments,
+ * are the names the template sees besides grains, pillar, salt and opts.
+ */
+function renderContent(args: ArgsOf<typeof MANAGED_ARGS>, ctx: StateContext, text: Buffer): { content: Buffer; secret: boolean } | string {
+  const vars = {
+    ...templatePlace(args.source),
+    name: args.name,
+    source: args.source ?? null,
+    user: args.user ?? null,
+    group: args.group ?? null,
+    mode: args.mode ?? null,
+    saltenv: 'base',
+    ...deepMerge(args.defaults ?? {}, args.context ?? {}),
+  };
+  const file = args.source ?? `<${args.name} contents>`;
+  try {
+    const rendered = ctx.templates.render(text.toString('utf8'), file, ctx.state.sls, vars);
+    return { content: Buffer.from(rendered.text, 'utf8'), secret: rendered.readSecret };
+  } catch (err) {
+    // Salt's words; the message names the template, its line and what went wrong.
+    if (err instanceof InputError) return `Unable to manage file: ${err.message}`;
+    throw err;
+  } finally {
+    text.fill(0);
+  }
+}
+
+/**
+ * What `changes.diff` says of content about to be written: Salt's words, but no diff of content
+ * holding secrets (the old content may hold older ones, never registered for redaction).
+ * `before`: the content on disk, when it differs.
+ */
+function contentDiff(
+  args: ArgsOf<typeof MANAGED_ARGS>,
+  how: { isNew: boolean; secret: boolean; before: Buffer | undefined; content: Buffer | undefined },
+): string {
+  if (how.isNew) return 'New file';
+  if (!args.show_changes) return '<show_changes=False>';
+  if (how.secret) return '<not shown: the content holds pillar secrets>';
+  // Otherwise the content is right and a symlink is to be replaced (follow_symlinks: False).
+  return how.before && how.content ? describeDiff(how.before, how.content, args.name) : 'Replace symbolic link with regular file';
 }
 
 interface ManagedPlan {
+  /** Where the content goes: `name`, or the file its symlinks lead to. */
+  path: string;
   content: Buffer | undefined;
   writeContent: boolean;
   uid?: number;
@@ -93,6 +151,10 @@ const MANAGED_ARGS = {
     values: [''],
     doc: "Salt's backup mode; only '' (none): Brine keeps no copies of managed files, which may hold secrets",
   },
+  template: { type: 'string', values: ['jinja'], doc: 'render the source or contents as a Jinja template on the minion' },
+  defaults: { type: 'map', doc: 'template variables' },
+  context: { type: 'map', doc: 'template variables, merged over defaults' },
+  follow_symlinks: { type: 'boolean', default: true, doc: 'manage the file a symlink at name points to; False replaces the symlink' },
 } as const satisfies ArgSpecs;
 
 const DIGEST_BY_LENGTH: Record<number, string> = { 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' };
@@ -112,27 +174,27 @@ const managed = stateFunction({
   async inspect(args, ctx): Promise<Plan<ManagedPlan>> {
     const bad = badPath(args.name);
     if (bad) return { kind: 'error', comment: bad };
-    const st = await ctx.facts.get(pathStat, args.name);
+    const where = await managedPath(ctx, args.name, args.follow_symlinks);
+    if (typeof where === 'string') return { kind: 'error', comment: where };
+    const { path } = where;
+    const st = await ctx.facts.get(pathStat, path);
     if (st?.type === 'directory') return { kind: 'error', comment: `Specified target ${args.name} is a directory` };
-    if (!st && !args.makedirs && !(await ctx.facts.get(pathStat, dirname(args.name)))) {
-      return { kind: 'error', comment: `Parent directory not present for ${args.name} (set makedirs: True to create it)` };
+    if (!st && !args.makedirs && !(await ctx.facts.get(pathStat, dirname(path)))) {
+      return { kind: 'error', comment: `Parent directory not present for ${path} (set makedirs: True to create it)` };
     }
-    const content = await wantedContent(args, ctx);
-    if (typeof content === 'string') return { kind: 'error', comment: content };
-    if (args.source_hash !== undefined && !args.skip_verify && content) {
-      const mismatch = hashMismatch(args.source_hash, content);
-      if (mismatch) {
-        content.fill(0);
-        return { kind: 'error', comment: mismatch };
-      }
-    }
+    const wanted = await wantedContent(args, ctx);
+    if (typeof wanted === 'string') return { kind: 'error', comment: wanted };
+    const { content } = wanted;
     const attrs = await attributeChanges(ctx, st, args);
     if (typeof attrs === 'string') return { kind: 'error', comment: attrs };
     const changes = attrs.changes;
-    const before = st && content && args.replace ? await ctx.facts.get(fileContent, args.name) : undefined;
-    const writeContent = !st || (before !== undefined && content !== undefined && !before.equals(content));
+    const before = st && content && args.replace ? await ctx.facts.get(fileContent, path) : undefined;
+    const differs = before !== undefined && content !== undefined && !before.equals(content);
+    // follow_symlinks: False puts the file in the symlink's place (Salt compares no content then).
+    const replaceLink = where.replaceLink && args.replace && content !== undefined;
+    const writeContent = !st || differs || replaceLink;
     if (writeContent)
-      changes['diff'] = !st ? 'New file' : args.show_changes ? describeDiff(before!, content!, args.name) : '<show_changes=False>';
+      changes['diff'] = contentDiff(args, { isNew: !st, secret: wanted.secret, before: differs ? before : undefined, content });
     before?.fill(0);
     if (Object.keys(changes).length === 0) {
       content?.fill(0);
@@ -141,17 +203,17 @@ const managed = stateFunction({
     if (ctx.test) content?.fill(0);
     // A new file gets 0644 unless told otherwise; a rewritten one keeps its mode and owner.
     const mode = args.mode !== undefined ? parseInt(args.mode, 8) : st ? st.mode : 0o644;
-    const data: ManagedPlan = { content, writeContent, mode, uid: attrs.uid ?? st?.uid, gid: attrs.gid ?? st?.gid };
+    const data: ManagedPlan = { path, content, writeContent, mode, uid: attrs.uid ?? st?.uid, gid: attrs.gid ?? st?.gid };
     return { kind: 'change', comment: `The file ${args.name} is set to be changed`, changes, data };
   },
   async apply(args, plan, ctx) {
-    const { content, writeContent, mode, uid, gid } = plan.data;
+    const { path, content, writeContent, mode, uid, gid } = plan.data;
     try {
-      if (args.makedirs) await ctx.fs.mkdir(dirname(args.name), { recursive: true, mode: 0o755 });
-      if (writeContent) await ctx.fs.replaceFile(args.name, content ?? Buffer.alloc(0), { mode, uid, gid });
+      if (args.makedirs) await ctx.fs.mkdir(dirname(path), { recursive: true, mode: 0o755 });
+      if (writeContent) await ctx.fs.replaceFile(path, content ?? Buffer.alloc(0), { mode, uid, gid });
       else {
-        if (uid !== undefined || gid !== undefined) await ctx.fs.chown(args.name, uid, gid);
-        await ctx.fs.chmod(args.name, mode);
+        if (uid !== undefined || gid !== undefined) await ctx.fs.chown(path, uid, gid);
+        await ctx.fs.chmod(path, mode);
       }
     } finally {
       content?.fill(0);
@@ -290,4 +352,7 @@ const symlinkFn = stateFunction({
   },
 });
 
-export const fileModule: StateModule = { name: 'file', functions: { managed, directory, absent, symlink: symlinkFn } };
+export const fileModule: StateModule = {
+  name: 'file',
+  functions: { managed, directory, absent, symlink: symlinkFn, ...fileEditFunctions },
+};

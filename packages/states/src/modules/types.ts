@@ -4,6 +4,7 @@ import type { HostFs } from '../host/fs.js';
 import type { StateLog } from '../host/log.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { SecretProvider } from '../host/secrets.js';
+import type { FileTemplates } from '../render/file-template.js';
 
 /**
  * Argument types a state function can declare; compile checks and converts
@@ -111,6 +112,8 @@ export interface StateContext {
   /** Pillar values fetched just in time; each is registered for redaction. */
   secrets: SecretProvider;
   files: FileServer;
+  /** Renders file templates with the run's grains, pillar and opts (pillar reads redacted as in SLS files). */
+  templates: FileTemplates;
   /** The state being run, for messages. */
   state: { id: string; sls: string; name: string };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import { pySubn, pythonRegExp, PyRegexError } from '../py-regex.js';
 import { splitKeywords } from './py-methods.js';
 import { isPlainDict, pyEq, PyError, pyRepr, pyStr, truthy, tuple, typeName } from './python.js';
 import { parseSls } from './yaml.js';
@@ -262,18 +263,13 @@ const isContainer = (x: unknown) => (Array.isArray(x) && x.length > 0) || (isPla
 
 // ---------------------------------------------------------------- regular expressions, Python flavour
 
-/** Python's `(?P<n>…)`, `(?P=n)` and a leading `(?i)`-style flag group, in JavaScript's syntax. */
+/** A Python pattern (py-regex.ts), its errors as Python's. */
 function pyRegex(pattern: string, flags: string): RegExp {
-  let src = pattern.replace(/\(\?P<(\w+)>/g, '(?<$1>').replace(/\(\?P=(\w+)\)/g, '\\k<$1>');
-  const inline = /^\(\?([aiLmsux]+)\)/.exec(src);
-  if (inline) {
-    src = src.slice(inline[0].length);
-    for (const f of inline[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f;
-  }
   try {
-    return new RegExp(src, flags);
+    return pythonRegExp(pattern, flags);
   } catch (err) {
-    throw new PyError(`invalid regular expression ${pyRepr(pattern)}: ${(err as Error).message}`);
+    if (err instanceof PyRegexError) throw new PyError(`invalid regular expression ${pyRepr(pattern)}: ${err.message}`);
+    throw err;
   }
 }
 
@@ -282,16 +278,6 @@ const reFlags = (ignorecase: unknown, multiline: unknown) => `${ignorecase === t
 function regexArgs(args: unknown[]): { ignorecase: unknown; multiline: unknown; rest: unknown[] } {
   const [positional, kw] = splitKeywords(args);
   return { rest: positional, ignorecase: kw['ignorecase'] ?? positional[2], multiline: kw['multiline'] ?? positional[3] };
-}
-
-/** Python's re.sub replacement: `\1`, `\g<1>`, `\g<name>`, `\\`. */
-function expandReplacement(repl: string, m: RegExpExecArray | string[], groups: Record<string, string> | undefined): string {
-  return repl.replace(/\\(?:g<(\w+)>|(\d{1,2})|(.))/g, (_s, g: string | undefined, d: string | undefined, other: string | undefined) => {
-    if (g !== undefined) return (/^\d+$/.test(g) ? m[Number(g)] : groups?.[g]) ?? '';
-    if (d !== undefined) return m[Number(d)] ?? '';
-    const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\' };
-    return esc[other!] ?? `\\${other}`;
-  });
 }
 
 // ---------------------------------------------------------------- the filter table
@@ -370,14 +356,13 @@ export const saltFilters: Record<string, (...args: never[]) => unknown> = {
   regex_replace: (txt: unknown, rgx: unknown, val: unknown, ...args: unknown[]) => {
     const [positional, kw] = splitKeywords(args);
     const flags = reFlags(kw['ignorecase'] ?? positional[0], kw['multiline'] ?? positional[1]);
-    const re = pyRegex(text(rgx, 'regex_replace'), `${flags}g`);
-    const repl = text(val, 'regex_replace');
-    return text(txt, 'regex_replace').replace(re, (...m: unknown[]) => {
-      const last = m[m.length - 1];
-      const groups = typeof last === 'object' && last !== null ? (last as Record<string, string>) : undefined;
-      const count = groups ? m.length - 3 : m.length - 2;
-      return expandReplacement(repl, m.slice(0, count) as string[], groups);
-    });
+    const pattern = text(rgx, 'regex_replace');
+    try {
+      return pySubn(pyRegex(pattern, `${flags}g`), text(txt, 'regex_replace'), text(val, 'regex_replace')).text;
+    } catch (err) {
+      if (err instanceof PyRegexError) throw new PyError(`regex_replace: ${err.message}`);
+      throw err;
+    }
   },
   /** salt/utils/jinja.py uuid_: the name-based (SHA-1, version 5) UUID of the text under Salt's fixed namespace. */
   uuid: (v: unknown) => uuid5(SALT_UUID_NAMESPACE, pyStr(v)),

@@ -122,6 +122,7 @@ class Execution {
       log: this.log,
       secrets: this.secrets,
       files: this.files,
+      templates: this.run.templates,
       state: { id: chunk.id, sls: chunk.sls, name: chunk.name },
     };
   }
