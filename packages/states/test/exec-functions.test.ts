@@ -59,7 +59,9 @@ function render(
 ) {
   const root = tree({ 'main.sls': `${lines.join('\n')}\n` });
   const r = jinjaYamlRenderer({ roots: [root], ...(opts.host && { host: opts.host }), ...(opts.pillarRender && { pillar: true }) });
-  return r(join(root, 'main.sls'), { minion, pillar: opts.pillar ?? {}, opts: opts.mopts ?? {}, sls: 'main' }).value;
+  // A sink, so that templates see pillar as the run gives it: a view that reports reads.
+  return r(join(root, 'main.sls'), { minion, pillar: opts.pillar ?? {}, opts: opts.mopts ?? {}, sls: 'main', onPillarRead: () => {} })
+    .value;
 }
 
 describe('cmd.* in templates', () => {
@@ -272,6 +274,7 @@ describe('look-ups with Salt 3006 arguments', () => {
         "plain: {{ salt['pillar.get']('app:opts', {'b': 2}) | json }}",
         "delim: {{ salt['pillar.get']('odd:key|v', delimiter='|') }}",
         "dflt: {{ salt['pillar.get']('nope') | json }}",
+        "view: {{ salt['pillar.get']('app:opts', pillar.app.opts, merge=True) | json }}",
       ],
       { pillar },
     );
@@ -285,6 +288,7 @@ describe('look-ups with Salt 3006 arguments', () => {
       plain: { a: 1, nested: { x: 1 } },
       delim: 'odd',
       dflt: '',
+      view: { a: 1, nested: { x: 1 } },
     });
   });
 

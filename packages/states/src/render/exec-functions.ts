@@ -169,10 +169,12 @@ type CmdKind = 'run' | 'shell' | 'run_stdout' | 'run_all' | 'retcode';
 function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
   const fn = `cmd.${kind}`;
   return (...args: unknown[]): unknown => {
-    const a = bindArgs(fn, kind === 'run' ? [...CMD_ARGS, 'redirect_stderr'] : CMD_ARGS, args);
+    const merges = kind === 'run' || kind === 'shell';
+    const a = bindArgs(fn, merges ? [...CMD_ARGS, 'redirect_stderr'] : CMD_ARGS, args);
     if (a['cmd'] === undefined) throw new PyError(`${fn}() missing 1 required positional argument: 'cmd'`);
     const cmd = text(fn, 'cmd', a['cmd']);
-    const pythonShell = kind === 'shell' || (a['python_shell'] ?? opts['cmd_safe'] === false) === true;
+    const given = a['python_shell'];
+    const pythonShell = kind === 'shell' || (given === undefined || given === null ? opts['cmd_safe'] === false : given === true);
     const argv = pythonShell ? ['/bin/sh', '-c', cmd] : shlexSplit(cmd);
     if (argv.length === 0) throw new PyError(`${fn}(): the command is empty`);
     const env = commandEnv(fn, a['env'], a['reset_system_locale'] !== false);
@@ -187,7 +189,7 @@ function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
       cleanEnv: a['clean_env'] === true,
       ...(stdin !== undefined && { stdin }),
       timeoutMs: timeout * 1000,
-      mergeStderr: (kind === 'run' || kind === 'shell') && a['redirect_stderr'] !== false,
+      mergeStderr: merges && a['redirect_stderr'] !== false,
     });
     // Only the program is named, as Salt logs it: its arguments may hold a pillar value.
     const program = pythonShell ? cmd.trim().split(/\s+/)[0] : argv[0];

@@ -132,8 +132,8 @@ function lookupFunctions(
     if (a['merge'] === true && hit.found) {
       const lists = (a['merge_nested_lists'] ?? opts['pillar_merge_lists']) === true;
       // Salt: the default, copied, updated recursively by the value found; a list default gains the items it lacks.
-      if (isPlainObject(dflt) && isPlainObject(hit.value)) return dictUpdate(structuredClone(dflt), hit.value, lists);
-      if (Array.isArray(dflt) && Array.isArray(hit.value)) return addMissing(structuredClone(dflt), hit.value);
+      if (isPlainObject(dflt) && isPlainObject(hit.value)) return dictUpdate(deepCopy(dflt), hit.value, lists);
+      if (Array.isArray(dflt) && Array.isArray(hit.value)) return addMissing(deepCopy(dflt) as unknown[], hit.value);
     }
     return hit.found ? hit.value : dflt;
   };
@@ -167,6 +167,14 @@ function lookupFunctions(
     'config.get': configGet,
   };
 }
+
+/** Python's `copy.deepcopy` for template data (a pillar view included): dicts and lists copied, other values shared. */
+const deepCopy = <T>(v: T): T =>
+  (Array.isArray(v)
+    ? v.map(deepCopy)
+    : isPlainObject(v)
+      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)]))
+      : v) as T;
 
 /** `list` and the items of `more` it does not have, in order (Python's `x not in list`). */
 const addMissing = (list: unknown[], more: unknown[]): unknown[] => [...list, ...more.filter((x) => !list.some((y) => pyEq(x, y)))];
