@@ -312,7 +312,16 @@ describe('look-ups with Salt 3006 arguments', () => {
 describe('shlexSplit', () => {
   it('splits as Python shlex in POSIX mode with whitespace_split and no comments', () => {
     expect(shlexSplit(`a  'b c' "d \\"e\\" \\x" f\\ g #h ''`)).toEqual(['a', 'b c', 'd "e" \\x', 'f g', '#h', '']);
+    expect(shlexSplit('x="a b"c\'d e\' it\\\'s "a\\$b" tab\tnl\nnb\u00a0sp')).toEqual([
+      'x=a bcd e',
+      "it's",
+      'a\\$b',
+      'tab',
+      'nl',
+      'nb\u00a0sp',
+    ]);
     expect(() => shlexSplit("a 'b")).toThrow('No closing quotation');
+    expect(() => shlexSplit('a\\')).toThrow('No escaped character');
   });
 });
 

@@ -110,6 +110,9 @@ const text = (fn: string, name: string, v: unknown): string => {
   throw new PyError(`${fn}(): '${name}' must be a string, not ${typeName(v)}`);
 };
 
+/** shlex's `whitespace`: not Unicode's spaces, which stay in a word. */
+const SHLEX_WHITESPACE = ' \t\r\n';
+
 /** `salt.utils.args.shlex_split`: POSIX shell words, quotes removed, no comments. */
 export function shlexSplit(s: string): string[] {
   const words: string[] = [];
@@ -125,7 +128,7 @@ export function shlexSplit(s: string): string[] {
       if (c === '"') quote = undefined;
       else if (c === '\\' && (s[i + 1] === '"' || s[i + 1] === '\\')) word += s[++i];
       else word += c;
-    } else if (/\s/.test(c)) {
+    } else if (SHLEX_WHITESPACE.includes(c)) {
       if (inWord) words.push(word);
       word = '';
       inWord = false;
