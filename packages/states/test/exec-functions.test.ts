@@ -86,11 +86,11 @@ describe('cmd.* in templates', () => {
     expect(runs[0]!.cwd).toBeUndefined();
   });
 
-  it('passes cwd, env, stdin, timeout, clean_env and reset_system_locale; cmd_safe: False makes the shell the default', () => {
+  it('passes cwd, env, stdin, timeout, clean_env, runas and reset_system_locale; cmd_safe: False makes the shell the default', () => {
     const { host, runs } = fixtureHost();
     render(
       [
-        "a: {{ salt['cmd.run']('x', cwd='/srv', env={'A': '1', 'B': None}, stdin='in', timeout=5, clean_env=True, reset_system_locale=False) }}",
+        "a: {{ salt['cmd.run']('x', cwd='/srv', env={'A': '1', 'B': None}, stdin='in', timeout=5, clean_env=True, reset_system_locale=False, runas='www') }}",
         "b: {{ salt['cmd.run']('x y', env=[{'C': 3}]) }}",
       ],
       { host, mopts: { cmd_safe: false } },
@@ -100,6 +100,7 @@ describe('cmd.* in templates', () => {
       cwd: '/srv',
       env: { A: '1', B: '' },
       cleanEnv: true,
+      runas: 'www',
       stdin: 'in',
       timeoutMs: 5000,
       mergeStderr: true,
@@ -160,8 +161,8 @@ describe('cmd.* in templates', () => {
 
   it('refuses arguments it does not take and undefined values, naming the function', () => {
     const { host } = fixtureHost();
-    expect(() => render(["a: {{ salt['cmd.run']('x', runas='root') }}"], { host })).toThrow(
-      /cmd\.run\(\) got an unexpected keyword argument 'runas' \(not supported here\)/,
+    expect(() => render(["a: {{ salt['cmd.run']('x', group='root') }}"], { host })).toThrow(
+      /cmd\.run\(\) got an unexpected keyword argument 'group' \(not supported here\)/,
     );
     expect(() => render(["a: {{ salt['cmd.run'](pillar.nope) }}"], { host })).toThrow(
       /cmd\.run\(\): the value given for 'cmd' is undefined/,
@@ -349,6 +350,12 @@ describe('the real host', () => {
     expect(() => run(["a: {{ salt['cmd.run']('pwd', cwd='/brine-nope') }}"])).toThrow(
       /Specified cwd '\/brine-nope' either not absolute or does not exist/,
     );
+    expect(() => run(["a: {{ salt['cmd.run']('id', runas='brine-no-such-user') }}"])).toThrow(/User 'brine-no-such-user' is not available/);
+  });
+
+  it.runIf(process.getuid?.() === 0)('runs a command as runas, with that user HOME and names', () => {
+    const out = run(["a: {{ salt['cmd.run']('sh -c \"id -un; echo $HOME $USER $LOGNAME\"', runas='nobody', cwd='/') | json }}"]);
+    expect(out).toEqual({ a: 'nobody\n/nonexistent nobody nobody' });
   });
 
   it('reads files and lists this machine interfaces', () => {

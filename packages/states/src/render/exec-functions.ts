@@ -18,6 +18,8 @@ export interface CommandRequest {
   /** Set over the inherited environment, or instead of it with `cleanEnv`. */
   env: Record<string, string>;
   cleanEnv: boolean;
+  /** Run as this user, with its HOME, USER and LOGNAME (and its home as the default cwd). */
+  runas?: string;
   stdin?: string;
   timeoutMs: number;
   /** Standard error into the standard output stream, in the order written (cmd.run). */
@@ -160,6 +162,7 @@ const CMD_ARGS = [
   'ignore_retcode',
   'raise_err',
   'success_retcodes',
+  'runas',
 ] as const;
 
 type CmdKind = 'run' | 'shell' | 'run_stdout' | 'run_all' | 'retcode';
@@ -185,11 +188,13 @@ function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
     if (!(timeout > 0)) throw new PyError(`${fn}(): timeout must be a positive number of seconds`);
     const cwd = a['cwd'] === undefined || a['cwd'] === null || a['cwd'] === '' ? undefined : text(fn, 'cwd', a['cwd']);
     const stdin = a['stdin'] === undefined || a['stdin'] === null ? undefined : text(fn, 'stdin', a['stdin']);
+    const runas = a['runas'] === undefined || a['runas'] === null || a['runas'] === '' ? undefined : text(fn, 'runas', a['runas']);
     const out = host.run({
       argv,
       ...(cwd !== undefined && { cwd }),
       env,
       cleanEnv: a['clean_env'] === true,
+      ...(runas !== undefined && { runas }),
       ...(stdin !== undefined && { stdin }),
       timeoutMs: timeout * 1000,
       mergeStderr: merges && a['redirect_stderr'] !== false,

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir, networkInterfaces, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { passwdEntry, type UserInfo } from '../facts/accounts.js';
 import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from './exec-functions.js';
 
 /**
@@ -28,8 +29,19 @@ export function nodeExecHost(): ExecHost {
   };
 }
 
-function runCommand(req: CommandRequest, home: string): CommandOutcome {
+function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
   const failed = (error: string): CommandOutcome => ({ pid: 0, retcode: null, stdout: '', stderr: '', error });
+  let home = minionHome;
+  const env: Record<string, string | undefined> = { ...(req.cleanEnv ? {} : process.env) };
+  let as: UserInfo | undefined;
+  if (req.runas !== undefined) {
+    const r = spawnSync('getent', ['passwd', req.runas], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    as = passwdEntry({ exitCode: r.status ?? -1, stdout: r.stdout ?? '' });
+    if (!as) return failed(`User '${req.runas}' is not available`);
+    Object.assign(env, { HOME: as.home, USER: as.name, LOGNAME: as.name });
+    home = as.home;
+  }
+  Object.assign(env, req.env);
   let cwd = req.cwd;
   if (cwd === undefined) {
     try {
@@ -39,7 +51,6 @@ function runCommand(req: CommandRequest, home: string): CommandOutcome {
       cwd = '/';
     }
   } else if (!isAbsolute(cwd) || !isDirectory(cwd)) return failed(`Specified cwd '${cwd}' either not absolute or does not exist`);
-  const env: Record<string, string | undefined> = { ...(req.cleanEnv ? {} : process.env), ...req.env };
   if (!('NOTIFY_SOCKET' in req.env)) delete env['NOTIFY_SOCKET'];
   const dir = mkdtempSync(join(tmpdir(), 'brine-render-'));
   try {
@@ -54,6 +65,7 @@ function runCommand(req: CommandRequest, home: string): CommandOutcome {
         env,
         stdio: [req.stdin === undefined ? 'ignore' : 'pipe', out, err],
         ...(req.stdin !== undefined && { input: req.stdin }),
+        ...(as && { uid: as.uid, gid: as.gid }),
         timeout: req.timeoutMs,
         killSignal: 'SIGKILL',
       });
