@@ -126,6 +126,14 @@ describe('execution functions through the master', () => {
     const all = names(JSON.stringify((JSON.parse(String(r.stdout)) as Record<string, unknown>)['web1']));
     expect(named(all, 'cmd')).toBe('hi');
     expect(named(all, 'ppid')).toBe(String(web1.child.pid));
+    // Logged as Salt logs them: the program, and a failure with its return code.
+    expect(
+      web1
+        .lines()
+        .filter((l) => l['msg'] === 'running a command while rendering')
+        .map((l) => l['program']),
+    ).toEqual(['echo', 'echo', 'false']);
+    expect(web1.count("Command 'false' failed with return code: 1")).toBe(1);
     expect(JSON.parse(named(all, 'app'))).toEqual({ port: 8080, user: 'www', opts: { a: 1 } });
   });
 

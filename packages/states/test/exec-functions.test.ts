@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from '../src/render/exec-functions.js';
 import { shlexSplit } from '../src/render/exec-functions.js';
+import type { StateLog } from '../src/host/log.js';
 import { nodeExecHost } from '../src/render/exec-host.js';
 import { jinjaYamlRenderer } from '../src/render/index.js';
 import { tree } from './helpers.js';
@@ -55,13 +56,19 @@ function fixtureHost(reply: Partial<CommandOutcome> = {}, files: Record<string, 
 /** Renders one SLS template (a line each) and returns its parsed value. */
 function render(
   lines: string[],
-  opts: { host?: ExecHost; pillar?: Record<string, unknown>; pillarRender?: boolean; mopts?: Record<string, unknown> } = {},
+  opts: { host?: ExecHost; pillar?: Record<string, unknown>; pillarRender?: boolean; mopts?: Record<string, unknown>; log?: StateLog } = {},
 ) {
   const root = tree({ 'main.sls': `${lines.join('\n')}\n` });
   const r = jinjaYamlRenderer({ roots: [root], ...(opts.host && { host: opts.host }), ...(opts.pillarRender && { pillar: true }) });
   // A sink, so that templates see pillar as the run gives it: a view that reports reads.
-  return r(join(root, 'main.sls'), { minion, pillar: opts.pillar ?? {}, opts: opts.mopts ?? {}, sls: 'main', onPillarRead: () => {} })
-    .value;
+  return r(join(root, 'main.sls'), {
+    minion,
+    pillar: opts.pillar ?? {},
+    opts: opts.mopts ?? {},
+    sls: 'main',
+    onPillarRead: () => {},
+    ...(opts.log && { log: opts.log }),
+  }).value;
 }
 
 describe('cmd.* in templates', () => {
@@ -157,6 +164,29 @@ describe('cmd.* in templates', () => {
       expect(message).toMatch(error);
       expect(message).not.toContain('secret-arg');
     }
+  });
+
+  it("logs the program it runs, and a failure unless ignore_retcode, in Salt's words, never the arguments", () => {
+    const { host } = fixtureHost({ retcode: 2 });
+    const lines: string[] = [];
+    const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+      lines.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`);
+    const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    render(
+      [
+        "a: {{ salt['cmd.run']('grep pw=hunter22 /etc/x', cwd='/srv') }}",
+        "b: {{ salt['cmd.retcode']('test -e /x', ignore_retcode=True) }}",
+      ],
+      {
+        host,
+        log,
+      },
+    );
+    expect(lines).toEqual([
+      'info running a command while rendering {"program":"grep","cwd":"/srv"}',
+      "error Command 'grep' failed with return code: 2 {}",
+      'info running a command while rendering {"program":"test"}',
+    ]);
   });
 
   it('refuses arguments it does not take and undefined values, naming the function', () => {

@@ -1,4 +1,5 @@
-import { formatPos, InputError } from '@brine/common';
+import { formatPos, InputError, type Logger } from '@brine/common';
+import { redactingLog } from '../host/log.js';
 import { builtinModules } from '../modules/builtin.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { isSecretKeyName } from '../pillar/secret-scan.js';
@@ -24,6 +25,8 @@ export interface CompileOptions {
   /** Reuse one renderer across runs to keep its parse cache. */
   render?: SlsRenderer;
   modules?: ModuleRegistry;
+  /** Where render-time commands are logged (through the run's redactor). */
+  logger?: Logger;
 }
 
 /** States ready to run: checked, with requisites resolved and an execution order. */
@@ -65,6 +68,7 @@ export function compileStates(opts: CompileOptions): CompiledRun {
       pillar: opts.pillar,
       opts: opts.opts ?? {},
       onPillarRead: (value, path) => path.some(isSecretKeyName) && redactor.add(value),
+      log: redactingLog(opts.logger, redactor),
     },
   });
   const low = lowerHighState(high.decls, modules);

@@ -1,4 +1,5 @@
 import { BlockList, isIPv4 } from 'node:net';
+import type { StateLog } from '../host/log.js';
 import { splitKeywords } from './py-methods.js';
 import { PyError, typeName } from './python.js';
 
@@ -172,23 +173,27 @@ type CmdKind = 'run' | 'shell' | 'run_stdout' | 'run_all' | 'retcode';
  * call from a template carries no job id, and `cmd_safe` is on), so the command
  * is split into words and run without a shell; `cmd.shell` runs it in /bin/sh.
  */
-function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
+function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind, log: StateLog | undefined) {
   const fn = `cmd.${kind}`;
   return (...args: unknown[]): unknown => {
     const merges = kind === 'run' || kind === 'shell';
     const a = bindArgs(fn, merges ? [...CMD_ARGS, 'redirect_stderr'] : CMD_ARGS, args);
     if (a['cmd'] === undefined) throw new PyError(`${fn}() missing 1 required positional argument: 'cmd'`);
     const cmd = text(fn, 'cmd', a['cmd']);
-    const given = a['python_shell'];
-    const pythonShell = kind === 'shell' || (given === undefined || given === null ? opts['cmd_safe'] === false : given === true);
+    const shell = a['python_shell'];
+    const pythonShell = kind === 'shell' || (shell === undefined || shell === null ? opts['cmd_safe'] === false : shell === true);
     const argv = pythonShell ? ['/bin/sh', '-c', cmd] : shlexSplit(cmd);
     if (argv.length === 0) throw new PyError(`${fn}(): the command is empty`);
     const env = commandEnv(fn, a['env'], a['reset_system_locale'] !== false);
     const timeout = a['timeout'] === undefined || a['timeout'] === null ? RENDER_COMMAND_TIMEOUT_S : Number(a['timeout']);
     if (!(timeout > 0)) throw new PyError(`${fn}(): timeout must be a positive number of seconds`);
-    const cwd = a['cwd'] === undefined || a['cwd'] === null || a['cwd'] === '' ? undefined : text(fn, 'cwd', a['cwd']);
+    const given = (name: string) => (a[name] === undefined || a[name] === null || a[name] === '' ? undefined : text(fn, name, a[name]));
+    const cwd = given('cwd');
+    const runas = given('runas');
     const stdin = a['stdin'] === undefined || a['stdin'] === null ? undefined : text(fn, 'stdin', a['stdin']);
-    const runas = a['runas'] === undefined || a['runas'] === null || a['runas'] === '' ? undefined : text(fn, 'runas', a['runas']);
+    // Only the program is named, as Salt logs it: its arguments may hold a pillar value.
+    const program = pythonShell ? cmd.trim().split(/\s+/)[0] : argv[0];
+    log?.info('running a command while rendering', { program, ...(cwd !== undefined && { cwd }), ...(runas !== undefined && { runas }) });
     const out = host.run({
       argv,
       ...(cwd !== undefined && { cwd }),
@@ -199,8 +204,6 @@ function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
       timeoutMs: timeout * 1000,
       mergeStderr: merges && a['redirect_stderr'] !== false,
     });
-    // Only the program is named, as Salt logs it: its arguments may hold a pillar value.
-    const program = pythonShell ? cmd.trim().split(/\s+/)[0] : argv[0];
     if (out.timedOut) {
       throw new PyError(
         `${fn}: '${program}' did not finish within ${timeout} s and was killed (a command run while rendering is bounded; give timeout= for more)`,
@@ -212,6 +215,7 @@ function command(host: ExecHost, opts: Record<string, unknown>, kind: CmdKind) {
     const stderr = strip ? out.stderr.trimEnd() : out.stderr;
     const successes = Array.isArray(a['success_retcodes']) ? a['success_retcodes'].map(Number) : [];
     const retcode = out.retcode !== null && successes.includes(out.retcode) ? 0 : out.retcode;
+    if (retcode !== 0 && a['ignore_retcode'] !== true) log?.error(`Command '${program}' failed with return code: ${retcode ?? 'None'}`);
     if (a['raise_err'] === true && retcode !== 0) throw new PyError(`${fn}: '${program}' failed with return code ${retcode}: ${stdout}`);
     switch (kind) {
       case 'retcode':
@@ -357,13 +361,18 @@ function ipAddrs(host: ExecHost, proto: 'inet' | 'inet6') {
 }
 
 /** The functions that need the machine, by Salt's name. */
-export function hostFunctions(host: ExecHost, opts: Record<string, unknown>): Record<string, (...args: unknown[]) => unknown> {
+export function hostFunctions(
+  host: ExecHost,
+  opts: Record<string, unknown>,
+  log?: StateLog,
+): Record<string, (...args: unknown[]) => unknown> {
+  const cmd = (kind: CmdKind) => command(host, opts, kind, log);
   return {
-    'cmd.run': command(host, opts, 'run'),
-    'cmd.shell': command(host, opts, 'shell'),
-    'cmd.run_stdout': command(host, opts, 'run_stdout'),
-    'cmd.run_all': command(host, opts, 'run_all'),
-    'cmd.retcode': command(host, opts, 'retcode'),
+    'cmd.run': cmd('run'),
+    'cmd.shell': cmd('shell'),
+    'cmd.run_stdout': cmd('run_stdout'),
+    'cmd.run_all': cmd('run_all'),
+    'cmd.retcode': cmd('retcode'),
     ...fileFunctions(host),
     'network.ip_addrs': ipAddrs(host, 'inet'),
     'network.ip_addrs6': ipAddrs(host, 'inet6'),

@@ -2,6 +2,7 @@ import { InputError } from '@brine/common';
 import { minionGrains, type MinionFacts } from '../target/types.js';
 import { SourceCache } from '../source-cache.js';
 import { compileTemplate, hasTemplateSyntax, renderTemplate } from './template.js';
+import type { StateLog } from '../host/log.js';
 import type { ExecHost } from './exec-functions.js';
 import { nodeExecHost } from './exec-host.js';
 import { templateVars, type PillarReadSink } from './template-vars.js';
@@ -19,6 +20,8 @@ export interface RenderContext {
   sls?: string;
   /** Told each pillar value the template reads, so the run can redact it. */
   onPillarRead?: PillarReadSink;
+  /** Where a template's `cmd.*` say what they run, as Salt logs it. */
+  log?: StateLog;
 }
 
 /** Turns a file into parsed data for one minion (template stage, then YAML). */
@@ -70,6 +73,7 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
       ...(ctx.sls !== undefined && { sls: ctx.sls, slsIsInit: /(^|\/)init\.sls$/.test(file) }),
       ...(ctx.onPillarRead && { sink: ctx.onPillarRead }),
       ...(host && { host }),
+      ...(ctx.log && { log: ctx.log }),
     });
     const text = renderTemplate(template, file, vars);
     const last = lastOutput.get(file);

@@ -1,4 +1,5 @@
 import { deepMerge, isPlainObject, lookupPath } from '../merge.js';
+import type { StateLog } from '../host/log.js';
 import { globMatch } from '../target/glob.js';
 import { bindArgs, type ExecHost, HOST_MODULES, hostFunctions } from './exec-functions.js';
 import { ON_MISSING, splitKeywords } from './py-methods.js';
@@ -53,6 +54,7 @@ export interface TemplateVarsInput {
    * templates) they are errors saying why.
    */
   host?: ExecHost;
+  log?: StateLog;
 }
 
 /**
@@ -66,7 +68,7 @@ export function templateVars(input: TemplateVarsInput): Record<string, unknown> 
     ...lookupFunctions(pillar, input.grains, input.opts),
     'test.true': () => true,
     'test.false': () => false,
-    ...(input.host && hostFunctions(input.host, input.opts)),
+    ...(input.host && hostFunctions(input.host, input.opts, input.log)),
   };
   const parts = input.sls ? input.sls.split('.') : [];
   const slspath = (input.slsIsInit ? parts : parts.slice(0, -1)).join('/');
