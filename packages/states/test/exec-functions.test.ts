@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from '../src/render/exec-functions.js';
+import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from '../src/host/template-host.js';
 import { shlexSplit } from '../src/render/exec-functions.js';
 import type { StateLog } from '../src/host/log.js';
-import { nodeExecHost } from '../src/render/exec-host.js';
+import { nodeExecHost } from '../src/host/template-host.js';
 import { jinjaYamlRenderer } from '../src/render/index.js';
 import { tree } from './helpers.js';
 

@@ -1,5 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
 import type { StateLog } from '../host/log.js';
+import type { ExecHost } from '../host/template-host.js';
 import { splitKeywords } from './py-methods.js';
 import { PyError, typeName } from './python.js';
 
@@ -7,55 +8,9 @@ import { PyError, typeName } from './python.js';
  * The execution functions templates call that reach the machine they render on:
  * `cmd.*`, `file.*` and `network.*`, with the arguments and results of Salt
  * 3006's (salt/modules/cmdmod.py, file.py, network.py). What they touch comes
- * from an ExecHost (exec-host.ts on a minion), so argument handling is tested
- * with fixtures.
+ * from an ExecHost (host/template-host.ts), so argument handling is tested with
+ * fixtures.
  */
-
-export interface CommandRequest {
-  /** The program and its arguments; for a shell command, [shell, '-c', text]. */
-  argv: readonly string[];
-  /** Unset: the minion user's home, or `/` when it cannot be read (Salt's default). */
-  cwd?: string;
-  /** Set over the inherited environment, or instead of it with `cleanEnv`. */
-  env: Record<string, string>;
-  cleanEnv: boolean;
-  /** Run as this user, with its HOME, USER and LOGNAME (and its home as the default cwd). */
-  runas?: string;
-  stdin?: string;
-  timeoutMs: number;
-  /** Standard error into the standard output stream, in the order written (cmd.run). */
-  mergeStderr: boolean;
-}
-
-export interface CommandOutcome {
-  pid: number;
-  /** null: killed by a signal. */
-  retcode: number | null;
-  stdout: string;
-  stderr: string;
-  /** Why the command did not run or did not finish (not found, bad cwd); the message is shown as it is. */
-  error?: string;
-  timedOut?: boolean;
-}
-
-/** An interface as Salt's `network.interfaces` returns it. */
-export interface SaltInterface {
-  hwaddr?: string;
-  up: boolean;
-  inet?: { address: string; netmask: string; broadcast?: string; label: string }[];
-  inet6?: { address: string; prefixlen: string; scope: string }[];
-}
-
-/** What the functions may touch on the machine that renders. */
-export interface ExecHost {
-  run(req: CommandRequest): CommandOutcome;
-  /** `~` for expanduser. */
-  home(): string;
-  pathType(path: string): 'file' | 'directory' | 'other' | undefined;
-  /** Throws (ENOENT and the like) as reading does. */
-  readFile(path: string): string;
-  interfaces(): Record<string, SaltInterface>;
-}
 
 /**
  * A command run while rendering blocks the minion until it ends (rendering is

@@ -3,8 +3,7 @@ import { minionGrains, type MinionFacts } from '../target/types.js';
 import { SourceCache } from '../source-cache.js';
 import { compileTemplate, hasTemplateSyntax, renderTemplate } from './template.js';
 import type { StateLog } from '../host/log.js';
-import type { ExecHost } from './exec-functions.js';
-import { nodeExecHost } from './exec-host.js';
+import { type ExecHost, nodeExecHost } from '../host/template-host.js';
 import { templateVars, type PillarReadSink } from './template-vars.js';
 import { parseSls, type RenderedSls } from './yaml.js';
 

@@ -1,7 +1,8 @@
 import { deepMerge, isPlainObject, lookupPath } from '../merge.js';
 import type { StateLog } from '../host/log.js';
 import { globMatch } from '../target/glob.js';
-import { bindArgs, type ExecHost, HOST_MODULES, hostFunctions } from './exec-functions.js';
+import type { ExecHost } from '../host/template-host.js';
+import { bindArgs, HOST_MODULES, hostFunctions } from './exec-functions.js';
 import { ON_MISSING, splitKeywords } from './py-methods.js';
 import { PyError, pyEq } from './python.js';
 

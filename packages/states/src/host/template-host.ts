@@ -3,7 +3,52 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readdirSync, r
 import { homedir, networkInterfaces, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { passwdEntry, type UserInfo } from '../facts/accounts.js';
-import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from './exec-functions.js';
+
+export interface CommandRequest {
+  /** The program and its arguments; for a shell command, [shell, '-c', text]. */
+  argv: readonly string[];
+  /** Unset: the home of the user it runs as, or `/` when that cannot be read (Salt's default). */
+  cwd?: string;
+  /** Set over the inherited environment, or instead of it with `cleanEnv`. */
+  env: Record<string, string>;
+  cleanEnv: boolean;
+  /** Run as this user, with its HOME, USER and LOGNAME (and its home as the default cwd). */
+  runas?: string;
+  stdin?: string;
+  timeoutMs: number;
+  /** Standard error into the standard output stream, in the order written (cmd.run). */
+  mergeStderr: boolean;
+}
+
+export interface CommandOutcome {
+  pid: number;
+  /** null: killed by a signal. */
+  retcode: number | null;
+  stdout: string;
+  stderr: string;
+  /** Why the command did not run or did not finish (not found, bad cwd); the message is shown as it is. */
+  error?: string;
+  timedOut?: boolean;
+}
+
+/** An interface as Salt's `network.interfaces` returns it. */
+export interface SaltInterface {
+  hwaddr?: string;
+  up: boolean;
+  inet?: { address: string; netmask: string; broadcast?: string; label: string }[];
+  inet6?: { address: string; prefixlen: string; scope: string }[];
+}
+
+/** What the functions may touch on the machine that renders. */
+export interface ExecHost {
+  run(req: CommandRequest): CommandOutcome;
+  /** `~` for expanduser. */
+  home(): string;
+  pathType(path: string): 'file' | 'directory' | 'other' | undefined;
+  /** Throws (ENOENT and the like) as reading does. */
+  readFile(path: string): string;
+  interfaces(): Record<string, SaltInterface>;
+}
 
 /**
  * The machine a state renders on, for cmd.*, file.* and network.* in templates.
