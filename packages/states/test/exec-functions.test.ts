@@ -30,7 +30,10 @@ const IFACES: Record<string, SaltInterface> = {
   eth1: {
     up: false,
     inet: [{ address: '8.8.4.4', netmask: '255.255.255.0', broadcast: '8.8.4.255', label: 'eth1' }],
-    inet6: [{ address: '2a00:1450::5', prefixlen: '64', scope: 'global' }],
+    inet6: [
+      { address: '2a00:1450::5', prefixlen: '64', scope: 'global' },
+      { address: '::ffff:10.0.0.1', prefixlen: '96', scope: 'global' },
+    ],
   },
 };
 
@@ -247,8 +250,8 @@ describe('file.*, network.* and test.* in templates', () => {
       cidr: ['10.0.0.9', '10.0.0.10'],
       public: ['8.8.4.4'],
       private: ['10.0.0.9', '10.0.0.10'],
-      v6: ['2a00:1450::5', 'fe80::1'],
-      v6lo: ['::1', '2a00:1450::5', 'fe80::1'],
+      v6: ['::ffff:10.0.0.1', '2a00:1450::5', 'fe80::1'],
+      v6lo: ['::1', '::ffff:10.0.0.1', '2a00:1450::5', 'fe80::1'],
       hw: '52:54:00:12:34:56',
       t: true,
       f: false,

@@ -272,7 +272,11 @@ const isPrivate = (ip: string) => PRIVATE[family(ip)].check(ip, family(ip));
 function ipValue(ip: string): bigint {
   if (isIPv4(ip)) return ip.split('.').reduce((n, part) => (n << 8n) | BigInt(part), 0n);
   const [head = '', tail] = ip.split('%')[0]!.split('::') as [string, string | undefined];
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  // A trailing dotted IPv4 part (`::ffff:10.0.0.1`) is two groups.
+  const groups = (s: string) =>
+    s === ''
+      ? []
+      : s.split(':').flatMap((g) => (isIPv4(g) ? [(ipValue(g) >> 16n).toString(16), (ipValue(g) & 0xffffn).toString(16)] : [g]));
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const all = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
