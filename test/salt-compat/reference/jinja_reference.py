@@ -215,6 +215,64 @@ fb={
 }
 for k,src in fb.items():
     cases.append({'name':'salt function: '+k,'cite':'salt/modules/grains.py filter_by; salt/utils/data.py filter_by','template':src,'files':None,'pillar':{},'grains':fb_grains,'expect':render(src,{},{},fb_grains)})
+# pillar.get, grains.get, config.get: salt/modules/pillar.py get, grains.py get, config.py get, over
+# salt/utils/data.py traverse_dict_and_list and salt/utils/dictupdate.py update (re-implemented)
+def traverse(data, key, default, delimiter=':'):
+    cur = data
+    for part in key.split(delimiter):
+        if isinstance(cur, list):
+            try: cur = cur[int(part)]
+            except (ValueError, IndexError): return default
+        elif isinstance(cur, dict) and part in cur: cur = cur[part]
+        else: return default
+    return cur
+def dict_update(dest, upd, merge_lists=False):
+    for k, v in upd.items():
+        d = dest.get(k)
+        if isinstance(d, dict) and isinstance(v, dict): dest[k] = dict_update(d, v, merge_lists)
+        elif isinstance(d, list) and isinstance(v, list) and merge_lists: dest[k] = copy.deepcopy(d) + [x for x in v if x not in d]
+        else: dest[k] = v
+    return dest
+def salt_lookups(pillar, grains, opts):
+    def pillar_get(key, default='', merge=False, merge_nested_lists=None, delimiter=':'):
+        if merge:
+            lists = opts.get('pillar_merge_lists', False) if merge_nested_lists is None else merge_nested_lists
+            if isinstance(default, dict):
+                ret = traverse(pillar, key, {}, delimiter)
+                if isinstance(ret, dict): return dict_update(copy.deepcopy(default), ret, lists)
+            elif isinstance(default, list):
+                ret = traverse(pillar, key, [], delimiter)
+                if isinstance(ret, list):
+                    out = copy.deepcopy(default)
+                    out.extend([x for x in ret if x not in out])
+                    return out
+        return traverse(pillar, key, default, delimiter)
+    def grains_get(key, default='', delimiter=':', ordered=True): return traverse(grains, key, default, delimiter)
+    def config_get(key, default='', delimiter=':', omit_opts=False, omit_pillar=False, omit_master=False, omit_grains=False):
+        miss = object()
+        for omit, data in ((omit_opts, opts), (omit_grains, grains), (omit_pillar, pillar), (omit_master, pillar.get('master', {}))):
+            if not omit:
+                ret = traverse(data, key, miss, delimiter)
+                if ret is not miss: return ret
+        return default
+    return {'pillar.get': pillar_get, 'grains.get': grains_get, 'config.get': config_get}
+lk_pillar={'app': {'opts': {'a': 1, 'nested': {'x': 1}}, 'list': ['b', 'c'], 'port': 8080, 'users': ['u1']}, 'odd:key': {'v': 'odd'}, 'master': {'file_roots': 'from-master'}, 'shared': 'pillar'}
+lk_grains={'os': 'Debian', 'roles': {'web': {'port': 80}}, 'id': 'web1'}
+lk={
+ 'pillar.get-merge-dict': "{{ salt['pillar.get']('app:opts', {'a': 0, 'b': 2, 'nested': {'y': 2}}, merge=True) }}",
+ 'pillar.get-merge-list': "{{ salt['pillar.get']('app:list', ['a', 'b'], merge=True) }}",
+ 'pillar.get-merge-missing-or-mismatched': "{{ salt['pillar.get']('app:none', {'k': 1}, merge=True) }} {{ salt['pillar.get']('app:port', {'k': 1}, merge=True) }} {{ salt['pillar.get']('app:opts', 'x', merge=True) }}",
+ 'pillar.get-merge-nested-lists': "{{ salt['pillar.get']('app', {'users': ['u0']}, merge=True).users }} {{ salt['pillar.get']('app', {'users': ['u0']}, merge=True, merge_nested_lists=True).users }}",
+ 'pillar.get-delimiter-and-default': "{{ salt['pillar.get']('odd:key|v', delimiter='|') }} {{ salt['pillar.get']('nope') == '' }} {{ salt['pillar.get']('app:list:1') }}",
+ 'grains.get-delimiter': "{{ salt['grains.get']('roles/web/port', delimiter='/') }} {{ salt['grains.get']('nope', 'd') }}",
+ 'config.get-order': "{{ salt['config.get']('app:port') }} {{ salt['config.get']('os') }} {{ salt['config.get']('file_roots') }} {{ salt['config.get']('shared', omit_pillar=True) }} {{ salt['config.get']('nope', 'd') }}",
+}
+lk_cite={'pillar':'salt/modules/pillar.py get; salt/utils/dictupdate.py update; salt/utils/data.py traverse_dict_and_list',
+ 'grains':'salt/modules/grains.py get; salt/utils/data.py traverse_dict_and_list','config':'salt/modules/config.py get'}
+for k,src in lk.items():
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    out = env.from_string(src).render(pillar=lk_pillar, grains=lk_grains, salt=salt_lookups(lk_pillar, lk_grains, {}))
+    cases.append({'name':'salt function: '+k,'cite':lk_cite[k.split('.')[0]],'template':src,'files':None,'pillar':lk_pillar,'grains':lk_grains,'expect':out})
 # map.jinja formula rendered for Debian 12
 grains={'os':'Debian','os_family':'Debian','osmajorrelease':12,'oscodename':'bookworm','id':'web1'}
 ffiles={

@@ -41,6 +41,7 @@ export async function runStateTree(req: StateRunRequest): Promise<StateRunOutcom
       minionId: req.minionId,
       target: req.target,
       ...(req.render && { render: req.render }),
+      logger: req.logger,
     });
   } catch (err) {
     if (err instanceof StateCompileError) return { kind: 'problems', problems: err.problems.map((p) => p.message) };

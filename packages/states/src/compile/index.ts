@@ -1,4 +1,6 @@
-import { formatPos, InputError } from '@brine/common';
+import { formatPos, InputError, type Logger } from '@brine/common';
+import { redactingLog } from '../host/log.js';
+import { nodeExecHost } from '../host/template-host.js';
 import { builtinModules } from '../modules/builtin.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { isSecretKeyName } from '../pillar/secret-scan.js';
@@ -26,6 +28,8 @@ export interface CompileOptions {
   /** Reuse one renderer across runs to keep its parse cache. */
   render?: SlsRenderer;
   modules?: ModuleRegistry;
+  /** Where render-time commands are logged (through the run's redactor). */
+  logger?: Logger;
 }
 
 /** States ready to run: checked, with requisites resolved and an execution order. */
@@ -59,13 +63,15 @@ export function compileStates(opts: CompileOptions): CompiledRun {
     );
   };
   const minion = { id: opts.minionId, grains: opts.grains ?? {} };
+  // Render-time commands (salt['cmd.run']) log through the run's redactor.
+  const log = redactingLog(opts.logger, redactor);
   const high = gatherHighState({
     roots: opts.fileRoots,
     target: opts.target,
     render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
     minion,
     // Marked secrets never reach templates at all; what they read under a secret's name is redacted.
-    context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: redactSecretReads(redactor) },
+    context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: redactSecretReads(redactor), log },
   });
   // File templates (file.managed) render on the same grains, pillar view and redaction.
   const templates = fileTemplates({
@@ -74,6 +80,8 @@ export function compileStates(opts: CompileOptions): CompiledRun {
     grains: minionGrains(minion),
     opts: opts.opts ?? {},
     redactor,
+    host: nodeExecHost(),
+    log,
   });
   const low = lowerHighState(high.decls, modules);
   // And what a state is given under an argument named like a secret (password: …), wherever it came from.

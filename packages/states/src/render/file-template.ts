@@ -1,4 +1,6 @@
 import { sourcePath } from '../host/files.js';
+import type { StateLog } from '../host/log.js';
+import type { ExecHost } from '../host/template-host.js';
 import { redactSecretReads, type Redactor } from '../redact.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import { templateVars } from './template-vars.js';
@@ -20,6 +22,9 @@ export interface FileTemplateInput {
   opts: Record<string, unknown>;
   /** The run's: pillar values a template reads under secret names are redacted, as in SLS files. */
   redactor: Redactor;
+  /** Where `salt['cmd.run']` and the other execution functions act, and log; as for SLS files. */
+  host?: ExecHost;
+  log?: StateLog;
 }
 
 /** The renderer one run's states use: the same engine, pillar view and redaction as its SLS files. */
@@ -33,6 +38,8 @@ export function fileTemplates(input: FileTemplateInput): FileTemplates {
         opts: input.opts,
         sls,
         sink: redactSecretReads(input.redactor, () => (readSecret = true)),
+        ...(input.host && { host: input.host }),
+        ...(input.log && { log: input.log }),
       });
       // Named by its path in the roots, so an import relative to it (`./map.jinja`) is found.
       const path = file.startsWith('salt://') ? sourcePath(input.roots, file) : file;

@@ -2,6 +2,8 @@ import { InputError } from '@brine/common';
 import { minionGrains, type MinionFacts } from '../target/types.js';
 import { SourceCache } from '../source-cache.js';
 import { compileTemplate, hasTemplateSyntax, renderTemplate } from './template.js';
+import type { StateLog } from '../host/log.js';
+import { type ExecHost, nodeExecHost } from '../host/template-host.js';
 import { templateVars, type PillarReadSink } from './template-vars.js';
 import { parseSls, type RenderedSls } from './yaml.js';
 
@@ -17,6 +19,8 @@ export interface RenderContext {
   sls?: string;
   /** Told each pillar value the template reads, so the run can redact it. */
   onPillarRead?: PillarReadSink;
+  /** Where a template's `cmd.*` say what they run, as Salt logs it. */
+  log?: StateLog;
 }
 
 /** Turns a file into parsed data for one minion (template stage, then YAML). */
@@ -34,9 +38,13 @@ export interface JinjaRendererOptions {
   /**
    * Renders pillar files: `!secret` marks a value, and YAML errors do not quote
    * the offending rendered line (a pillar line is likely a secret, and pillar
-   * values are not redacted the way values rendered into states are).
+   * values are not redacted the way values rendered into states are). Pillar
+   * templates get no `cmd.*`, `file.*` or `network.*`: on the master they would
+   * act on the master's behalf for any minion's pillar.
    */
   pillar?: boolean;
+  /** Where a state template's `cmd.*`, `file.*` and `network.*` act (default: this machine). */
+  host?: ExecHost;
 }
 
 /**
@@ -49,6 +57,7 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
   const cache = opts.cache ?? new SourceCache<unknown>();
   const lastOutput = new Map<string, { text: string; parsed: RenderedSls }>();
   const pillar = opts.pillar === true;
+  const host = pillar ? undefined : (opts.host ?? nodeExecHost());
   return (file, ctx) => {
     const source = cache.read(file);
     const pipeline = source.derive('pipeline', (text) => rendererOf(text, file));
@@ -62,6 +71,8 @@ export function jinjaYamlRenderer(opts: JinjaRendererOptions): SlsRenderer {
       opts: ctx.opts ?? {},
       ...(ctx.sls !== undefined && { sls: ctx.sls, slsIsInit: /(^|\/)init\.sls$/.test(file) }),
       ...(ctx.onPillarRead && { sink: ctx.onPillarRead }),
+      ...(host && { host }),
+      ...(ctx.log && { log: ctx.log }),
     });
     const text = renderTemplate(template, file, vars);
     const last = lastOutput.get(file);

@@ -396,6 +396,7 @@ interface Tokenizer {
   forward(): void;
   isFinished(): boolean;
   brineCurly?: number;
+  brineDot?: boolean;
 }
 
 interface Token {
@@ -423,6 +424,12 @@ function patchLexer(): void {
       return { type: nj.lexer['TOKEN_RIGHT_CURLY']!, value: '}', lineno, colno };
     }
     const tok = nextToken.call(this);
+    // After a `.`, `true`/`false`/`none` are names, as in Jinja (`salt.test.true()`).
+    const afterDot = this.brineDot === true;
+    this.brineDot = tok !== null && tok.type === nj.lexer['TOKEN_OPERATOR'] && tok.value === '.';
+    if (afterDot && tok !== null && (tok.type === nj.lexer['TOKEN_BOOLEAN'] || tok.type === nj.lexer['TOKEN_NONE'])) {
+      tok.type = nj.lexer['TOKEN_SYMBOL']!;
+    }
     if (tok?.type === nj.lexer['TOKEN_LEFT_CURLY']) this.brineCurly = (this.brineCurly ?? 0) + 1;
     else if (tok?.type === nj.lexer['TOKEN_RIGHT_CURLY']) this.brineCurly = Math.max(0, (this.brineCurly ?? 0) - 1);
     else if (tok?.type === nj.lexer['TOKEN_VARIABLE_END'] || tok?.type === nj.lexer['TOKEN_BLOCK_END']) this.brineCurly = 0;

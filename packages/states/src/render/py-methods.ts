@@ -213,6 +213,9 @@ function normIndex(length: number, index: unknown): number {
   return index < 0 ? index + length : index;
 }
 
+/** A mapping's answer for a key it does not have (the `salt` namespace names the missing function); else undefined. */
+export const ON_MISSING = Symbol.for('brine.py.onMissing');
+
 /** `obj.name` / `obj[key]`; `undefined` where Jinja would give an Undefined (a missing dict key). */
 export function lookup(obj: unknown, key: unknown, describe: () => string): unknown {
   if (obj === undefined) throw new PyError(`${describe()} is undefined (a missing pillar or grains key?)`);
@@ -244,6 +247,8 @@ export function lookup(obj: unknown, key: unknown, describe: () => string): unkn
     const name = typeof key === 'number' ? String(key) : key;
     // `in` first: a mapping that counts reads (pillar/grain-reads.ts) tells a method-name probe from a read of data.
     if (typeof name === 'string' && name in record && Object.hasOwn(record, name)) return record[name];
+    const onMissing = (record as { [ON_MISSING]?: unknown })[ON_MISSING];
+    if (typeof onMissing === 'function') return onMissing(String(name));
     if (isPlainDict(obj) && typeof name === 'string' && Object.hasOwn(DICT, name)) {
       const method = DICT[name]!;
       return (...args: unknown[]) => method(record as never, ...args);

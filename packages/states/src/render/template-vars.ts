@@ -1,7 +1,10 @@
 import { deepMerge, isPlainObject, lookupPath } from '../merge.js';
+import type { StateLog } from '../host/log.js';
 import { globMatch } from '../target/glob.js';
-import { splitKeywords } from './py-methods.js';
-import { PyError } from './python.js';
+import type { ExecHost } from '../host/template-host.js';
+import { bindArgs, HOST_MODULES, hostFunctions } from './exec-functions.js';
+import { ON_MISSING, splitKeywords } from './py-methods.js';
+import { PyError, pyEq } from './python.js';
 
 /** Called with every pillar value a template reads and the keys it was reached by, so the run can decide to redact it. */
 export type PillarReadSink = (value: string | number | bigint, path: readonly string[]) => void;
@@ -47,38 +50,26 @@ export interface TemplateVarsInput {
   /** The SLS file is `<dir>/init.sls`, so its directory is the SLS name itself. */
   slsIsInit?: boolean;
   sink?: PillarReadSink;
+  /**
+   * The machine for `cmd.*`, `file.*` and `network.*`; without one (pillar
+   * templates) they are errors saying why.
+   */
+  host?: ExecHost;
+  log?: StateLog;
 }
 
 /**
  * The names an SLS template sees, as Salt provides them: `pillar`, `grains`,
- * `opts`, `sls`/`slspath`/`tpldir`, and `salt` with the lookups SLS files use
- * (`salt['pillar.get']('a:b', default)` and the attribute form `salt.pillar.get`).
+ * `opts`, `sls`/`slspath`/`tpldir`, and `salt` with the execution functions
+ * (`salt['pillar.get']('a:b', default)`, or the attribute form `salt.pillar.get`).
  */
 export function templateVars(input: TemplateVarsInput): Record<string, unknown> {
   const pillar = input.sink ? trackedPillar(input.pillar, input.sink) : input.pillar;
-  const getter =
-    (data: unknown) =>
-    (path: unknown, fallback: unknown = '') => {
-      const hit = lookupPath(data, String(path));
-      return hit.found ? hit.value : fallback;
-    };
-  const pillarGet = getter(pillar);
-  const grainsGet = getter(input.grains);
-  const configGet = (path: unknown, fallback: unknown = '') => {
-    const fromOpts = lookupPath(input.opts, String(path));
-    return fromOpts.found ? fromOpts.value : pillarGet(path, fallback);
-  };
-  const filterBy = grainsFilterBy(input.grains);
-  const salt = {
-    'pillar.get': pillarGet,
-    'pillar.items': () => pillar,
-    'grains.get': grainsGet,
-    'grains.items': () => input.grains,
-    'grains.filter_by': filterBy,
-    'config.get': configGet,
-    pillar: { get: pillarGet, items: () => pillar },
-    grains: { get: grainsGet, items: () => input.grains, filter_by: filterBy },
-    config: { get: configGet },
+  const functions = {
+    ...lookupFunctions(pillar, input.grains, input.opts),
+    'test.true': () => true,
+    'test.false': () => false,
+    ...(input.host && hostFunctions(input.host, input.opts, input.log)),
   };
   const parts = input.sls ? input.sls.split('.') : [];
   const slspath = (input.slsIsInit ? parts : parts.slice(0, -1)).join('/');
@@ -86,11 +77,120 @@ export function templateVars(input: TemplateVarsInput): Record<string, unknown> 
     pillar,
     grains: input.grains,
     opts: input.opts,
-    salt,
+    salt: saltNamespace(functions, input.host !== undefined),
     sls: input.sls ?? '',
     slspath,
     tpldir: slspath,
   };
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * `salt`: each function by its full name (`salt['cmd.run']`) and by module
+ * (`salt.cmd.run`). A name it lacks is an error naming the function, in the
+ * words of Salt's loader, where Jinja would give an Undefined.
+ */
+function saltNamespace(functions: Record<string, Fn>, hosted: boolean): Record<string, unknown> {
+  const unavailable = (name: string): never => {
+    if (!hosted && HOST_MODULES.has(name.split('.')[0]!)) {
+      throw new PyError(
+        `'${name}' is not available in pillar templates: they render on the master, which runs no command and reads no file for them (call it from a state)`,
+      );
+    }
+    throw new PyError(`'${name}' is not available.`);
+  };
+  const moduleOf = (module: string): Record<string, unknown> => ({ [ON_MISSING]: (fn: string) => unavailable(`${module}.${fn}`) });
+  // `salt.nope` is a module without functions, so that `salt.nope.fn` names the function it lacks.
+  const missing = (name: string) => (name.includes('.') ? unavailable(name) : moduleOf(name));
+  const salt: Record<string, unknown> = { ...functions, [ON_MISSING]: missing };
+  for (const [name, fn] of Object.entries(functions)) {
+    const [module, fnName] = name.split('.') as [string, string];
+    const ns = (salt[module] ??= moduleOf(module)) as Record<string, unknown>;
+    ns[fnName] = fn;
+  }
+  return salt;
+}
+
+/**
+ * pillar.get, grains.get and config.get (salt/modules/pillar.py, grains.py,
+ * config.py): a `a:b:c` path (another `delimiter` if given), `default` when it
+ * is not there.
+ */
+function lookupFunctions(
+  pillar: Record<string, unknown>,
+  grains: Record<string, unknown>,
+  opts: Record<string, unknown>,
+): Record<string, Fn> {
+  const at = (data: unknown, a: Record<string, unknown>) => {
+    if (a['key'] === undefined) throw new PyError("missing 1 required positional argument: 'key'");
+    const delimiter = a['delimiter'] === undefined ? ':' : String(a['delimiter']);
+    return lookupPath(data, String(a['key']), delimiter);
+  };
+  const fallback = (a: Record<string, unknown>) => (Object.hasOwn(a, 'default') ? a['default'] : '');
+  const pillarGet = (...args: unknown[]) => {
+    const a = bindArgs('pillar.get', ['key', 'default', 'merge', 'merge_nested_lists', 'delimiter'], args);
+    const hit = at(pillar, a);
+    const dflt = fallback(a);
+    if (a['merge'] === true && hit.found) {
+      const lists = (a['merge_nested_lists'] ?? opts['pillar_merge_lists']) === true;
+      // Salt: the default, copied, updated recursively by the value found; a list default gains the items it lacks.
+      if (isPlainObject(dflt) && isPlainObject(hit.value)) return dictUpdate(deepCopy(dflt), hit.value, lists);
+      if (Array.isArray(dflt) && Array.isArray(hit.value)) return addMissing(deepCopy(dflt) as unknown[], hit.value);
+    }
+    return hit.found ? hit.value : dflt;
+  };
+  const grainsGet = (...args: unknown[]) => {
+    const a = bindArgs('grains.get', ['key', 'default', 'delimiter', 'ordered'], args);
+    const hit = at(grains, a);
+    return hit.found ? hit.value : fallback(a);
+  };
+  // Minion options, then grains, then pillar, then the master's options as pillar holds them (`master:`).
+  const configGet = (...args: unknown[]) => {
+    const names = ['key', 'default', 'delimiter', 'omit_opts', 'omit_pillar', 'omit_master', 'omit_grains'];
+    const a = bindArgs('config.get', names, args);
+    const sources: [string, unknown][] = [
+      ['omit_opts', opts],
+      ['omit_grains', grains],
+      ['omit_pillar', pillar],
+      ['omit_master', isPlainObject(pillar['master']) ? pillar['master'] : {}],
+    ];
+    for (const [omit, data] of sources) {
+      const hit = a[omit] === true ? undefined : at(data, a);
+      if (hit?.found) return hit.value;
+    }
+    return fallback(a);
+  };
+  return {
+    'pillar.get': pillarGet,
+    'pillar.items': () => pillar,
+    'grains.get': grainsGet,
+    'grains.items': () => grains,
+    'grains.filter_by': grainsFilterBy(grains),
+    'config.get': configGet,
+  };
+}
+
+/** Python's `copy.deepcopy` for template data (a pillar view included): dicts and lists copied, other values shared. */
+const deepCopy = <T>(v: T): T =>
+  (Array.isArray(v)
+    ? v.map(deepCopy)
+    : isPlainObject(v)
+      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)]))
+      : v) as T;
+
+/** `list` and the items of `more` it does not have, in order (Python's `x not in list`). */
+const addMissing = (list: unknown[], more: unknown[]): unknown[] => [...list, ...more.filter((x) => !list.some((y) => pyEq(x, y)))];
+
+/** salt.utils.dictupdate.update: mappings merge key by key; lists are replaced, or gain the items they lack with `mergeLists`. */
+function dictUpdate(dest: Record<string, unknown>, upd: Record<string, unknown>, mergeLists: boolean): Record<string, unknown> {
+  for (const [key, value] of Object.entries(upd)) {
+    const prev = dest[key];
+    if (isPlainObject(prev) && isPlainObject(value)) dest[key] = dictUpdate(prev, value, mergeLists);
+    else if (mergeLists && Array.isArray(prev) && Array.isArray(value)) dest[key] = addMissing(prev, value);
+    else dest[key] = value;
+  }
+  return dest;
 }
 
 /**
