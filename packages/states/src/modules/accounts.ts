@@ -85,6 +85,8 @@ const present = stateFunction({
       ? []
       : [{ arg: 'gid', detail: 'must be a group name or number' }],
   async inspect(args, ctx): Promise<Plan<UserPlan>> {
+    // A comma would start the next GECOS field: Salt refuses it.
+    if (args.fullname?.includes(',')) return { kind: 'error', comment: `Unsupported char ',' in ${args.fullname}` };
     const all = await ctx.facts.get(groupsFact);
     const known = (g: string) => all.some((x) => x.name === g);
     const missing = (args.groups ?? []).filter((g) => !known(g));
@@ -131,7 +133,7 @@ const present = stateFunction({
     if (wantGroups) {
       const final = args.remove_groups ? wantGroups : [...new Set([...current, ...wantGroups])].sort();
       if (!sameSet(final, current)) {
-        changes[args.remove_groups ? 'groups' : 'ensure groups'] = wantGroups;
+        changes['groups'] = wantGroups;
         options.push('-G', final.join(','));
       }
     }
@@ -169,8 +171,16 @@ const present = stateFunction({
     const after = await ctx.facts.get(userFact, args.name);
     if (!after) return { result: false, comment: `Failed to create new user ${args.name}`, changes: {} };
     const info: Changes = userInfo(after, await ctx.facts.get(groupsFact));
-    const secret = password ? { password: PASSWORD_MARKER } : {};
-    if (!before) return { result: true, comment: `New user ${args.name} created`, changes: { ...info, ...secret } };
+    if (!before) {
+      // As Salt: no home without createhome, and the password as its marker (or empty).
+      const created = {
+        ...info,
+        ...(!args.createhome && { home: '' }),
+        ...(password && { password: PASSWORD_MARKER }),
+        ...(emptyPassword && { password: '' }),
+      };
+      return { result: true, comment: `New user ${args.name} created`, changes: created };
+    }
     const changes: Changes = Object.fromEntries(
       Object.entries(info).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k as keyof typeof before])),
     );
