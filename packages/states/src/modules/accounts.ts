@@ -218,7 +218,26 @@ const absent = stateFunction({
 interface GroupPlan {
   create: boolean;
   gid: number | undefined;
+  /** The member list to set, if it changes. */
   members: string[] | undefined;
+  /** Test mode's listing, which is also the comment of an update (Salt). */
+  comment: string;
+}
+
+/** What still differs from what the state wants, keyed as Salt's group _changes. */
+function groupChanges(
+  g: GroupInfo,
+  want: { gid?: number | undefined; members?: string[] | undefined; addusers?: string[] | undefined; delusers?: string[] | undefined },
+): Changes {
+  const changes: Changes = {};
+  if (want.gid !== undefined && want.gid !== g.gid) changes['gid'] = want.gid;
+  if (want.members?.length === 0 && g.members.length > 0) changes['delusers'] = g.members;
+  else if (want.members && !sameSet(want.members, g.members)) changes['members'] = want.members;
+  const add = (want.addusers ?? []).filter((u) => !g.members.includes(u));
+  if (add.length > 0) changes['addusers'] = add;
+  const del = (want.delusers ?? []).filter((u) => g.members.includes(u));
+  if (del.length > 0) changes['delusers'] = del;
+  return changes;
 }
 
 const groupPresent = stateFunction({
@@ -236,32 +255,33 @@ const groupPresent = stateFunction({
     return both.length > 0 ? [{ arg: 'addusers', detail: `the same users cannot be added and deleted: ${both.join(', ')}` }] : [];
   },
   async inspect(args, ctx): Promise<Plan<GroupPlan>> {
-    const g = (await ctx.facts.get(groupsFact)).find((x) => x.name === args.name);
-    const now = g?.members ?? [];
-    const members =
-      args.members ??
-      (args.addusers || args.delusers
-        ? [...new Set([...now, ...(args.addusers ?? [])])].filter((u) => !args.delusers?.includes(u))
-        : undefined);
-    if (!g)
-      return { kind: 'change', comment: `Group ${args.name} set to be added`, changes: {}, data: { create: true, gid: args.gid, members } };
-    const changes: Changes = {};
-    if (args.gid !== undefined && args.gid !== g.gid) changes['gid'] = args.gid;
-    if (members && !sameSet(members, now)) changes['members'] = [...members].sort();
+    const all = await ctx.facts.get(groupsFact);
+    const g = all.find((x) => x.name === args.name);
+    if (!g) {
+      const taken = args.gid === undefined ? undefined : all.find((x) => x.gid === args.gid);
+      if (taken)
+        return { kind: 'error', comment: `Group ${args.name} is not present but gid ${args.gid} is already taken by group ${taken.name}` };
+      // A new group gets `members`, or `addusers` (Salt).
+      const members = args.members?.length ? args.members : args.addusers?.length ? args.addusers : undefined;
+      const comment = `Group ${args.name} set to be added`;
+      return { kind: 'change', comment, changes: {}, data: { create: true, gid: args.gid, members, comment } };
+    }
+    const changes = groupChanges(g, args);
     if (Object.keys(changes).length === 0) return { kind: 'correct', comment: `Group ${args.name} is present and up to date` };
+    const members =
+      changes['members'] || changes['addusers'] || changes['delusers']
+        ? (args.members ?? [...new Set([...g.members, ...(args.addusers ?? [])])].filter((u) => !args.delusers?.includes(u)))
+        : undefined;
+    const comment = listing('group', changes);
     return {
       kind: 'change',
-      comment: listing('group', changes),
+      comment,
       changes: {},
-      data: {
-        create: false,
-        gid: changes['gid'] === undefined ? undefined : args.gid,
-        members: changes['members'] === undefined ? undefined : members,
-      },
+      data: { create: false, gid: changes['gid'] === undefined ? undefined : args.gid, members, comment },
     };
   },
   async apply(args, plan, ctx) {
-    const { create, gid, members } = plan.data;
+    const { create, gid, members, comment } = plan.data;
     const what = `Group ${args.name}`;
     const gidOpt = gid !== undefined ? ['-g', String(gid)] : [];
     const failed =
@@ -271,13 +291,19 @@ const groupPresent = stateFunction({
     if (failed) return failed;
     const g = (await ctx.facts.get(groupsFact)).find((x) => x.name === args.name);
     if (!g) return { result: false, comment: `Failed to create new group ${args.name}`, changes: {} };
-    const info = { name: g.name, gid: g.gid, members: [...g.members].sort() };
-    if (create) return { result: true, comment: `New group ${args.name} created`, changes: info };
-    const changes: Changes = {
-      ...(gid !== undefined && { gid: info.gid }),
-      ...(members !== undefined && { members: info.members }),
-    };
-    return { result: true, comment: `Updated group ${args.name}`, changes };
+    // As Salt: the changes that did not take, or its note that all did.
+    const left = groupChanges(g, args);
+    if (Object.keys(left).length > 0)
+      return {
+        result: false,
+        comment: create
+          ? `Group ${args.name} has been created but, some changes could not be applied`
+          : `${comment}Some changes could not be applied`,
+        changes: { Failed: left },
+      };
+    if (create)
+      return { result: true, comment: `New group ${args.name} created`, changes: { name: g.name, gid: g.gid, members: g.members } };
+    return { result: true, comment, changes: { Final: 'All changes applied successfully' } };
   },
 });
 
