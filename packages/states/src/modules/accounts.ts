@@ -83,7 +83,7 @@ const present = stateFunction({
   validate: (args): ArgProblem[] =>
     args.gid === undefined || typeof args.gid === 'string' || (typeof args.gid === 'number' && Number.isInteger(args.gid))
       ? []
-      : [{ arg: 'gid', detail: 'must be a group name or number' }],
+      : [{ arg: 'gid', detail: 'gid must be a group name or number' }],
   async inspect(args, ctx): Promise<Plan<UserPlan>> {
     // A comma would start the next GECOS field: Salt refuses it.
     if (args.fullname?.includes(',')) return { kind: 'error', comment: `Unsupported char ',' in ${args.fullname}` };
@@ -250,7 +250,7 @@ const groupPresent = stateFunction({
   },
   validate(args): ArgProblem[] {
     if (args.members !== undefined && (args.addusers !== undefined || args.delusers !== undefined))
-      return [{ arg: 'members', detail: 'cannot be combined with addusers or delusers' }];
+      return [{ arg: 'members', detail: 'members cannot be combined with addusers or delusers' }];
     const both = (args.addusers ?? []).filter((u) => args.delusers?.includes(u));
     return both.length > 0 ? [{ arg: 'addusers', detail: `the same users cannot be added and deleted: ${both.join(', ')}` }] : [];
   },

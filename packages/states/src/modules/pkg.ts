@@ -41,7 +41,7 @@ function parsePkgs(pkgs: unknown): Wanted[] | undefined {
 const validatePkgs = (args: { pkgs?: unknown }): ArgProblem[] =>
   args.pkgs === undefined || parsePkgs(args.pkgs)
     ? []
-    : [{ arg: 'pkgs', detail: 'must be a list of package names or of {name: version} mappings' }];
+    : [{ arg: 'pkgs', detail: 'pkgs must be a list of package names or of {name: version} mappings' }];
 
 const wanted = (args: { name: string; pkgs?: unknown; version?: string | undefined }): Wanted[] =>
   parsePkgs(args.pkgs) ?? [{ name: args.name, version: args.version }];
