@@ -1,4 +1,5 @@
 // Debian packages: what dpkg has installed, and what apt would install.
+import type { CommandRunner } from '../host/runner.js';
 import { failure, readCommand, type CommandOutput, type Fact } from './fact.js';
 
 export interface DpkgPackages {
@@ -39,6 +40,15 @@ export interface AptPolicy {
   candidate: string | null;
 }
 
+/** The environment apt-get runs in: no debconf question may wait for an answer. */
+export const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
+
+/** `apt-get update`; why it failed, if it did. */
+export async function aptUpdate(runner: CommandRunner): Promise<string | undefined> {
+  const r = await runner.run('apt-get', ['-q', 'update'], { env: APT_ENV });
+  return r.exitCode === 0 ? undefined : `apt-get update failed: ${failure(r)}`;
+}
+
 /**
  * What `apt-cache policy` says of each package, after `apt-get update` if `refresh` is
  * `refresh` (Salt refreshes when it looks for the latest version, in test mode too); `release`
@@ -47,10 +57,8 @@ export interface AptPolicy {
 export const aptPolicy: Fact<[refresh: string, release: string, ...names: string[]], Record<string, AptPolicy>, CommandOutput> = {
   name: 'apt.policy',
   async read(host, refresh, release, ...names) {
-    if (refresh === 'refresh') {
-      const update = await host.runner.run('apt-get', ['-q', 'update'], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
-      if (update.exitCode !== 0) return { exitCode: update.exitCode, stdout: '', stderr: `apt-get update failed: ${failure(update)}` };
-    }
+    const failed = refresh === 'refresh' ? await aptUpdate(host.runner) : undefined;
+    if (failed) return { exitCode: 100, stdout: '', stderr: failed };
     return readCommand(host, 'apt-cache', '-q', ...(release ? ['-t', release] : []), 'policy', '--', ...names);
   },
   parse(out) {

@@ -1,7 +1,7 @@
 // Debian packages through apt-get and dpkg: Salt's pkg.installed, latest, removed and purged
 // (salt/states/pkg.py with salt/modules/aptpkg.py), their comments and their changes, which are
 // what dpkg lists differently after the command: {pkg: {old, new}}, dependencies included.
-import { aptPolicy, dpkgPackages, type DpkgPackages } from '../facts/packages.js';
+import { APT_ENV, aptPolicy, aptUpdate, dpkgPackages, type DpkgPackages } from '../facts/packages.js';
 import type { ArgProblem, ArgSpec, Changes, Plan, StateContext, StateModule } from './types.js';
 import { stateFunction } from './types.js';
 
@@ -65,8 +65,6 @@ function diff(before: Record<string, string>, after: Record<string, string>): Ch
   return changes;
 }
 
-const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
-
 interface AptOptions {
   refresh: boolean;
   fromrepo?: string | undefined;
@@ -75,10 +73,8 @@ interface AptOptions {
 
 /** Runs apt-get (after apt-get update if asked); the reason if either failed. */
 async function aptGet(ctx: StateContext, opts: AptOptions, args: string[]): Promise<string | undefined> {
-  if (opts.refresh) {
-    const update = await ctx.runner.run('apt-get', ['-q', 'update'], { env: APT_ENV });
-    if (update.exitCode !== 0) return `apt-get update failed: ${update.error ?? update.stderr.trim()}`;
-  }
+  const failed = opts.refresh ? await aptUpdate(ctx.runner) : undefined;
+  if (failed) return failed;
   const r = await ctx.runner.run(
     'apt-get',
     [
