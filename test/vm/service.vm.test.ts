@@ -1,6 +1,10 @@
 // service.running / dead / enabled / disabled and watch → restart / reload against a real systemd,
-// in a QEMU guest booted with systemd as PID 1, through `minion apply --local`.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// in a QEMU guest booted with systemd as PID 1, through `minion apply --local`. The same boot and
+// the same runs also apply pkg.* (from a local apt repository of packages built here) and
+// user.* / group.present: one boot for all, to keep the suite's time down.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -36,7 +40,88 @@ no-such-unit:
   service.running: []
 `;
 
-const config = minionTree(work, { 'states/services.sls': SERVICES });
+/** A password hash (openssl passwd -6): it must reach /etc/shadow and nothing the run prints. */
+const HASH = '$6$brinevmsalt$.kdG5FQO1/FBX93FmCJTwHEoVGJuMOhuG2rt9sJw.sGSCMpA1KyNJJc1qMpC4w672A.BcECZ7Q12S4UCRkGZv.';
+
+/** The second runs (grain demo_conf: v2) upgrade, remove, change a user and delete another. */
+const PHASE2 = "{% set phase2 = salt['grains.get']('demo_conf', 'v1') == 'v2' %}";
+
+// One apt-get per state, and each costs 10-15 s under TCG: the first runs install the list in one
+// state; the single-package forms are the second runs' upgrade and removal.
+const PACKAGES = `${PHASE2}
+brine-hello:
+{% if phase2 %}
+  pkg.latest:
+{% else %}
+  pkg.installed:
+    - pkgs:
+      - brine-hello: '1.0'
+      - brine-app
+{% endif %}
+    - refresh: True
+{% if phase2 %}
+brine-app:
+  pkg.removed: []
+{% endif %}
+`;
+
+const ACCOUNTS = `${PHASE2}
+brine-devs:
+  group.present:
+    - gid: 3100
+brine-alice:
+  user.present:
+    - uid: 3101
+    - gid: brine-devs
+    - groups: [users]
+    # brine-ops adds her below: leave groups that are not listed.
+    - remove_groups: False
+    - home: /srv/brine-alice
+    - shell: {{ '/bin/sh' if phase2 else '/bin/bash' }}
+    - fullname: Alice Brine
+    - password: '${HASH}'
+    - require:
+      - group: brine-devs
+brine-ops:
+  group.present:
+    - members: [brine-alice]
+    - require:
+      - user: brine-alice
+brine-bob:
+{% if phase2 %}
+  user.absent:
+    - purge: True
+{% else %}
+  user.present:
+    - home: /home/brine-bob
+{% endif %}
+`;
+
+const config = minionTree(work, { 'states/services.sls': SERVICES, 'states/packages.sls': PACKAGES, 'states/accounts.sls': ACCOUNTS });
+
+/**
+ * A flat apt repository of packages built with dpkg-deb: brine-hello 1.0, brine-lib 1.0 and
+ * brine-app 1.0 (which depends on brine-lib) in `Packages`; `Packages.v2` adds brine-hello 2.0.
+ */
+function aptRepo(dir: string): void {
+  const deb = (name: string, version: string, extra = ''): string => {
+    const control = `Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: Brine tests <tests@brine.invalid>\n${extra}Description: Brine test package\n`;
+    const root = join(dir, 'build', `${name}-${version}`);
+    mkdirSync(join(root, 'DEBIAN'), { recursive: true });
+    writeFileSync(join(root, 'DEBIAN', 'control'), control);
+    const file = `${name}_${version}_all.deb`;
+    execFileSync('dpkg-deb', ['--build', '--root-owner-group', '-Zgzip', root, join(dir, file)], { stdio: 'ignore' });
+    const bytes = readFileSync(join(dir, file));
+    return `${control}Filename: ./${file}\nSize: ${statSync(join(dir, file)).size}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n\n`;
+  };
+  const v1 = deb('brine-hello', '1.0') + deb('brine-lib', '1.0') + deb('brine-app', '1.0', 'Depends: brine-lib\n');
+  writeFileSync(join(dir, 'Packages'), v1);
+  writeFileSync(join(dir, 'Packages.v2'), v1 + deb('brine-hello', '2.0'));
+}
+const repo = join(work, 'repo');
+mkdirSync(repo);
+aptRepo(repo);
+
 // The same minion with a grain that changes the watched file.
 const changedConfig = join(work, 'minion-v2.yml');
 writeFileSync(changedConfig, `${readFileSync(config, 'utf8')}grains:\n  demo_conf: v2\n`);
@@ -52,7 +137,16 @@ EOF
 for unit in brine-boot brine-spare brine-boot-too; do
   printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' >/etc/systemd/system/$unit.service
 done
-systemctl enable brine-boot.service brine-boot-too.service 2>/dev/null`;
+systemctl enable brine-boot.service brine-boot-too.service 2>/dev/null
+# Only the test repository, and none of the host's apt hooks: PackageKit's waits 25 s for a D-Bus
+# answer, and debconf's preconfiguration (Perl under TCG) adds about 12 s to every apt-get install.
+rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* /etc/apt/apt.conf.d/20packagekit /etc/apt/apt.conf.d/50appstream /etc/apt/apt.conf.d/70debconf
+# The repository is in a private temporary folder that apt's _apt user cannot read.
+echo 'APT::Sandbox::User "root";' >/etc/apt/apt.conf.d/00brine-vm
+echo 'deb [trusted=yes] file:${repo} ./' >/etc/apt/sources.list.d/brine.list`;
+
+/** The test packages dpkg has, the accounts and what they are made of (the hash only as whether /etc/shadow has it). */
+const HOST_STATE = `{ dpkg-query -W brine-hello brine-lib brine-app 2>/dev/null; for u in brine-alice brine-bob; do getent passwd $u; id -nG $u 2>/dev/null; done; getent group brine-devs brine-ops; grep -qF '${HASH}' /etc/shadow && echo hash-set; ls -d /srv/brine-alice /home/brine-bob 2>/dev/null; true; }`;
 
 /** MainPID and start time of both demo services, one line each. */
 const DEMO_STATE =
@@ -73,17 +167,21 @@ it('starts, stops, enables and disables units, changes nothing the second time, 
     shareDir: out,
     cwd: ROOT,
     timeoutMs: VM_TEST_TIMEOUT - 10_000,
-    command: `${applyPrelude(config, out)}
+    command: `${applyPrelude(config, out)}SLS=services,packages,accounts
 ${UNIT_STATE} >$OUT/units-before.txt
-apply services --test --json >$OUT/test.json 2>$OUT/test.err
+apply $SLS --test --json >$OUT/test.json 2>$OUT/test.err
 ${UNIT_STATE} >$OUT/units-after-test.txt
-apply services --json >$OUT/first.json 2>$OUT/first.err
+${HOST_STATE} >$OUT/host-after-test.txt
+apply $SLS --json >$OUT/first.json 2>$OUT/first.err
 ${UNIT_STATE} >$OUT/units.txt
 ${DEMO_STATE} >$OUT/demo-1.txt
-apply services --json >$OUT/second.json 2>$OUT/second.err
+${HOST_STATE} >$OUT/host-1.txt
+apply $SLS --json >$OUT/second.json 2>$OUT/second.err
 ${DEMO_STATE} >$OUT/demo-2.txt
-CFG=${changedConfig} apply services --json >$OUT/changed.json 2>$OUT/changed.err
+cp ${repo}/Packages.v2 ${repo}/Packages
+CFG=${changedConfig} apply $SLS --json >$OUT/changed.json 2>$OUT/changed.err
 ${DEMO_STATE} >$OUT/demo-3.txt
+${HOST_STATE} >$OUT/host-2.txt
 cat /run/brine-demo-restart.log >$OUT/restart.log
 cat /run/brine-demo-reload.log >$OUT/reload.log`,
   });
@@ -156,4 +254,80 @@ cat /run/brine-demo-reload.log >$OUT/reload.log`,
   expect(reload3).toEqual(reload1);
   expect(readOut(out, 'restart.log')).toBe('started\nstarted\n');
   expect(readOut(out, 'reload.log')).toBe('started\nreloaded\n');
+});
+
+// The same runs as above (one boot): packages from the local repository, and accounts.
+it('installs, upgrades and removes packages, creates, changes and deletes users and groups, and never shows the password hash', () => {
+  const test = resultsById(out, 'test.json');
+  expect(test['brine-hello']).toMatchObject({
+    result: null,
+    comment: 'The following packages would be installed/updated: brine-hello=1.0, brine-app',
+    changes: { 'brine-hello': { new: 'installed', old: '' }, 'brine-app': { new: 'installed', old: '' } },
+  });
+  expect(test['brine-devs']).toMatchObject({ result: null, comment: 'Group brine-devs set to be added' });
+  expect(test['brine-alice']).toMatchObject({ result: null, comment: 'User brine-alice set to be added' });
+  expect(readOut(out, 'host-after-test.txt')).toBe('');
+
+  const first = resultsById(out, 'first.json');
+  // The dependency is in the changes too, as Salt reports it.
+  expect(first['brine-hello']).toEqual(
+    expect.objectContaining({
+      result: true,
+      comment: '2 targeted packages were installed/updated.',
+      changes: { 'brine-app': { old: '', new: '1.0' }, 'brine-hello': { old: '', new: '1.0' }, 'brine-lib': { old: '', new: '1.0' } },
+    }),
+  );
+  expect(first['brine-alice']).toMatchObject({
+    result: true,
+    comment: 'New user brine-alice created',
+    changes: {
+      uid: 3101,
+      gid: 3100,
+      groups: ['users'],
+      home: '/srv/brine-alice',
+      shell: '/bin/bash',
+      fullname: 'Alice Brine',
+      password: 'XXX-REDACTED-XXX',
+    },
+  });
+  expect(first['brine-ops']).toMatchObject({ result: true, comment: 'New group brine-ops created', changes: { members: ['brine-alice'] } });
+  expect(readOut(out, 'host-1.txt').split('\n')).toEqual(
+    expect.arrayContaining([
+      'brine-app\t1.0',
+      'brine-hello\t1.0',
+      'brine-lib\t1.0',
+      'brine-alice:x:3101:3100:Alice Brine:/srv/brine-alice:/bin/bash',
+      'brine-devs users brine-ops',
+      'brine-devs:x:3100:',
+      expect.stringMatching(/^brine-ops:x:\d+:brine-alice$/),
+      'hash-set',
+      '/srv/brine-alice',
+      '/home/brine-bob',
+    ]),
+  );
+
+  // The second run changed nothing: the first test checks every state of it.
+  const changed = resultsById(out, 'changed.json');
+  expect(changed['brine-hello']).toMatchObject({
+    result: true,
+    comment: 'The following packages were successfully installed/upgraded: brine-hello',
+    changes: { 'brine-hello': { old: '1.0', new: '2.0' } },
+  });
+  expect(changed['brine-app']).toMatchObject({
+    result: true,
+    comment: 'All targeted packages were removed.',
+    changes: { 'brine-app': { old: '1.0', new: '' } },
+  });
+  expect(changed['brine-alice']).toEqual(
+    expect.objectContaining({ result: true, comment: 'Updated user brine-alice', changes: { shell: '/bin/sh' } }),
+  );
+  expect(changed['brine-bob']).toMatchObject({ result: true, comment: 'Removed user brine-bob', changes: { 'brine-bob': 'removed' } });
+  const after = readOut(out, 'host-2.txt');
+  expect(after).toContain('brine-hello\t2.0');
+  expect(after).not.toContain('brine-app');
+  expect(after).toContain('brine-alice:x:3101:3100:Alice Brine:/srv/brine-alice:/bin/sh');
+  expect(after).not.toContain('brine-bob');
+
+  // The hash is in /etc/shadow (hash-set above) and in nothing the runs printed or logged.
+  for (const file of readdirSync(out)) expect(readOut(out, file), file).not.toContain(HASH);
 });

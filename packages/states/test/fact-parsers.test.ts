@@ -13,13 +13,14 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { group, user } from '../src/facts/accounts.js';
+import { group, groups, passwordFingerprint, user } from '../src/facts/accounts.js';
 import { deviceType, deviceUsage, taggedDevice } from '../src/facts/devices.js';
 import { dmMapping } from '../src/facts/dm-mappings.js';
 import type { Fact, FactParams } from '../src/facts/fact.js';
 import { cryptsetupIsLuks, luksHeader, luksKeySlot } from '../src/facts/luks.js';
 import { lvmReport } from '../src/facts/lvm.js';
 import { fstabLines, mounts } from '../src/facts/mounts.js';
+import { aptPolicy, dpkgPackages } from '../src/facts/packages.js';
 import { signatures } from '../src/facts/signatures.js';
 import { unit } from '../src/facts/systemd.js';
 import { decodeValue } from './fake-host.js';
@@ -36,6 +37,10 @@ const PARSED: Fact<never, unknown, never>[] = [
   unit,
   user,
   group,
+  groups,
+  passwordFingerprint,
+  dpkgPackages,
+  aptPolicy,
   cryptsetupIsLuks,
   luksHeader,
   luksKeySlot,

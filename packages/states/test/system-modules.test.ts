@@ -301,6 +301,22 @@ describe('arguments are checked before anything runs: the state fails without ru
       'srv/data:\n  mount.mounted:\n    - device: /dev/vdb\n    - fstype: ext4\n',
       /the mount point 'srv\/data' is not an absolute path/,
     ],
+    [
+      'pkgs that are neither names nor {name: version}',
+      'tools:\n  pkg.installed:\n    - pkgs:\n      - {curl: 1, jq: 2}\n',
+      /main\.sls:\d+: .*pkgs must be a list of package names or of \{name: version\} mappings/,
+    ],
+    [
+      'group members with addusers',
+      'devs:\n  group.present:\n    - members: [alice]\n    - addusers: [bob]\n',
+      /members cannot be combined with addusers or delusers/,
+    ],
+    [
+      'a user added and deleted at once',
+      'devs:\n  group.present:\n    - addusers: [bob]\n    - delusers: [bob]\n',
+      /the same users cannot be added and deleted: bob/,
+    ],
+    ['a gid that is a list', 'alice:\n  user.present:\n    - gid: [1, 2]\n', /gid must be a group name or number/],
   ])('%s', (_, sls, pattern) => {
     const found = problems(sls);
     expect(
@@ -315,9 +331,10 @@ describe('arguments are checked before anything runs: the state fails without ru
         'lv:\n  lvm.lv_present:\n    - vgname: vg0\n    - extents: 100%FREE',
         'd:\n  cryptdev.mapped:\n    - device: UUID=066e0200-2867-4ebe-b9e6-f30026ca2314\n    - key_pillar: luks:password\n    - opts: [discard]',
         '/srv/data:\n  mount.mounted:\n    - device: LABEL=data\n    - fstype: xfs\n    - opts: noatime,nofail',
+        "tools:\n  pkg.installed:\n    - pkgs:\n      - curl\n      - jq: '1.6-2.1'",
       ].join('\n'),
     });
-    expect(run.chunks.map((c) => `${c.module}.${c.fun}`)).toEqual(['lvm.lv_present', 'cryptdev.mapped', 'mount.mounted']);
+    expect(run.chunks.map((c) => `${c.module}.${c.fun}`)).toEqual(['lvm.lv_present', 'cryptdev.mapped', 'mount.mounted', 'pkg.installed']);
   });
 });
 

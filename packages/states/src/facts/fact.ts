@@ -31,6 +31,12 @@ export interface Fact<P extends FactParams, T, R = unknown> {
 /** What a command fact's parser sees of its command. */
 export type CommandOutput = Pick<CommandResult, 'exitCode' | 'stdout' | 'stderr' | 'error'>;
 
+/** Runs one command for a fact; what its parser may see of it. */
+export async function readCommand(host: HostReader, file: string, ...args: string[]): Promise<CommandOutput> {
+  const { exitCode, stdout, stderr, error } = await host.runner.run(file, args);
+  return { exitCode, stdout, stderr, ...(error !== undefined && { error }) };
+}
+
 /** A fact read by running one command: `command` gives its argv. */
 export function commandFact<P extends FactParams, T>(
   name: string,
@@ -40,11 +46,7 @@ export function commandFact<P extends FactParams, T>(
   return {
     name,
     command,
-    async read(host, ...params) {
-      const [file, ...args] = command(...params);
-      const { exitCode, stdout, stderr, error } = await host.runner.run(file, args);
-      return { exitCode, stdout, stderr, ...(error !== undefined && { error }) };
-    },
+    read: (host, ...params) => readCommand(host, ...command(...params)),
     parse,
   };
 }

@@ -1,3 +1,4 @@
+import { groupModule, userModule } from './accounts.js';
 import { blockdevModule } from './blockdev.js';
 import { cmdModule } from './cmd.js';
 import { cryptdevModule } from './cryptdev.js';
@@ -5,6 +6,7 @@ import { fileModule } from './file.js';
 import { luksModule } from './luks-keys.js';
 import { lvmModule } from './lvm.js';
 import { mountModule } from './mount.js';
+import { pkgModule } from './pkg.js';
 import { serviceModule } from './service.js';
 import { moduleRegistry, type ModuleRegistry } from './registry.js';
 import { testModule } from './test.js';
@@ -20,4 +22,7 @@ export const builtinModules: ModuleRegistry = moduleRegistry([
   blockdevModule,
   mountModule,
   serviceModule,
+  pkgModule,
+  userModule,
+  groupModule,
 ]);
