@@ -97,7 +97,54 @@ brine-bob:
 {% endif %}
 `;
 
-const config = minionTree(work, { 'states/services.sls': SERVICES, 'states/packages.sls': PACKAGES, 'states/accounts.sls': ACCOUNTS });
+/**
+ * A formula written the way public Salt formulas are: defaults in YAML, a map.jinja picking the OS
+ * family's values with grains.filter_by and merging the pillar over them, a package, a config file
+ * from a Jinja template with context, and its service restarted when the file changes.
+ */
+const FORMULA = {
+  'states/brine-web/defaults.yaml':
+    'brine_web:\n  pkg: brine-web\n  service: brine-demo@web\n  config: /etc/brine-web.conf\n  workers: 1\n  listen: 80\n',
+  'states/brine-web/map.jinja': `{% import_yaml 'brine-web/defaults.yaml' as defaults %}
+{% set os_family_map = salt['grains.filter_by']({
+    'Debian': {'user': 'www-data'},
+    'RedHat': {'user': 'nginx'},
+}, grain='os_family') %}
+{% do defaults.brine_web.update(os_family_map) %}
+{% set brine_web = salt['pillar.get']('brine_web', default=defaults.brine_web, merge=True) %}
+`,
+  'states/brine-web/init.sls': `{% from 'brine-web/map.jinja' import brine_web with context %}
+brine-web-pkg:
+  pkg.installed:
+    - name: {{ brine_web.pkg }}
+brine-web-config:
+  file.managed:
+    - name: {{ brine_web.config }}
+    - source: salt://brine-web/files/web.conf.j2
+    - template: jinja
+    - context:
+        cfg: {{ brine_web | json }}
+    - require:
+      - pkg: brine-web-pkg
+brine-web-service:
+  service.running:
+    - name: {{ brine_web.service }}
+    - enable: True
+    - watch:
+      - file: brine-web-config
+`,
+  'states/brine-web/files/web.conf.j2': '# {{ grains.id }}\nuser {{ cfg.user }};\nworkers {{ cfg.workers }};\nlisten {{ cfg.listen }};\n',
+  'pillar/top.sls': "base:\n  '*':\n    - web\n",
+  // The second phase's grain doubles the workers: the file changes and the service restarts.
+  'pillar/web.sls': "brine_web:\n  workers: {{ 4 if grains.get('demo_conf') == 'v2' else 2 }}\n",
+};
+
+const config = minionTree(work, {
+  'states/services.sls': SERVICES,
+  'states/packages.sls': PACKAGES,
+  'states/accounts.sls': ACCOUNTS,
+  ...FORMULA,
+});
 
 /**
  * A flat apt repository of packages built with dpkg-deb: brine-hello 1.0, brine-lib 1.0 and
@@ -114,7 +161,8 @@ function aptRepo(dir: string): void {
     const bytes = readFileSync(join(dir, file));
     return `${control}Filename: ./${file}\nSize: ${statSync(join(dir, file)).size}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n\n`;
   };
-  const v1 = deb('brine-hello', '1.0') + deb('brine-lib', '1.0') + deb('brine-app', '1.0', 'Depends: brine-lib\n');
+  const v1 =
+    deb('brine-hello', '1.0') + deb('brine-lib', '1.0') + deb('brine-app', '1.0', 'Depends: brine-lib\n') + deb('brine-web', '1.0');
   writeFileSync(join(dir, 'Packages'), v1);
   writeFileSync(join(dir, 'Packages.v2'), v1 + deb('brine-hello', '2.0'));
 }
@@ -167,7 +215,7 @@ it('starts, stops, enables and disables units, changes nothing the second time, 
     shareDir: out,
     cwd: ROOT,
     timeoutMs: VM_TEST_TIMEOUT - 10_000,
-    command: `${applyPrelude(config, out)}SLS=services,packages,accounts
+    command: `${applyPrelude(config, out)}SLS=services,packages,accounts,brine-web
 ${UNIT_STATE} >$OUT/units-before.txt
 apply $SLS --test --json >$OUT/test.json 2>$OUT/test.err
 ${UNIT_STATE} >$OUT/units-after-test.txt
@@ -176,12 +224,15 @@ apply $SLS --json >$OUT/first.json 2>$OUT/first.err
 ${UNIT_STATE} >$OUT/units.txt
 ${DEMO_STATE} >$OUT/demo-1.txt
 ${HOST_STATE} >$OUT/host-1.txt
+cp /etc/brine-web.conf $OUT/web-1.conf
 apply $SLS --json >$OUT/second.json 2>$OUT/second.err
 ${DEMO_STATE} >$OUT/demo-2.txt
 cp ${repo}/Packages.v2 ${repo}/Packages
 CFG=${changedConfig} apply $SLS --json >$OUT/changed.json 2>$OUT/changed.err
 ${DEMO_STATE} >$OUT/demo-3.txt
 ${HOST_STATE} >$OUT/host-2.txt
+cp /etc/brine-web.conf $OUT/web-2.conf
+systemctl show -p MainPID --value brine-demo@web >$OUT/web-pid-2.txt
 cat /run/brine-demo-restart.log >$OUT/restart.log
 cat /run/brine-demo-reload.log >$OUT/reload.log`,
   });
@@ -330,4 +381,51 @@ it('installs, upgrades and removes packages, creates, changes and deletes users 
 
   // The hash is in /etc/shadow (hash-set above) and in nothing the runs printed or logged.
   for (const file of readdirSync(out)) expect(readOut(out, file), file).not.toContain(HASH);
+});
+
+// The same runs again (one boot): the formula, as Salt 3006 reports each of its states.
+it('ports a map.jinja formula unchanged: package, templated config, service restarted when the config changes', () => {
+  const byId = (name: string) => {
+    const all = resultsById(out, name);
+    return Object.fromEntries(['brine-web-pkg', 'brine-web-config', 'brine-web-service'].map((id) => [id, all[id]]));
+  };
+  expect(byId('test.json')).toEqual({
+    'brine-web-pkg': expect.objectContaining({ result: null, comment: 'The following packages would be installed/updated: brine-web' }),
+    'brine-web-config': expect.objectContaining({
+      result: null,
+      comment: 'The file /etc/brine-web.conf is set to be changed',
+      changes: { diff: 'New file' },
+    }),
+    'brine-web-service': expect.objectContaining({ result: null, comment: 'Service brine-demo@web is set to start and enable' }),
+  });
+  expect(byId('first.json')).toEqual({
+    'brine-web-pkg': expect.objectContaining({
+      result: true,
+      comment: 'The following packages were installed/updated: brine-web',
+      changes: { 'brine-web': { old: '', new: '1.0' } },
+    }),
+    'brine-web-config': expect.objectContaining({
+      result: true,
+      comment: 'File /etc/brine-web.conf updated',
+      changes: { diff: 'New file' },
+    }),
+    'brine-web-service': expect.objectContaining({
+      result: true,
+      comment: 'Started service brine-demo@web and enabled it',
+      changes: { 'brine-demo@web': true },
+    }),
+  });
+  // Debian's user from filter_by, the pillar's workers merged over the defaults, the rest from defaults.yaml.
+  expect(readOut(out, 'web-1.conf')).toBe('# vm-minion\nuser www-data;\nworkers 2;\nlisten 80;\n');
+  for (const res of Object.values(byId('second.json'))) expect(res).toMatchObject({ result: true, changes: {} });
+  const changed = byId('changed.json');
+  expect(changed['brine-web-pkg']).toMatchObject({ result: true, changes: {} });
+  expect(changed['brine-web-config']).toMatchObject({ result: true, comment: 'File /etc/brine-web.conf updated' });
+  expect(String(changed['brine-web-config']!.changes['diff'])).toContain('+workers 4;');
+  expect(changed['brine-web-service']).toMatchObject({
+    result: true,
+    comment: 'Service brine-demo@web restarted',
+    changes: { 'brine-demo@web': true },
+  });
+  expect(readOut(out, 'web-2.conf')).toBe('# vm-minion\nuser www-data;\nworkers 4;\nlisten 80;\n');
 });
