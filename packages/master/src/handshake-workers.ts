@@ -44,14 +44,10 @@ export class HandshakeWorkers implements AuthOffload {
   served = 0;
 
   constructor(
-    private readonly count: number,
+    count: number,
     private readonly onError: (err: Error) => void = () => {},
   ) {
     for (let i = 0; i < count; i++) this.lanes.push(this.spawn());
-  }
-
-  get size(): number {
-    return this.count;
   }
 
   run(prekey: Prekey, work: AuthWork): Promise<AuthSecrets> {
