@@ -5,6 +5,7 @@
 // run, the same storm against the peers: kxd (Go, mutual TLS, a fresh handshake and one GET per
 // client) and Tang (tangd behind socat), and the Brine/peer ratios.
 // Usage: node bench/storm.mjs [--n 100,1000,10000] [--workers 4] [--peers kxd,tang] [--storm-timeout 180]
+//   [--handshake-workers 0,1,2]: the master's handshake_workers, each in turn at each N (default: its default).
 //   --peers '' (or --no-kxd, --no-tang) leaves peers out. Missing peers are installed with apt-get.
 //   BRINE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the master under load.
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const GOALS = { master_cpu_ms_per_delivery: 0.1, wall_s_at_10000: 3 };
 
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);
 const workerCount = Number(arg('workers', '4'));
+const handshakeWorkers = arg('handshake-workers', '').split(',').filter(Boolean).map(Number);
 const deadlineMs = Number(arg('storm-timeout', '180')) * 1000;
 const peers = arg('peers', 'kxd,tang')
   .split(',')
@@ -31,7 +33,7 @@ const brine = [];
 const kxd = [];
 const tang = [];
 for (const n of sizes) {
-  brine.push(await stormBrine(n));
+  for (const hw of handshakeWorkers.length ? handshakeWorkers : [undefined]) brine.push(await stormBrine(n, hw));
   if (peers.includes('kxd')) kxd.push(await stormKxd({ n, workers: workerCount }));
   if (peers.includes('tang')) tang.push(await stormTang({ n, workers: workerCount }));
 }
@@ -40,7 +42,7 @@ console.log(JSON.stringify({ goals: GOALS, peers, brine, kxd, tang, ratios }));
 new console.Console(process.stderr).table(
   Object.fromEntries(
     brine.map((r) => [
-      `Brine N=${r.n}`,
+      `Brine N=${r.n}${r.handshake_workers === undefined ? '' : ` hw=${r.handshake_workers}`}`,
       {
         'wall s': r.wall_s,
         'p50 ms': r.p50_ms,
@@ -71,10 +73,11 @@ if (peers.length) {
   new console.Console(process.stderr).table(Object.fromEntries(sizes.map((n) => [`N=${n}`, row(n)])));
 }
 
-async function stormBrine(n) {
+async function stormBrine(n, hw) {
   let master;
   const serve = async (accepted) => {
-    master = await startMaster({ accepted, options: MANY_FROM_ONE_ADDRESS });
+    const options = { ...MANY_FROM_ONE_ADDRESS, ...(hw !== undefined && { handshake_workers: hw }) };
+    master = await startMaster({ accepted, options });
     return {
       ports: [master.port],
       identity: readFileSync(join(master.dir, 'pki', 'master.pub'), 'utf8').trim(),
@@ -100,6 +103,7 @@ async function stormBrine(n) {
   const { measured, ...summary } = await fleetStorm({ n, workerCount, deadlineMs, serve, measure });
   return {
     n,
+    handshake_workers: hw,
     ...summary,
     master_cpu_ms_per_delivery: round(measured.cpu_ns / 1e6 / Math.max(1, summary.delivered), 3),
     master_cpu_s: round(measured.cpu_ns / 1e9, 2),

@@ -30,7 +30,11 @@ export async function bundleCli(name, outdir, version = packageVersion(name)) {
   rmSync(outdir, { recursive: true, force: true });
   await build({
     // Named cli so bin/<name>.js finds dist/bundle/cli.js.
-    entryPoints: { cli: join(ROOT, 'packages', name, 'dist', 'cli', 'main.js') },
+    entryPoints: {
+      cli: join(ROOT, 'packages', name, 'dist', 'cli', 'main.js'),
+      // The master's handshake workers run this file, beside the chunk that starts them.
+      ...(name === 'master' && { 'handshake-worker': join(ROOT, 'packages', name, 'dist', 'handshake-worker.js') }),
+    },
     outdir,
     bundle: true,
     splitting: true,

@@ -15,12 +15,15 @@ export function cpuNs(pid) {
   return total;
 }
 
-/** CPU time (ns) per thread name (node main thread, ZeroMQ I/O thread, V8 and libuv workers). */
+/**
+ * CPU time (ns) per thread name: `main` (the node main thread), the ZeroMQ I/O thread, and
+ * `node` for the rest of Node's (V8 and libuv workers, worker_threads).
+ */
 export function cpuByThread(pid) {
   const out = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       out[name] = (out[name] ?? 0) + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
     } catch {
       // thread exited

@@ -47,10 +47,12 @@ describe('session lifetime', () => {
     ] as const) {
       const rekeys = minion.count('session with master re-keyed');
       expect(rekeys).toBeGreaterThanOrEqual(2);
-      await expect.poll(() => opened(id)).toBe(1 + rekeys);
+      // A re-key may be under way as the minion stops: the master then opens one session more than the minion logged.
+      await expect.poll(() => opened(id)).toBeGreaterThanOrEqual(1 + rekeys);
+      expect(opened(id)).toBeLessThanOrEqual(2 + rekeys);
       const replaced = () =>
         cluster.master!.lines().filter((l) => l['msg'] === 'new daemon session replaces the older one' && l['minion'] === id).length;
-      await expect.poll(replaced).toBe(rekeys);
+      await expect.poll(replaced).toBe(opened(id) - 1);
       expect(minion.count('lost the master; reconnecting')).toBe(0);
       expect(minion.count('re-keying failed; the current session stays for now')).toBe(0);
     }

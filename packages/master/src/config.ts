@@ -127,6 +127,11 @@ const spec = {
   session_max_age: { type: 'integer', default: 7200, min: 5, max: 30 * 86400 },
   /** Messages (both directions) after which a session is closed (minions re-key before, at rekey_messages). */
   session_max_messages: { type: 'integer', default: 1_000_000, min: 10, max: 2 ** 40 },
+  /**
+   * Worker threads that do the X25519 work of handshakes (two per new session), beside the
+   * main thread that keeps the socket, sessions and sealing; 0 does it on the main thread.
+   */
+  handshake_workers: { type: 'integer', default: 1, min: 0, max: 16 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
   cluster: {

@@ -14,6 +14,7 @@ import { MinionRegistry } from './minion-registry.js';
 import { StatusReporter } from './minion-status.js';
 import { Outbox } from './outbox.js';
 import { StateTree } from './state-tree.js';
+import { HandshakeWorkers } from './handshake-workers.js';
 import { MasterKeys } from './master-keys.js';
 import { loadMasterKeyState } from './master-rotation.js';
 import { watchRotation } from './rotation-watch.js';
@@ -107,10 +108,20 @@ export async function runMaster(
   const keys = cluster ? cluster.keys : new FileKeyStore(config.pki_dir, { create: true, group });
   const timings = { rotateMs: config.prekey_rotate * 1000, cookieLifetimeMs: config.handshake_timeout * 1000 };
   // The identities served: two during a master key rotation (master-keys.ts); prekeys swept on their timers.
-  const responder = new MasterKeys(keyState, timings, new ReplayGuard(), {
-    offered: (minion) => audit.write({ event: 'master_rotation_offered', minion, fingerprint: responder.identity.fingerprint }),
-    retiredPin: () => audit.refuse({ event: 'refused_retired_master_key', reason: 'HELLO pinned a retired master key' }),
-  });
+  const workers =
+    config.handshake_workers > 0
+      ? new HandshakeWorkers(config.handshake_workers, (err) => log.error({ err: err.message }, 'a handshake worker failed; replaced'))
+      : undefined;
+  const responder = new MasterKeys(
+    keyState,
+    timings,
+    new ReplayGuard(),
+    {
+      offered: (minion) => audit.write({ event: 'master_rotation_offered', minion, fingerprint: responder.identity.fingerprint }),
+      retiredPin: () => audit.refuse({ event: 'refused_retired_master_key', reason: 'HELLO pinned a retired master key' }),
+    },
+    workers,
+  );
   const stopPrekeySweep = () => responder.stop();
   const statics = new StaticKeys(identity.box);
   const sessions = new SessionTable({ maxAgeMs: config.session_max_age * 1000, maxMessages: config.session_max_messages });
@@ -183,7 +194,19 @@ export async function runMaster(
     lastSeen: (id: string) => shared.presence.lastSeen(id),
     divergence: (id: string) => shared.pillar.divergence(id),
   };
-  const status = new StatusReporter(registry, presence, (routingId) => transport.peerOf(routingId), jobs, clusterStatus);
+  const status = new StatusReporter(
+    registry,
+    presence,
+    (routingId) => transport.peerOf(routingId),
+    jobs,
+    clusterStatus,
+    () => ({
+      handshake_workers: config.handshake_workers,
+      worker_handshakes: workers?.served ?? 0,
+      connections: transport.peers.size.live,
+      sessions: sessions.size,
+    }),
+  );
   const control = new ControlServer(controlSocketPath(config), dispatcher, registry, jobs, status, keys, audit, log, group);
   const server = new MasterServer({
     transport,
@@ -225,7 +248,13 @@ export async function runMaster(
   await transport.start();
   audit.write({ event: 'master_start', reason: endpoint });
   log.info(
-    { endpoint, control: controlSocketPath(config), pillar_roots: config.pillar_roots, auto_accept: config.auto_accept },
+    {
+      endpoint,
+      control: controlSocketPath(config),
+      pillar_roots: config.pillar_roots,
+      auto_accept: config.auto_accept,
+      handshake_workers: config.handshake_workers,
+    },
     'master listening',
   );
   const accepted = keys.list().accepted.flatMap((id) => keys.read('accepted', id) ?? []);
@@ -254,6 +283,7 @@ export async function runMaster(
       clearInterval(pruner);
       control.close();
       transport.close();
+      void workers?.close();
       done();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

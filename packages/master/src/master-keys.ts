@@ -15,6 +15,7 @@ import {
   type SessionCipher,
   type X25519Key,
 } from '@brine/protocol';
+import type { HandshakeWorkers } from './handshake-workers.js';
 import type { MasterIdentity } from './identity.js';
 import type { MasterKeyState } from './master-rotation.js';
 
@@ -36,6 +37,8 @@ export interface MasterKeyHooks {
   /** A HELLO named the key a finished rotation retired (the minion missed the period). */
   retiredPin?: () => void;
 }
+
+const thenOpened = (o: OpenedAuth | Promise<OpenedAuth>, f: (o: OpenedAuth) => OpenedAuth) => (o instanceof Promise ? o.then(f) : f(o));
 
 /** What `master keys rotation` reports of a running period. */
 export interface RotationProgress {
@@ -69,6 +72,8 @@ export class MasterKeys implements Responder {
     private readonly timings: PrekeyTimings,
     private readonly replays: ReplayGuard,
     private readonly hooks: MasterKeyHooks = {},
+    /** Where handshakes' X25519 work runs; the main thread when absent. */
+    private readonly workers?: HandshakeWorkers,
   ) {
     this.current = this.serve(state.current);
     if (state.old) this.old = { ...this.serve(state.old.identity), statement: state.old.statement, notAfter: state.old.notAfter };
@@ -76,14 +81,14 @@ export class MasterKeys implements Responder {
   }
 
   private serve(identity: MasterIdentity): Served {
-    const prekeys = new PrekeyRing(identity.sign, identity.identity, this.timings);
+    const prekeys = new PrekeyRing(identity.sign, identity.identity, this.timings, Date.now, (id) => this.workers?.forget(id));
     // Retired prekeys are erased on time even when no HELLO comes to rotate them: forward secrecy.
     this.stopSweeps.push(prekeys.sweepEvery(1000));
     return {
       identity,
       pin: fingerprintBytes(identity.identity),
       prekeys,
-      responder: new HandshakeResponder(identity.identity, prekeys, this.replays, this.timings),
+      responder: new HandshakeResponder(identity.identity, prekeys, this.replays, this.timings, Date.now, this.workers),
     };
   }
 
@@ -126,22 +131,22 @@ export class MasterKeys implements Responder {
     return this.current.responder.welcome(hello);
   }
 
-  openAuth(auth: AuthFrame): OpenedAuth {
+  openAuth(auth: AuthFrame): OpenedAuth | Promise<OpenedAuth> {
     const old = this.old;
     if (!old?.responder.owns(auth)) {
-      const opened = this.current.responder.openAuth(auth);
-      if (!old || !this.offered.has(opened.id)) return opened;
-      return {
-        ...opened,
-        accept: (shared) => {
-          const out = opened.accept(shared);
-          this.moved.add(opened.id);
-          return out;
-        },
-      };
+      return thenOpened(this.current.responder.openAuth(auth), (opened) => {
+        if (!old || !this.offered.has(opened.id)) return opened;
+        return {
+          ...opened,
+          accept: (shared) => {
+            const out = opened.accept(shared);
+            this.moved.add(opened.id);
+            return out;
+          },
+        };
+      });
     }
-    const opened = old.responder.openAuth(auth);
-    return {
+    return thenOpened(old.responder.openAuth(auth), (opened) => ({
       ...opened,
       // The static key of this session is the old X25519 key's; not cached: it serves one period only.
       accept: () => {
@@ -159,7 +164,7 @@ export class MasterKeys implements Responder {
         }
       },
       rotation: old.statement,
-    };
+    }));
   }
 
   /**

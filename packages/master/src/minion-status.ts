@@ -33,6 +33,16 @@ export interface ClusterStatus {
  * the master holding it publishes), startup results from the job cache, so they
  * outlive a master restart.
  */
+/** The master's own figures in `master status --json`: its handshake workers and its connections. */
+export interface MasterCounters {
+  handshake_workers: number;
+  /** Handshakes whose X25519 work a worker thread did, since start. */
+  worker_handshakes: number;
+  /** Live connections on the socket (a routing id is forgotten on its disconnect). */
+  connections: number;
+  sessions: number;
+}
+
 export class StatusReporter {
   constructor(
     private readonly registry: Pick<MinionRegistry, 'daemonSession'>,
@@ -40,6 +50,7 @@ export class StatusReporter {
     private readonly peerOf: (routingId: Buffer) => string | undefined,
     private readonly cache: Pick<JobStore, 'list' | 'returns'>,
     private readonly cluster?: ClusterStatus,
+    readonly master: () => MasterCounters = () => ({ handshake_workers: 0, worker_handshakes: 0, connections: 0, sessions: 0 }),
   ) {}
 
   /** The status of each of these minions, in the order given. */

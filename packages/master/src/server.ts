@@ -16,6 +16,7 @@ import {
   type Responder,
   type Header,
   type MsgFrame,
+  type OpenedAuth,
   type Request,
   type Response,
   type SessionCipher,
@@ -181,6 +182,24 @@ export class MasterServer {
 
   private auth(routingId: Buffer, peer: string | undefined, frame: AuthFrame): void {
     const opened = this.d.responder.openAuth(frame);
+    if (!(opened instanceof Promise)) {
+      this.opened(routingId, peer, opened);
+      return;
+    }
+    // Its X25519 work is on a handshake worker: the rest runs here when it is done, refused as if inline.
+    opened.then(
+      (o) => {
+        try {
+          this.opened(routingId, peer, o);
+        } catch (err) {
+          this.reject(routingId, peer, err);
+        }
+      },
+      (err: unknown) => this.reject(routingId, peer, err),
+    );
+  }
+
+  private opened(routingId: Buffer, peer: string | undefined, opened: OpenedAuth): void {
     const idProblem = minionIdProblem(opened.id);
     if (idProblem) {
       opened.discard();

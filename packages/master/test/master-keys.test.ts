@@ -17,6 +17,7 @@ import {
   X25519Key,
   type AuthFrame,
   type HelloFrame,
+  type OpenedAuth,
   type WelcomeFrame,
 } from '@brine/protocol';
 import { MasterKeys } from '../src/master-keys.js';
@@ -37,7 +38,7 @@ function handshake(keys: MasterKeys, pin: Uint8Array | undefined, me = minion())
   if (answer.type !== FrameType.Welcome) return { refused: answer, welcome: undefined as never, opened: undefined as never };
   const welcome = answer as WelcomeFrame;
   const { authFrame } = client.complete(welcome, me, () => {}, encodePayload({ t: 'req', id: 0, op: 'hello', args: {} }));
-  const opened = keys.openAuth(decodeFrame(authFrame, LIMIT) as AuthFrame);
+  const opened = keys.openAuth(decodeFrame(authFrame, LIMIT) as AuthFrame) as OpenedAuth;
   const masterBox = keys.identity.box;
   const { payload, cipher } = opened.accept(masterBox.agree(opened.minionPublic));
   expect(decodePayload(payload).header).toMatchObject({ op: 'hello' });

@@ -43,6 +43,8 @@ export class PrekeyRing {
     masterIdentity: Uint8Array,
     private readonly timings: PrekeyTimings,
     private readonly now: () => number = Date.now,
+    /** Told each prekey erased here, so copies elsewhere (handshake workers) are erased too. */
+    private readonly erased: (id: Uint8Array) => void = () => {},
   ) {
     this.boxPublic = splitMasterIdentity(masterIdentity).boxPublic;
   }
@@ -82,6 +84,7 @@ export class PrekeyRing {
       if (t >= p.expiresAt) {
         zero(p.cookieKey);
         p.key.destroy();
+        this.erased(p.id);
         this.ring.delete(k);
         if (p === this.newest) this.newest = undefined;
       }
@@ -151,7 +154,8 @@ export interface OpenedAuth {
 /** What the master's server needs of a responder: one identity's, or a rotation's pair (master-rotation). */
 export interface Responder {
   welcome(hello: HelloFrame): Uint8Array;
-  openAuth(auth: AuthFrame): OpenedAuth;
+  /** A promise when the X25519 work runs on a handshake worker. */
+  openAuth(auth: AuthFrame): OpenedAuth | Promise<OpenedAuth>;
 }
 
 const COOKIE_BOX_AT = PREKEY_ID_BYTES + NONCE_BYTES;
@@ -168,6 +172,8 @@ export class HandshakeResponder implements Responder {
     private readonly replays: ReplayGuard,
     private readonly timings: PrekeyTimings,
     private readonly now: () => number = Date.now,
+    /** Where the prekey's X25519 work runs; on this thread when absent. */
+    private readonly workers?: AuthOffload,
   ) {}
 
   welcome(hello: HelloFrame): Uint8Array {
@@ -193,7 +199,7 @@ export class HandshakeResponder implements Responder {
     return this.prekeys.find(auth.cookie.subarray(0, PREKEY_ID_BYTES)) !== undefined;
   }
 
-  openAuth(auth: AuthFrame): OpenedAuth {
+  openAuth(auth: AuthFrame): OpenedAuth | Promise<OpenedAuth> {
     const prekeyId = auth.cookie.subarray(0, PREKEY_ID_BYTES);
     const prekey = this.prekeys.find(prekeyId);
     const plain =
@@ -206,7 +212,6 @@ export class HandshakeResponder implements Responder {
     if (this.now() >= expiresAt) throw new ProtocolError('cookie_invalid', 'cookie has expired');
     if (this.replays.has(serverRandom)) throw new ProtocolError('replay', 'AUTH for an already completed handshake');
 
-    const ee = prekey.key.agree(clientEphemeral);
     const transcript = transcriptHash({
       clientEphemeral,
       masterIdentity: this.masterIdentity,
@@ -216,37 +221,77 @@ export class HandshakeResponder implements Responder {
       serverRandom,
       cookie: auth.cookie,
     });
-    const idKey = identityKey(ee, transcript);
-    let identity: ReturnType<typeof openIdentity>;
-    try {
-      identity = openIdentity(idKey, auth.sealedIdentity);
-    } catch (err) {
-      zero(ee);
-      throw err;
-    } finally {
-      zero(idKey);
-    }
-    if (!identity) {
-      zero(ee);
-      throw new ProtocolError('tampered', 'AUTH identity does not open');
-    }
-    return {
-      ...identity,
+    const work = { clientEphemeral, transcript, sealedIdentity: auth.sealedIdentity };
+    const opened = (s: AuthSecrets): OpenedAuth => ({
+      id: s.id,
+      minionPublic: s.minionPublic,
       accept: (staticShared) => {
-        let se: Uint8Array;
         try {
-          se = prekey.key.agree(identity.minionPublic);
-        } catch {
-          zero(ee);
-          throw new ProtocolError('tampered', 'AUTH names an unusable minion public key');
+          if (!s.se) throw new ProtocolError('tampered', 'AUTH names an unusable minion public key');
+          // Again here: another AUTH with this cookie may have completed while this one was on a worker.
+          if (this.replays.has(serverRandom)) throw new ProtocolError('replay', 'AUTH for an already completed handshake');
+          const cipher = sessionCipher('master', { ee: s.ee, se: s.se, ss: staticShared }, transcript, s.id, s.minionPublic);
+          const payload = cipher.open(0, auth.sealedPayload);
+          this.replays.add(serverRandom, expiresAt);
+          return { cipher, payload };
+        } finally {
+          zero(s.ee, s.se);
         }
-        const cipher = sessionCipher('master', { ee, se, ss: staticShared }, transcript, identity.id, identity.minionPublic);
-        zero(ee, se);
-        const payload = cipher.open(0, auth.sealedPayload);
-        this.replays.add(serverRandom, expiresAt);
-        return { cipher, payload };
       },
-      discard: () => zero(ee),
-    };
+      discard: () => zero(s.ee, s.se),
+    });
+    if (!this.workers) return opened(authSecrets(prekey.key, work));
+    return this.workers.run(prekey, work).then(opened);
   }
+}
+
+/** What an AUTH asks of the prekey's secret: the minion's ephemeral key, the transcript, its sealed identity. */
+export interface AuthWork {
+  clientEphemeral: Uint8Array;
+  transcript: Uint8Array;
+  sealedIdentity: Uint8Array;
+}
+
+/** The prekey's two X25519 results of an AUTH and the identity the first one opened. */
+export interface AuthSecrets {
+  id: string;
+  minionPublic: Uint8Array;
+  ee: Uint8Array;
+  /** Absent when the minion's public key is unusable (low order): `accept` refuses it as before. */
+  se?: Uint8Array | undefined;
+}
+
+/** Runs `authSecrets` off the master's thread (the master's HandshakeWorkers). */
+export interface AuthOffload {
+  run(prekey: Prekey, work: AuthWork): Promise<AuthSecrets>;
+}
+
+/**
+ * The scalar multiplications of an AUTH with the prekey's secret, where most of a
+ * handshake's CPU goes: ee, the identity it opens, and se. Runs on the master's
+ * thread or on a handshake worker holding a copy of the prekey.
+ */
+export function authSecrets(prekey: X25519Key, w: AuthWork): AuthSecrets {
+  const ee = prekey.agree(w.clientEphemeral);
+  const idKey = identityKey(ee, w.transcript);
+  let identity: ReturnType<typeof openIdentity>;
+  try {
+    identity = openIdentity(idKey, w.sealedIdentity);
+  } catch (err) {
+    zero(ee);
+    throw err;
+  } finally {
+    zero(idKey);
+  }
+  if (!identity) {
+    zero(ee);
+    throw new ProtocolError('tampered', 'AUTH identity does not open');
+  }
+  let se: Uint8Array | undefined;
+  try {
+    se = prekey.agree(identity.minionPublic);
+  } catch {
+    se = undefined;
+  }
+  return { ...identity, ee, se };
 }

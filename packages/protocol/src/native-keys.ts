@@ -65,6 +65,21 @@ export class X25519Key {
     return new X25519Key(raw(createPublicKey(secret).export({ format: 'jwk' }).x), secret);
   }
 
+  /**
+   * The native secret, to post to a worker thread (handshake workers): Node clones a key
+   * object across threads as a reference to the same native key, never as bytes in a
+   * JavaScript buffer; OpenSSL frees and clears it once no thread holds it.
+   */
+  forWorker(): { secret: KeyObject; publicKey: Uint8Array } {
+    if (!this.secret) throw new Error('X25519 key has been destroyed');
+    return { secret: this.secret, publicKey: this.publicKey };
+  }
+
+  /** The key `forWorker` posted, on the worker's side. */
+  static fromWorker(k: { secret: KeyObject; publicKey: Uint8Array }): X25519Key {
+    return new X25519Key(k.publicKey, k.secret);
+  }
+
   /** Raw X25519 shared secret with `peerPublic`; refuses low-order peer keys (all-zero result). */
   agree(peerPublic: Uint8Array): Uint8Array {
     if (!this.secret) throw new Error('X25519 key has been destroyed');

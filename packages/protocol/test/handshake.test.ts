@@ -17,19 +17,24 @@ import {
   RefuseCode,
   ReplayGuard,
   X25519Key,
+  authSecrets,
   type AuthFrame,
+  type AuthOffload,
   type HelloFrame,
+  type OpenedAuth,
   type WelcomeFrame,
 } from '../src/index.js';
 
 const timings = { rotateMs: 10_000, cookieLifetimeMs: 30_000 };
 const LIMIT = 1 << 20;
 
-function master(now: () => number = Date.now) {
+function master(now: () => number = Date.now, workers?: AuthOffload) {
   const keys = generateMasterKeys();
   const ring = new PrekeyRing(Ed25519Key.fromSecret(keys.signSecret), keys.identity, timings, now);
   const box = X25519Key.fromSecret(keys.boxSecret);
-  return { keys, ring, box, responder: new HandshakeResponder(keys.identity, ring, new ReplayGuard(now), timings, now) };
+  const responder = new HandshakeResponder(keys.identity, ring, new ReplayGuard(now), timings, now, workers);
+  // Without workers openAuth answers at once.
+  return { keys, ring, box, responder: responder as { openAuth(a: AuthFrame): OpenedAuth } & HandshakeResponder };
 }
 
 function minion(id = 'db1') {
@@ -52,6 +57,19 @@ function handshake(m = master(), me = minion(), payload = text('first')) {
 }
 
 describe('handshake', () => {
+  it('with the X25519 work elsewhere (handshake workers), opens a session once per cookie however many AUTHs race', async () => {
+    const offload: AuthOffload = { run: async (prekey, work) => authSecrets(prekey.key, work) };
+    const m = master(Date.now, offload);
+    const { me, auth, clientCipher } = handshake(m);
+    // Both pass the first replay check: neither has completed when the second arrives.
+    const [a, b] = await Promise.all([m.responder.openAuth(auth), m.responder.openAuth(auth)]);
+    expect([a.id, b.id]).toEqual(['db1', 'db1']);
+    const { cipher } = a.accept(m.box.agree(me.publicKey));
+    const reply = cipher.seal(text('welcome'));
+    expect(str(clientCipher.open(reply.counter, reply.ciphertext))).toBe('welcome');
+    expect(() => b.accept(m.box.agree(b.minionPublic))).toThrow(expect.objectContaining({ code: 'replay' }));
+  });
+
   it('establishes a session in which both sides read each other and identity is learned', () => {
     const { m, me, auth, clientCipher } = handshake();
     const opened = m.responder.openAuth(auth);

@@ -14,7 +14,7 @@ export function registerStatusCommand(program: Command): void {
   withTargeting(program.command('status'))
     .description('connection, last seen, address and startup states of every accepted minion (or of the targeted ones)')
     .argument('[target]', 'minion target (glob by default); all accepted minions without it')
-    .option('--json', 'print {"minions": [{"id", "connected", "last_seen", "address", "startup": {...}}]}')
+    .option('--json', 'print {"minions": [{"id", "connected", "last_seen", "address", "startup": {...}}], "master": {...}}')
     .action(async (target: string | undefined, opts: TargetOptions, cmd: Command) => {
       const type = tgtType(opts);
       if (target === undefined && type !== 'glob')
@@ -22,7 +22,7 @@ export function registerStatusCommand(program: Command): void {
       const req: ControlRequest = target === undefined ? { cmd: 'status' } : { cmd: 'status', target, tgt_type: type };
       for await (const event of control(socketOf(cmd), req)) {
         if (event.type !== 'status') continue;
-        if (opts.json) process.stdout.write(`${JSON.stringify({ minions: event.minions }, null, 2)}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ minions: event.minions, master: event.master }, null, 2)}\n`);
         else if (event.minions.length === 0) process.stderr.write('no accepted minions (see master keys list)\n');
         else process.stdout.write(formatStatusTable(event.minions, useColor(process.stdout)));
         if (!event.minions.every(isHealthy)) process.exitCode = 1;

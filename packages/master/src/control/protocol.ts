@@ -4,7 +4,7 @@ import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-store.js';
 import type { KeyAction, KeyAuditRecord, KeyChange } from '../key-actions.js';
 import type { KeyState } from '../keystore.js';
-import type { MinionStatus } from '../minion-status.js';
+import type { MasterCounters, MinionStatus } from '../minion-status.js';
 
 /*
  * The local control socket speaks newline-delimited JSON: the client writes one
@@ -43,7 +43,7 @@ export type ControlEvent =
   | { type: 'grains'; grains: Record<string, Json | null> }
   | { type: 'jobs'; jobs: JobRecord[] }
   | { type: 'job'; job: JobRecord; returns: MinionReturn[] }
-  | { type: 'status'; minions: MinionStatus[] }
+  | { type: 'status'; minions: MinionStatus[]; master?: MasterCounters }
   | { type: 'recorded' }
   /** `stale`: why the master's view of the keys may be out of date (a cluster master cut off from etcd). */
   | { type: 'keys'; keys: Record<KeyState, { id: string; fingerprint: string }[]>; stale?: string }

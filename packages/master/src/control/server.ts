@@ -183,7 +183,7 @@ export class ControlServer {
         const ids = req.target === undefined ? this.registry.accepted() : this.registry.match(req.target, req.tgt_type!);
         if (req.target !== undefined && ids.length === 0)
           throw new BrineError('no_minions', `no accepted minion matches ${req.tgt_type} target ${JSON.stringify(req.target)}`);
-        send({ type: 'status', minions: this.status.report(ids) });
+        send({ type: 'status', minions: this.status.report(ids), master: this.status.master() });
         socket.end();
         return;
       }
