@@ -31,6 +31,17 @@ const json = (stdout: string): Record<string, Results[string]> =>
   Object.fromEntries(Object.values(JSON.parse(stdout) as Results).map((r) => [r.__id__, r]));
 
 describe('minion apply --local', () => {
+  it("renders with Salt's core grains of this machine, the config's grains over them, and the id", async () => {
+    const { config } = site({
+      'g.sls':
+        'g:\n  test.nop:\n    - name: "{{ grains.kernel }} {{ grains.os_family | length > 0 }} {{ grains.num_cpus > 0 }} {{ grains.role }} {{ grains.id }}"\n',
+    });
+    const r = await apply(config, 'g', '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(json(r.stdout)['g']!.comment).toBeDefined();
+    expect(Object.keys(JSON.parse(r.stdout) as Results)).toEqual(['test_|-g_|-Linux True True db e2e-minion_|-nop']);
+  });
+
   it('applies the highstate, reports like Salt, and is idempotent', async () => {
     const { dir, config } = site(
       {

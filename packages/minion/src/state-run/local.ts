@@ -1,6 +1,7 @@
 import type { Logger } from '@brine/common';
 import { compilePillar, jinjaYamlRenderer, pillarSecretProvider } from '@brine/states';
 import type { MinionConfig } from '../config.js';
+import { collectGrains } from '../grains.js';
 import { runStateTree, type StateRunOutcome } from './run-tree.js';
 
 export interface LocalRunRequest {
@@ -17,7 +18,8 @@ export interface LocalRunRequest {
  * roots, secrets from that pillar, no master and no daemon.
  */
 export async function runLocal(config: MinionConfig, req: LocalRunRequest): Promise<StateRunOutcome> {
-  const grains = { ...config.grains, id: config.id };
+  // The same grains the daemon reports: Salt's core grains, then the config's static ones.
+  const grains = { ...collectGrains(config.id, config.grains), id: config.id };
   const pillar = compilePillar({
     roots: req.pillarRoots,
     minion: { id: config.id, grains },
