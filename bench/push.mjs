@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster, bin } from './lib/cluster.mjs';
-import { ask, cpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
+import { ask, cpuNs, liveChildrenCpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
 import { numberArg } from './lib/args.mjs';
 
 // Five states of the kind Salt's figure used: file.managed and cmd.run tied by require/require_in.
@@ -110,7 +110,7 @@ async function main() {
       ]),
     ),
   );
-  const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells': cpu.minion_children });
+  const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells (+ spawners)': cpu.minion_children });
   console.table({
     [`CPU ms per ping to ${minions} minions`]: cpuRow(results.ping_cpu_ms_per_job),
     [`CPU ms per 5-state apply to ${minions} minions`]: cpuRow(results.apply5_cpu_ms_per_job),
@@ -119,15 +119,15 @@ async function main() {
 
 /**
  * CPU used so far by the master (all threads), the minion daemons (all threads) and the
- * processes the minions started and reaped (their shells): on two shared cores, a job's
- * wall time follows the sum.
+ * processes the minions started (their shells, and each minion's spawner co-process with
+ * the shells it started): on two shared cores, a job's wall time follows the sum.
  */
 function cpuOf(cluster) {
   const minions = cluster.children.filter((c) => c !== cluster.master);
   return {
     master: cpuNs(cluster.master.child.pid),
     minions: minions.reduce((sum, m) => sum + cpuNs(m.child.pid), 0),
-    minion_children: minions.reduce((sum, m) => sum + reapedChildrenCpuNs(m.child.pid), 0),
+    minion_children: minions.reduce((sum, m) => sum + reapedChildrenCpuNs(m.child.pid) + liveChildrenCpuNs(m.child.pid), 0),
   };
 }
 
