@@ -38,7 +38,8 @@ export interface SpawnOptions {
  * Errno); no clock, as Node keeps the timeouts and sends a kill.
  *
  * Frames both ways: a 4-byte big-endian length, then NUL-separated fields.
- * In:  run, id, uid, gid, cwd, file, argc, args…, env entries "K=V"…   |   kill, id, signal number
+ * In:  run, id, uid, gid, cwd, file, argc, args…, envc, env entries "K=V"…   |   kill, id, signal number
+ *      (envc empty: the same environment as the last command's, so it is sent once, not per command)
  * Out: id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
  * Exits when its input closes (the minion is gone), leaving running commands to run.
  */
@@ -51,6 +52,7 @@ $SIG{INT} = $SIG{QUIT} = 'IGNORE';
 # An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
 $SIG{CHLD} = sub {};
 binmode STDIN; binmode STDOUT;
+open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
 my ($in, %cmd, %by_id) = ('');
 
 sub say_ { my $m = pack('N', length $_[0]) . $_[0];
@@ -62,6 +64,9 @@ sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 
 sub run {
   my ($id, $uid, $gid, $cwd, $file, $argc, @rest) = @_;
   my @args = splice @rest, 0, $argc;
+  # Set here, not in the child: a child writing %ENV copies pages of this process
+  # (fork's copy-on-write), which costs more than the fork.
+  %ENV = map { split /=/, $_, 2 } @rest[1 .. $#rest] if $rest[0] ne '';
   my $c = { id => $id, pid => 0, out => ['', ''], fh => [], size => [0, 0] };
   my ($or, $ow, $er, $ew, $sr, $sw);
   unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw)) { answer($c, undef, undef, $! + 0); return }
@@ -69,9 +74,7 @@ sub run {
   unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
   if ($pid == 0) {
     $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = 'DEFAULT';
-    open STDIN, '<', '/dev/null';
-    POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
-    %ENV = map { split /=/, $_, 2 } @rest;
+    POSIX::dup2(fileno $null, 0); POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
     # As Node does: supplementary groups dropped whenever a uid or gid is given.
     if ($uid ne '' || $gid ne '') { my $g = $gid ne '' ? $gid : (split ' ', $))[0]; $) = "$g $g"; }
     my $ok = ($gid eq '' || POSIX::setgid($gid)) && ($uid eq '' || POSIX::setuid($uid)) && ($cwd eq '' || chdir $cwd);
@@ -154,6 +157,8 @@ export class Spawner {
   private nextId = 1;
   private input: Buffer[] = [];
   private received = 0;
+  /** The environment the co-process has, as last sent. */
+  private sentEnv: string | undefined;
 
   constructor(
     private readonly perl: string,
@@ -169,9 +174,14 @@ export class Spawner {
 
   /** undefined when a field holds a NUL, which the frames cannot carry: the caller spawns directly, as it would fail there. */
   start(file: string, args: readonly string[], opts: SpawnOptions): Started | undefined {
-    const env = Object.entries({ ...process.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
-    const fields = [String(opts.uid ?? ''), String(opts.gid ?? ''), opts.cwd ?? '', file, String(args.length), ...args, ...env];
-    if (fields.some((f) => f.includes('\0'))) return undefined;
+    this.process();
+    const entries = Object.entries({ ...process.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
+    const env = entries.join('\0');
+    const fields = [String(opts.uid ?? ''), String(opts.gid ?? ''), opts.cwd ?? '', file, String(args.length), ...args];
+    if (fields.some((f) => f.includes('\0')) || entries.some((e) => e.includes('\0'))) return undefined;
+    if (env === this.sentEnv) fields.push('');
+    else fields.push(String(entries.length), ...entries);
+    this.sentEnv = env;
     const id = this.nextId++;
     this.requests++;
     const ended = new Promise<Ended>((resolve) => this.pending.set(id, { file, resolve }));
@@ -199,6 +209,7 @@ export class Spawner {
     this.child = child;
     this.input = [];
     this.received = 0;
+    this.sentEnv = undefined;
     // A write to a co-process that died fails here; its 'exit' settles what was pending.
     child.stdin!.on('error', () => {});
     child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
