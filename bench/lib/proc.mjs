@@ -46,7 +46,8 @@ export function liveChildrenCpuNs(pid) {
   let total = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += cpuWithChildrenNs(child);
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean))
+        total += cpuWithChildrenNs(child);
     } catch {
       // thread or child exited between listing and reading
     }
