@@ -32,7 +32,7 @@ export interface SpawnOptions {
 /**
  * The co-process, in Perl because perl-base is Essential on Debian and Ubuntu (always
  * installed). Forking this ~7 MiB process instead of the 60–70 MiB minion cut the
- * minion's own CPU per apply by two thirds and the total (minion, co-process, commands)
+ * minion's own CPU per apply by half to two thirds and the total (minion, co-process, commands)
  * by 13–21 % (docs/BENCHMARKS.md, "The spawner co-process"). Carried as `perl -e`
  * text rather than a file beside the code: nothing to find at run time, whether from the
  * workspace, the esbuild bundle or the .deb. Uses only modules from perl-base (POSIX,
