@@ -7,37 +7,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster, bin } from './lib/cluster.mjs';
-import { ask, cpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
+import { ask, cpuNs, liveChildrenCpuNs, percentile, reapedChildrenCpuNs, round } from './lib/proc.mjs';
 import { numberArg } from './lib/args.mjs';
-
-// Five states of the kind Salt's figure used: file.managed and cmd.run tied by require/require_in.
-const FIVE_STATES = `
-{% set base = '/tmp/brine-bench/' ~ grains['id'] %}
-config-dir:
-  file.directory:
-    - name: {{ base }}
-    - makedirs: True
-config:
-  file.managed:
-    - name: {{ base }}/app.conf
-    - contents: "site={{ pillar['site'] }}"
-    - require:
-      - file: config-dir
-check-config:
-  cmd.run:
-    - name: test -s {{ base }}/app.conf
-    - require:
-      - file: config
-marker:
-  file.managed:
-    - name: {{ base }}/marker
-    - contents: ok
-    - require_in:
-      - cmd: announce
-announce:
-  cmd.run:
-    - name: echo applied
-`;
+import { FIVE_STATES } from './lib/five-states.mjs';
 
 if (process.argv.includes('--worker')) await simulatedWorker();
 else await main();
@@ -76,21 +48,8 @@ async function main() {
     rmSync('/tmp/brine-bench', { recursive: true, force: true });
   }
 
-  const sim = new BenchCluster();
-  const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    await sim.startMaster();
-    await ask(worker, { type: 'start', port: sim.port, count: simulated }, 'ready');
-    const sock = join(sim.dir, 'run', 'master.sock');
-    results.ping_simulated_in_process_ms = await median(
-      runs,
-      () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }),
-      simulated,
-    );
-  } finally {
-    worker.kill();
-    await sim.close();
-  }
+  // --simulated 0 skips the simulated minions.
+  if (simulated > 0) await simulatedPing(control, simulated, runs, results);
 
   console.log(JSON.stringify({ minions, simulated, runs, ...results }));
   const goals = {
@@ -110,7 +69,7 @@ async function main() {
       ]),
     ),
   );
-  const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells': cpu.minion_children });
+  const cpuRow = (cpu) => ({ master: cpu.master, minions: cpu.minions, 'their shells (+ spawners)': cpu.minion_children });
   console.table({
     [`CPU ms per ping to ${minions} minions`]: cpuRow(results.ping_cpu_ms_per_job),
     [`CPU ms per 5-state apply to ${minions} minions`]: cpuRow(results.apply5_cpu_ms_per_job),
@@ -119,15 +78,15 @@ async function main() {
 
 /**
  * CPU used so far by the master (all threads), the minion daemons (all threads) and the
- * processes the minions started and reaped (their shells): on two shared cores, a job's
- * wall time follows the sum.
+ * processes the minions started (their shells, and each minion's spawner co-process with
+ * the shells it started): on two shared cores, a job's wall time follows the sum.
  */
 function cpuOf(cluster) {
   const minions = cluster.children.filter((c) => c !== cluster.master);
   return {
     master: cpuNs(cluster.master.child.pid),
     minions: minions.reduce((sum, m) => sum + cpuNs(m.child.pid), 0),
-    minion_children: minions.reduce((sum, m) => sum + reapedChildrenCpuNs(m.child.pid), 0),
+    minion_children: minions.reduce((sum, m) => sum + reapedChildrenCpuNs(m.child.pid) + liveChildrenCpuNs(m.child.pid), 0),
   };
 }
 
@@ -176,6 +135,24 @@ async function median(runs, fn, expect) {
 }
 
 /** Many minions in one process: each its own key, session and socket, answering test.ping. */
+async function simulatedPing(control, simulated, runs, results) {
+  const sim = new BenchCluster();
+  const worker = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    await sim.startMaster();
+    await ask(worker, { type: 'start', port: sim.port, count: simulated }, 'ready');
+    const sock = join(sim.dir, 'run', 'master.sock');
+    results.ping_simulated_in_process_ms = await median(
+      runs,
+      () => timeJob(control, sock, { cmd: 'ping', target: '*', tgt_type: 'glob', timeout: 30 }),
+      simulated,
+    );
+  } finally {
+    worker.kill();
+    await sim.close();
+  }
+}
+
 async function simulatedWorker() {
   const { X25519Key, MinionIdentity } = await import('@brine/protocol');
   const { MasterChannel } = await import('@brine/minion');

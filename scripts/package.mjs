@@ -56,6 +56,8 @@ const PACKAGES = {
   },
   minion: {
     summary: 'Brine minion: unlocks encrypted volumes at boot with a key only the master holds',
+    // No perl: the command spawner (packages/states/src/host/spawner.ts) runs on perl-base,
+    // which is Essential (always installed, never a Depends); without perl, commands spawn directly.
     depends: 'libc6 (>= 2.28), libstdc++6',
     // With the TPM2 libraries, systemd-creds seals the minion's key to its machine (key_protection).
     recommends: 'cryptsetup-bin, lvm2, libtss2-esys-3.0.2-0, libtss2-rc0, libtss2-mu0, libtss2-tcti-device0',

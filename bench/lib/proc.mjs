@@ -44,6 +44,20 @@ export const cpuWithChildrenNs = (pid) => statTicksNs(pid, [11, 12, 13, 14]);
 /** CPU time (ns) of the children a process has reaped (the shells a minion starts). */
 export const reapedChildrenCpuNs = (pid) => statTicksNs(pid, [13, 14]);
 
+/** CPU time (ns) of a process's children still running (a minion's spawner co-process) and of what they reaped. */
+export function liveChildrenCpuNs(pid) {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean))
+        total += cpuWithChildrenNs(child);
+    } catch {
+      // thread or child exited between listing and reading
+    }
+  }
+  return total;
+}
+
 /** Resident memory of a process in MiB. */
 export function rssMiB(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

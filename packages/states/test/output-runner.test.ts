@@ -55,11 +55,15 @@ describe('highstate output', () => {
   });
 });
 
-describe('command runner', () => {
+// Both paths: the spawner co-process, and a direct spawn (commands given input; no perl).
+describe.each([
+  ['through the spawner', true],
+  ['spawned directly', false],
+])('command runner, %s', (_, spawner) => {
   it('feeds stdin from a Buffer and never logs it', async () => {
     const lines: string[] = [];
     const logger = captureLogger(lines);
-    const runner = processRunner(redactingLog(logger, new Redactor()));
+    const runner = processRunner(redactingLog(logger, new Redactor()), { spawner });
     const r = await runner.run('cat', [], { stdin: Buffer.from('key material 123') });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'key material 123' });
     expect(lines.join('')).toContain('"input":"16 bytes"');
@@ -67,13 +71,13 @@ describe('command runner', () => {
   });
 
   it('reports a command that cannot start or times out, without throwing', async () => {
-    const runner = processRunner();
+    const runner = processRunner(undefined, { spawner });
     expect(await runner.run('/nonexistent/program', [])).toMatchObject({ exitCode: -1, error: expect.stringMatching(/ENOENT/) });
     expect(await runner.run('sleep', ['5'], { timeoutMs: 100 })).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
   });
 
   it('returns exit code and output without the final newline, in the given directory, with env added to the inherited one', async () => {
-    const runner = processRunner();
+    const runner = processRunner(undefined, { spawner });
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for /bin/sh to expand
     const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$BRINE_T:${PATH:+path}"; echo oops >&2; exit 3'], {
       cwd: '/tmp',
@@ -86,13 +90,13 @@ describe('command runner', () => {
   });
 
   it('does not fail when the command exits without reading its input', async () => {
-    const r = await processRunner().run('true', [], { stdin: Buffer.alloc(4 * 1024 * 1024, 1) });
+    const r = await processRunner(undefined, { spawner }).run('true', [], { stdin: Buffer.alloc(4 * 1024 * 1024, 1) });
     expect(r).toMatchObject({ exitCode: 0 });
     expect(r.error).toBeUndefined();
   });
 
   it('kills a command that ignores SIGTERM after its timeout, without waiting on pipes its children hold, and one whose output runs away', async () => {
-    const runner = processRunner();
+    const runner = processRunner(undefined, { spawner });
     const started = Date.now();
     const stubborn = await runner.run('/bin/sh', ['-c', 'trap "" TERM; sleep 30 & echo $!; wait'], { timeoutMs: 100 });
     expect(stubborn).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
@@ -104,10 +108,13 @@ describe('command runner', () => {
 
   it("runs commands in the minion's process group, so a Ctrl-C at the terminal reaches them too", async () => {
     const ownGroup = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2];
-    expect((await processRunner().run('/bin/sh', ['-c', 'cut -d" " -f5 /proc/$$/stat'])).stdout).toBe(ownGroup);
+    expect((await processRunner(undefined, { spawner }).run('/bin/sh', ['-c', 'cut -d" " -f5 /proc/$$/stat'])).stdout).toBe(ownGroup);
   });
 
   it('reports a command killed by a signal', async () => {
-    expect(await processRunner().run('/bin/sh', ['-c', 'kill -9 $$'])).toMatchObject({ exitCode: -1, error: 'killed by SIGKILL' });
+    expect(await processRunner(undefined, { spawner }).run('/bin/sh', ['-c', 'kill -9 $$'])).toMatchObject({
+      exitCode: -1,
+      error: 'killed by SIGKILL',
+    });
   });
 });

@@ -1,0 +1,293 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+
+/** How a command ended, from either path (direct spawn or the spawner). */
+export interface Ended {
+  /** null when killed by a signal or not started. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  pid: number | undefined;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Why the command did not start, or ran away (output over the cap), if so. */
+  error?: string;
+}
+
+/** A command on its way. */
+export interface Started {
+  kill(signal: NodeJS.Signals): void;
+  /** Settles once the command exited and its pipes closed, or once it exited after being killed. */
+  ended: Promise<Ended>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * The co-process, in Perl because perl-base is Essential on Debian and Ubuntu (always
+ * installed). Forking this ~7 MiB process instead of the 60–70 MiB minion cut the
+ * minion's own CPU per apply by half to two thirds and the total (minion, co-process, commands)
+ * by 13–21 % (docs/BENCHMARKS.md, "The spawner co-process"). Carried as `perl -e`
+ * text rather than a file beside the code: nothing to find at run time, whether from the
+ * workspace, the esbuild bundle or the .deb. Uses only modules from perl-base (POSIX,
+ * Errno); no clock, as Node keeps the timeouts and sends a kill.
+ *
+ * Frames both ways: a 4-byte big-endian length, then NUL-separated fields.
+ * In:  run, id, uid, gid, cwd, file, argc, args…, envc, env entries "K=V"…   |   kill, id, signal number
+ *      (envc empty: the same environment as the last command's, so it is sent once, not per command)
+ * Out: id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
+ * Exits when its input closes (the minion is gone), leaving running commands to run.
+ */
+const SCRIPT = String.raw`
+use strict; use warnings; use POSIX (); use Errno ();
+$0 = 'brine-spawner';
+my $max = shift @ARGV;
+# A Ctrl-C at the terminal is for the commands (in the same process group), not for us.
+$SIG{INT} = $SIG{QUIT} = 'IGNORE';
+# An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
+$SIG{CHLD} = sub {};
+binmode STDIN; binmode STDOUT;
+open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
+my ($in, %cmd, %by_id) = ('');
+
+sub say_ { my $m = pack('N', length $_[0]) . $_[0];
+  while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { exit 0 } } }
+sub answer { my ($c, $code, $sig, $errno) = @_;
+  say_(join("\0", $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
+sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
+
+sub run {
+  my ($id, $uid, $gid, $cwd, $file, $argc, @rest) = @_;
+  my @args = splice @rest, 0, $argc;
+  # Set here, not in the child: a child writing %ENV copies pages of this process
+  # (fork's copy-on-write), which costs more than the fork.
+  %ENV = map { split /=/, $_, 2 } @rest[1 .. $#rest] if $rest[0] ne '';
+  my $c = { id => $id, pid => 0, out => ['', ''], fh => [], size => [0, 0] };
+  my ($or, $ow, $er, $ew, $sr, $sw);
+  unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw)) { answer($c, undef, undef, $! + 0); return }
+  my $pid = fork;
+  unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
+  if ($pid == 0) {
+    $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = 'DEFAULT';
+    POSIX::dup2(fileno $null, 0); POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
+    # As Node does: supplementary groups dropped whenever a uid or gid is given.
+    if ($uid ne '' || $gid ne '') { my $g = $gid ne '' ? $gid : (split ' ', $))[0]; $) = "$g $g"; }
+    my $ok = ($gid eq '' || POSIX::setgid($gid)) && ($uid eq '' || POSIX::setuid($uid)) && ($cwd eq '' || chdir $cwd);
+    if ($ok) { no warnings 'exec'; exec { $file } $file, @args }
+    syswrite $sw, pack('N', $! + 0);
+    POSIX::_exit(127);
+  }
+  close $ow; close $ew; close $sw;
+  # Empty once exec closed the status pipe (close-on-exec); else the errno of the failed step.
+  my $status = readall($sr); close $sr;
+  if (length $status) { waitpid $pid, 0; answer($c, undef, undef, unpack 'N', $status); return }
+  $c->{pid} = $pid; $c->{fh} = [$or, $er];
+  $cmd{$pid} = $by_id{$id} = $c;
+}
+
+sub request {
+  my ($kind, @f) = split /\0/, $_[0], -1;
+  if ($kind eq 'run') { run(@f) }
+  elsif (my $c = $by_id{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} }
+}
+
+for (;;) {
+  my $rin = ''; vec($rin, 0, 1) = 1;
+  for my $c (values %cmd) { vec($rin, fileno $_, 1) = 1 for grep defined, @{$c->{fh}} }
+  my $n = select(my $rout = $rin, undef, undef, %cmd ? 0.05 : undef);
+  if ($n > 0) {
+    if (vec($rout, 0, 1)) {
+      my $got = sysread STDIN, $in, 65536, length $in;
+      exit 0 if defined $got && $got == 0;
+      while (length $in >= 4 && length $in >= 4 + unpack 'N', $in) {
+        my $len = unpack 'N', $in; request(substr $in, 4, $len); substr($in, 0, 4 + $len) = '';
+      }
+    }
+    for my $c (values %cmd) {
+      for my $i (0, 1) {
+        my $fh = $c->{fh}[$i]; next unless defined $fh && vec($rout, fileno $fh, 1);
+        my $got = sysread $fh, my $buf, 65536;
+        next if !defined $got && $!{EINTR};
+        unless ($got) { close $fh; $c->{fh}[$i] = undef; next }
+        next if $c->{size}[$i] > $max;
+        $c->{size}[$i] += $got;
+        if ($c->{size}[$i] > $max) {
+          $c->{error} //= ($i ? 'stderr' : 'stdout') . " exceeded $max bytes";
+          $c->{stopped} = 1; kill 'KILL', $c->{pid};
+        } else { $c->{out}[$i] .= $buf }
+      }
+    }
+  }
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { $cmd{$pid}{status} = $? if $cmd{$pid} }
+  for my $c (values %cmd) {
+    next unless defined $c->{status} && ($c->{stopped} || !grep defined, @{$c->{fh}});
+    # A stopped command's leftovers may still hold its pipes: its result is settled without them.
+    close $_ for grep defined, @{$c->{fh}};
+    my $s = $c->{status};
+    answer($c, $s & 127 ? undef : $s >> 8, $s & 127 || undef, undef);
+    delete $cmd{$c->{pid}}; delete $by_id{$c->{id}};
+  }
+}
+`;
+
+const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, num]) => [num, name as NodeJS.Signals]));
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, num]) => [num, name]));
+const NUL = 0;
+
+interface Pending {
+  file: string;
+  resolve(ended: Ended): void;
+}
+
+/**
+ * The Node side of the co-process: started on the first command, kept for the life of
+ * the process, started again after it died, killed when the process exits (and exiting
+ * by itself if the process dies without a word: its input closes).
+ */
+export class Spawner {
+  /** Commands handed to the co-process so far; tests read it. */
+  requests = 0;
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private input: Buffer[] = [];
+  private received = 0;
+  /** The environment the co-process has, as last sent. */
+  private sentEnv: string | undefined;
+
+  constructor(
+    private readonly perl: string,
+    private readonly maxOutputBytes: number,
+  ) {
+    process.on('exit', () => this.child?.kill('SIGKILL'));
+  }
+
+  /** The co-process's pid, once started; tests read it. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** undefined when a field holds a NUL, which the frames cannot carry: the caller spawns directly, as it would fail there. */
+  start(file: string, args: readonly string[], opts: SpawnOptions): Started | undefined {
+    this.process();
+    const entries = Object.entries({ ...process.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
+    const env = entries.join('\0');
+    const fields = [String(opts.uid ?? ''), String(opts.gid ?? ''), opts.cwd ?? '', file, String(args.length), ...args];
+    if (fields.some((f) => f.includes('\0')) || entries.some((e) => e.includes('\0'))) return undefined;
+    if (env === this.sentEnv) fields.push('');
+    else fields.push(String(entries.length), ...entries);
+    this.sentEnv = env;
+    const id = this.nextId++;
+    this.requests++;
+    const ended = new Promise<Ended>((resolve) => this.pending.set(id, { file, resolve }));
+    this.send(['run', String(id), ...fields]);
+    return {
+      ended,
+      kill: (signal) => {
+        if (this.pending.has(id)) this.send(['kill', String(id), String(osConstants.signals[signal])]);
+      },
+    };
+  }
+
+  private send(fields: string[]): void {
+    const child = this.process();
+    const body = Buffer.from(fields.join('\0'));
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    child.stdin!.write(Buffer.concat([head, body]));
+    setRef(child, true);
+  }
+
+  private process(): ChildProcess {
+    if (this.child) return this.child;
+    const child = spawn(this.perl, ['-e', SCRIPT, String(this.maxOutputBytes)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = child;
+    this.input = [];
+    this.received = 0;
+    this.sentEnv = undefined;
+    // A write to a co-process that died fails here; its 'exit' settles what was pending.
+    child.stdin!.on('error', () => {});
+    child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
+    const lost = (why: string) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      const empty = Buffer.alloc(0);
+      for (const p of this.pending.values())
+        p.resolve({ code: null, signal: null, pid: undefined, stdout: empty, stderr: empty, error: why });
+      this.pending.clear();
+    };
+    child.on('error', (err) => lost(`spawner failed: ${err.message}`));
+    child.on('exit', (code, signal) => lost(`spawner exited (${signal ?? `code ${code}`}) while the command ran`));
+    return child;
+  }
+
+  private receive(chunk: Buffer): void {
+    // Chunks wait in a list until their frame is whole: an answer may carry 64 MiB of output.
+    this.input.push(chunk);
+    this.received += chunk.length;
+    while (this.received >= 4) {
+      if (this.input[0]!.length < 4) this.input = [Buffer.concat(this.input)];
+      const length = this.input[0]!.readUInt32BE(0);
+      if (this.received < 4 + length) break;
+      const whole = this.input.length === 1 ? this.input[0]! : Buffer.concat(this.input);
+      this.answer(whole.subarray(4, 4 + length));
+      const buf = whole.subarray(4 + length);
+      this.input = buf.length ? [buf] : [];
+      this.received = buf.length;
+    }
+    if (this.pending.size === 0 && this.child) setRef(this.child, false);
+  }
+
+  private answer(frame: Buffer): void {
+    const fields: string[] = [];
+    let at = 0;
+    while (fields.length < 7) {
+      const end = frame.indexOf(NUL, at);
+      fields.push(frame.toString('utf8', at, end));
+      at = end + 1;
+    }
+    const [id, pid, code, signal, errno, error, outLength] = fields as [string, string, string, string, string, string, string];
+    const pending = this.pending.get(Number(id));
+    if (!pending) return;
+    this.pending.delete(Number(id));
+    const split = at + Number(outLength);
+    pending.resolve({
+      code: code === '' ? null : Number(code),
+      signal: signal === '' ? null : (SIGNAL_NAMES.get(Number(signal)) ?? null),
+      pid: Number(pid) || undefined,
+      // Copies: the frame's buffer is the whole read, not to be kept alive by one result.
+      stdout: Buffer.from(frame.subarray(at, split)) as Buffer,
+      stderr: Buffer.from(frame.subarray(split)) as Buffer,
+      // The message Node's spawn gives for the same failure.
+      ...(errno !== ''
+        ? { error: `spawn ${pending.file} ${ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`}` }
+        : error !== '' && { error }),
+    });
+  }
+}
+
+/** An idle co-process must not keep the minion's event loop alive. */
+function setRef(child: ChildProcess, on: boolean): void {
+  for (const handle of [child, child.stdin, child.stdout] as unknown as { ref(): void; unref(): void }[]) {
+    if (on) handle.ref();
+    else handle.unref();
+  }
+}
+
+/** perl from PATH (or the usual places), if installed. */
+export function findPerl(): string | undefined {
+  const dirs = `${process.env.PATH ?? ''}:/usr/bin:/bin`.split(':').filter((d) => d !== '');
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, 'perl'), fsConstants.X_OK);
+      return join(dir, 'perl');
+    } catch {}
+  }
+  return undefined;
+}

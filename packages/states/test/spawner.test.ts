@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { processRunner } from '../src/host/runner.js';
+import { findPerl, Spawner } from '../src/host/spawner.js';
+
+const perl = findPerl()!;
+const spawner = new Spawner(perl, 64 * 1024 * 1024);
+const runner = processRunner(undefined, { spawner });
+const direct = processRunner(undefined, { spawner: false });
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid));
+afterAll(() => {
+  if (spawner.pid) process.kill(spawner.pid, 'SIGKILL');
+});
+
+function readStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+describe('spawner co-process', () => {
+  it('starts commands itself, not by forking this process', async () => {
+    const before = spawner.requests;
+    const r = await runner.run('/bin/sh', ['-c', 'echo $PPID']);
+    expect(spawner.requests).toBe(before + 1);
+    expect(Number(r.stdout)).toBe(spawner.pid);
+    expect(Number(r.stdout)).not.toBe(process.pid);
+  });
+
+  it('never carries a command given input (a secret): that one is spawned directly', async () => {
+    const before = spawner.requests;
+    const r = await runner.run('/bin/sh', ['-c', 'cat >/dev/null; echo $PPID'], { stdin: Buffer.from('luks key') });
+    expect(r).toMatchObject({ exitCode: 0, stdout: String(process.pid) });
+    expect(spawner.requests).toBe(before);
+  });
+
+  it('runs commands side by side', async () => {
+    const started = Date.now();
+    const results = await Promise.all([1, 2, 3, 4].map((i) => runner.run('/bin/sh', ['-c', `sleep 1; echo ${i}`])));
+    expect(results.map((r) => r.stdout)).toEqual(['1', '2', '3', '4']);
+    expect(new Set(results.map((r) => r.pid)).size).toBe(4);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('reports what a direct spawn reports: missing program or directory, exit code, signal, uid and gid', async () => {
+    const cases: [string, string[], object][] = [
+      ['/nonexistent/program', [], {}],
+      ['no-such-program-on-path', [], {}],
+      ['/bin/sh', ['-c', 'pwd'], { cwd: '/nonexistent' }],
+      ['/bin/sh', ['-c', 'echo out; echo err >&2; exit 7'], {}],
+      ['/bin/sh', ['-c', 'kill -TERM $$'], {}],
+      ['/bin/sh', ['-c', 'echo "$BRINE_A|$HOME"; pwd'], { env: { BRINE_A: 'a b', HOME: '/nowhere' }, cwd: '/' }],
+      ['printf', ['%s|', 'two words', '$HOME', "'q'", ''], {}],
+    ];
+    if (process.getuid?.() === 0) cases.push(['/bin/sh', ['-c', 'id -u; id -g; id -G'], { uid: 65534, gid: 65534 }]);
+    for (const [file, args, opts] of cases) {
+      const [viaSpawner, viaSpawn] = await Promise.all([runner.run(file, args, opts), direct.run(file, args, opts)]);
+      expect({ ...viaSpawner, pid: typeof viaSpawner.pid }, `${file} ${args.join(' ')}`).toEqual({ ...viaSpawn, pid: typeof viaSpawn.pid });
+    }
+  });
+
+  it('reports a command whose spawner was killed under it as failed, and starts a new spawner for the next', async () => {
+    await runner.run('true', []);
+    const first = spawner.pid!;
+    const pending = runner.run('sleep', ['5']);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(first, 'SIGKILL');
+    expect(await pending).toMatchObject({ exitCode: -1, error: 'spawner exited (SIGKILL) while the command ran' });
+    const next = await runner.run('/bin/sh', ['-c', 'echo $PPID']);
+    expect(next.exitCode).toBe(0);
+    expect(Number(next.stdout)).toBe(spawner.pid);
+    expect(spawner.pid).not.toBe(first);
+  });
+
+  // The owner is a separate Node process running the built runner (npm run build first).
+  const built = join(import.meta.dirname, '../dist/host/runner.js');
+  for (const [how, end] of [
+    ['exits', 'process.exit(0)'],
+    ['is killed', "process.kill(process.pid, 'SIGKILL')"],
+    ['runs out of work', ''],
+  ] as const) {
+    it(`leaves no spawner behind when its process ${how}`, async () => {
+      const script = `const { processRunner } = await import(${JSON.stringify(built)});
+        const r = await processRunner().run('/bin/sh', ['-c', 'echo $PPID']);
+        console.log(r.stdout); ${end}`;
+      const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      owner.stdout.on('data', (d: Buffer) => {
+        out += d;
+      });
+      await new Promise((r) => owner.on('close', r));
+      const pid = Number(out.trim());
+      expect(pid).toBeGreaterThan(0);
+      expect(await until(() => !alive(pid))).toBe(true);
+    });
+  }
+});
