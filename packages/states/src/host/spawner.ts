@@ -161,9 +161,13 @@ export class Spawner {
   /** The environment the co-process has, as last sent. */
   private sentEnv: string | undefined;
 
+  private idle: NodeJS.Timeout | undefined;
+
+  /** `idleMs`: an idle co-process is let go after this long, so an idle minion keeps its footprint. */
   constructor(
     private readonly perl: string,
     private readonly maxOutputBytes: number,
+    private readonly idleMs = 30_000,
   ) {
     process.on('exit', () => this.child?.kill('SIGKILL'));
   }
@@ -202,6 +206,15 @@ export class Spawner {
     head.writeUInt32BE(body.length);
     child.stdin!.write(Buffer.concat([head, body]));
     setRef(child, true);
+    clearTimeout(this.idle);
+  }
+
+  /** Lets an idle co-process go: its input closes and it exits; the next command starts another. */
+  private retire(): void {
+    const child = this.child;
+    if (!child || this.pending.size > 0) return;
+    this.child = undefined;
+    child.stdin!.end();
   }
 
   private process(): ChildProcess {
@@ -241,7 +254,11 @@ export class Spawner {
       this.input = buf.length ? [buf] : [];
       this.received = buf.length;
     }
-    if (this.pending.size === 0 && this.child) setRef(this.child, false);
+    if (this.pending.size === 0 && this.child) {
+      setRef(this.child, false);
+      clearTimeout(this.idle);
+      this.idle = setTimeout(() => this.retire(), this.idleMs).unref();
+    }
   }
 
   private answer(frame: Buffer): void {
