@@ -44,6 +44,9 @@ export class BenchCluster {
         `cachedir: ${d}/cache`,
         `sock_group: ''`,
         'auto_accept: true',
+        // Every bench minion (real or simulated) connects from 127.0.0.1: more than one address's default share.
+        'max_pending_keys_per_address: 1000000',
+        'max_connections_per_address: 1000000',
         '',
       ].join('\n'),
     );
