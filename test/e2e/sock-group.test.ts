@@ -81,7 +81,10 @@ describe('operators in sock_group', () => {
     expect((JSON.parse(jobs.stdout) as { fun: string }[]).some((j) => j.fun === 'test.ping')).toBe(true);
     const status = as(MEMBER, 'status', '--json', '-c', cluster.masterConfig);
     expect([status.status, status.stderr]).toEqual([0, '']);
-    expect(JSON.parse(status.stdout)).toEqual({ minions: [expect.objectContaining({ id: 'db1', connected: true, address: '127.0.0.1' })] });
+    expect(JSON.parse(status.stdout)).toEqual({
+      master: expect.objectContaining({ connections: 1, sessions: 1 }),
+      minions: [expect.objectContaining({ id: 'db1', connected: true, address: '127.0.0.1' })],
+    });
   });
 
   it('a user outside the group gets permission denied, for commands and keys', () => {
