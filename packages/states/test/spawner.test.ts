@@ -46,6 +46,13 @@ describe('spawner co-process', () => {
     expect(spawner.requests).toBe(before);
   });
 
+  it('never carries a command whose output is a secret (a password hash): that one is spawned directly', async () => {
+    const before = spawner.requests;
+    const r = await runner.run('/bin/sh', ['-c', 'echo $PPID'], { secretOutput: true });
+    expect(r).toMatchObject({ exitCode: 0, stdout: String(process.pid) });
+    expect(spawner.requests).toBe(before);
+  });
+
   it('runs commands side by side', async () => {
     // Each prints when it started and ended (ms): side by side, each started before any ended, whatever the load.
     const results = await Promise.all(

@@ -57,8 +57,8 @@ export const groups = commandFact(
 
 /**
  * A fingerprint (SHA-256) of a user's password hash, to compare with the one a state wants:
- * the hash itself never leaves the parser. `''` for an empty password, undefined without a
- * shadow entry.
+ * the hash leaves no further than the parser (and getent is started directly, so it never
+ * passes the spawner co-process). `''` for an empty password, undefined without a shadow entry.
  */
 export const passwordFingerprint = commandFact(
   'account.passwordFingerprint',
@@ -67,6 +67,7 @@ export const passwordFingerprint = commandFact(
     const f = entry(out);
     return f.length < 2 ? undefined : f[1] === '' ? '' : fingerprint(f[1]!);
   },
+  { secretOutput: true },
 );
 
 export const fingerprint = (hash: string): string => createHash('sha256').update(hash).digest('hex');

@@ -3,7 +3,7 @@
 // parsers are tested with captured output (test/fixtures/facts), and state functions with facts
 // given as data (test/fixtures/states), so neither needs the machine it describes.
 import type { HostFs } from '../host/fs.js';
-import type { CommandResult, CommandRunner } from '../host/runner.js';
+import type { CommandOptions, CommandResult, CommandRunner } from '../host/runner.js';
 import type { SecretProvider } from '../host/secrets.js';
 
 /** What reading a fact may use. */
@@ -32,8 +32,8 @@ export interface Fact<P extends FactParams, T, R = unknown> {
 export type CommandOutput = Pick<CommandResult, 'exitCode' | 'stdout' | 'stderr' | 'error'>;
 
 /** Runs one command for a fact; what its parser may see of it. */
-export async function readCommand(host: HostReader, file: string, ...args: string[]): Promise<CommandOutput> {
-  const { exitCode, stdout, stderr, error } = await host.runner.run(file, args);
+export async function readCommand(host: HostReader, file: string, args: readonly string[], opts?: CommandOptions): Promise<CommandOutput> {
+  const { exitCode, stdout, stderr, error } = await host.runner.run(file, args, opts);
   return { exitCode, stdout, stderr, ...(error !== undefined && { error }) };
 }
 
@@ -42,11 +42,15 @@ export function commandFact<P extends FactParams, T>(
   name: string,
   command: (...params: P) => readonly [string, ...string[]],
   parse: (out: CommandOutput, ...params: P) => T,
+  opts?: CommandOptions,
 ): Fact<P, T, CommandOutput> & { command: typeof command } {
   return {
     name,
     command,
-    read: (host, ...params) => readCommand(host, ...command(...params)),
+    read: (host, ...params) => {
+      const [file, ...args] = command(...params);
+      return readCommand(host, file, args, opts);
+    },
     parse,
   };
 }

@@ -13,9 +13,9 @@ export interface DpkgPackages {
 export const dpkgPackages: Fact<[], DpkgPackages, { arch: CommandOutput; query: CommandOutput }> = {
   name: 'dpkg.packages',
   read: async (host) => ({
-    arch: await readCommand(host, 'dpkg', '--print-architecture'),
+    arch: await readCommand(host, 'dpkg', ['--print-architecture']),
     // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's field placeholders, for dpkg-query to fill in
-    query: await readCommand(host, 'dpkg-query', '-W', '--showformat=${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n'),
+    query: await readCommand(host, 'dpkg-query', ['-W', '--showformat=${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n']),
   }),
   parse({ arch, query }) {
     if (arch.exitCode !== 0) throw new Error(`dpkg could not tell the native architecture: ${failure(arch)}`);
@@ -59,7 +59,7 @@ export const aptPolicy: Fact<[refresh: string, release: string, ...names: string
   async read(host, refresh, release, ...names) {
     const failed = refresh === 'refresh' ? await aptUpdate(host.runner) : undefined;
     if (failed) return { exitCode: 100, stdout: '', stderr: failed };
-    return readCommand(host, 'apt-cache', '-q', ...(release ? ['-t', release] : []), 'policy', '--', ...names);
+    return readCommand(host, 'apt-cache', ['-q', ...(release ? ['-t', release] : []), 'policy', '--', ...names]);
   },
   parse(out) {
     if (out.exitCode !== 0) throw new Error(failure(out));

@@ -8,6 +8,8 @@ export interface CommandOptions {
   env?: Record<string, string>;
   /** Fed to the command's standard input; never logged. */
   stdin?: Buffer;
+  /** Its output holds a secret (a password hash): started directly, never through the spawner co-process. */
+  secretOutput?: boolean;
   uid?: number;
   gid?: number;
   timeoutMs?: number;
@@ -72,7 +74,9 @@ export function processRunner(log?: StateLog, opts: RunnerOptions = {}): Command
         };
         // A command given input (a LUKS key, a password hash) never goes through the
         // spawner: its secret stays between the minion and that command.
-        const started = (!cmd.stdin && spawner?.start(file, args, cmd)) || spawnDirect(file, args, cmd, stop, () => error !== undefined);
+        const started =
+          (!cmd.stdin && !cmd.secretOutput && spawner?.start(file, args, cmd)) ||
+          spawnDirect(file, args, cmd, stop, () => error !== undefined);
         const timer =
           cmd.timeoutMs !== undefined ? setTimeout(() => stop(`timed out after ${cmd.timeoutMs} ms`), cmd.timeoutMs) : undefined;
         void started.ended.then((ended) => {

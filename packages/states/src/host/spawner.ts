@@ -94,7 +94,8 @@ sub run {
 sub request {
   my ($kind, @f) = split /\0/, $_[0], -1;
   if ($kind eq 'run') { run(@f) }
-  elsif (my $c = $by_id{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} }
+  # Never a reaped command's pid: it may be another process's by now (its pipes can outlive it).
+  elsif (my $c = $by_id{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} unless defined $c->{status} }
 }
 
 for (;;) {
@@ -119,7 +120,7 @@ for (;;) {
         $c->{size}[$i] += $got;
         if ($c->{size}[$i] > $max) {
           $c->{error} //= ($i ? 'stderr' : 'stdout') . " exceeded $max bytes";
-          $c->{stopped} = 1; kill 'KILL', $c->{pid};
+          $c->{stopped} = 1; kill 'KILL', $c->{pid} unless defined $c->{status};
         } else { $c->{out}[$i] .= $buf }
       }
     }
@@ -146,8 +147,8 @@ interface Pending {
 }
 
 /**
- * The Node side of the co-process: started on the first command, kept for the life of
- * the process, started again after it died, killed when the process exits (and exiting
+ * The Node side of the co-process: started on the first command, let go after `idleMs`
+ * without one, started again after it died, killed when the process exits (and exiting
  * by itself if the process dies without a word: its input closes).
  */
 export class Spawner {
