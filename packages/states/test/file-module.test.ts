@@ -390,3 +390,36 @@ describe('file.replace, file.line on real files', () => {
     expect(readFileSync(path, 'utf8')).toBe('x\n');
   });
 });
+
+// A secret written by an edit: the diff would show the old line, which may hold the previous secret,
+// never registered for redaction; a backup would keep it on disk.
+describe('file edits that write a pillar secret', () => {
+  const OLD = 'old-secret-7d1c';
+  const NEW = 'new-secret-9a2e';
+  const run = (sls: string, file: string) => {
+    const dir = tree({});
+    const path = join(dir, 'app.conf');
+    writeFileSync(path, file);
+    return applyTree({ 'main.sls': sls.replaceAll('PATH', path) }, { pillar: { db: { password: NEW } } }).then((r) => ({ r, path }));
+  };
+
+  it.each([
+    [
+      'file.replace',
+      "pw:\n  file.replace:\n    - name: PATH\n    - pattern: '^password=.*$'\n    - repl: 'password={{ pillar.db.password }}'\n",
+    ],
+    [
+      'file.line',
+      "pw:\n  file.line:\n    - name: PATH\n    - mode: replace\n    - match: '^password='\n    - content: 'password={{ pillar.db.password }}'\n",
+    ],
+    ['file.managed contents', "pw:\n  file.managed:\n    - name: PATH\n    - contents: 'password={{ pillar.db.password }}'\n"],
+  ])('%s: the diff is not shown, no backup is kept, the file has the new secret', async (_fn, sls) => {
+    const { r, path } = await run(sls, `user=app\npassword=${OLD}\n`);
+    const pw = byId(r)['pw']!;
+    expect(pw).toMatchObject({ result: true, changes: { diff: '<not shown: the content holds pillar secrets>' } });
+    expect(JSON.stringify(r)).not.toContain(OLD);
+    expect(JSON.stringify(r)).not.toContain(NEW);
+    expect(existsSync(`${path}.bak`)).toBe(false);
+    expect(readFileSync(path, 'utf8')).toContain(`password=${NEW}`);
+  });
+});

@@ -58,6 +58,7 @@ function context(image: string): StateContext {
     secrets,
     files: localFileServer([]),
     templates: fixtureTemplates(),
+    holdsSecret: () => false,
     state: { id: 'data-key', sls: 'rotate', name: image },
   };
 }

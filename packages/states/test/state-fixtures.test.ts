@@ -77,6 +77,7 @@ function context(fixture: Fixture, facts: Record<string, unknown>): { ctx: State
     secrets: pillarSecretProvider(fixture.pillar ?? {}),
     files: localFileServer([]),
     templates: fixtureTemplates(fixture.pillar, fixture.grains),
+    holdsSecret: () => false,
     state: { id: 'fixture', sls: 'fixtures', name: String(fixture.args['name']) },
   };
   return { ctx, runner, done };

@@ -26,6 +26,7 @@ function fakeContext(runner: FakeRunner, opts: { secrets?: SecretProvider; test?
     secrets: opts.secrets ?? pillarSecretProvider({ luks: { password: KEY } }),
     files: localFileServer([]),
     templates: fixtureTemplates(),
+    holdsSecret: () => false,
     state: { id: 'x', sls: 'main', name: 'x' },
   };
 }

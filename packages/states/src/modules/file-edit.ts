@@ -25,6 +25,11 @@ interface EditPlan {
 interface EditSpec {
   name: string;
   show_changes: boolean;
+  /**
+   * The texts the edit writes (repl, content): one that holds a pillar secret hides the diff,
+   * whose old lines may hold an older secret never registered for redaction, and keeps no backup.
+   */
+  writes: readonly (string | undefined)[];
   /** Salt's test-mode comment of the function. */
   wouldChange: string;
   /** What a missing file is: Salt's "No changes needed" (ignore_if_missing), an empty one to create, or an error. */
@@ -36,6 +41,8 @@ interface EditSpec {
 }
 
 const NO_CHANGES = 'No changes needed to be made';
+/** As file.managed says it of content that holds pillar secrets. */
+const SECRET_DIFF = '<not shown: the content holds pillar secrets>';
 
 /** Reads `name` (through its symlinks, as Salt's realpath), edits its text and plans the write. */
 async function planEdit(ctx: StateContext, spec: EditSpec): Promise<Plan<EditPlan>> {
@@ -61,16 +68,38 @@ async function planEdit(ctx: StateContext, spec: EditSpec): Promise<Plan<EditPla
     throw err;
   }
   const after = Buffer.from(text, 'utf8');
-  if (st && before?.equals(after)) return { kind: 'correct', comment: NO_CHANGES };
-  const diff = spec.show_changes ? describeDiff(before ?? Buffer.alloc(0), after, spec.name) : true;
-  const data: EditPlan = { path, before, after, backup: spec.backup, mode: st?.mode ?? 0o644, uid: st?.uid, gid: st?.gid };
+  if (st && before?.equals(after)) {
+    before.fill(0);
+    after.fill(0);
+    return { kind: 'correct', comment: NO_CHANGES };
+  }
+  const { diff, backup } = describe(spec, ctx, before, after);
+  const data: EditPlan = { path, before, after, backup, mode: st?.mode ?? 0o644, uid: st?.uid, gid: st?.gid };
+  // Test mode writes nothing: the contents, which may hold secrets, are not kept.
+  if (ctx.test) {
+    before?.fill(0);
+    after.fill(0);
+  }
   return { kind: 'change', comment: spec.wouldChange, changes: { diff }, data };
+}
+
+/** The change as reported (a diff, hidden when the edit writes a secret) and whether a backup is kept. */
+function describe(spec: EditSpec, ctx: StateContext, before: Buffer | undefined, after: Buffer) {
+  const secret = spec.writes.some((t) => t !== undefined && ctx.holdsSecret(t));
+  const diff = !spec.show_changes ? true : secret ? SECRET_DIFF : describeDiff(before ?? Buffer.alloc(0), after, spec.name);
+  return { diff, backup: secret ? undefined : spec.backup };
 }
 
 async function applyEdit(ctx: StateContext, plan: EditPlan): Promise<void> {
   const { path, before, after, backup, mode, uid, gid } = plan;
-  if (backup && before) await ctx.fs.replaceFile(`${path}${backup}`, before, { mode, uid, gid });
-  await ctx.fs.replaceFile(path, after, { mode, uid, gid });
+  try {
+    if (backup && before) await ctx.fs.replaceFile(`${path}${backup}`, before, { mode, uid, gid });
+    await ctx.fs.replaceFile(path, after, { mode, uid, gid });
+  } finally {
+    // The file may hold secrets: its old and new contents are not kept in memory.
+    before?.fill(0);
+    after.fill(0);
+  }
 }
 
 const escapePy = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -113,6 +142,7 @@ const replace = stateFunction({
     return planEdit(ctx, {
       name: args.name,
       show_changes: args.show_changes,
+      writes: [args.repl, args.not_found_content],
       wouldChange: 'Changes would have been made',
       missing: args.ignore_if_missing ? 'ignore' : 'error',
       backup: typeof args.backup === 'string' && args.backup !== '' ? args.backup : undefined,
@@ -272,6 +302,7 @@ const line = stateFunction({
     return planEdit(ctx, {
       name: args.name,
       show_changes: args.show_changes,
+      writes: [content],
       wouldChange: 'Changes would be made',
       missing: args.create ? 'create' : 'error',
       edit: (text) => editLines(text, { mode: mode!, content, match, location, before, after, indent }),

@@ -43,7 +43,7 @@ async function attributeChanges(
 
 /**
  * Where new content comes from, read only when a state runs; rendered when `template` says so.
- * `secret`: it holds pillar secrets (contents_pillar, or a template read one), so no diff shows it.
+ * `secret`: it holds pillar secrets (contents_pillar, `contents` rendered from one, or a template read one), so no diff shows it.
  */
 async function wantedContent(
   args: ArgsOf<typeof MANAGED_ARGS>,
@@ -70,7 +70,9 @@ async function wantedContent(
     }
   }
   if (content && args.template !== undefined) return renderContent(args, ctx, content);
-  return { content, secret: args.contents_pillar !== undefined };
+  // A secret fetched, or one a template read into `contents` (the old content may hold an older one).
+  const secret = args.contents_pillar !== undefined || (args.contents !== undefined && args.contents.some((line) => ctx.holdsSecret(line)));
+  return { content, secret };
 }
 
 /** Salt's names for where a `salt://` template is (salt/utils/templates.py): `tplfile`, `tpldir`, `tpldot`. */

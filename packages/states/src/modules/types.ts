@@ -116,6 +116,8 @@ export interface StateContext {
   templates: FileTemplates;
   /** The state being run, for messages. */
   state: { id: string; sls: string; name: string };
+  /** Whether a text holds a pillar secret the run redacts (one read under a secret's name, or fetched). */
+  holdsSecret(text: string): boolean;
 }
 
 /**

@@ -124,6 +124,7 @@ class Execution {
       files: this.files,
       templates: this.run.templates,
       state: { id: chunk.id, sls: chunk.sls, name: chunk.name },
+      holdsSecret: (text) => this.run.redactor.string(text) !== text,
     };
   }
 
