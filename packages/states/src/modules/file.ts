@@ -71,7 +71,7 @@ async function wantedContent(
   }
   if (content && args.template !== undefined) return renderContent(args, ctx, content);
   // A secret fetched, or one a template read into `contents` (the old content may hold an older one).
-  const secret = args.contents_pillar !== undefined || (args.contents !== undefined && args.contents.some((line) => ctx.holdsSecret(line)));
+  const secret = args.contents_pillar !== undefined || args.contents?.some((line) => ctx.holdsSecret(line)) === true;
   return { content, secret };
 }
 
