@@ -1,6 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
-import { ProtocolError, type AuthOffload, type AuthSecrets, type AuthWork, type Prekey, type ProtocolErrorCode } from '@brine/protocol';
+import {
+  authSecrets,
+  ProtocolError,
+  type AuthOffload,
+  type AuthSecrets,
+  type AuthWork,
+  type Prekey,
+  type ProtocolErrorCode,
+} from '@brine/protocol';
 
 /** Main thread -> worker. */
 export type ToWorker =
@@ -15,11 +23,18 @@ export type Done =
 
 interface Lane {
   worker: Worker;
+  /** When it started, and whether it answered since: one that dies young and silent failed to load. */
+  started: number;
+  answered: boolean;
   /** Prekeys this worker holds a copy of. */
   prekeys: Set<string>;
   batch: (AuthWork & { seq: number; prekey: string })[];
   waiting: Map<number, { resolve: (s: AuthSecrets) => void; reject: (e: Error) => void }>;
 }
+
+/** A worker that exits this young without having answered is taken to have failed to start. */
+const YOUNG_MS = 5_000;
+const FAILED_STARTS = 3;
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const copy = (b: Uint8Array) => Uint8Array.prototype.slice.call(b);
@@ -42,15 +57,26 @@ export class HandshakeWorkers implements AuthOffload {
   private flushing = false;
   /** Handshakes whose X25519 work a worker did (the master's status). */
   served = 0;
+  /** Workers in a row that died young without answering: past FAILED_STARTS, none is started again. */
+  private failedStarts = 0;
 
   constructor(
     count: number,
     private readonly onError: (err: Error) => void = () => {},
+    private readonly script: URL = new URL('./handshake-worker.js', import.meta.url),
   ) {
     for (let i = 0; i < count; i++) this.lanes.push(this.spawn());
   }
 
   run(prekey: Prekey, work: AuthWork): Promise<AuthSecrets> {
+    // No worker left (they failed to start): the work is done here, as with handshake_workers 0.
+    if (this.lanes.length === 0) {
+      try {
+        return Promise.resolve(authSecrets(prekey.key, work));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     const lane = this.lanes[this.next++ % this.lanes.length]!;
     const id = hex(prekey.id);
     if (!lane.prekeys.has(id)) {
@@ -96,10 +122,11 @@ export class HandshakeWorkers implements AuthOffload {
   }
 
   private spawn(): Lane {
-    const worker = new Worker(new URL('./handshake-worker.js', import.meta.url));
+    const worker = new Worker(this.script);
     worker.unref();
-    const lane: Lane = { worker, prekeys: new Set(), batch: [], waiting: new Map() };
+    const lane: Lane = { worker, started: Date.now(), answered: false, prekeys: new Set(), batch: [], waiting: new Map() };
     worker.on('message', (done: Done[]) => {
+      lane.answered = true;
       for (const d of done) {
         const waiter = lane.waiting.get(d.seq);
         if (!waiter) continue;
@@ -115,12 +142,20 @@ export class HandshakeWorkers implements AuthOffload {
         waiter.resolve({ id: d.id, minionPublic: d.minionPublic, ee, se });
       }
     });
-    // A worker that dies fails its handshakes (the minions retry) and is replaced.
+    // A worker that dies fails its handshakes (the minions retry) and is replaced; workers that
+    // cannot even start (a broken install) are not restarted in a loop: the work stays here.
     worker.on('error', (err) => this.onError(err));
     worker.on('exit', () => {
       for (const w of lane.waiting.values()) w.reject(new Error('handshake worker exited'));
       const i = this.lanes.indexOf(lane);
-      if (i >= 0) this.lanes[i] = this.spawn();
+      if (i < 0) return;
+      const failed = !lane.answered && Date.now() - lane.started < YOUNG_MS;
+      this.failedStarts = failed ? this.failedStarts + 1 : 0;
+      if (this.failedStarts < FAILED_STARTS) this.lanes[i] = this.spawn();
+      else {
+        this.lanes.splice(i, 1);
+        if (this.lanes.length === 0) this.onError(new Error('handshake workers fail to start: handshakes run on the main thread'));
+      }
     });
     return lane;
   }
