@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT } from '../support/cluster.js';
@@ -10,7 +11,7 @@ interface MasterCounters {
 }
 
 describe('handshake workers', () => {
-  const cluster = new Cluster(join(ROOT, 'test', 'fixtures', 'pillar'), { auto_accept: true, handshake_workers: 2 });
+  const cluster = new Cluster(join(ROOT, 'test', 'fixtures', 'pillar'), { auto_accept: true, handshake_workers: 2, io_threads: 2 });
 
   const counters = async () => {
     const r = await cluster.masterCmd('status', '--json');
@@ -21,6 +22,12 @@ describe('handshake workers', () => {
     await cluster.startMaster();
   });
   afterAll(() => cluster.close());
+
+  it('runs the configured number of libzmq I/O threads', () => {
+    const pid = cluster.master!.child.pid!;
+    const names = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+    expect(names.filter((n) => n.startsWith('ZMQbg/IO/')).sort()).toEqual(['ZMQbg/IO/0', 'ZMQbg/IO/1']);
+  });
 
   it('serves sessions whose handshakes a worker thread computed, and counts connections as they close', async () => {
     const db1 = cluster.startMinion({ id: 'db1' });

@@ -132,6 +132,11 @@ const spec = {
    * main thread that keeps the socket, sessions and sealing; 0 does it on the main thread.
    */
   handshake_workers: { type: 'integer', default: 1, min: 0, max: 16 },
+  /**
+   * libzmq I/O threads: TCP, ZMTP and PLAIN of the minions' connections, each connection on
+   * one of them. A boot storm's connection work spreads over this many cores.
+   */
+  io_threads: { type: 'integer', default: 1, min: 1, max: 16 },
   /** Pending TCP connections the kernel queues; a small backlog makes boot storms slow. */
   listen_backlog: { type: 'integer', default: 4096, min: 16, max: 65535 },
   cluster: {

@@ -133,6 +133,7 @@ export async function runMaster(
       endpoint,
       ipv6,
       backlog: config.listen_backlog,
+      ioThreads: config.io_threads,
       hardMessageLimit: config.max_message_size * HARD_LIMIT_FACTOR,
       peerTimeoutMs: config.peer_timeout * 1000,
       maxConnectionsPerAddress: config.max_connections_per_address,

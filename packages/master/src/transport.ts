@@ -33,6 +33,8 @@ export interface TransportOptions {
   /** Listen on IPv6 (the endpoint names an IPv6 interface). */
   ipv6?: boolean;
   backlog: number;
+  /** libzmq I/O threads of the process's context; set before its first socket, or it has no effect. */
+  ioThreads?: number;
   /** libzmq drops peers sending larger messages; set above the audited limit. */
   hardMessageLimit: number;
   /** A connection whose peer stops answering TCP keepalive probes is dropped within this long. */
@@ -52,7 +54,7 @@ export interface TransportOptions {
  */
 export class MasterTransport {
   private readonly router: zmq.Router;
-  private readonly zap = new zmq.Router();
+  private readonly zap: zmq.Router;
   readonly peers: PeerBook;
   private readonly sender: SendQueue<[Buffer, Uint8Array]>;
   private readonly sweeper: NodeJS.Timeout;
@@ -63,6 +65,8 @@ export class MasterTransport {
     private readonly log: Logger,
   ) {
     const { keepaliveIdle, keepaliveInterval } = keepaliveFor(opts.peerTimeoutMs);
+    if (opts.ioThreads !== undefined) zmq.context.ioThreads = opts.ioThreads;
+    this.zap = new zmq.Router();
     this.router = new zmq.Router({
       zapDomain: 'brine',
       plainServer: true,
