@@ -5,7 +5,10 @@
 // run, the same storm against the peers: kxd (Go, mutual TLS, a fresh handshake and one GET per
 // client) and Tang (tangd behind socat), and the Brine/peer ratios.
 // Usage: node bench/storm.mjs [--n 100,1000,10000] [--workers 4] [--peers kxd,tang] [--storm-timeout 180]
-//   [--handshake-workers 0,1,2]: the master's handshake_workers, each in turn at each N (default: its default).
+//   [--handshake-workers 0,1,2] [--io-threads 1,2]: the master's handshake_workers and io_threads, every
+//   pair in turn at each N (default: its defaults).
+//   [--warmup 1]: storms of the same N before the measured one, on the same server (Brine and kxd): a
+//   long-running server's figures rather than a freshly started one's (V8 compiles the master's hot code).
 //   --peers '' (or --no-kxd, --no-tang) leaves peers out. Missing peers are installed with apt-get.
 //   BRINE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the master under load.
 import { readFileSync } from 'node:fs';
@@ -22,7 +25,11 @@ const GOALS = { master_cpu_ms_per_delivery: 0.1, wall_s_at_10000: 3 };
 
 const sizes = arg('n', '100,1000,10000').split(',').map(Number);
 const workerCount = Number(arg('workers', '4'));
-const handshakeWorkers = arg('handshake-workers', '').split(',').filter(Boolean).map(Number);
+const list = (name) => arg(name, '').split(',').filter(Boolean).map(Number);
+const variants = (list('handshake-workers').length ? list('handshake-workers') : [undefined]).flatMap((hw) =>
+  (list('io-threads').length ? list('io-threads') : [undefined]).map((io) => ({ hw, io })),
+);
+const warmups = Number(arg('warmup', '0'));
 const deadlineMs = Number(arg('storm-timeout', '180')) * 1000;
 const peers = arg('peers', 'kxd,tang')
   .split(',')
@@ -33,16 +40,16 @@ const brine = [];
 const kxd = [];
 const tang = [];
 for (const n of sizes) {
-  for (const hw of handshakeWorkers.length ? handshakeWorkers : [undefined]) brine.push(await stormBrine(n, hw));
-  if (peers.includes('kxd')) kxd.push(await stormKxd({ n, workers: workerCount }));
+  for (const variant of variants) brine.push(await stormBrine(n, variant));
+  if (peers.includes('kxd')) kxd.push(await stormKxd({ n, workers: workerCount, warmups }));
   if (peers.includes('tang')) tang.push(await stormTang({ n, workers: workerCount }));
 }
 const ratios = { kxd: brineRatios(brine, kxd, 'server_cpu_ms_per_delivery'), tang: brineTangRatios(brine, tang) };
-console.log(JSON.stringify({ goals: GOALS, peers, brine, kxd, tang, ratios }));
+console.log(JSON.stringify({ goals: GOALS, peers, warmups, brine, kxd, tang, ratios }));
 new console.Console(process.stderr).table(
   Object.fromEntries(
     brine.map((r) => [
-      `Brine N=${r.n}${r.handshake_workers === undefined ? '' : ` hw=${r.handshake_workers}`}`,
+      `Brine N=${r.n}${r.handshake_workers === undefined ? '' : ` hw=${r.handshake_workers}`}${r.io_threads === undefined ? '' : ` io=${r.io_threads}`}`,
       {
         'wall s': r.wall_s,
         'p50 ms': r.p50_ms,
@@ -73,10 +80,14 @@ if (peers.length) {
   new console.Console(process.stderr).table(Object.fromEntries(sizes.map((n) => [`N=${n}`, row(n)])));
 }
 
-async function stormBrine(n, hw) {
+async function stormBrine(n, { hw, io }) {
   let master;
   const serve = async (accepted) => {
-    const options = { ...MANY_FROM_ONE_ADDRESS, ...(hw !== undefined && { handshake_workers: hw }) };
+    const options = {
+      ...MANY_FROM_ONE_ADDRESS,
+      ...(hw !== undefined && { handshake_workers: hw }),
+      ...(io !== undefined && { io_threads: io }),
+    };
     master = await startMaster({ accepted, options });
     return {
       ports: [master.port],
@@ -100,10 +111,11 @@ async function stormBrine(n, hw) {
       };
     };
   };
-  const { measured, ...summary } = await fleetStorm({ n, workerCount, deadlineMs, serve, measure });
+  const { measured, ...summary } = await fleetStorm({ n, workerCount, deadlineMs, serve, measure, warmups });
   return {
     n,
     handshake_workers: hw,
+    io_threads: io,
     ...summary,
     master_cpu_ms_per_delivery: round(measured.cpu_ns / 1e6 / Math.max(1, summary.delivered), 3),
     master_cpu_s: round(measured.cpu_ns / 1e9, 2),

@@ -14,11 +14,12 @@ const here = dirname(fileURLToPath(import.meta.url));
  * (several: each minion its own random order), and fetches its key. `measure` hears of the
  * storm's start (startAt, epoch ms) and returns a function called once every worker reported,
  * whose result is returned as `measured`, with the storm's summary and its stuck minions.
- * @param {{ n: number, workerCount: number, deadlineMs: number,
+ * `warmups` storms of the same minions come first, unmeasured (a server that has served before).
+ * @param {{ n: number, workerCount: number, deadlineMs: number, warmups?: number,
  *   serve: (accepted: [string, string][]) => Promise<{ ports: number[], identity: string, stop: () => Promise<void> }>,
  *   measure?: (startAt: number) => () => unknown }} opts
  */
-export async function fleetStorm({ n, workerCount, deadlineMs, serve, measure = () => () => undefined }) {
+export async function fleetStorm({ n, workerCount, deadlineMs, serve, measure = () => () => undefined, warmups = 0 }) {
   const per = Math.ceil(n / workerCount);
   const workers = [];
   let served;
@@ -29,12 +30,19 @@ export async function fleetStorm({ n, workerCount, deadlineMs, serve, measure = 
     }
     const pubs = await Promise.all(workers.map(({ child, count, first }) => ask(child, { type: 'keys', count, first }, 'keys')));
     served = await serve(pubs.flatMap(({ keys }) => keys));
+    const storm = async (startAt) => {
+      const go = { type: 'storm', ports: served.ports, identity: served.identity, role: 'cli', deadlineMs, startAt };
+      return Promise.all(workers.map(({ child }) => ask(child, go, 'done')));
+    };
     // Let the masters finish precomputing static keys for the accepted minions.
     await new Promise((r) => setTimeout(r, 300 + n / 20));
+    for (let w = 0; w < warmups; w++) {
+      await storm(Date.now() + 300);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
     const startAt = Date.now() + 300;
     const finish = measure(startAt);
-    const go = { type: 'storm', ports: served.ports, identity: served.identity, role: 'cli', deadlineMs, startAt };
-    const reports = await Promise.all(workers.map(({ child }) => ask(child, go, 'done')));
+    const reports = await storm(startAt);
     const measured = finish();
     return { ...stormSummary(reports, startAt), stuck: reports.reduce((s, r) => s + r.stuck.handshake + r.stuck.request, 0), measured };
   } finally {

@@ -37,7 +37,7 @@ export function ensureKxdTools() {
  * allowed_clients holds the certificate it presents. Server CPU is kxd's (all its threads), from
  * the storm's start until kxd has gone quiet.
  */
-export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAttempts = 6 }) {
+export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAttempts = 6, warmups = 0 }) {
   ensureKxdTools();
   const dir = mkdtempSync(join(tmpdir(), 'brine-kxd-'));
   const children = [];
@@ -66,8 +66,6 @@ export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAtte
     await kxc(0); // the setup works, and kxd answers the real client with the key
 
     const clients = await forkClients(join(here, 'kxd-worker.mjs'), n, workers, children);
-    const cpu0 = server.cpuNs();
-    const allowed0 = server.allowed();
     const go = (first, count) => ({
       port: server.port,
       first,
@@ -77,6 +75,11 @@ export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAtte
       maxAttempts,
       attemptTimeoutMs: timeoutS * 1000,
     });
+    // Unmeasured storms first when asked, as for Brine's master (storm.mjs --warmup).
+    for (let w = 0; w < warmups; w++) await runClients(clients, go, timeoutS, `kxd warm-up storm of ${n}`);
+    await server.settle();
+    const cpu0 = server.cpuNs();
+    const allowed0 = server.allowed();
     const { reports, startAt } = await runClients(clients, go, timeoutS, `kxd storm of ${n}`);
     await server.settle();
     const cpu1 = server.cpuNs();
