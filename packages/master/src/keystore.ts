@@ -91,6 +91,25 @@ export function fingerprintOf(keys: Pick<KeyStore, 'read'>, state: KeyState, id:
   return key && fingerprint(key);
 }
 
+/** One key as `master keys list` shows it; `networks`: an accepted key's own (`--networks`). */
+export interface ListedKey {
+  id: string;
+  fingerprint: string;
+  networks?: readonly string[];
+}
+
+export type KeyListing = Record<KeyState, ListedKey[]>;
+
+/** Every key by state with its fingerprint, and the accepted keys' own networks. */
+export function keyListing(keys: Pick<KeyStore, 'list' | 'read' | 'networks'>): KeyListing {
+  const listed = keys.list();
+  const entry = (state: KeyState, id: string): ListedKey => {
+    const networks = state === 'accepted' ? keys.networks(id) : undefined;
+    return { id, fingerprint: fingerprintOf(keys, state, id) ?? '', ...(networks && { networks }) };
+  };
+  return Object.fromEntries(KEY_STATES.map((state) => [state, listed[state].map((id) => entry(state, id))])) as KeyListing;
+}
+
 /** What to do with a presented key: the answer, and the state to record it in when it is new. */
 export type Classification = { status: Admission['status']; record?: NewKeyState; reason?: string };
 

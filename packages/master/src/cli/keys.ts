@@ -6,11 +6,9 @@ import { controlSocketPath, loadMasterConfig, type MasterConfig } from '../confi
 import { registerSealCommand } from './keys-seal.js';
 import type { KeyAuditRecord } from '../control/protocol.js';
 import type { KeyAction, KeyChange } from '../key-actions.js';
-import type { KeyState } from '../keystore.js';
+import type { KeyListing, KeyState } from '../keystore.js';
 
 const configOf = (cmd: Command): MasterConfig => loadMasterConfig(globalOptions(cmd).config);
-
-type KeyListing = Record<KeyState, { id: string; fingerprint: string }[]>;
 
 /**
  * Where `master keys` finds the keys. One master: pki_dir's files, changed by this
@@ -25,7 +23,7 @@ interface KeyDesk {
 
 async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
   if (config.cluster) return masterDesk(config);
-  const [{ FileKeyStore }, { KEY_STATES, fingerprintOf }, { applyKeyAction }] = await Promise.all([
+  const [{ FileKeyStore }, { keyListing }, { applyKeyAction }] = await Promise.all([
     import('../file-keystore.js'),
     import('../keystore.js'),
     import('../key-actions.js'),
@@ -33,10 +31,7 @@ async function keyDesk(config: MasterConfig): Promise<KeyDesk> {
   const keys = new FileKeyStore(config.pki_dir, { create: false });
   return {
     async list() {
-      const listed = keys.list();
-      const out = {} as KeyListing;
-      for (const state of KEY_STATES) out[state] = listed[state].map((id) => ({ id, fingerprint: fingerprintOf(keys, state, id) ?? '' }));
-      return out;
+      return keyListing(keys);
     },
     async *change(action) {
       // Ready before any key changes: a change that cannot be recorded must not happen.
@@ -136,13 +131,17 @@ export function registerKeysCommand(program: Command): void {
   keys
     .command('list')
     .description('list keys by state')
-    .option('--json', 'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...]}')
+    .option(
+      '--json',
+      'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...], "networks": {id: [...]}} (networks: accepted keys given their own)',
+    )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const listed = await (await keyDesk(configOf(cmd))).list();
       const ids = (state: KeyState) => listed[state].map((k) => k.id);
+      const networks = Object.fromEntries(listed.accepted.flatMap((k) => (k.networks ? [[k.id, k.networks]] : [])));
       if (opts.json) {
         process.stdout.write(
-          `${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied') })}\n`,
+          `${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied'), networks })}\n`,
         );
         return;
       }
@@ -155,7 +154,7 @@ export function registerKeysCommand(program: Command): void {
       for (const state of ['accepted', 'denied', 'pending', 'rejected'] as const) {
         process.stdout.write(
           `${titles[state]}\n${ids(state)
-            .map((id) => `${id}\n`)
+            .map((id) => (state === 'accepted' && networks[id] ? `${id}  (networks ${networks[id].join(', ')})\n` : `${id}\n`))
             .join('')}`,
         );
       }

@@ -3,7 +3,7 @@ import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import type { JobRecord, MinionReturn } from '../jobs/job-store.js';
 import type { KeyAction, KeyAuditRecord, KeyChange } from '../key-actions.js';
-import type { KeyState } from '../keystore.js';
+import type { KeyListing } from '../keystore.js';
 import type { MasterCounters, MinionStatus } from '../minion-status.js';
 
 /*
@@ -46,7 +46,7 @@ export type ControlEvent =
   | { type: 'status'; minions: MinionStatus[]; master?: MasterCounters }
   | { type: 'recorded' }
   /** `stale`: why the master's view of the keys may be out of date (a cluster master cut off from etcd). */
-  | { type: 'keys'; keys: Record<KeyState, { id: string; fingerprint: string }[]>; stale?: string }
+  | { type: 'keys'; keys: KeyListing; stale?: string }
   /** One key changed; `keys_changed` follows the last. */
   | { type: 'key_changed'; change: KeyChange }
   | { type: 'keys_changed' }

@@ -20,7 +20,7 @@ import type { StatusReporter } from '../minion-status.js';
 import { shareWithGroup, type OperatorGroup } from '../operator-group.js';
 import type { AuditLog } from '../audit.js';
 import { applyKeyAction, type KeyAction } from '../key-actions.js';
-import { fingerprintOf, KEY_STATES, type KeyStore } from '../keystore.js';
+import { keyListing, type KeyStore } from '../keystore.js';
 import type { ControlEvent, WireRequest } from './protocol.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -193,12 +193,8 @@ export class ControlServer {
         socket.end();
         return;
       case 'keys.list': {
-        const listed = this.keys.list();
-        const keys = Object.fromEntries(
-          KEY_STATES.map((state) => [state, listed[state].map((id) => ({ id, fingerprint: fingerprintOf(this.keys, state, id) ?? '' }))]),
-        );
         const stale = this.keys.staleness();
-        send({ type: 'keys', keys: keys as Extract<ControlEvent, { type: 'keys' }>['keys'], ...(stale && { stale }) });
+        send({ type: 'keys', keys: keyListing(this.keys), ...(stale && { stale }) });
         socket.end();
         return;
       }
