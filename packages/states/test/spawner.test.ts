@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -128,6 +128,32 @@ describe('spawner co-process', () => {
     await expect(processRunner(undefined, { spawner: fresh }).run('/bin/echo', ['a\0b'])).rejects.toThrow(/null bytes/);
     expect(fresh.pid).toBeUndefined();
   });
+
+  // Its own pid namespace (root there), where the next pid can be chosen: /proc/sys/kernel/ns_last_pid.
+  const pidNamespaces = spawnSync('unshare', ['-Urpf', '--mount-proc', 'true']).status === 0;
+  it.runIf(pidNamespaces)(
+    'answers every command when a reaped one still unanswered has its pid handed to the next',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spawner-'));
+      const wrapper = join(dir, 'perl');
+      writeFileSync(wrapper, `#!/bin/sh\nexec unshare -Urpf --mount-proc ${perl} "$@"\n`, { mode: 0o755 });
+      const ns = new Spawner(wrapper, 1024, 200);
+      const run = processRunner(undefined, { spawner: ns });
+      const pidFile = join(dir, 'pid');
+      // Exits at once and is reaped, but stays unanswered while its background sleep holds its pipes.
+      const first = run.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; sleep 2 & exit 0`]);
+      expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+      const reused = Number(readFileSync(pidFile, 'utf8'));
+      expect((await run.run('/bin/sh', ['-c', `echo ${reused - 1} > /proc/sys/kernel/ns_last_pid`])).exitCode).toBe(0);
+      const second = await run.run('/bin/sh', ['-c', 'echo $$']);
+      expect(Number(second.stdout)).toBe(reused);
+      const late = new Promise((r) => setTimeout(() => r('never answered'), 8_000));
+      expect(await Promise.race([first, late])).toMatchObject({ exitCode: 0 });
+      // Idle, it is let go: its namespace goes with it.
+      expect(await until(() => ns.pid === undefined)).toBe(true);
+    },
+    15_000,
+  );
 
   it('listens for this process exit once, however many spawners run', async () => {
     const before = process.listenerCount('exit');
