@@ -150,7 +150,14 @@ export class MasterKeys implements Responder {
       ...opened,
       // The static key of this session is the old X25519 key's; not cached: it serves one period only.
       accept: () => {
-        const shared = old.identity.box.agree(opened.minionPublic);
+        let shared: Uint8Array;
+        try {
+          // Throws once the period has ended meanwhile (retire destroyed the key): the handshake secrets go too.
+          shared = old.identity.box.agree(opened.minionPublic);
+        } catch (err) {
+          opened.discard();
+          throw err;
+        }
         try {
           const out = opened.accept(shared);
           this.oldSessions.add(out.cipher);

@@ -27,12 +27,6 @@ export interface ClusterStatus {
   divergence(id: string): { masters: Record<string, string> } | undefined;
 }
 
-/**
- * What `master status` reports for each minion: liveness from the sessions and
- * the transport (never from anything the minion claims; in a cluster, from what
- * the master holding it publishes), startup results from the job cache, so they
- * outlive a master restart.
- */
 /** The master's own figures in `master status --json`: its handshake workers and its connections. */
 export interface MasterCounters {
   handshake_workers: number;
@@ -43,6 +37,12 @@ export interface MasterCounters {
   sessions: number;
 }
 
+/**
+ * What `master status` reports for each minion: liveness from the sessions and
+ * the transport (never from anything the minion claims; in a cluster, from what
+ * the master holding it publishes), startup results from the job cache, so they
+ * outlive a master restart.
+ */
 export class StatusReporter {
   constructor(
     private readonly registry: Pick<MinionRegistry, 'daemonSession'>,

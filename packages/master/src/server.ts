@@ -205,63 +205,86 @@ export class MasterServer {
       opened.discard();
       throw new ProtocolError('bad_payload', `invalid minion id: ${idProblem}`);
     }
-    const { shared, remember } = this.d.statics.lookup(opened.minionPublic);
-    // Possession of the key is proven here, before the key store records anything about it.
-    const { cipher, payload } = opened.accept(shared);
-    const fp = fingerprint(opened.minionPublic);
-    const who = { minion: opened.id, fingerprint: fp, peer };
-    const stale = this.d.keys.staleness();
-    if (stale) {
-      this.d.audit.refuse({ event: 'refused_cluster_stale', ...who, reason: stale });
-      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: `cluster_stale: ${stale}` });
-      cipher.destroy();
-      return;
+    let statics: ReturnType<StaticKeys['lookup']>;
+    try {
+      statics = this.d.statics.lookup(opened.minionPublic);
+    } catch (err) {
+      opened.discard();
+      throw err;
     }
-    // Before the key store: a restricted id from elsewhere records nothing, not even a pending key.
-    const outside = this.d.networks.refusal(opened.id, peer);
-    if (outside) {
-      this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: this.networkRefused(who, outside) });
-      cipher.destroy();
-      return;
-    }
-    // The hot path (a known key) stays synchronous; only a key to record waits for the store.
-    if (this.d.keys.isAccepted(opened.id, opened.minionPublic)) {
-      this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember, rotation: opened.rotation });
-      return;
-    }
-    this.d.keys
-      .admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state))
-      .then(
-        ({ status, recorded, reason }) => {
-          if (recorded) {
-            if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
-            this.announce(status, who);
-          }
-          if (status === 'accepted')
-            return this.admitted(routingId, who, cipher, payload, {
-              minionPublic: opened.minionPublic,
-              remember,
-              rotation: opened.rotation,
-            });
-          this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
-          const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
-          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
+    const { shared, remember, release } = statics;
+    // The shared key is zeroed (unless cached) on every path: here, or when the key store has answered.
+    let waiting = false;
+    try {
+      // Possession of the key is proven here, before the key store records anything about it.
+      const { cipher, payload } = opened.accept(shared);
+      let handedOver = false;
+      try {
+        const fp = fingerprint(opened.minionPublic);
+        const who = { minion: opened.id, fingerprint: fp, peer };
+        const stale = this.d.keys.staleness();
+        if (stale) {
+          this.d.audit.refuse({ event: 'refused_cluster_stale', ...who, reason: stale });
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: `cluster_stale: ${stale}` });
           cipher.destroy();
-        },
-        (err: unknown) => {
-          // The store could not record the key (a cluster's etcd out of reach, or a change on another master meanwhile).
-          const reason = err instanceof BrineError ? err.message : String(err);
-          this.d.audit.refuse({ event: 'refused_key_unrecorded', ...who, reason });
-          this.d.log.warn({ ...who, reason }, 'could not record a minion key; the minion will retry');
-          this.reply(routingId, NO_SESSION, cipher, {
-            t: 'auth',
-            status: 'refused',
-            message: 'key not recorded: the master cannot record keys right now; retry later',
-          });
+          return;
+        }
+        // Before the key store: a restricted id from elsewhere records nothing, not even a pending key.
+        const outside = this.d.networks.refusal(opened.id, peer);
+        if (outside) {
+          this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status: 'refused', message: this.networkRefused(who, outside) });
           cipher.destroy();
-        },
-      )
-      .catch((err: unknown) => this.reject(routingId, peer, err));
+          return;
+        }
+        // The hot path (a known key) stays synchronous; only a key to record waits for the store.
+        if (this.d.keys.isAccepted(opened.id, opened.minionPublic)) {
+          handedOver = true;
+          this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember, rotation: opened.rotation });
+          return;
+        }
+        this.d.keys
+          .admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state))
+          .then(
+            ({ status, recorded, reason }) => {
+              if (recorded) {
+                if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
+                this.announce(status, who);
+              }
+              if (status === 'accepted')
+                return this.admitted(routingId, who, cipher, payload, {
+                  minionPublic: opened.minionPublic,
+                  remember,
+                  rotation: opened.rotation,
+                });
+              this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
+              const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
+              this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
+              cipher.destroy();
+            },
+            (err: unknown) => {
+              // The store could not record the key (a cluster's etcd out of reach, or a change on another master meanwhile).
+              const reason = err instanceof BrineError ? err.message : String(err);
+              this.d.audit.refuse({ event: 'refused_key_unrecorded', ...who, reason });
+              this.d.log.warn({ ...who, reason }, 'could not record a minion key; the minion will retry');
+              this.reply(routingId, NO_SESSION, cipher, {
+                t: 'auth',
+                status: 'refused',
+                message: 'key not recorded: the master cannot record keys right now; retry later',
+              });
+              cipher.destroy();
+            },
+          )
+          .catch((err: unknown) => this.reject(routingId, peer, err))
+          .finally(release);
+        handedOver = waiting = true;
+      } catch (err) {
+        // Not handed to a session: its keys go with the refusal.
+        if (!handedOver) cipher.destroy();
+        throw err;
+      }
+    } finally {
+      if (!waiting) release();
+    }
   }
 
   /** Opens the session of an accepted key and answers its hello (and the request riding with it). */

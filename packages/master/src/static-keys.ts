@@ -17,27 +17,47 @@ export class StaticKeys {
     this.cache.clear();
   }
 
-  /** The shared key, and a function to keep it once the key is known to be accepted. */
-  lookup(minionPublic: Uint8Array): { shared: Uint8Array; remember: () => void } {
+  /**
+   * The shared key, a function to keep it once the key is known to be accepted, and one
+   * to call on every path when done: it zeroes a result that was computed here and not kept.
+   */
+  lookup(minionPublic: Uint8Array): { shared: Uint8Array; remember: () => void; release: () => void } {
     const k = Buffer.from(minionPublic).toString('base64');
     const cached = this.cache.get(k);
-    if (cached) return { shared: cached, remember: () => {} };
+    if (cached) return { shared: cached, remember: () => {}, release: () => {} };
     const box = this.masterBox;
     const shared = box.agree(minionPublic);
-    // Kept only if the master key is still the one it was computed with (a rotation may begin meanwhile).
-    return { shared, remember: () => box === this.masterBox && this.cache.set(k, shared) };
+    let kept = false;
+    return {
+      shared,
+      // Kept only if the master key is still the one it was computed with (a rotation may begin
+      // meanwhile) and no other handshake of this key has kept its own since.
+      remember: () => {
+        if (kept || box !== this.masterBox || this.cache.has(k)) return;
+        this.cache.set(k, shared);
+        kept = true;
+      },
+      release: () => {
+        if (!kept) shared.fill(0);
+      },
+    };
   }
 
   /** Precomputes for known-accepted keys, yielding to the event loop between batches. */
   async warm(keys: Iterable<Uint8Array>): Promise<void> {
     let i = 0;
     for (const key of keys) {
-      this.lookup(key).remember();
+      const looked = this.lookup(key);
+      looked.remember();
+      looked.release();
       if (++i % 256 === 0) await new Promise((done) => setImmediate(done));
     }
   }
 
   forget(minionPublic: Uint8Array): void {
-    this.cache.delete(Buffer.from(minionPublic).toString('base64'));
+    const k = Buffer.from(minionPublic).toString('base64');
+    // A handshake uses a cached result only synchronously, in accept: none holds it now.
+    this.cache.get(k)?.fill(0);
+    this.cache.delete(k);
   }
 }

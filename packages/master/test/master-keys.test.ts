@@ -21,6 +21,7 @@ import {
   type WelcomeFrame,
 } from '@brine/protocol';
 import { MasterKeys } from '../src/master-keys.js';
+import { recordAgreements } from './agreements.js';
 import { beginRotation, finishRotation, loadMasterKeyState, readRotation, rotationPaths } from '../src/master-rotation.js';
 
 const LIMIT = 1 << 20;
@@ -139,5 +140,23 @@ describe('MasterKeys: serving two identities', () => {
     expect(refused).toMatchObject({ type: FrameType.Refuse });
     expect((refused as { reason: string }).reason).toContain(`master key ${old.fingerprint} was retired`);
     expect(keys.rotation).toBeUndefined();
+  });
+
+  it('zeroes the handshake secrets of an AUTH opened with the old key when the period ends before it is accepted', () => {
+    const { keys, old } = rotating();
+    const client = new ClientHandshake(fingerprintBytes(old.identity));
+    const welcome = decodeFrame(keys.welcome(decodeFrame(client.helloFrame, LIMIT) as HelloFrame), LIMIT) as WelcomeFrame;
+    const { authFrame } = client.complete(welcome, minion(), () => {}, encodePayload({ t: 'req', id: 0, op: 'hello', args: {} }));
+    // Every X25519 result the master computes while opening the AUTH (ee, se).
+    let opened: OpenedAuth | undefined;
+    const made = recordAgreements(() => {
+      opened = keys.openAuth(decodeFrame(authFrame, LIMIT) as AuthFrame) as OpenedAuth;
+    });
+    expect(made).toHaveLength(2);
+    expect(made.every((b) => b.some((x) => x !== 0))).toBe(true);
+    // The period ends (the old static key is destroyed) while the key store decides: accept's agree throws.
+    keys.retire();
+    expect(() => opened!.accept(new Uint8Array(32))).toThrow(/destroyed/);
+    expect(made.map((b) => b.every((x) => x === 0))).toEqual([true, true]);
   });
 });

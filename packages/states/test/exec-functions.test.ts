@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -384,6 +384,25 @@ describe('the real host', () => {
       /Specified cwd '\/brine-nope' either not absolute or does not exist/,
     );
     expect(() => run(["a: {{ salt['cmd.run']('id', runas='brine-no-such-user') }}"])).toThrow(/User 'brine-no-such-user' is not available/);
+  });
+
+  it('leaves no file holding the output on disk while the command runs (a kill then would leave it behind)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'exec-tmp-'));
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    try {
+      // The command looks for files under the temp dir while its output is being written.
+      const out = run([
+        `merged: {{ salt['cmd.run']('echo secret; find ${tmp} -path "*brine-render*" -type f', python_shell=True) | json }}`,
+        `split: {{ salt['cmd.run_all']('echo secret; echo err >&2; find ${tmp} -path "*brine-render*" -type f', python_shell=True) | json }}`,
+      ]) as Record<string, unknown>;
+      expect(out['merged']).toBe('secret');
+      expect(out['split']).toMatchObject({ stdout: 'secret', stderr: 'err', retcode: 0 });
+      expect(readdirSync(tmp).filter((f) => f.startsWith('brine-render'))).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+    }
   });
 
   it.runIf(process.getuid?.() === 0)('runs a command as runas, with that user HOME and names', () => {

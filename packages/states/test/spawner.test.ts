@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processRunner } from '../src/host/runner.js';
@@ -96,17 +97,71 @@ describe('spawner co-process', () => {
     }
   });
 
-  it('reports a command whose spawner was killed under it as failed, and starts a new spawner for the next', async () => {
+  it('kills a command whose spawner was killed under it, reports it as failed, and starts a new spawner for the next', async () => {
     await runner.run('true', []);
     const first = spawner.pid!;
-    const pending = runner.run('sleep', ['5']);
-    await new Promise((r) => setTimeout(r, 200));
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
+    const pending = runner.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`]);
+    expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+    const command = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(command)).toBe(true);
     process.kill(first, 'SIGKILL');
-    expect(await pending).toMatchObject({ exitCode: -1, error: 'spawner exited (SIGKILL) while the command ran' });
+    // Not left running unwatched (reparented to init) with nobody to stop it.
+    expect(await until(() => !alive(command))).toBe(true);
+    expect(await pending).toMatchObject({
+      exitCode: -1,
+      error: `spawner exited (SIGKILL) while the command ran; the command (pid ${command}) was killed`,
+    });
     const next = await runner.run('/bin/sh', ['-c', 'echo $PPID']);
     expect(next.exitCode).toBe(0);
     expect(Number(next.stdout)).toBe(spawner.pid);
     expect(spawner.pid).not.toBe(first);
+  });
+
+  it('does not start a co-process for a command it cannot carry (a NUL in an argument or the environment)', async () => {
+    const fresh = new Spawner(perl, 1024);
+    expect(fresh.start('/bin/echo', ['a\0b'], {})).toBeUndefined();
+    expect(fresh.start('/bin/echo', ['ab'], { env: { BRINE_X: 'a\0b' } })).toBeUndefined();
+    expect(fresh.pid).toBeUndefined();
+    expect(fresh.requests).toBe(0);
+    // The runner then spawns it directly, which fails as Node fails it.
+    await expect(processRunner(undefined, { spawner: fresh }).run('/bin/echo', ['a\0b'])).rejects.toThrow(/null bytes/);
+    expect(fresh.pid).toBeUndefined();
+  });
+
+  // Its own pid namespace (root there), where the next pid can be chosen: /proc/sys/kernel/ns_last_pid.
+  const pidNamespaces = spawnSync('unshare', ['-Urpf', '--mount-proc', 'true']).status === 0;
+  it.runIf(pidNamespaces)(
+    'answers every command when a reaped one still unanswered has its pid handed to the next',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spawner-'));
+      const wrapper = join(dir, 'perl');
+      writeFileSync(wrapper, `#!/bin/sh\nexec unshare -Urpf --mount-proc ${perl} "$@"\n`, { mode: 0o755 });
+      const ns = new Spawner(wrapper, 1024, 200);
+      const run = processRunner(undefined, { spawner: ns });
+      const pidFile = join(dir, 'pid');
+      // Exits at once and is reaped, but stays unanswered while its background sleep holds its pipes.
+      const first = run.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; sleep 2 & exit 0`]);
+      expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+      const reused = Number(readFileSync(pidFile, 'utf8'));
+      expect((await run.run('/bin/sh', ['-c', `echo ${reused - 1} > /proc/sys/kernel/ns_last_pid`])).exitCode).toBe(0);
+      const second = await run.run('/bin/sh', ['-c', 'echo $$']);
+      expect(Number(second.stdout)).toBe(reused);
+      const late = new Promise((r) => setTimeout(() => r('never answered'), 8_000));
+      expect(await Promise.race([first, late])).toMatchObject({ exitCode: 0 });
+      // Idle, it is let go: its namespace goes with it.
+      expect(await until(() => ns.pid === undefined)).toBe(true);
+    },
+    15_000,
+  );
+
+  it('listens for this process exit once, however many spawners run', async () => {
+    const before = process.listenerCount('exit');
+    const many = [1, 2, 3].map(() => new Spawner(perl, 1024));
+    await Promise.all(many.map((s) => processRunner(undefined, { spawner: s }).run('true', [])));
+    expect(many.every((s) => s.pid !== undefined)).toBe(true);
+    expect(process.listenerCount('exit') - before).toBeLessThanOrEqual(1);
+    for (const s of many) process.kill(s.pid!, 'SIGKILL');
   });
 
   // The owner is a separate Node process running the built runner (npm run build first).
@@ -131,4 +186,17 @@ describe('spawner co-process', () => {
       expect(await until(() => !alive(pid))).toBe(true);
     });
   }
+
+  it('kills the commands its co-process runs when its process exits', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
+    const script = `const { processRunner } = await import(${JSON.stringify(built)});
+      const { existsSync } = await import('node:fs');
+      void processRunner().run('/bin/sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 30']);
+      const t = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(t); setTimeout(() => process.exit(0), 100); } }, 20);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    await new Promise((r) => owner.on('close', r));
+    const command = Number(readFileSync(pidFile, 'utf8'));
+    expect(command).toBeGreaterThan(0);
+    expect(await until(() => !alive(command))).toBe(true);
+  });
 });

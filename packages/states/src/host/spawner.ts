@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,8 +41,11 @@ export interface SpawnOptions {
  * Frames both ways: a 4-byte big-endian length, then NUL-separated fields.
  * In:  run, id, uid, gid, cwd, file, argc, args…, envc, env entries "K=V"…   |   kill, id, signal number
  *      (envc empty: the same environment as the last command's, so it is sent once, not per command)
- * Out: id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
- * Exits when its input closes (the minion is gone), leaving running commands to run.
+ * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), as soon as a command runs;
+ *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
+ * Node kills the commands whose start it heard of if the co-process dies (or when Node exits
+ * and kills it); the start time tells it the pid is still that command's. The co-process exits
+ * when its input closes (the minion is gone without a word), leaving running commands to run.
  */
 const SCRIPT = String.raw`
 use strict; use warnings; use POSIX (); use Errno ();
@@ -54,13 +57,18 @@ $SIG{INT} = $SIG{QUIT} = 'IGNORE';
 $SIG{CHLD} = sub {};
 binmode STDIN; binmode STDOUT;
 open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
-my ($in, %cmd, %by_id) = ('');
+# Commands by request id until answered; by pid only until reaped, so a pid the kernel
+# hands out again (a reaped command's pipes may outlive it) never overwrites another entry.
+my ($in, %cmd, %running) = ('');
 
 sub say_ { my $m = pack('N', length $_[0]) . $_[0];
   while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { exit 0 } } }
 sub answer { my ($c, $code, $sig, $errno) = @_;
-  say_(join("\0", $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
+  say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
 sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
+# A child not yet reaped keeps its pid: its start time names it for Node's check.
+sub started_at { open my $fh, '<', "/proc/$_[0]/stat" or return ''; my $s = do { local $/; <$fh> } // '';
+  $s =~ /\)\s+(.*)/s ? ((split ' ', $1)[19] // '') : '' }
 
 sub run {
   my ($id, $uid, $gid, $cwd, $file, $argc, @rest) = @_;
@@ -88,14 +96,15 @@ sub run {
   my $status = readall($sr); close $sr;
   if (length $status) { waitpid $pid, 0; answer($c, undef, undef, unpack 'N', $status); return }
   $c->{pid} = $pid; $c->{fh} = [$or, $er];
-  $cmd{$pid} = $by_id{$id} = $c;
+  $cmd{$id} = $running{$pid} = $c;
+  say_(join "\0", 'started', $id, $pid, started_at($pid));
 }
 
 sub request {
   my ($kind, @f) = split /\0/, $_[0], -1;
   if ($kind eq 'run') { run(@f) }
   # Never a reaped command's pid: it may be another process's by now (its pipes can outlive it).
-  elsif (my $c = $by_id{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} unless defined $c->{status} }
+  elsif (my $c = $cmd{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} unless defined $c->{status} }
 }
 
 for (;;) {
@@ -125,14 +134,14 @@ for (;;) {
       }
     }
   }
-  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { $cmd{$pid}{status} = $? if $cmd{$pid} }
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { my $c = delete $running{$pid}; $c->{status} = $? if $c }
   for my $c (values %cmd) {
     next unless defined $c->{status} && ($c->{stopped} || !grep defined, @{$c->{fh}});
     # A stopped command's leftovers may still hold its pipes: its result is settled without them.
     close $_ for grep defined, @{$c->{fh}};
     my $s = $c->{status};
     answer($c, $s & 127 ? undef : $s >> 8, $s & 127 || undef, undef);
-    delete $cmd{$c->{pid}}; delete $by_id{$c->{id}};
+    delete $cmd{$c->{id}};
   }
 }
 `;
@@ -144,12 +153,51 @@ const NUL = 0;
 interface Pending {
   file: string;
   resolve(ended: Ended): void;
+  /** Once the co-process said the command runs: its pid and start time (empty if unknown). */
+  started?: { pid: number; at: string };
+}
+
+/** Field 22 of /proc/<pid>/stat (the start time), or '' when the process is gone or it cannot be read. */
+function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Kills a command the co-process started and can no longer watch; false when it has
+ * ended (its pid gone, or another process's by now: the start time differs).
+ */
+function killStarted(started: { pid: number; at: string }): boolean {
+  if (started.at !== '' && startTime(started.pid) !== started.at) return false;
+  try {
+    process.kill(started.pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What to do for each live co-process when this process exits: one 'exit' listener for all spawners. */
+const atExit = new Set<() => void>();
+let exitListener = false;
+function onExit(stop: () => void): void {
+  atExit.add(stop);
+  if (exitListener) return;
+  exitListener = true;
+  process.on('exit', () => {
+    for (const f of atExit) f();
+  });
 }
 
 /**
  * The Node side of the co-process: started on the first command, let go after `idleMs`
- * without one, started again after it died, killed when the process exits (and exiting
- * by itself if the process dies without a word: its input closes).
+ * without one, started again after it died, killed with the commands it runs when the
+ * process exits (and exiting by itself if the process dies without a word: its input
+ * closes). Should it die, the commands it started are killed and their calls fail.
  */
 export class Spawner {
   /** Commands handed to the co-process so far; tests read it. */
@@ -169,9 +217,7 @@ export class Spawner {
     private readonly perl: string,
     private readonly maxOutputBytes: number,
     private readonly idleMs = 30_000,
-  ) {
-    process.on('exit', () => this.child?.kill('SIGKILL'));
-  }
+  ) {}
 
   /** The co-process's pid, once started; tests read it. */
   get pid(): number | undefined {
@@ -180,11 +226,12 @@ export class Spawner {
 
   /** undefined when a field holds a NUL, which the frames cannot carry: the caller spawns directly, as it would fail there. */
   start(file: string, args: readonly string[], opts: SpawnOptions): Started | undefined {
-    this.process();
     const entries = Object.entries({ ...process.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
     const env = entries.join('\0');
     const fields = [String(opts.uid ?? ''), String(opts.gid ?? ''), opts.cwd ?? '', file, String(args.length), ...args];
+    // Before the co-process starts: a command it cannot carry does not start one.
     if (fields.some((f) => f.includes('\0')) || entries.some((e) => e.includes('\0'))) return undefined;
+    this.process();
     if (env === this.sentEnv) fields.push('');
     else fields.push(String(entries.length), ...entries);
     this.sentEnv = env;
@@ -228,16 +275,28 @@ export class Spawner {
     // A write to a co-process that died fails here; its 'exit' settles what was pending.
     child.stdin!.on('error', () => {});
     child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
+    // Commands it started would run on unwatched: they are killed, and their calls fail saying so.
     const lost = (why: string) => {
+      atExit.delete(stop);
       if (this.child !== child) return;
       this.child = undefined;
       const empty = Buffer.alloc(0);
-      for (const p of this.pending.values())
-        p.resolve({ code: null, signal: null, pid: undefined, stdout: empty, stderr: empty, error: why });
+      for (const p of this.pending.values()) {
+        const pid = p.started?.pid;
+        const error = p.started && killStarted(p.started) ? `${why}; the command (pid ${pid}) was killed` : why;
+        p.resolve({ code: null, signal: null, pid, stdout: empty, stderr: empty, error });
+      }
       this.pending.clear();
     };
+    // This process exiting: the commands first, then the co-process (which would otherwise leave them running).
+    const stop = () => {
+      if (this.child === child) for (const p of this.pending.values()) if (p.started) killStarted(p.started);
+      child.kill('SIGKILL');
+    };
+    onExit(stop);
     child.on('error', (err) => lost(`spawner failed: ${err.message}`));
-    child.on('exit', (code, signal) => lost(`spawner exited (${signal ?? `code ${code}`}) while the command ran`));
+    // 'close', not 'exit': every frame it wrote (a command's start) has been read by then.
+    child.on('close', (code, signal) => lost(`spawner exited (${signal ?? `code ${code}`}) while the command ran`));
     return child;
   }
 
@@ -263,14 +322,20 @@ export class Spawner {
   }
 
   private answer(frame: Buffer): void {
+    if (frame.subarray(0, 8).toString('latin1') === 'started\0') {
+      const [id, pid, at] = frame.toString('latin1', 8).split('\0') as [string, string, string];
+      const pending = this.pending.get(Number(id));
+      if (pending) pending.started = { pid: Number(pid), at: at ?? '' };
+      return;
+    }
     const fields: string[] = [];
     let at = 0;
-    while (fields.length < 7) {
+    while (fields.length < 8) {
       const end = frame.indexOf(NUL, at);
       fields.push(frame.toString('utf8', at, end));
       at = end + 1;
     }
-    const [id, pid, code, signal, errno, error, outLength] = fields as [string, string, string, string, string, string, string];
+    const [, id, pid, code, signal, errno, error, outLength] = fields as [string, string, string, string, string, string, string, string];
     const pending = this.pending.get(Number(id));
     if (!pending) return;
     this.pending.delete(Number(id));

@@ -1,5 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { homedir, networkInterfaces, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { passwdEntry, type UserInfo } from '../facts/accounts.js';
@@ -55,6 +68,8 @@ export interface ExecHost {
  * Synchronous, as rendering is. A command's output goes to files rather than
  * pipes, so stderr can join stdout in the order written (cmd.run) and a
  * process the command left behind holding them cannot keep the render waiting.
+ * The files are unlinked before the command starts: only their descriptors
+ * hold the output, which leaves nothing on disk even if the minion is killed.
  */
 export function nodeExecHost(): ExecHost {
   const home = () => process.env['HOME'] || homedir();
@@ -97,38 +112,68 @@ function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
     }
   } else if (!isAbsolute(cwd) || !isDirectory(cwd)) return failed(`Specified cwd '${cwd}' either not absolute or does not exist`);
   if (!('NOTIFY_SOCKET' in req.env)) delete env['NOTIFY_SOCKET'];
-  const dir = mkdtempSync(join(tmpdir(), 'brine-render-'));
+  // Each stream's file is unlinked (and its directory removed) as soon as it is
+  // open, before the command starts: the output may hold secrets, and a file
+  // with no name leaves nothing behind even if the minion is killed mid-command.
+  const out = openUnlinked();
+  let err = out;
   try {
-    const outFile = join(dir, 'stdout');
-    const errFile = join(dir, 'stderr');
-    const out = openSync(outFile, 'w', 0o600);
-    const err = req.mergeStderr ? out : openSync(errFile, 'w', 0o600);
-    let r: ReturnType<typeof spawnSync>;
-    try {
-      r = spawnSync(req.argv[0]!, req.argv.slice(1), {
-        cwd,
-        env,
-        stdio: [req.stdin === undefined ? 'ignore' : 'pipe', out, err],
-        ...(req.stdin !== undefined && { input: req.stdin }),
-        ...(as && { uid: as.uid, gid: as.gid }),
-        timeout: req.timeoutMs,
-        killSignal: 'SIGKILL',
-      });
-    } finally {
-      closeSync(out);
-      if (err !== out) closeSync(err);
-    }
+    if (!req.mergeStderr) err = openUnlinked();
+    const r = spawnSync(req.argv[0]!, req.argv.slice(1), {
+      cwd,
+      env,
+      stdio: [req.stdin === undefined ? 'ignore' : 'pipe', out, err],
+      ...(req.stdin !== undefined && { input: req.stdin }),
+      ...(as && { uid: as.uid, gid: as.gid }),
+      timeout: req.timeoutMs,
+      killSignal: 'SIGKILL',
+    });
     const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ETIMEDOUT') return { ...failed('timed out'), timedOut: true };
     if (r.error) return failed(code === 'ENOENT' ? 'No such file or directory' : r.error.message);
     return {
       pid: r.pid ?? 0,
       retcode: r.status,
-      stdout: readFileSync(outFile, 'utf8'),
-      stderr: req.mergeStderr ? '' : readFileSync(errFile, 'utf8'),
+      stdout: readAll(out),
+      stderr: req.mergeStderr ? '' : readAll(err),
     };
   } finally {
+    closeSync(out);
+    if (err !== out) closeSync(err);
+  }
+}
+
+/** A file open for reading and writing that has no name: its directory is gone before this returns. */
+function openUnlinked(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'brine-render-'));
+  try {
+    const path = join(dir, 'out');
+    const fd = openSync(path, 'wx+', 0o600);
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
+  } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What was written to `fd` from its start; the bytes read are zeroed once they are a string. */
+function readAll(fd: number): string {
+  const buf = Buffer.alloc(fstatSync(fd).size);
+  try {
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.toString('utf8', 0, got);
+  } finally {
+    buf.fill(0);
   }
 }
 
