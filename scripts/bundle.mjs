@@ -25,8 +25,11 @@ export function packageVersion(name) {
   return JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8')).version;
 }
 
-/** Bundles one CLI from packages/<name>/dist/cli.js into `outdir`. */
-export async function bundleCli(name, outdir, version = packageVersion(name)) {
+/**
+ * Bundles one CLI from packages/<name>/dist/cli.js into `outdir`; `sourcemap: false` for the
+ * release packages, which ship the code only.
+ */
+export async function bundleCli(name, outdir, version = packageVersion(name), { sourcemap = 'linked' } = {}) {
   rmSync(outdir, { recursive: true, force: true });
   await build({
     // Named cli so bin/<name>.js finds dist/bundle/cli.js.
@@ -46,6 +49,13 @@ export async function bundleCli(name, outdir, version = packageVersion(name)) {
     define: { __BRINE_VERSION__: JSON.stringify(version) },
     // CommonJS dependencies (commander, pino) call require() for Node's built-ins.
     banner: { js: "import { createRequire as __brineRequire } from 'node:module'; const require = __brineRequire(import.meta.url);" },
+    // Whitespace, comments and syntax only; names stay, so stack traces still name functions. An
+    // idle minion holds its loaded chunks' source in its heap (0.6-0.9 MiB less of its own memory,
+    // bench/footprint.mjs) and parses less at start. The linked maps (NODE_OPTIONS=--enable-source-maps)
+    // give stack traces their source files and lines back.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap,
     logLevel: 'warning',
   });
 }

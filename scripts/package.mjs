@@ -183,7 +183,7 @@ async function stage(name, root) {
   );
   const entry = readFileSync(join(pkg, 'bin', `${name}.js`), 'utf8').replace(/^#!.*\n/, `#!/usr/lib/brine/${name}/node\n`);
   write(join(lib, 'bin', `${name}.js`), entry, 0o755);
-  await bundleCli(name, join(lib, 'dist', 'bundle'), VERSION);
+  await bundleCli(name, join(lib, 'dist', 'bundle'), VERSION, { sourcemap: false });
 
   const shipped = [];
   const zmqDir = join(lib, 'node_modules', 'zeromq');
