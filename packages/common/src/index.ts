@@ -12,3 +12,4 @@ export * from './operator.js';
 export * from './local-socket.js';
 export * from './event-loop-slice.js';
 export * from './systemd-creds.js';
+export * from './code-point-order.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrineError } from '@brine/common';
+import { BrineError, byCodePoint } from '@brine/common';
 
 /** The whole tree a minion needs to render and run states, as one transfer. */
 export interface StateTreeSnapshot {
@@ -58,7 +58,7 @@ export class StateTree {
     };
     for (const root of this.roots) walk(root, '');
     const h = createHash('sha256');
-    for (const [path, data] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [path, data] of [...files].sort(([a], [b]) => byCodePoint(a, b))) {
       h.update(`${path}\0${data.length}\0`);
       h.update(data);
     }

@@ -4,7 +4,7 @@
 // what it read, tested with fixtures of several distributions.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { arch, cpus, hostname, networkInterfaces, release, totalmem, type, version } from 'node:os';
-import { CLI_VERSION } from '@brine/common';
+import { byCodePoint, CLI_VERSION } from '@brine/common';
 import type { Json } from '@brine/protocol';
 
 /** What the grains are computed from. */
@@ -199,7 +199,7 @@ export function coreGrains(s: GrainSources): Record<string, Json> {
   const ip6 = byInterface(s, 'IPv6');
   const hwaddr: Record<string, string> = {};
   for (const [name, addrs] of Object.entries(s.interfaces)) if (addrs?.[0]) hwaddr[name] = addrs[0].mac;
-  const rotational = Object.entries(s.rotational).sort(([a], [b]) => a.localeCompare(b));
+  const rotational = Object.entries(s.rotational).sort(([a], [b]) => byCodePoint(a, b));
   const uuid = s.dmi['product_uuid']?.toLowerCase();
   const grains: Record<string, Json> = {
     os,

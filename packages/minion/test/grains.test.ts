@@ -1,6 +1,6 @@
 // Core grains against what Salt 3006 reports on the same machines (salt/grains/core.py:
 // os_data, _virtual, hostname, ip_interfaces, hwaddr_interfaces; salt/grains/disks.py).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { coreGrains, type GrainSources } from '../src/grains.js';
 
 const base: GrainSources = {
@@ -103,6 +103,18 @@ describe('core grains as Salt 3006 computes them', () => {
       fqdn: 'db1',
       domain: '',
     });
+  });
+
+  it("disks and SSDs in Python's sorted() order, with no ICU collator on the start path", () => {
+    // localeCompare's first call builds an ICU collator (~8 ms of a minion's start), and its order is not Python's ('sda' before 'Sda').
+    const collate = vi.spyOn(String.prototype, 'localeCompare');
+    try {
+      const g = coreGrains({ ...base, rotational: { sdb: '1', Sda: '1', nvme0n1: '0', sda: '1', NVMe9: '0' } });
+      expect(g).toMatchObject({ disks: ['Sda', 'sda', 'sdb'], SSDs: ['NVMe9', 'nvme0n1'] });
+      expect(collate).not.toHaveBeenCalled();
+    } finally {
+      collate.mockRestore();
+    }
   });
 
   it('Rocky 9 on VMware, aarch64: RedHat family, codename from VERSION, the CPU arch as osarch', () => {

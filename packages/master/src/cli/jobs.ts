@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BrineError, globalOptions, useColor } from '@brine/common';
+import { BrineError, byCodePoint, globalOptions, useColor } from '@brine/common';
 import type { Json } from '@brine/protocol';
 import type { MatchType } from '@brine/states';
 import { stringify } from 'yaml';
@@ -146,7 +146,7 @@ async function runJob(
   }
 }
 
-const sortKeys = (o: Record<string, Json>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+const sortKeys = (o: Record<string, Json>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => byCodePoint(a, b)));
 
 /** Salt's nested output for a plain value: the minion id, then the value indented. */
 export function renderPlain(ret: MinionReturn): string {

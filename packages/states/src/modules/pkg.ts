@@ -1,6 +1,7 @@
 // Debian packages through apt-get and dpkg: Salt's pkg.installed, latest, removed and purged
 // (salt/states/pkg.py with salt/modules/aptpkg.py), their comments and their changes, which are
 // what dpkg lists differently after the command: {pkg: {old, new}}, dependencies included.
+import { byCodePoint } from '@brine/common';
 import { APT_ENV, aptPolicy, aptUpdate, dpkgPackages, type DpkgPackages } from '../facts/packages.js';
 import type { ArgProblem, ArgSpec, Changes, Plan, StateContext, StateModule } from './types.js';
 import { stateFunction } from './types.js';
@@ -220,7 +221,7 @@ const uninstall = (action: 'remove' | 'purge') => {
       const now = await installedPackages(ctx);
       const targets = want
         .filter((w) => satisfied(w, now.installed) || (action === 'purge' && now.configFiles[w.name] !== undefined))
-        .sort((a, b) => a.name.localeCompare(b.name));
+        .sort((a, b) => byCodePoint(a.name, b.name));
       if (targets.length === 0) {
         const pinned = want.some((w) => w.version !== undefined);
         return { kind: 'correct', comment: `All specified packages${pinned ? ' (matching specified versions)' : ''} are already absent` };
