@@ -3,7 +3,7 @@
 // accepted beforehand, master up, as at boot), and the memory of the idle connected minion;
 // the master's memory idle; the same for a bare Node process, the floor for any Node daemon.
 // Usage: node bench/footprint.mjs [--runs 10] [--settle 3] [--root DIR] [--minion-node-flags FLAGS]
-//   --root: measure another checkout's build (its node_modules/.bin/{master,minion});
+//   --root: measure another checkout's build (its packages/{master,minion}/bin);
 //   --minion-node-flags: node flags for the measured minion only, e.g. to profile its start:
 //     '--cpu-prof --cpu-prof-dir=/tmp/prof' or '--heapsnapshot-signal=SIGUSR2'.
 import { spawn, spawnSync } from 'node:child_process';

@@ -10,14 +10,17 @@ import { freePort, waitForLog } from './proc.mjs';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * Runs a CLI as users do, through `root`'s node_modules/.bin shim (a shell that execs node, so
- * the pid is node's); with node flags (--cpu-prof is refused in NODE_OPTIONS), node runs the
- * package's bin directly.
+ * The command that runs a CLI as the release packages do: node on the package's bin script
+ * (/usr/bin/<name> is a symlink to it, node in its shebang). Not node_modules/.bin's pnpm shim,
+ * a shell that runs sed, dirname and uname before it execs node: ~45 ms more per start here.
  */
+export function cliCommand(root, name, args, nodeFlags = []) {
+  return [process.execPath, [...nodeFlags, join(root, 'packages', name, 'bin', `${name}.js`), ...args]];
+}
+
+/** Starts a CLI (cliCommand), its output collected in `log`. */
 export function spawnCli(root, name, args, nodeFlags = [], env = process.env) {
-  const [cmd, argv] = nodeFlags.length
-    ? [process.execPath, [...nodeFlags, join(root, 'packages', name, 'bin', `${name}.js`), ...args]]
-    : [join(root, 'node_modules', '.bin', name), args];
+  const [cmd, argv] = cliCommand(root, name, args, nodeFlags);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const state = { child, log: '', exited: new Promise((resolve) => child.once('exit', resolve)) };
   child.stdout.on('data', (d) => (state.log += d));

@@ -7,7 +7,6 @@ import { spawnCli } from './brine-master.mjs';
 import { freePort, waitForLog } from './proc.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 export class BenchCluster {
   constructor(files = {}) {
