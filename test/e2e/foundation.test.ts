@@ -39,7 +39,7 @@ describe('master and minion over the encrypted channel', () => {
     const accept = await cluster.keys('accept', 'db*');
     expect(String(accept.stdout)).toContain('accepted db1');
     await minion.waitFor('minion ready');
-    expect(await cluster.keyList()).toEqual({ pending: [], accepted: ['db1'], rejected: [], denied: [], networks: {} });
+    expect(await cluster.keyList()).toEqual({ pending: [], accepted: ['db1'], rejected: [], denied: [] });
   });
 
   it('each minion gets its own pillar and nothing of another', async () => {

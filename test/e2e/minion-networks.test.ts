@@ -94,11 +94,16 @@ describe('minion_networks, from a second loopback address', () => {
     expect(await cluster.waitForAudit((r) => r['event'] === 'key_accepted' && r['minion'] === 'own1')).toMatchObject({
       reason: 'rejected -> accepted (networks 127.0.0.2/32, fd00::/64)',
     });
-    // The operator sees the key's own networks in the listing; keys without them show none.
-    const text = String((await cluster.keys('list')).stdout);
-    expect(text).toContain('own1  (networks 127.0.0.2/32, fd00::/64)\n');
-    expect(text).toMatch(/^free1$/m);
-    const json = JSON.parse(String((await cluster.keys('list', '--json')).stdout)) as { networks: Record<string, string[]> };
+    // The operator sees the key's own networks after the lists, whose lines stay salt-key's; a minion
+    // named after an Object property (ids are the minions' choice) lists like any other.
+    await cluster.startMinion({ id: 'constructor' }).waitFor('minion ready');
+    const text = await cluster.keys('list');
+    expect(text.exitCode, String(text.stderr)).toBe(0);
+    expect(String(text.stdout)).toMatch(/^own1$/m);
+    expect(String(text.stdout)).toMatch(/^constructor$/m);
+    expect(String(text.stdout)).toMatch(/Accepted Keys' Own Networks:\nown1: 127\.0\.0\.2\/32, fd00::\/64$/);
+    expect(await cluster.keyList()).not.toHaveProperty('networks');
+    const json = JSON.parse(String((await cluster.keys('list', '--json', '--networks')).stdout)) as { networks: Record<string, string[]> };
     expect(json.networks).toEqual({ own1: ['127.0.0.2/32', 'fd00::/64'] });
     const outside = cluster.startMinion({ id: 'own1' });
     try {

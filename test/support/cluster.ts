@@ -212,7 +212,7 @@ export class Cluster {
     return this.run('master', ['keys', ...args, '-c', this.masterConfig]);
   }
 
-  async keyList(): Promise<Record<'pending' | 'accepted' | 'rejected' | 'denied', string[]> & { networks: Record<string, string[]> }> {
+  async keyList(): Promise<Record<'pending' | 'accepted' | 'rejected' | 'denied', string[]>> {
     const r = await this.keys('list', '--json');
     if (r.exitCode !== 0) throw new Error(`keys list failed: ${String(r.stderr)}`);
     return JSON.parse(String(r.stdout));

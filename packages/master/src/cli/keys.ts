@@ -130,19 +130,17 @@ export function registerKeysCommand(program: Command): void {
 
   keys
     .command('list')
-    .description('list keys by state')
-    .option(
-      '--json',
-      'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...], "networks": {id: [...]}} (networks: accepted keys given their own)',
-    )
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .description('list keys by state, then the accepted keys given networks of their own')
+    .option('--json', 'print {"pending": [...], "accepted": [...], "rejected": [...], "denied": [...]}')
+    .option('--networks', 'with --json: add "networks": {id: [...]}, the accepted keys given networks of their own')
+    .action(async (opts: { json?: boolean; networks?: boolean }, cmd: Command) => {
       const listed = await (await keyDesk(configOf(cmd))).list();
       const ids = (state: KeyState) => listed[state].map((k) => k.id);
-      const networks = Object.fromEntries(listed.accepted.flatMap((k) => (k.networks ? [[k.id, k.networks]] : [])));
+      // Ids are minions' own choice ('constructor', '__proto__'): entries, never an object's lookup.
+      const own = listed.accepted.flatMap((k) => (k.networks ? [[k.id, k.networks] as const] : []));
       if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied'), networks })}\n`,
-        );
+        const lists = { pending: ids('pending'), accepted: ids('accepted'), rejected: ids('rejected'), denied: ids('denied') };
+        process.stdout.write(`${JSON.stringify(opts.networks ? { ...lists, networks: Object.fromEntries(own) } : lists)}\n`);
         return;
       }
       const titles: Record<KeyState, string> = {
@@ -154,9 +152,17 @@ export function registerKeysCommand(program: Command): void {
       for (const state of ['accepted', 'denied', 'pending', 'rejected'] as const) {
         process.stdout.write(
           `${titles[state]}\n${ids(state)
-            .map((id) => (state === 'accepted' && networks[id] ? `${id}  (networks ${networks[id].join(', ')})\n` : `${id}\n`))
+            .map((id) => `${id}\n`)
             .join('')}`,
         );
+      }
+      // After the lists, so that a script reading them (salt-key's layout) sees the same lines.
+      if (own.length > 0) {
+        const shown = own.map(
+          ([id, nets]) =>
+            `${id}: ${nets.length ? nets.join(', ') : 'none (its networks file has a line that is not a network: served from nowhere)'}\n`,
+        );
+        process.stdout.write(`Accepted Keys' Own Networks:\n${shown.join('')}`);
       }
     });
 
