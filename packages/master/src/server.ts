@@ -242,6 +242,8 @@ export class MasterServer {
           this.admitted(routingId, who, cipher, payload, { minionPublic: opened.minionPublic, remember, rotation: opened.rotation });
           return;
         }
+        // Destroyed at the end unless a session took it, whatever throws on the way (audit, announce, reply).
+        let kept = false;
         this.d.keys
           .admit(opened.id, opened.minionPublic, this.d.autoAccept, (state) => this.d.newKeys.check(peer, state))
           .then(
@@ -250,16 +252,17 @@ export class MasterServer {
                 if (status !== 'rejected' && status !== 'refused') this.d.newKeys.recorded(peer, opened.id, status);
                 this.announce(status, who);
               }
-              if (status === 'accepted')
+              if (status === 'accepted') {
+                kept = true;
                 return this.admitted(routingId, who, cipher, payload, {
                   minionPublic: opened.minionPublic,
                   remember,
                   rotation: opened.rotation,
                 });
+              }
               this.d.audit.refuse({ event: REFUSED_STATUS_EVENT[status], ...who, ...(reason && { reason }) });
               const message = status === 'refused' ? `key not recorded: ${reason}` : STATUS_MESSAGE[status];
               this.reply(routingId, NO_SESSION, cipher, { t: 'auth', status, message });
-              cipher.destroy();
             },
             (err: unknown) => {
               // The store could not record the key (a cluster's etcd out of reach, or a change on another master meanwhile).
@@ -271,11 +274,13 @@ export class MasterServer {
                 status: 'refused',
                 message: 'key not recorded: the master cannot record keys right now; retry later',
               });
-              cipher.destroy();
             },
           )
           .catch((err: unknown) => this.reject(routingId, peer, err))
-          .finally(release);
+          .finally(() => {
+            if (!kept) cipher.destroy();
+            release();
+          });
         handedOver = waiting = true;
       } catch (err) {
         // Not handed to a session: its keys go with the refusal.

@@ -10,6 +10,7 @@ import {
   MinionIdentity,
   randomBytes,
   ReplayGuard,
+  SessionCipher,
   X25519Key,
   type HelloFrame,
   type WelcomeFrame,
@@ -25,7 +26,9 @@ const timings = { rotateMs: 10_000, cookieLifetimeMs: 30_000 };
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
 
 /** A server with the real handshake and static keys; the key store and networks answer as `opts` says. */
-function server(opts: { statics?: (keys: MasterKeys) => StaticKeys; outside?: boolean; admit?: () => Promise<unknown> } = {}) {
+function server(
+  opts: { statics?: (keys: MasterKeys) => StaticKeys; outside?: boolean; admit?: () => Promise<unknown>; auditFails?: boolean } = {},
+) {
   const keys = new MasterKeys(loadMasterKeyState(mkdtempSync(join(tmpdir(), 'brine-srv-'))), timings, new ReplayGuard());
   const refused: string[] = [];
   const d = {
@@ -39,7 +42,14 @@ function server(opts: { statics?: (keys: MasterKeys) => StaticKeys; outside?: bo
     networks: { refusal: () => (opts.outside ? { peer: '10.0.0.5', networks: ['192.0.2.0/24'], by: 'web*' } : undefined) },
     newKeys: { check: () => undefined, recorded: () => {} },
     statics: opts.statics ? opts.statics(keys) : new StaticKeys(keys.identity.box),
-    audit: { refuse: (e: { event: string }) => refused.push(e.event), write: () => {} },
+    audit: {
+      refuse: (e: { event: string }) => {
+        refused.push(e.event);
+        // Once: the refusal that follows (refused_internal) is written.
+        if (opts.auditFails && refused.length === 1) throw new Error('audit log unwritable');
+      },
+      write: () => {},
+    },
     outbox: { send: async () => {} },
     log: { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} },
     autoAccept: false,
@@ -88,6 +98,20 @@ describe('MasterServer: handshake secrets on refusal paths', () => {
     const failed = failing.auth();
     await vi.waitFor(() => expect(failing.refused).toEqual(['refused_key_unrecorded']));
     await vi.waitFor(() => expect(failed.map(isZero)).toEqual([true, true, true]));
+  });
+});
+
+describe('MasterServer: session keys on refusal paths', () => {
+  it('destroys the session cipher of a refused key even when the refusal itself throws (audit log unwritable)', async () => {
+    const destroy = vi.spyOn(SessionCipher.prototype, 'destroy');
+    try {
+      const { auth, refused } = server({ auditFails: true });
+      auth();
+      await vi.waitFor(() => expect(refused).toEqual(['refused_pending', 'refused_internal']));
+      expect(destroy).toHaveBeenCalledTimes(1);
+    } finally {
+      destroy.mockRestore();
+    }
   });
 });
 
