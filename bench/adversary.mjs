@@ -18,7 +18,7 @@ import { createLogger } from '@brine/common';
 import { ChannelError, MasterChannel } from '@brine/minion';
 import { MinionIdentity, X25519Key } from '@brine/protocol';
 import zmq from 'zeromq';
-import { repoRoot, startMaster } from './lib/brine-master.mjs';
+import { cliCommand, repoRoot, startMaster } from './lib/brine-master.mjs';
 import { memoryMiB } from './lib/memory.mjs';
 import { percentile, round } from './lib/proc.mjs';
 import { arg } from './lib/args.mjs';
@@ -233,7 +233,7 @@ async function revocationUnderLoad(m, identity, n) {
     ),
   );
   await sleep(20);
-  await promisify(execFile)(join(m.root, 'node_modules', '.bin', 'master'), ['keys', 'reject', identity.id, '-c', m.config]);
+  await promisify(execFile)(...cliCommand(m.root, 'master', ['keys', 'reject', identity.id, '-c', m.config]));
   const returnedAt = Date.now();
   await Promise.all(requests);
   channel.close();

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { createLogger } from '@brine/common';
 import { ChannelError, MasterChannel } from '@brine/minion';
 import { MinionIdentity, X25519Key } from '@brine/protocol';
-import { repoRoot } from './lib/brine-master.mjs';
+import { cliCommand, repoRoot } from './lib/brine-master.mjs';
 import { startClusterMasters } from './lib/cluster-masters.mjs';
 import { trustOnly } from './lib/fleet-keys.mjs';
 import { percentile } from './lib/proc.mjs';
@@ -48,7 +48,7 @@ try {
     try {
       await Promise.all(channels.map((c) => c.connect()));
       const started = Date.now();
-      await promisify(execFile)(join(repoRoot, 'node_modules', '.bin', 'master'), ['keys', 'reject', minion.id, '-c', rejecter.config]);
+      await promisify(execFile)(...cliCommand(repoRoot, 'master', ['keys', 'reject', minion.id, '-c', rejecter.config]));
       const returned = Date.now();
       commandMs.push(returned - started);
       const recordedAt = await auditedAt(rejecter, 'key_rejected', minion.id, returned + WAIT_MS);
