@@ -8,7 +8,8 @@
 //   [--handshake-workers 0,1,2] [--io-threads 1,2]: the master's handshake_workers and io_threads, every
 //   pair in turn at each N (default: its defaults).
 //   [--warmup 1]: storms of the same N before the measured one, on the same server (Brine and kxd): a
-//   long-running server's figures rather than a freshly started one's (V8 compiles the master's hot code).
+//   long-running server's figures rather than a freshly started one's (V8 compiles the master's hot code);
+//   their errors are reported as warmup_errors. Tang gets none: socat execs a fresh tangd per request.
 //   --peers '' (or --no-kxd, --no-tang) leaves peers out. Missing peers are installed with apt-get.
 //   BRINE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the master under load.
 import { readFileSync } from 'node:fs';

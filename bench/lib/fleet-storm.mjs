@@ -36,15 +36,21 @@ export async function fleetStorm({ n, workerCount, deadlineMs, serve, measure = 
     };
     // Let the masters finish precomputing static keys for the accepted minions.
     await new Promise((r) => setTimeout(r, 300 + n / 20));
+    let warmupErrors = 0;
     for (let w = 0; w < warmups; w++) {
-      await storm(Date.now() + 300);
+      warmupErrors += (await storm(Date.now() + 300)).reduce((sum, r) => sum + r.errors, 0);
       await new Promise((r) => setTimeout(r, 2000));
     }
     const startAt = Date.now() + 300;
     const finish = measure(startAt);
     const reports = await storm(startAt);
     const measured = finish();
-    return { ...stormSummary(reports, startAt), stuck: reports.reduce((s, r) => s + r.stuck.handshake + r.stuck.request, 0), measured };
+    return {
+      ...stormSummary(reports, startAt),
+      stuck: reports.reduce((s, r) => s + r.stuck.handshake + r.stuck.request, 0),
+      ...(warmups > 0 && { warmup_errors: warmupErrors }),
+      measured,
+    };
   } finally {
     for (const { child } of workers) child.kill();
     await served?.stop();

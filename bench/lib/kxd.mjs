@@ -76,7 +76,11 @@ export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAtte
       attemptTimeoutMs: timeoutS * 1000,
     });
     // Unmeasured storms first when asked, as for Brine's master (storm.mjs --warmup).
-    for (let w = 0; w < warmups; w++) await runClients(clients, go, timeoutS, `kxd warm-up storm of ${n}`);
+    let warmupErrors = 0;
+    for (let w = 0; w < warmups; w++) {
+      const warm = await runClients(clients, go, timeoutS, `kxd warm-up storm of ${n}`);
+      warmupErrors += warm.reports.reduce((sum, r) => sum + r.errors, 0);
+    }
     await server.settle();
     const cpu0 = server.cpuNs();
     const allowed0 = server.allowed();
@@ -90,6 +94,7 @@ export async function stormKxd({ n, workers = 4, timeoutS = 60 + n / 20, maxAtte
     return {
       n,
       ...summary,
+      ...(warmups > 0 && { warmup_errors: warmupErrors }),
       server_cpu_ms_per_delivery: round((cpu1 - cpu0) / 1e6 / Math.max(1, summary.delivered), 3),
       server_cpu_s: round((cpu1 - cpu0) / 1e9, 2),
       server_rss_mib: rssMiB(server.pid),
