@@ -23,6 +23,7 @@ show:
       - 'cmd={{ salt['cmd.run']('echo hi') }}'
       - 'ppid={{ salt['cmd.run']('echo $PPID', python_shell=True) }}'
       - 'rc={{ salt['cmd.retcode']('false') }}'
+      - 'fs={{ salt['cmd.run']('stat -f -c %T /proc/self/fd/1') }}'
       - 'exists={{ salt['file.file_exists']('${self}') }},{{ salt['file.file_exists']('${self}.nope') }}'
       - 'ips={{ salt['network.ip_addrs']() | json }}'
       - 'lo={{ salt['network.ip_addrs'](include_loopback=True) | json }}'
@@ -77,6 +78,8 @@ describe('execution functions in templates', () => {
     const all = names(r.stdout);
     expect(named(all, 'cmd')).toBe('hi');
     expect(named(all, 'rc')).toBe('1');
+    // The output went to a memory file system, not to the disk the minion's sock_dir is on here.
+    expect(named(all, 'fs')).toBe('tmpfs');
     expect(named(all, 'exists')).toBe('True,False');
     expect(JSON.parse(named(all, 'ips'))).toEqual(expect.any(Array));
     expect(JSON.parse(named(all, 'lo'))).toContain('127.0.0.1');
@@ -134,13 +137,14 @@ describe('execution functions through the master', () => {
     const all = names(JSON.stringify((JSON.parse(String(r.stdout)) as Record<string, unknown>)['web1']));
     expect(named(all, 'cmd')).toBe('hi');
     expect(named(all, 'ppid')).toBe(String(web1.child.pid));
+    expect(named(all, 'fs')).toBe('tmpfs');
     // Logged as Salt logs them: the program, and a failure with its return code.
     expect(
       web1
         .lines()
         .filter((l) => l['msg'] === 'running a command while rendering')
         .map((l) => l['program']),
-    ).toEqual(['echo', 'echo', 'false']);
+    ).toEqual(['echo', 'echo', 'false', 'stat']);
     expect(web1.count("Command 'false' failed with return code: 1")).toBe(1);
     expect(JSON.parse(named(all, 'app'))).toEqual({ port: 8080, user: 'www', opts: { a: 1 } });
   });

@@ -30,6 +30,7 @@ export type * from './modules/types.js';
 export { stateFunction } from './modules/types.js';
 export { builtinModules } from './modules/builtin.js';
 export { moduleRegistry, type ModuleRegistry } from './modules/registry.js';
+export { nodeExecHost, SCRATCH_DIRS, type ExecHostOptions } from './host/template-host.js';
 export { processRunner, type CommandRunner, type CommandOptions, type CommandResult } from './host/runner.js';
 export { pillarSecretProvider, SecretUnavailableError, type SecretProvider } from './host/secrets.js';
 export { localFileServer, type FileServer } from './host/files.js';

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileStates } from '../src/compile/index.js';
@@ -95,6 +95,17 @@ describe('SLS forms', () => {
     expect(compile()).toEqual(first);
     writeFileSync(join(root, 'web', 'conf.sls'), 'conf:\n  test.succeed_with_changes:\n    - comment: edited\n');
     expect(compile().map((c) => c.id)).toEqual(['web', 'conf']);
+  });
+
+  it("runs render-time commands with their output in the minion's runtime directory first (scratchDirs), a tmpfs", () => {
+    const scratch = mkdtempSync('/dev/shm/compile-scratch-');
+    try {
+      const root = tree({ 'main.sls': "where:\n  test.nop:\n    - name: {{ salt['cmd.run']('readlink /proc/self/fd/1') }}\n" });
+      const run = compileStates({ fileRoots: [root], pillar: {}, minionId: 'm1', target: ['main'], scratchDirs: [scratch] });
+      expect(run.chunks[0]!.name).toMatch(new RegExp(`^${scratch}/brine-render-\\w+/out \\(deleted\\)$`));
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('compiles the highstate from top.sls for this minion', () => {

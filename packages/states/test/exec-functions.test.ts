@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandOutcome, CommandRequest, ExecHost, SaltInterface } from '../src/host/template-host.js';
 import { shlexSplit } from '../src/render/exec-functions.js';
 import type { StateLog } from '../src/host/log.js';
-import { nodeExecHost } from '../src/host/template-host.js';
+import { chooseScratchDir, nodeExecHost, RAMFS_MAGIC, scratchFacts, TMPFS_MAGIC } from '../src/host/template-host.js';
 import { jinjaYamlRenderer } from '../src/render/index.js';
 import { tree } from './helpers.js';
 
@@ -359,6 +359,55 @@ describe('shlexSplit', () => {
   });
 });
 
+describe('where a render-time command output may go', () => {
+  const EXT4 = 0xef53;
+
+  it('refuses a disk file system and picks the first writable tmpfs or ramfs', () => {
+    expect(
+      chooseScratchDir([
+        { dir: '/tmp', type: EXT4, writable: true },
+        { dir: '/dev/shm', type: TMPFS_MAGIC, writable: true },
+      ]),
+    ).toEqual({
+      dir: '/dev/shm',
+    });
+    // statfs f_type as a signed 32-bit value still counts as ramfs.
+    expect(chooseScratchDir([{ dir: '/run/x', type: RAMFS_MAGIC | 0, writable: true }])).toEqual({ dir: '/run/x' });
+    expect(
+      chooseScratchDir([
+        { dir: '/run/brine-minion', error: 'ENOENT' },
+        { dir: '/dev/shm', type: TMPFS_MAGIC, writable: false },
+        { dir: '/run', type: TMPFS_MAGIC, writable: true },
+      ]),
+    ).toEqual({ dir: '/run' });
+  });
+
+  it('refuses when no candidate is a writable memory file system, naming each and why', () => {
+    const r = chooseScratchDir([
+      { dir: '/run/brine-minion', error: 'ENOENT' },
+      { dir: '/dev/shm', type: TMPFS_MAGIC, writable: false },
+      { dir: '/run', type: EXT4, writable: true },
+    ]);
+    expect('refused' in r && r.refused).toMatch(
+      /no memory file system \(tmpfs or ramfs\).*checked \/run\/brine-minion \(ENOENT\), \/dev\/shm \(tmpfs, not writable\), \/run \(not tmpfs or ramfs: file system type 0xef53\)/,
+    );
+    expect(chooseScratchDir([])).toHaveProperty('refused');
+  });
+
+  it('reads each directory file system type with statfs, and a missing one as its error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exec-scratch-'));
+    const types: Record<string, number> = { [dir]: TMPFS_MAGIC };
+    const statfs = (d: string) => {
+      if (!(d in types)) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
+      return { type: types[d]! };
+    };
+    expect(scratchFacts([`${dir}/nope`, dir], statfs)).toEqual([
+      { dir: `${dir}/nope`, error: 'ENOENT' },
+      { dir, type: TMPFS_MAGIC, writable: true },
+    ]);
+  });
+});
+
 describe('the real host', () => {
   const host = nodeExecHost();
   const run = (lines: string[]) => render(lines, { host });
@@ -386,23 +435,62 @@ describe('the real host', () => {
     expect(() => run(["a: {{ salt['cmd.run']('id', runas='brine-no-such-user') }}"])).toThrow(/User 'brine-no-such-user' is not available/);
   });
 
-  it('leaves no file holding the output on disk while the command runs (a kill then would leave it behind)', () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'exec-tmp-'));
-    const saved = process.env['TMPDIR'];
-    process.env['TMPDIR'] = tmp;
+  it('leaves no file holding the output behind while the command runs (a kill then would leave it)', () => {
+    // A scratch directory of this test's own on the tmpfs, so no other process's files are seen.
+    const scratch = mkdtempSync('/dev/shm/exec-scratch-');
     try {
-      // The command looks for files under the temp dir while its output is being written.
-      const out = run([
-        `merged: {{ salt['cmd.run']('echo secret; find ${tmp} -path "*brine-render*" -type f', python_shell=True) | json }}`,
-        `split: {{ salt['cmd.run_all']('echo secret; echo err >&2; find ${tmp} -path "*brine-render*" -type f', python_shell=True) | json }}`,
-      ]) as Record<string, unknown>;
+      // The command looks for files under the scratch directory while its output is being written.
+      const out = render(
+        [
+          `merged: {{ salt['cmd.run']('echo secret; find ${scratch} -mindepth 1', python_shell=True) | json }}`,
+          `split: {{ salt['cmd.run_all']('echo secret; echo err >&2; find ${scratch} -mindepth 1', python_shell=True) | json }}`,
+        ],
+        { host: nodeExecHost({ scratchDirs: [scratch] }) },
+      ) as Record<string, unknown>;
       expect(out['merged']).toBe('secret');
       expect(out['split']).toMatchObject({ stdout: 'secret', stderr: 'err', retcode: 0 });
-      expect(readdirSync(tmp).filter((f) => f.startsWith('brine-render'))).toEqual([]);
+      expect(readdirSync(scratch)).toEqual([]);
     } finally {
-      if (saved === undefined) delete process.env['TMPDIR'];
-      else process.env['TMPDIR'] = saved;
+      rmSync(scratch, { recursive: true, force: true });
     }
+  });
+
+  it('keeps the output on a memory file system only: tmpfs, never the disk /tmp may be', () => {
+    const out = run([
+      "merged: {{ salt['cmd.run']('stat -f -c %T /proc/self/fd/1') }}",
+      "split: {{ salt['cmd.run_all']('stat -f -c %T /proc/self/fd/1 /proc/self/fd/2 >&2', python_shell=True) | json }}",
+    ]) as Record<string, unknown>;
+    expect(out['merged']).toBe('tmpfs');
+    expect(out['split']).toMatchObject({ stdout: '', stderr: 'tmpfs\ntmpfs', retcode: 0 });
+  });
+
+  it('skips a scratch directory on a disk file system for the next candidate, and refuses the command when none is left', () => {
+    const disk = mkdtempSync(join(process.cwd(), '.exec-disk-'));
+    try {
+      const onDisk = statfsSync(disk).type;
+      const memory = onDisk === TMPFS_MAGIC || onDisk === RAMFS_MAGIC;
+      const both = render(["a: {{ salt['cmd.run']('readlink /proc/self/fd/1') }}"], {
+        host: nodeExecHost({ scratchDirs: [disk, '/dev/shm'] }),
+      });
+      expect((both as Record<string, string>)['a']).toMatch(memory ? /brine-render-/ : /^\/dev\/shm\/brine-render-\w+\/out \(deleted\)$/);
+      if (memory) return;
+      expect(() => render(['a: 1', "b: {{ salt['cmd.run']('echo secret') }}"], { host: nodeExecHost({ scratchDirs: [disk] }) })).toThrow(
+        new RegExp(`main\\.sls.*2.*cmd\\.run: unable to run 'echo': no memory file system .*checked ${disk} \\(not tmpfs or ramfs`, 's'),
+      );
+    } finally {
+      rmSync(disk, { recursive: true, force: true });
+    }
+  });
+
+  it('fails a command whose output exceeds the cap, per stream, rather than reading it all into memory', () => {
+    const capped = (lines: string[]) => render(lines, { host: nodeExecHost({ maxOutputBytes: 1000 }) });
+    expect(capped(["a: {{ salt['cmd.run']('head -c 1000 /dev/zero') | length }}"])).toEqual({ a: 1000 });
+    expect(() => capped(["a: {{ salt['cmd.run']('head -c 1001 /dev/zero') }}"])).toThrow(
+      /cmd\.run: unable to run 'head': stdout exceeded 1000 bytes/,
+    );
+    expect(() => capped(["a: {{ salt['cmd.run_all']('head -c 1001 /dev/zero >&2', python_shell=True) }}"])).toThrow(
+      /stderr exceeded 1000 bytes/,
+    );
   });
 
   it.runIf(process.getuid?.() === 0)('runs a command as runas, with that user HOME and names', () => {

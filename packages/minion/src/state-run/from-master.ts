@@ -1,5 +1,5 @@
 import type { Json } from '@brine/protocol';
-import { jinjaYamlRenderer } from '@brine/states';
+import { jinjaYamlRenderer, nodeExecHost, SCRATCH_DIRS } from '@brine/states';
 import type { MinionContext } from '../connect.js';
 import type { StateTreeMirror } from './tree-mirror.js';
 import type { JobFunction } from '../jobs.js';
@@ -16,7 +16,9 @@ import { anyFailed, runStateTree } from './run-tree.js';
  * tree is read afresh).
  */
 export function stateApplyFromMaster(ctx: MinionContext, mirror: StateTreeMirror): JobFunction {
-  const render = jinjaYamlRenderer({ roots: [mirror.root] });
+  // Render-time commands' output goes first to the minion's own runtime directory (tmpfs under systemd).
+  const scratchDir = ctx.config.sock_dir;
+  const render = jinjaYamlRenderer({ roots: [mirror.root], host: nodeExecHost({ scratchDirs: [scratchDir, ...SCRATCH_DIRS] }) });
   return async ({ args, context }) => {
     const mods = Array.isArray(args['mods']) ? (args['mods'] as string[]) : [];
     const test = args['test'] === true;
@@ -33,6 +35,7 @@ export function stateApplyFromMaster(ctx: MinionContext, mirror: StateTreeMirror
       secrets,
       logger: ctx.log,
       render,
+      scratchDir,
     });
     if (outcome.kind === 'problems') return { success: false, ret: outcome.problems };
     return { success: !anyFailed(outcome.results), ret: outcome.results as unknown as Json, transient: secrets.unreachable };

@@ -35,5 +35,6 @@ export async function runLocal(config: MinionConfig, req: LocalRunRequest): Prom
     test: req.test,
     secrets: pillarSecretProvider(pillar.raw),
     logger: req.logger,
+    scratchDir: config.sock_dir,
   });
 }

@@ -19,6 +19,8 @@ export interface StateRunRequest {
   test: boolean;
   secrets: SecretProvider;
   logger: Logger;
+  /** The minion's runtime directory (sock_dir): tried first for render-time commands' output. */
+  scratchDir?: string;
   /** A renderer kept between runs (its caches); a fresh one per run without. */
   render?: SlsRenderer;
 }
@@ -42,6 +44,7 @@ export async function runStateTree(req: StateRunRequest): Promise<StateRunOutcom
       target: req.target,
       ...(req.render && { render: req.render }),
       logger: req.logger,
+      ...(req.scratchDir !== undefined && { scratchDirs: [req.scratchDir] }),
     });
   } catch (err) {
     if (err instanceof StateCompileError) return { kind: 'problems', problems: err.problems.map((p) => p.message) };

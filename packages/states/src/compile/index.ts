@@ -1,6 +1,6 @@
 import { formatPos, InputError, type Logger } from '@brine/common';
 import { redactingLog } from '../host/log.js';
-import { nodeExecHost } from '../host/template-host.js';
+import { nodeExecHost, SCRATCH_DIRS } from '../host/template-host.js';
 import { builtinModules } from '../modules/builtin.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { isSecretKeyName } from '../pillar/secret-scan.js';
@@ -30,6 +30,8 @@ export interface CompileOptions {
   modules?: ModuleRegistry;
   /** Where render-time commands are logged (through the run's redactor). */
   logger?: Logger;
+  /** Memory file systems to try first for render-time commands' output (the minion's sock_dir). */
+  scratchDirs?: readonly string[];
 }
 
 /** States ready to run: checked, with requisites resolved and an execution order. */
@@ -65,10 +67,11 @@ export function compileStates(opts: CompileOptions): CompiledRun {
   const minion = { id: opts.minionId, grains: opts.grains ?? {} };
   // Render-time commands (salt['cmd.run']) log through the run's redactor.
   const log = redactingLog(opts.logger, redactor);
+  const host = nodeExecHost({ scratchDirs: [...(opts.scratchDirs ?? []), ...SCRATCH_DIRS] });
   const high = gatherHighState({
     roots: opts.fileRoots,
     target: opts.target,
-    render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots }),
+    render: opts.render ?? jinjaYamlRenderer({ roots: opts.fileRoots, host }),
     minion,
     // Marked secrets never reach templates at all; what they read under a secret's name is redacted.
     context: { pillar: opts.pillar, opts: opts.opts ?? {}, onPillarRead: redactSecretReads(redactor), log },
@@ -80,7 +83,7 @@ export function compileStates(opts: CompileOptions): CompiledRun {
     grains: minionGrains(minion),
     opts: opts.opts ?? {},
     redactor,
-    host: nodeExecHost(),
+    host,
     log,
   });
   const low = lowerHighState(high.decls, modules);

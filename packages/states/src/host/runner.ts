@@ -42,7 +42,7 @@ export interface RunnerOptions {
 /** A command that outlives its timeout gets SIGTERM, then SIGKILL this much later. */
 const KILL_GRACE_MS = 5_000;
 /** Output kept per stream; a command that writes more is killed rather than filling the minion's memory. */
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The real runner. A minion runs many short commands per job (every cmd.run, every

@@ -10,12 +10,15 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  type StatsFs,
+  statfsSync,
   statSync,
   unlinkSync,
 } from 'node:fs';
-import { homedir, networkInterfaces, tmpdir } from 'node:os';
+import { homedir, networkInterfaces } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { passwdEntry, type UserInfo } from '../facts/accounts.js';
+import { MAX_OUTPUT_BYTES } from './runner.js';
 
 export interface CommandRequest {
   /** The program and its arguments; for a shell command, [shell, '-c', text]. */
@@ -63,19 +66,102 @@ export interface ExecHost {
   interfaces(): Record<string, SaltInterface>;
 }
 
+/** statfs(2) f_type of the memory file systems: never written back to a disk file system (tmpfs pages can be swapped, as any memory). */
+export const TMPFS_MAGIC = 0x01021994;
+export const RAMFS_MAGIC = 0x858458f6;
+
+/** Where a render-time command's output may go after the minion's own directories: memory file systems on most systems. */
+export const SCRATCH_DIRS: readonly string[] = ['/dev/shm', '/run'];
+
+/** What statfs and access say of one candidate directory. */
+export interface ScratchFact {
+  dir: string;
+  /** statfs f_type; unset when the directory could not be read (see `error`). */
+  type?: number;
+  writable?: boolean;
+  /** Why statfs failed (ENOENT and the like). */
+  error?: string;
+}
+
+export type ScratchChoice = { dir: string } | { refused: string };
+
+/**
+ * The first candidate on a memory file system (tmpfs or ramfs) that this process
+ * can write to, or why there is none, naming every directory checked. A disk file
+ * system is never chosen: an unlinked file's pages are still written back there
+ * (after ~30 s, under memory pressure, on sync), and its freed blocks are not wiped.
+ */
+export function chooseScratchDir(facts: readonly ScratchFact[]): ScratchChoice {
+  const why: string[] = [];
+  for (const f of facts) {
+    if (f.type === undefined) {
+      why.push(`${f.dir} (${f.error ?? 'unreadable'})`);
+      continue;
+    }
+    const type = f.type >>> 0;
+    if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) {
+      why.push(`${f.dir} (not tmpfs or ramfs: file system type 0x${type.toString(16)})`);
+      continue;
+    }
+    if (!f.writable) {
+      why.push(`${f.dir} (${type === TMPFS_MAGIC ? 'tmpfs' : 'ramfs'}, not writable)`);
+      continue;
+    }
+    return { dir: f.dir };
+  }
+  return {
+    refused:
+      `no memory file system (tmpfs or ramfs) to hold its output, which may be secret, so it was not run; checked ${why.join(', ')}. ` +
+      'Mount a tmpfs on one of them (e.g. /dev/shm) or make one writable; the output is never written to a disk file system',
+  };
+}
+
+/** The facts chooseScratchDir decides on, read from this machine. */
+export function scratchFacts(dirs: readonly string[], statfs: (dir: string) => Pick<StatsFs, 'type'> = statfsSync): ScratchFact[] {
+  return dirs.map((dir) => {
+    let type: number;
+    try {
+      type = statfs(dir).type;
+    } catch (e) {
+      return { dir, error: (e as NodeJS.ErrnoException).code ?? String(e) };
+    }
+    let writable = true;
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      writable = false;
+    }
+    return { dir, type, writable };
+  });
+}
+
+export interface ExecHostOptions {
+  /**
+   * Where render-time commands' output may go, tried in order (default SCRATCH_DIRS); the
+   * minion puts its own runtime directory (sock_dir) first. Only a memory file system is used.
+   */
+  scratchDirs?: readonly string[];
+  /** Per stream; a command that wrote more fails (the runner's cap for other commands). */
+  maxOutputBytes?: number;
+}
+
 /**
  * The machine a state renders on, for cmd.*, file.* and network.* in templates.
  * Synchronous, as rendering is. A command's output goes to files rather than
  * pipes, so stderr can join stdout in the order written (cmd.run) and a
  * process the command left behind holding them cannot keep the render waiting.
- * The files are unlinked before the command starts: only their descriptors
- * hold the output, which leaves nothing on disk even if the minion is killed.
+ * The files are made only on a memory file system (tmpfs or ramfs; the command is
+ * refused when there is none) and unlinked before the command starts: only their
+ * descriptors hold the output, no disk ever does, and nothing is left behind even
+ * if the minion is killed.
  */
-export function nodeExecHost(): ExecHost {
+export function nodeExecHost(opts: ExecHostOptions = {}): ExecHost {
   const home = () => process.env['HOME'] || homedir();
+  const dirs = opts.scratchDirs ?? SCRATCH_DIRS;
+  const max = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   return {
     home,
-    run: (req) => runCommand(req, home()),
+    run: (req) => runCommand(req, home(), dirs, max),
     pathType(path) {
       try {
         const st = statSync(path);
@@ -89,7 +175,7 @@ export function nodeExecHost(): ExecHost {
   };
 }
 
-function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
+function runCommand(req: CommandRequest, minionHome: string, dirs: readonly string[], max: number): CommandOutcome {
   const failed = (error: string): CommandOutcome => ({ pid: 0, retcode: null, stdout: '', stderr: '', error });
   let home = minionHome;
   const env: Record<string, string | undefined> = { ...(req.cleanEnv ? {} : process.env) };
@@ -112,13 +198,16 @@ function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
     }
   } else if (!isAbsolute(cwd) || !isDirectory(cwd)) return failed(`Specified cwd '${cwd}' either not absolute or does not exist`);
   if (!('NOTIFY_SOCKET' in req.env)) delete env['NOTIFY_SOCKET'];
+  // The output may hold secrets: only a memory file system holds it, never a disk.
+  const scratch = chooseScratchDir(scratchFacts(dirs));
+  if ('refused' in scratch) return failed(scratch.refused);
   // Each stream's file is unlinked (and its directory removed) as soon as it is
-  // open, before the command starts: the output may hold secrets, and a file
-  // with no name leaves nothing behind even if the minion is killed mid-command.
-  const out = openUnlinked();
+  // open, before the command starts: a file with no name leaves nothing behind
+  // even if the minion is killed mid-command.
+  const out = openUnlinked(scratch.dir);
   let err = out;
   try {
-    if (!req.mergeStderr) err = openUnlinked();
+    if (!req.mergeStderr) err = openUnlinked(scratch.dir);
     const r = spawnSync(req.argv[0]!, req.argv.slice(1), {
       cwd,
       env,
@@ -131,11 +220,14 @@ function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
     const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ETIMEDOUT') return { ...failed('timed out'), timedOut: true };
     if (r.error) return failed(code === 'ENOENT' ? 'No such file or directory' : r.error.message);
+    // As the runner does for other commands: over the cap, the call fails rather than the minion's memory.
+    const over = fstatSync(out).size > max ? 'stdout' : err !== out && fstatSync(err).size > max ? 'stderr' : undefined;
+    if (over) return failed(`${over} exceeded ${max} bytes`);
     return {
       pid: r.pid ?? 0,
       retcode: r.status,
-      stdout: readAll(out),
-      stderr: req.mergeStderr ? '' : readAll(err),
+      stdout: readAll(out, max),
+      stderr: req.mergeStderr ? '' : readAll(err, max),
     };
   } finally {
     closeSync(out);
@@ -143,9 +235,9 @@ function runCommand(req: CommandRequest, minionHome: string): CommandOutcome {
   }
 }
 
-/** A file open for reading and writing that has no name: its directory is gone before this returns. */
-function openUnlinked(): number {
-  const dir = mkdtempSync(join(tmpdir(), 'brine-render-'));
+/** A file in `parent`, open for reading and writing, that has no name: its directory is gone before this returns. */
+function openUnlinked(parent: string): number {
+  const dir = mkdtempSync(join(parent, 'brine-render-'));
   try {
     const path = join(dir, 'out');
     const fd = openSync(path, 'wx+', 0o600);
@@ -161,9 +253,9 @@ function openUnlinked(): number {
   }
 }
 
-/** What was written to `fd` from its start; the bytes read are zeroed once they are a string. */
-function readAll(fd: number): string {
-  const buf = Buffer.alloc(fstatSync(fd).size);
+/** What was written to `fd` from its start, at most `max` bytes; the bytes read are zeroed once they are a string. */
+function readAll(fd: number, max: number): string {
+  const buf = Buffer.alloc(Math.min(fstatSync(fd).size, max));
   try {
     let got = 0;
     while (got < buf.length) {
