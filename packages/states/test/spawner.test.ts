@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,19 @@ function readStatus(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** The pid of a child of `parent` whose name (comm) is `name`, or 0. */
+function childNamed(parent: number, name: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8') === `${name}\n` && Number(fields[1]) === parent) return Number(entry);
+    } catch {}
+  }
+  return 0;
 }
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
@@ -116,6 +129,23 @@ describe('spawner co-process', () => {
     expect(next.exitCode).toBe(0);
     expect(Number(next.stdout)).toBe(spawner.pid);
     expect(spawner.pid).not.toBe(first);
+  });
+
+  it('kills a command whose name holds ") " when its spawner is killed under it (both ends read the start time alike)', async () => {
+    await runner.run('true', []);
+    // Its name (comm) "x) y" makes /proc/<pid>/stat read "<pid> (x) y) S …": the fields start after the last ')'.
+    const program = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'x) y');
+    copyFileSync('/bin/sleep', program);
+    chmodSync(program, 0o755);
+    const pending = runner.run(program, ['30']);
+    let command = 0;
+    expect(await until(() => (command = childNamed(spawner.pid!, 'x) y')) > 0)).toBe(true);
+    process.kill(spawner.pid!, 'SIGKILL');
+    expect(await until(() => !alive(command))).toBe(true);
+    expect(await pending).toMatchObject({
+      exitCode: -1,
+      error: `spawner exited (SIGKILL) while the command ran; the command (pid ${command}) was killed`,
+    });
   });
 
   it('does not start a co-process for a command it cannot carry (a NUL in an argument or the environment)', async () => {

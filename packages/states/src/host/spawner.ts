@@ -67,8 +67,9 @@ sub answer { my ($c, $code, $sig, $errno) = @_;
   say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
 sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
 # A child not yet reaped keeps its pid: its start time names it for Node's check.
+# After the LAST ')', as Node reads it: the command's name (comm) may hold ") " itself.
 sub started_at { open my $fh, '<', "/proc/$_[0]/stat" or return ''; my $s = do { local $/; <$fh> } // '';
-  $s =~ /\)\s+(.*)/s ? ((split ' ', $1)[19] // '') : '' }
+  my $i = rindex $s, ')'; $i < 0 ? '' : ((split ' ', substr $s, $i + 1)[19] // '') }
 
 sub run {
   my ($id, $uid, $gid, $cwd, $file, $argc, @rest) = @_;
