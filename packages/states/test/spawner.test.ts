@@ -148,6 +148,27 @@ describe('spawner co-process', () => {
     });
   });
 
+  it('does not kill a pid whose start time it never learnt (it may be another process by now), and says so', async () => {
+    // A stand-in co-process: on the first request it says the command started as `victim`, with no
+    // start time (its /proc entry could not be read), then dies.
+    const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const dir = mkdtempSync(join(tmpdir(), 'spawner-'));
+    const body = Buffer.from(`started\0${1}\0${victim.pid}\0`);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    writeFileSync(join(dir, 'frame'), Buffer.concat([head, body]));
+    const fake = join(dir, 'perl');
+    writeFileSync(fake, `#!/bin/sh\nhead -c 4 >/dev/null\ncat '${join(dir, 'frame')}'\n`, { mode: 0o755 });
+    const r = await processRunner(undefined, { spawner: new Spawner(fake, 1024) }).run('true', []);
+    expect(r).toMatchObject({
+      exitCode: -1,
+      pid: victim.pid,
+      error: `spawner exited (code 0) while the command ran; the command (pid ${victim.pid}) may still run: its start time was not known, so the pid could not be told from a reused one and was not killed`,
+    });
+    expect(alive(victim.pid!)).toBe(true);
+    victim.kill('SIGKILL');
+  });
+
   it('does not start a co-process for a command it cannot carry (a NUL in an argument or the environment)', async () => {
     const fresh = new Spawner(perl, 1024);
     expect(fresh.start('/bin/echo', ['a\0b'], {})).toBeUndefined();

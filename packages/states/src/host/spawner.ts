@@ -169,17 +169,30 @@ function startTime(pid: number): string {
 }
 
 /**
- * Kills a command the co-process started and can no longer watch; false when it has
- * ended (its pid gone, or another process's by now: the start time differs).
+ * Kills a command the co-process started and can no longer watch: 'killed'; 'ended' when its
+ * pid is gone, or another process's by now (the start time differs); 'unverified' when its
+ * start time was not read as it started: the pid may be another process's by now, which is
+ * not killed on a guess.
  */
-function killStarted(started: { pid: number; at: string }): boolean {
-  if (started.at !== '' && startTime(started.pid) !== started.at) return false;
+function killStarted(started: { pid: number; at: string }): 'killed' | 'ended' | 'unverified' {
+  if (started.at === '') return 'unverified';
+  if (startTime(started.pid) !== started.at) return 'ended';
   try {
     process.kill(started.pid, 'SIGKILL');
-    return true;
+    return 'killed';
   } catch {
-    return false;
+    return 'ended';
   }
+}
+
+/** What happened to a command left without its co-process, for its call's error. */
+function lostCommand(why: string, started: { pid: number; at: string } | undefined): string {
+  if (!started) return why;
+  const verdict = killStarted(started);
+  if (verdict === 'killed') return `${why}; the command (pid ${started.pid}) was killed`;
+  if (verdict === 'unverified')
+    return `${why}; the command (pid ${started.pid}) may still run: its start time was not known, so the pid could not be told from a reused one and was not killed`;
+  return why;
 }
 
 /** What to do for each live co-process when this process exits: one 'exit' listener for all spawners. */
@@ -283,9 +296,8 @@ export class Spawner {
       this.child = undefined;
       const empty = Buffer.alloc(0);
       for (const p of this.pending.values()) {
-        const pid = p.started?.pid;
-        const error = p.started && killStarted(p.started) ? `${why}; the command (pid ${pid}) was killed` : why;
-        p.resolve({ code: null, signal: null, pid, stdout: empty, stderr: empty, error });
+        const error = lostCommand(why, p.started);
+        p.resolve({ code: null, signal: null, pid: p.started?.pid, stdout: empty, stderr: empty, error });
       }
       this.pending.clear();
     };
