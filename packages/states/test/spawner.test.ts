@@ -195,7 +195,9 @@ describe('spawner co-process', () => {
       const first = run.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; sleep 2 & exit 0`]);
       expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
       const reused = Number(readFileSync(pidFile, 'utf8'));
-      expect((await run.run('/bin/sh', ['-c', `echo ${reused - 1} > /proc/sys/kernel/ns_last_pid`])).exitCode).toBe(0);
+      // Once it is reaped (its pid free), the next pid handed out is its.
+      const handOut = `while [ -e /proc/${reused} ]; do sleep 0.01; done; echo ${reused - 1} > /proc/sys/kernel/ns_last_pid`;
+      expect((await run.run('/bin/sh', ['-c', handOut])).exitCode).toBe(0);
       const second = await run.run('/bin/sh', ['-c', 'echo $$']);
       expect(Number(second.stdout)).toBe(reused);
       const late = new Promise((r) => setTimeout(() => r('never answered'), 8_000));
