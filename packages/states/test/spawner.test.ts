@@ -115,6 +115,7 @@ describe('spawner co-process', () => {
     const first = spawner.pid!;
     const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
     const pending = runner.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`]);
+    // Running, so Node was told its pid before it could run (its 'close' reads every frame first).
     expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
     const command = Number(readFileSync(pidFile, 'utf8'));
     expect(alive(command)).toBe(true);
@@ -129,6 +130,21 @@ describe('spawner co-process', () => {
     expect(next.exitCode).toBe(0);
     expect(Number(next.stdout)).toBe(spawner.pid);
     expect(spawner.pid).not.toBe(first);
+  });
+
+  it('tells Node the pid of a command before the command runs: one that stops its co-process at once is still killed with it', async () => {
+    await runner.run('true', []);
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
+    // Its co-process stopped before it could say anything more: Node heard of the command before it ran.
+    const pending = runner.run('/bin/sh', ['-c', `kill -STOP $PPID; echo $$ > ${pidFile}; exec sleep 30`]);
+    expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+    const command = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(spawner.pid!, 'SIGKILL');
+    expect(await until(() => !alive(command))).toBe(true);
+    expect(await pending).toMatchObject({
+      exitCode: -1,
+      error: `spawner exited (SIGKILL) while the command ran; the command (pid ${command}) was killed`,
+    });
   });
 
   it('kills a command whose name holds ") " when its spawner is killed under it (both ends read the start time alike)', async () => {
@@ -245,7 +261,8 @@ describe('spawner co-process', () => {
     const script = `const { processRunner } = await import(${JSON.stringify(built)});
       const { existsSync } = await import('node:fs');
       void processRunner().run('/bin/sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 30']);
-      const t = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(t); setTimeout(() => process.exit(0), 100); } }, 20);`;
+      const t = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(t); setImmediate(() => process.exit(0)); } }, 20);`;
+    // The command runs only once its started frame is in the pipe; the I/O poll before setImmediate's callback reads it.
     const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
     await new Promise((r) => owner.on('close', r));
     const command = Number(readFileSync(pidFile, 'utf8'));

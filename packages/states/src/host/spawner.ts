@@ -41,10 +41,12 @@ export interface SpawnOptions {
  * Frames both ways: a 4-byte big-endian length, then NUL-separated fields.
  * In:  run, id, uid, gid, cwd, file, argc, args…, envc, env entries "K=V"…   |   kill, id, signal number
  *      (envc empty: the same environment as the last command's, so it is sent once, not per command)
- * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), as soon as a command runs;
+ * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), once forked: the child execs
+ *      only after this frame is written (an exec that fails is then answered as not started);
  *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
  * Node kills the commands whose start it heard of if the co-process dies (or when Node exits
- * and kills it); the start time tells it the pid is still that command's. The co-process exits
+ * and kills it): every command that runs, as it heard of it before it ran; the start time tells
+ * it the pid is still that command's. The co-process exits
  * when its input closes (the minion is gone without a word), leaving running commands to run.
  */
 const SCRIPT = String.raw`
@@ -55,6 +57,8 @@ my $max = shift @ARGV;
 $SIG{INT} = $SIG{QUIT} = 'IGNORE';
 # An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
 $SIG{CHLD} = sub {};
+# A write to a pipe whose reader is gone (Node; a command killed before its go byte) fails with EPIPE instead.
+$SIG{PIPE} = 'IGNORE';
 binmode STDIN; binmode STDOUT;
 open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
 # Commands by request id until answered; by pid only until reaped, so a pid the kernel
@@ -78,12 +82,17 @@ sub run {
   # (fork's copy-on-write), which costs more than the fork.
   %ENV = map { split /=/, $_, 2 } @rest[1 .. $#rest] if $rest[0] ne '';
   my $c = { id => $id, pid => 0, out => ['', ''], fh => [], size => [0, 0] };
-  my ($or, $ow, $er, $ew, $sr, $sw);
-  unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw)) { answer($c, undef, undef, $! + 0); return }
+  my ($or, $ow, $er, $ew, $sr, $sw, $gr, $gw);
+  unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw) && pipe($gr, $gw)) { answer($c, undef, undef, $! + 0); return }
   my $pid = fork;
   unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
   if ($pid == 0) {
-    $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = 'DEFAULT';
+    $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = $SIG{PIPE} = 'DEFAULT';
+    close $gw;
+    # Nothing runs before Node knows its pid: the go byte comes once the started frame is written.
+    # None (end of file): the co-process died first, and the command never runs.
+    my $n; do { $n = sysread $gr, my $go, 1 } while (!defined $n && $!{EINTR});
+    POSIX::_exit(127) unless $n;
     POSIX::dup2(fileno $null, 0); POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
     # As Node does: supplementary groups dropped whenever a uid or gid is given.
     if ($uid ne '' || $gid ne '') { my $g = $gid ne '' ? $gid : (split ' ', $))[0]; $) = "$g $g"; }
@@ -92,13 +101,19 @@ sub run {
     syswrite $sw, pack('N', $! + 0);
     POSIX::_exit(127);
   }
-  close $ow; close $ew; close $sw;
-  # Empty once exec closed the status pipe (close-on-exec); else the errno of the failed step.
-  my $status = readall($sr); close $sr;
-  if (length $status) { waitpid $pid, 0; answer($c, undef, undef, unpack 'N', $status); return }
+  close $ow; close $ew; close $sw; close $gr;
+  # The child waits for the go byte: its pid and start time (set at fork) are known before it
+  # runs anything, and Node has them (the frame written whole) before it may exec.
   $c->{pid} = $pid; $c->{fh} = [$or, $er];
   $cmd{$id} = $running{$pid} = $c;
   say_(join "\0", 'started', $id, $pid, started_at($pid));
+  syswrite $gw, 'g'; close $gw;
+  # Empty once exec closed the status pipe (close-on-exec); else the errno of the failed step.
+  my $status = readall($sr); close $sr;
+  return unless length $status;
+  waitpid $pid, 0; delete $running{$pid}; delete $cmd{$id};
+  close $_ for @{$c->{fh}};
+  $c->{pid} = 0; answer($c, undef, undef, unpack 'N', $status);
 }
 
 sub request {
