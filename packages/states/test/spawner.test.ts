@@ -132,6 +132,30 @@ describe('spawner co-process', () => {
     expect(spawner.pid).not.toBe(first);
   });
 
+  it('runs each command in its own process group, and kills the group: what a command started in the background goes too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spawner-'));
+    const background = async (pidFile: string) => {
+      expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+      return readFileSync(pidFile, 'utf8').trim().split(' ').map(Number) as [number, number];
+    };
+    const ownGroup = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2];
+    // Timed out.
+    const timedOut = runner.run('/bin/sh', ['-c', `sleep 30 & echo $$ $! > ${dir}/a; wait`], { timeoutMs: 300 });
+    const [leader, sleeper] = await background(join(dir, 'a'));
+    const group = readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]!.split(' ')[2];
+    expect(group).toBe(String(leader));
+    expect(group).not.toBe(ownGroup);
+    expect(await timedOut).toMatchObject({ exitCode: -1, error: 'timed out after 300 ms' });
+    expect(await until(() => !alive(sleeper))).toBe(true);
+    // Its co-process killed under it.
+    await runner.run('true', []);
+    const lost = runner.run('/bin/sh', ['-c', `sleep 30 & echo $$ $! > ${dir}/b; wait`]);
+    const [command, orphan] = await background(join(dir, 'b'));
+    process.kill(spawner.pid!, 'SIGKILL');
+    expect(await lost).toMatchObject({ error: `spawner exited (SIGKILL) while the command ran; the command (pid ${command}) was killed` });
+    expect(await until(() => !alive(orphan))).toBe(true);
+  });
+
   it('tells Node the pid of a command before the command runs: one that stops its co-process at once is still killed with it', async () => {
     await runner.run('true', []);
     const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
@@ -207,8 +231,9 @@ describe('spawner co-process', () => {
       const ns = new Spawner(wrapper, 1024, 200);
       const run = processRunner(undefined, { spawner: ns });
       const pidFile = join(dir, 'pid');
-      // Exits at once and is reaped, but stays unanswered while its background sleep holds its pipes.
-      const first = run.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; sleep 2 & exit 0`]);
+      // Exits at once and is reaped, but stays unanswered while its background sleep holds its pipes;
+      // that one in a session of its own, else the process group it would stay in keeps the pid taken.
+      const first = run.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; setsid sleep 2 & exit 0`]);
       expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
       const reused = Number(readFileSync(pidFile, 'utf8'));
       // Once it is reaped (its pid free), the next pid handed out is its.

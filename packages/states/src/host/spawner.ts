@@ -44,6 +44,7 @@ export interface SpawnOptions {
  * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), once forked: the child execs
  *      only after this frame is written (an exec that fails is then answered as not started);
  *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
+ * Each command runs in a process group of its own, which its kills go to (what it started too).
  * Node kills the commands whose start it heard of if the co-process dies (or when Node exits
  * and kills it): every command that runs, as it heard of it before it ran; the start time tells
  * it the pid is still that command's. The co-process exits
@@ -53,22 +54,29 @@ const SCRIPT = String.raw`
 use strict; use warnings; use POSIX (); use Errno ();
 $0 = 'brine-spawner';
 my $max = shift @ARGV;
-# A Ctrl-C at the terminal is for the commands (in the same process group), not for us.
-$SIG{INT} = $SIG{QUIT} = 'IGNORE';
+# Commands by request id until answered; by pid only until reaped, so a pid the kernel
+# hands out again (a reaped command's pipes may outlive it) never overwrites another entry.
+my ($in, %cmd, %running) = ('');
+# Each command runs in its own process group (so a kill reaches what it started too), not the
+# terminal's foreground group: what the terminal sends that group (Ctrl-C, Ctrl-\, hangup) is
+# for the commands, and passed on to them, not for us.
+$SIG{INT} = $SIG{QUIT} = $SIG{HUP} = sub { signal_($_, $_[0]) for values %running };
 # An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
 $SIG{CHLD} = sub {};
 # A write to a pipe whose reader is gone (Node; a command killed before its go byte) fails with EPIPE instead.
 $SIG{PIPE} = 'IGNORE';
 binmode STDIN; binmode STDOUT;
 open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
-# Commands by request id until answered; by pid only until reaped, so a pid the kernel
-# hands out again (a reaped command's pipes may outlive it) never overwrites another entry.
-my ($in, %cmd, %running) = ('');
 
 sub say_ { my $m = pack('N', length $_[0]) . $_[0];
   while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { exit 0 } } }
 sub answer { my ($c, $code, $sig, $errno) = @_;
   say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
+# A command and what it started: its process group, whose id is the command's pid, which stays
+# its (no other process can have it) until it is reaped; never after. The command itself if it
+# left that group.
+sub signal_ { my ($c, $sig) = @_; return if defined $c->{status} || $c->{pid} < 2; kill($sig, -$c->{pid}) || kill($sig, $c->{pid}) }
+sub stop_ { $_[0]{stopped} = 1; signal_(@_) }
 sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
 # A child not yet reaped keeps its pid: its start time names it for Node's check.
 # After the LAST ')', as Node reads it: the command's name (comm) may hold ") " itself.
@@ -87,7 +95,8 @@ sub run {
   my $pid = fork;
   unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
   if ($pid == 0) {
-    $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = $SIG{PIPE} = 'DEFAULT';
+    $SIG{INT} = $SIG{QUIT} = $SIG{HUP} = $SIG{CHLD} = $SIG{PIPE} = 'DEFAULT';
+    POSIX::setpgid(0, 0);
     close $gw;
     # Nothing runs before Node knows its pid: the go byte comes once the started frame is written.
     # None (end of file): the co-process died first, and the command never runs.
@@ -102,6 +111,8 @@ sub run {
     POSIX::_exit(127);
   }
   close $ow; close $ew; close $sw; close $gr;
+  # Here too (the child may not have run yet): its group exists before anyone is told of it.
+  POSIX::setpgid($pid, $pid);
   # The child waits for the go byte: its pid and start time (set at fork) are known before it
   # runs anything, and Node has them (the frame written whole) before it may exec.
   $c->{pid} = $pid; $c->{fh} = [$or, $er];
@@ -120,7 +131,7 @@ sub request {
   my ($kind, @f) = split /\0/, $_[0], -1;
   if ($kind eq 'run') { run(@f) }
   # Never a reaped command's pid: it may be another process's by now (its pipes can outlive it).
-  elsif (my $c = $cmd{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} unless defined $c->{status} }
+  elsif (my $c = $cmd{$f[0]}) { stop_($c, $f[1]) }
 }
 
 for (;;) {
@@ -145,7 +156,7 @@ for (;;) {
         $c->{size}[$i] += $got;
         if ($c->{size}[$i] > $max) {
           $c->{error} //= ($i ? 'stderr' : 'stdout') . " exceeded $max bytes";
-          $c->{stopped} = 1; kill 'KILL', $c->{pid} unless defined $c->{status};
+          stop_($c, 'KILL');
         } else { $c->{out}[$i] .= $buf }
       }
     }
@@ -184,20 +195,22 @@ function startTime(pid: number): string {
 }
 
 /**
- * Kills a command the co-process started and can no longer watch: 'killed'; 'ended' when its
- * pid is gone, or another process's by now (the start time differs); 'unverified' when its
- * start time was not read as it started: the pid may be another process's by now, which is
- * not killed on a guess.
+ * Kills a command the co-process started and can no longer watch, with what it started (its
+ * process group): 'killed'; 'ended' when its pid is gone, or another process's by now (the
+ * start time differs); 'unverified' when its start time was not read as it started: the pid
+ * may be another process's by now, which is not killed on a guess.
  */
 function killStarted(started: { pid: number; at: string }): 'killed' | 'ended' | 'unverified' {
   if (started.at === '') return 'unverified';
   if (startTime(started.pid) !== started.at) return 'ended';
-  try {
-    process.kill(started.pid, 'SIGKILL');
-    return 'killed';
-  } catch {
-    return 'ended';
+  // Its process group (what it started too), whose id is its pid while it lives; the command alone if it left it.
+  for (const target of [-started.pid, started.pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return 'killed';
+    } catch {}
   }
+  return 'ended';
 }
 
 /** What happened to a command left without its co-process, for its call's error. */
