@@ -281,6 +281,19 @@ describe('spawner co-process', () => {
     });
   }
 
+  it('kills the commands its co-process runs, and what they started, when its process is killed (SIGKILL, as by the OOM killer)', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
+    const script = `const { processRunner } = await import(${JSON.stringify(built)});
+      const { existsSync, readFileSync } = await import('node:fs');
+      void processRunner().run('/bin/sh', ['-c', 'sleep 30 & echo $$ $! > ${pidFile}; wait']);
+      const t = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)}) && readFileSync(${JSON.stringify(pidFile)}, 'utf8').endsWith('\\n')) process.kill(process.pid, 'SIGKILL'); }, 20);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    expect(await new Promise((r) => owner.on('close', (_, signal) => r(signal)))).toBe('SIGKILL');
+    const [command, background] = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number) as [number, number];
+    expect(command).toBeGreaterThan(0);
+    expect(await until(() => !alive(command) && !alive(background))).toBe(true);
+  });
+
   it('kills the commands its co-process runs when its process exits', async () => {
     const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
     const script = `const { processRunner } = await import(${JSON.stringify(built)});

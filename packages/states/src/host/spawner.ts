@@ -45,10 +45,10 @@ export interface SpawnOptions {
  *      only after this frame is written (an exec that fails is then answered as not started);
  *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
  * Each command runs in a process group of its own, which its kills go to (what it started too).
- * Node kills the commands whose start it heard of if the co-process dies (or when Node exits
- * and kills it): every command that runs, as it heard of it before it ran; the start time tells
- * it the pid is still that command's. The co-process exits
- * when its input closes (the minion is gone without a word), leaving running commands to run.
+ * Node kills the commands whose start it heard of if the co-process dies (and when Node exits):
+ * every command that runs, as it heard of it before it ran; the start time tells it the pid is
+ * still that command's. The co-process exits when its input closes (the minion is gone, even
+ * killed without a word), killing the commands it runs (their groups) first.
  */
 const SCRIPT = String.raw`
 use strict; use warnings; use POSIX (); use Errno ();
@@ -68,8 +68,11 @@ $SIG{PIPE} = 'IGNORE';
 binmode STDIN; binmode STDOUT;
 open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
 
+# The minion gone (its end of our input or output closed, however it ended: even killed, it
+# cannot say so): the commands go with it, for nobody would be left to stop them.
+sub quit { signal_($_, 'KILL') for values %running; exit 0 }
 sub say_ { my $m = pack('N', length $_[0]) . $_[0];
-  while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { exit 0 } } }
+  while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { quit() } } }
 sub answer { my ($c, $code, $sig, $errno) = @_;
   say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
 # A command and what it started: its process group, whose id is the command's pid, which stays
@@ -141,7 +144,7 @@ for (;;) {
   if ($n > 0) {
     if (vec($rout, 0, 1)) {
       my $got = sysread STDIN, $in, 65536, length $in;
-      exit 0 if defined $got && $got == 0;
+      quit() if defined $got && $got == 0;
       while (length $in >= 4 && length $in >= 4 + unpack 'N', $in) {
         my $len = unpack 'N', $in; request(substr $in, 4, $len); substr($in, 0, 4 + $len) = '';
       }
@@ -237,9 +240,9 @@ function onExit(stop: () => void): void {
 
 /**
  * The Node side of the co-process: started on the first command, let go after `idleMs`
- * without one, started again after it died, killed with the commands it runs when the
- * process exits (and exiting by itself if the process dies without a word: its input
- * closes). Should it die, the commands it started are killed and their calls fail.
+ * without one, started again after it died. When the process ends, however (its exit, a
+ * SIGKILL), the co-process's input closes: it kills the commands it runs and exits. Should it
+ * die, the commands it started are killed and their calls fail.
  */
 export class Spawner {
   /** Commands handed to the co-process so far; tests read it. */
@@ -329,10 +332,10 @@ export class Spawner {
       }
       this.pending.clear();
     };
-    // This process exiting: the commands first, then the co-process (which would otherwise leave them running).
+    // This process exiting: the commands it heard of, at once. The co-process sees its input close
+    // as this process ends, and kills the rest (one whose started frame was still unread) before it exits.
     const stop = () => {
       if (this.child === child) for (const p of this.pending.values()) if (p.started) killStarted(p.started);
-      child.kill('SIGKILL');
     };
     onExit(stop);
     child.on('error', (err) => lost(`spawner failed: ${err.message}`));
