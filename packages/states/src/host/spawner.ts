@@ -183,7 +183,7 @@ const NUL = 0;
 interface Pending {
   file: string;
   resolve(ended: Ended): void;
-  /** Once the co-process said the command runs: its pid and start time (empty if unknown). */
+  /** Once the co-process said the command was forked (it execs only after): its pid and start time (empty if unknown). */
   started?: { pid: number; at: string };
 }
 
