@@ -281,6 +281,30 @@ describe('spawner co-process', () => {
     });
   }
 
+  // script(1) runs the owner on a terminal of its own (a pty), as `minion apply --local` at a shell.
+  const script1 = spawnSync('script', ['--version']).status === 0;
+  it.runIf(script1)(
+    'runs commands without the controlling terminal: one reading it fails at once, as under the daemon, rather than stopping',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spawner-'));
+      const ownerFile = join(dir, 'owner.mjs');
+      writeFileSync(
+        ownerFile,
+        `const { processRunner } = await import(${JSON.stringify(built)});
+      const r = await processRunner().run('/bin/sh', ['-c', 'exec cat /dev/tty'], { timeoutMs: 3000 });
+      console.log(JSON.stringify(r)); process.exit(0);`,
+      );
+      const owner = spawn('script', ['-qec', `${process.execPath} ${ownerFile}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      owner.stdout.on('data', (d: Buffer) => {
+        out += d;
+      });
+      await new Promise((r) => owner.on('close', r));
+      const line = out.split(/\r?\n/).find((l) => l.startsWith('{'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({ exitCode: 1, stderr: expect.stringMatching(/\/dev\/tty/) });
+    },
+  );
+
   it('kills the commands its co-process runs, and what they started, when its process is killed (SIGKILL, as by the OOM killer)', async () => {
     const pidFile = join(mkdtempSync(join(tmpdir(), 'spawner-')), 'pid');
     const script = `const { processRunner } = await import(${JSON.stringify(built)});

@@ -44,7 +44,8 @@ export interface SpawnOptions {
  * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), once forked: the child execs
  *      only after this frame is written (an exec that fails is then answered as not started);
  *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
- * Each command runs in a process group of its own, which its kills go to (what it started too).
+ * Each command runs in a session and process group of its own, without a controlling terminal;
+ * its kills go to the group (what it started too).
  * Node kills the commands whose start it heard of if the co-process dies (and when Node exits):
  * every command that runs, as it heard of it before it ran; the start time tells it the pid is
  * still that command's. The co-process exits when its input closes (the minion is gone, even
@@ -57,8 +58,8 @@ my $max = shift @ARGV;
 # Commands by request id until answered; by pid only until reaped, so a pid the kernel
 # hands out again (a reaped command's pipes may outlive it) never overwrites another entry.
 my ($in, %cmd, %running) = ('');
-# Each command runs in its own process group (so a kill reaches what it started too), not the
-# terminal's foreground group: what the terminal sends that group (Ctrl-C, Ctrl-\, hangup) is
+# Each command runs in its own session and process group (so a kill reaches what it started
+# too), out of the terminal's foreground group: what the terminal sends that group (Ctrl-C, Ctrl-\, hangup) is
 # for the commands, and passed on to them, not for us.
 $SIG{INT} = $SIG{QUIT} = $SIG{HUP} = sub { signal_($_, $_[0]) for values %running };
 # An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
@@ -76,8 +77,8 @@ sub say_ { my $m = pack('N', length $_[0]) . $_[0];
 sub answer { my ($c, $code, $sig, $errno) = @_;
   say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
 # A command and what it started: its process group, whose id is the command's pid, which stays
-# its (no other process can have it) until it is reaped; never after. The command itself if it
-# left that group.
+# its (no other process can have it) until it is reaped; never after. The command itself if
+# that group is not there (it left it, or has not yet made it).
 sub signal_ { my ($c, $sig) = @_; return if defined $c->{status} || $c->{pid} < 2; kill($sig, -$c->{pid}) || kill($sig, $c->{pid}) }
 sub stop_ { $_[0]{stopped} = 1; signal_(@_) }
 sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
@@ -99,7 +100,10 @@ sub run {
   unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
   if ($pid == 0) {
     $SIG{INT} = $SIG{QUIT} = $SIG{HUP} = $SIG{CHLD} = $SIG{PIPE} = 'DEFAULT';
-    POSIX::setpgid(0, 0);
+    # A session of its own, so a process group of its own, and no controlling terminal, as under
+    # the daemon: one that reads the terminal fails at once rather than stopping (SIGTTIN) out
+    # of the foreground group.
+    POSIX::setsid();
     close $gw;
     # Nothing runs before Node knows its pid: the go byte comes once the started frame is written.
     # None (end of file): the co-process died first, and the command never runs.
@@ -114,8 +118,6 @@ sub run {
     POSIX::_exit(127);
   }
   close $ow; close $ew; close $sw; close $gr;
-  # Here too (the child may not have run yet): its group exists before anyone is told of it.
-  POSIX::setpgid($pid, $pid);
   # The child waits for the go byte: its pid and start time (set at fork) are known before it
   # runs anything, and Node has them (the frame written whole) before it may exec.
   $c->{pid} = $pid; $c->{fh} = [$or, $er];
@@ -206,7 +208,7 @@ function startTime(pid: number): string {
 function killStarted(started: { pid: number; at: string }): 'killed' | 'ended' | 'unverified' {
   if (started.at === '') return 'unverified';
   if (startTime(started.pid) !== started.at) return 'ended';
-  // Its process group (what it started too), whose id is its pid while it lives; the command alone if it left it.
+  // Its process group (what it started too), whose id is its pid while it lives; the command alone without it.
   for (const target of [-started.pid, started.pid]) {
     try {
       process.kill(target, 'SIGKILL');
