@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatHighstate } from '../src/output/highstate.js';
 import { Redactor } from '../src/redact.js';
@@ -6,6 +9,23 @@ import { redactingLog } from '../src/host/log.js';
 import { summarize, type StateResults } from '../src/run/results.js';
 import { processRunner } from '../src/host/runner.js';
 import { captureLogger } from './helpers.js';
+
+/** Exited (a zombie at most). */
+function gone(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
 
 const base = { __sls__: 'web', start_time: '10:00:00.000000', duration: 1.5 };
 const results: StateResults = {
@@ -101,14 +121,40 @@ describe.each([
     const stubborn = await runner.run('/bin/sh', ['-c', 'trap "" TERM; sleep 30 & echo $!; wait'], { timeoutMs: 100 });
     expect(stubborn).toMatchObject({ exitCode: -1, error: 'timed out after 100 ms' });
     expect(Date.now() - started).toBeLessThan(15_000);
-    process.kill(Number(stubborn.stdout), 'SIGKILL');
+    // Through the spawner, the command's process group is killed: its background sleep too.
+    if (spawner) expect(await until(() => gone(Number(stubborn.stdout)))).toBe(true);
+    else process.kill(Number(stubborn.stdout), 'SIGKILL');
     const flood = await runner.run('head', ['-c', String(80 * 1024 * 1024), '/dev/zero']);
     expect(flood).toMatchObject({ exitCode: -1, error: expect.stringMatching(/^stdout exceeded \d+ bytes$/) });
   });
 
-  it("runs commands in the minion's process group, so a Ctrl-C at the terminal reaches them too", async () => {
-    const ownGroup = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2];
-    expect((await processRunner(undefined, { spawner }).run('/bin/sh', ['-c', 'cut -d" " -f5 /proc/$$/stat'])).stdout).toBe(ownGroup);
+  // The owner is a separate Node process in a process group of its own, as at a terminal, running the built runner (npm run build first).
+  it('passes a Ctrl-C at the terminal on to the command', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'runner-')), 'pid');
+    const built = join(import.meta.dirname, '../dist/host/runner.js');
+    const trapping = `trap 'echo interrupted; exit 3' INT; echo $$ > ${pidFile}; while :; do sleep 0.05; done`;
+    const script = `const { processRunner } = await import(${JSON.stringify(built)});
+      process.on('SIGINT', () => {});
+      const r = await processRunner(undefined, { spawner: ${spawner} }).run('/bin/sh', ['-c', ${JSON.stringify(trapping)}]);
+      console.log(JSON.stringify(r)); process.exit(0);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    let out = '';
+    owner.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    const closed = new Promise((r) => owner.on('close', r));
+    expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))).toBe(true);
+    const command = Number(readFileSync(pidFile, 'utf8'));
+    // What the terminal does on Ctrl-C: SIGINT to its foreground process group, the owner's.
+    process.kill(-owner.pid!, 'SIGINT');
+    const late = new Promise((r) => setTimeout(r, 5_000));
+    await Promise.race([closed, late]);
+    for (const group of [owner.pid!, command]) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {}
+    }
+    expect(JSON.parse(out || '{}')).toMatchObject({ exitCode: 3, stdout: 'interrupted' });
   });
 
   it('reports a command killed by a signal', async () => {

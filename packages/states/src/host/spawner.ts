@@ -41,34 +41,51 @@ export interface SpawnOptions {
  * Frames both ways: a 4-byte big-endian length, then NUL-separated fields.
  * In:  run, id, uid, gid, cwd, file, argc, args…, envc, env entries "K=V"…   |   kill, id, signal number
  *      (envc empty: the same environment as the last command's, so it is sent once, not per command)
- * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), as soon as a command runs;
+ * Out: started, id, pid, start time (field 22 of /proc/<pid>/stat), once forked: the child execs
+ *      only after this frame is written (an exec that fails is then answered as not started);
  *      ended, id, pid, exit code, signal number, errno (did not start), error, stdout length, then stdout and stderr.
- * Node kills the commands whose start it heard of if the co-process dies (or when Node exits
- * and kills it); the start time tells it the pid is still that command's. The co-process exits
- * when its input closes (the minion is gone without a word), leaving running commands to run.
+ * Each command runs in a session and process group of its own, without a controlling terminal;
+ * its kills go to the group (what it started too).
+ * Node kills the commands whose start it heard of if the co-process dies (and when Node exits):
+ * every command that runs, as it heard of it before it ran; the start time tells it the pid is
+ * still that command's. The co-process exits when its input closes (the minion is gone, even
+ * killed without a word), killing the commands it runs (their groups) first.
  */
 const SCRIPT = String.raw`
 use strict; use warnings; use POSIX (); use Errno ();
 $0 = 'brine-spawner';
 my $max = shift @ARGV;
-# A Ctrl-C at the terminal is for the commands (in the same process group), not for us.
-$SIG{INT} = $SIG{QUIT} = 'IGNORE';
-# An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
-$SIG{CHLD} = sub {};
-binmode STDIN; binmode STDOUT;
-open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
 # Commands by request id until answered; by pid only until reaped, so a pid the kernel
 # hands out again (a reaped command's pipes may outlive it) never overwrites another entry.
 my ($in, %cmd, %running) = ('');
+# Each command runs in its own session and process group (so a kill reaches what it started
+# too), out of the terminal's foreground group: what the terminal sends that group (Ctrl-C, Ctrl-\, hangup) is
+# for the commands, and passed on to them, not for us.
+$SIG{INT} = $SIG{QUIT} = $SIG{HUP} = sub { signal_($_, $_[0]) for values %running };
+# An exiting command interrupts select(); the 50 ms cap below covers one exiting just before it.
+$SIG{CHLD} = sub {};
+# A write to a pipe whose reader is gone (Node; a command killed before its go byte) fails with EPIPE instead.
+$SIG{PIPE} = 'IGNORE';
+binmode STDIN; binmode STDOUT;
+open my $null, '<', '/dev/null' or die "brine-spawner: /dev/null: $!\n";
 
+# The minion gone (its end of our input or output closed, however it ended: even killed, it
+# cannot say so): the commands go with it, for nobody would be left to stop them.
+sub quit { signal_($_, 'KILL') for values %running; exit 0 }
 sub say_ { my $m = pack('N', length $_[0]) . $_[0];
-  while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { exit 0 } } }
+  while (length $m) { my $n = syswrite STDOUT, $m; if (defined $n) { substr($m, 0, $n) = '' } elsif (!$!{EINTR}) { quit() } } }
 sub answer { my ($c, $code, $sig, $errno) = @_;
   say_(join("\0", 'ended', $c->{id}, $c->{pid}, $code // '', $sig // '', $errno // '', $c->{error} // '', length $c->{out}[0]) . "\0" . $c->{out}[0] . $c->{out}[1]) }
+# A command and what it started: its process group, whose id is the command's pid, which stays
+# its (no other process can have it) until it is reaped; never after. The command itself if
+# that group is not there (it left it, or has not yet made it).
+sub signal_ { my ($c, $sig) = @_; return if defined $c->{status} || $c->{pid} < 2; kill($sig, -$c->{pid}) || kill($sig, $c->{pid}) }
+sub stop_ { $_[0]{stopped} = 1; signal_(@_) }
 sub readall { my ($fh) = @_; my ($buf, $n) = (''); do { $n = sysread $fh, $buf, 4, length $buf } while ($n || (!defined $n && $!{EINTR})); $buf }
 # A child not yet reaped keeps its pid: its start time names it for Node's check.
+# After the LAST ')', as Node reads it: the command's name (comm) may hold ") " itself.
 sub started_at { open my $fh, '<', "/proc/$_[0]/stat" or return ''; my $s = do { local $/; <$fh> } // '';
-  $s =~ /\)\s+(.*)/s ? ((split ' ', $1)[19] // '') : '' }
+  my $i = rindex $s, ')'; $i < 0 ? '' : ((split ' ', substr $s, $i + 1)[19] // '') }
 
 sub run {
   my ($id, $uid, $gid, $cwd, $file, $argc, @rest) = @_;
@@ -77,12 +94,21 @@ sub run {
   # (fork's copy-on-write), which costs more than the fork.
   %ENV = map { split /=/, $_, 2 } @rest[1 .. $#rest] if $rest[0] ne '';
   my $c = { id => $id, pid => 0, out => ['', ''], fh => [], size => [0, 0] };
-  my ($or, $ow, $er, $ew, $sr, $sw);
-  unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw)) { answer($c, undef, undef, $! + 0); return }
+  my ($or, $ow, $er, $ew, $sr, $sw, $gr, $gw);
+  unless (pipe($or, $ow) && pipe($er, $ew) && pipe($sr, $sw) && pipe($gr, $gw)) { answer($c, undef, undef, $! + 0); return }
   my $pid = fork;
   unless (defined $pid) { answer($c, undef, undef, $! + 0); return }
   if ($pid == 0) {
-    $SIG{INT} = $SIG{QUIT} = $SIG{CHLD} = 'DEFAULT';
+    $SIG{INT} = $SIG{QUIT} = $SIG{HUP} = $SIG{CHLD} = $SIG{PIPE} = 'DEFAULT';
+    # A session of its own, so a process group of its own, and no controlling terminal, as under
+    # the daemon: one that reads the terminal fails at once rather than stopping (SIGTTIN) out
+    # of the foreground group.
+    POSIX::setsid();
+    close $gw;
+    # Nothing runs before Node knows its pid: the go byte comes once the started frame is written.
+    # None (end of file): the co-process died first, and the command never runs.
+    my $n; do { $n = sysread $gr, my $go, 1 } while (!defined $n && $!{EINTR});
+    POSIX::_exit(127) unless $n;
     POSIX::dup2(fileno $null, 0); POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
     # As Node does: supplementary groups dropped whenever a uid or gid is given.
     if ($uid ne '' || $gid ne '') { my $g = $gid ne '' ? $gid : (split ' ', $))[0]; $) = "$g $g"; }
@@ -91,20 +117,26 @@ sub run {
     syswrite $sw, pack('N', $! + 0);
     POSIX::_exit(127);
   }
-  close $ow; close $ew; close $sw;
-  # Empty once exec closed the status pipe (close-on-exec); else the errno of the failed step.
-  my $status = readall($sr); close $sr;
-  if (length $status) { waitpid $pid, 0; answer($c, undef, undef, unpack 'N', $status); return }
+  close $ow; close $ew; close $sw; close $gr;
+  # The child waits for the go byte: its pid and start time (set at fork) are known before it
+  # runs anything, and Node has them (the frame written whole) before it may exec.
   $c->{pid} = $pid; $c->{fh} = [$or, $er];
   $cmd{$id} = $running{$pid} = $c;
   say_(join "\0", 'started', $id, $pid, started_at($pid));
+  syswrite $gw, 'g'; close $gw;
+  # Empty once exec closed the status pipe (close-on-exec); else the errno of the failed step.
+  my $status = readall($sr); close $sr;
+  return unless length $status;
+  waitpid $pid, 0; delete $running{$pid}; delete $cmd{$id};
+  close $_ for @{$c->{fh}};
+  $c->{pid} = 0; answer($c, undef, undef, unpack 'N', $status);
 }
 
 sub request {
   my ($kind, @f) = split /\0/, $_[0], -1;
   if ($kind eq 'run') { run(@f) }
   # Never a reaped command's pid: it may be another process's by now (its pipes can outlive it).
-  elsif (my $c = $cmd{$f[0]}) { $c->{stopped} = 1; kill $f[1], $c->{pid} unless defined $c->{status} }
+  elsif (my $c = $cmd{$f[0]}) { stop_($c, $f[1]) }
 }
 
 for (;;) {
@@ -114,7 +146,7 @@ for (;;) {
   if ($n > 0) {
     if (vec($rout, 0, 1)) {
       my $got = sysread STDIN, $in, 65536, length $in;
-      exit 0 if defined $got && $got == 0;
+      quit() if defined $got && $got == 0;
       while (length $in >= 4 && length $in >= 4 + unpack 'N', $in) {
         my $len = unpack 'N', $in; request(substr $in, 4, $len); substr($in, 0, 4 + $len) = '';
       }
@@ -129,7 +161,7 @@ for (;;) {
         $c->{size}[$i] += $got;
         if ($c->{size}[$i] > $max) {
           $c->{error} //= ($i ? 'stderr' : 'stdout') . " exceeded $max bytes";
-          $c->{stopped} = 1; kill 'KILL', $c->{pid} unless defined $c->{status};
+          stop_($c, 'KILL');
         } else { $c->{out}[$i] .= $buf }
       }
     }
@@ -153,7 +185,7 @@ const NUL = 0;
 interface Pending {
   file: string;
   resolve(ended: Ended): void;
-  /** Once the co-process said the command runs: its pid and start time (empty if unknown). */
+  /** Once the co-process said the command was forked (it execs only after): its pid and start time (empty if unknown). */
   started?: { pid: number; at: string };
 }
 
@@ -168,17 +200,32 @@ function startTime(pid: number): string {
 }
 
 /**
- * Kills a command the co-process started and can no longer watch; false when it has
- * ended (its pid gone, or another process's by now: the start time differs).
+ * Kills a command the co-process started and can no longer watch, with what it started (its
+ * process group): 'killed'; 'ended' when its pid is gone, or another process's by now (the
+ * start time differs); 'unverified' when its start time was not read as it started: the pid
+ * may be another process's by now, which is not killed on a guess.
  */
-function killStarted(started: { pid: number; at: string }): boolean {
-  if (started.at !== '' && startTime(started.pid) !== started.at) return false;
-  try {
-    process.kill(started.pid, 'SIGKILL');
-    return true;
-  } catch {
-    return false;
+function killStarted(started: { pid: number; at: string }): 'killed' | 'ended' | 'unverified' {
+  if (started.at === '') return 'unverified';
+  if (startTime(started.pid) !== started.at) return 'ended';
+  // Its process group (what it started too), whose id is its pid while it lives; the command alone without it.
+  for (const target of [-started.pid, started.pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return 'killed';
+    } catch {}
   }
+  return 'ended';
+}
+
+/** What happened to a command left without its co-process, for its call's error. */
+function lostCommand(why: string, started: { pid: number; at: string } | undefined): string {
+  if (!started) return why;
+  const verdict = killStarted(started);
+  if (verdict === 'killed') return `${why}; the command (pid ${started.pid}) was killed`;
+  if (verdict === 'unverified')
+    return `${why}; the command (pid ${started.pid}) may still run: its start time was not known, so the pid could not be told from a reused one and was not killed`;
+  return why;
 }
 
 /** What to do for each live co-process when this process exits: one 'exit' listener for all spawners. */
@@ -195,9 +242,9 @@ function onExit(stop: () => void): void {
 
 /**
  * The Node side of the co-process: started on the first command, let go after `idleMs`
- * without one, started again after it died, killed with the commands it runs when the
- * process exits (and exiting by itself if the process dies without a word: its input
- * closes). Should it die, the commands it started are killed and their calls fail.
+ * without one, started again after it died. When the process ends, however (its exit, a
+ * SIGKILL), the co-process's input closes: it kills the commands it runs and exits. Should it
+ * die, the commands it started are killed and their calls fail.
  */
 export class Spawner {
   /** Commands handed to the co-process so far; tests read it. */
@@ -282,16 +329,15 @@ export class Spawner {
       this.child = undefined;
       const empty = Buffer.alloc(0);
       for (const p of this.pending.values()) {
-        const pid = p.started?.pid;
-        const error = p.started && killStarted(p.started) ? `${why}; the command (pid ${pid}) was killed` : why;
-        p.resolve({ code: null, signal: null, pid, stdout: empty, stderr: empty, error });
+        const error = lostCommand(why, p.started);
+        p.resolve({ code: null, signal: null, pid: p.started?.pid, stdout: empty, stderr: empty, error });
       }
       this.pending.clear();
     };
-    // This process exiting: the commands first, then the co-process (which would otherwise leave them running).
+    // This process exiting: the commands it heard of, at once. The co-process sees its input close
+    // as this process ends, and kills the rest (one whose started frame was still unread) before it exits.
     const stop = () => {
       if (this.child === child) for (const p of this.pending.values()) if (p.started) killStarted(p.started);
-      child.kill('SIGKILL');
     };
     onExit(stop);
     child.on('error', (err) => lost(`spawner failed: ${err.message}`));
