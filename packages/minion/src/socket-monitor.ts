@@ -1,0 +1,115 @@
+import type { Logger } from '@brine/common';
+import type * as zmq from 'zeromq';
+
+/** How long a closed socket's observer has to close itself (libzmq's end) before retire does. */
+const CLOSE_GRACE_MS = 1000;
+/** After libzmq's end of monitoring, time for its reaper thread to drop the monitor's endpoint. */
+const END_MARGIN_MS = 5000;
+/** How long a retired observer is kept when libzmq's end never came through. */
+const KEEP_MAX_MS = 120_000;
+/** Retired observers kept at most (a few hundred bytes each). */
+const KEEP_MAX = 32_768;
+/** Observer constructions tried per socket before it goes unmonitored. */
+const ATTEMPTS = 16;
+const WARN_EVERY_MS = 10 * 60_000;
+
+/** Retired observers, oldest first, with the time each may be let go. */
+const kept = new Map<zmq.Observer, number>();
+let sweeper: NodeJS.Timeout | undefined;
+let warnedAt = Number.NEGATIVE_INFINITY;
+
+/**
+ * A socket's connection events (zeromq.js's Observer): opened so that it never throws,
+ * retired so that its name cannot be taken again while libzmq still uses it.
+ *
+ * zeromq.js binds each Observer's libzmq monitor to `inproc://zmq.monitor.<the native
+ * Observer object's address>`. libzmq drops that endpoint only once its reaper thread has
+ * finished with the monitored socket, some time after close (later under load: a fleet's
+ * worth of sockets in one process). An Observer garbage-collected before then frees its
+ * address, malloc may hand it to the next Observer, and that one's monitor fails with
+ * EADDRINUSE: `socket.events` throws. Hence:
+ * - a retired observer stays referenced until libzmq has said it is done with the socket
+ *   (the `end` event) and a margin for the reaper, or KEEP_MAX_MS when it never says so
+ *   (closed unread after CLOSE_GRACE_MS); KEEP_MAX of them at most, the oldest go first;
+ * - a collision still met is retried: a failed construction is not cached by the socket,
+ *   and the failed Observer, not yet collected, holds its address, so the next gets another;
+ * - after ATTEMPTS, the socket goes unmonitored (said at most once per WARN_EVERY_MS).
+ */
+export class SocketMonitor {
+  /** libzmq reported the end of monitoring: the socket is gone. */
+  private ended = false;
+  private retired = false;
+
+  private constructor(private readonly observer: zmq.Observer | undefined) {}
+
+  /** The socket's monitor; one that reports nothing when none could be made. */
+  static open(socket: zmq.Socket, log: Logger): SocketMonitor {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return new SocketMonitor(socket.events);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EADDRINUSE' && attempt < ATTEMPTS) {
+          log.debug({ attempt }, 'socket monitor endpoint still in use by libzmq, trying another');
+          continue;
+        }
+        warnUnmonitored(log, err);
+        return new SocketMonitor(undefined);
+      }
+    }
+  }
+
+  /** The socket's events until the monitor closes (libzmq's end, or retire's grace). */
+  async *events(): AsyncGenerator<zmq.Event> {
+    if (!this.observer) return;
+    for await (const event of this.observer) {
+      if (event.type === 'end') this.end();
+      yield event;
+    }
+  }
+
+  /** Once its socket is closed: the observer closes itself at libzmq's end, or is closed after a grace. */
+  retire(): void {
+    const observer = this.observer;
+    if (!observer || this.retired) return;
+    this.retired = true;
+    // Not read in time (a starved event loop), it would keep two descriptors for good; closed
+    // before the socket's end, both leak: so only after the socket has had time to go.
+    setTimeout(() => {
+      if (!observer.closed) observer.close();
+    }, CLOSE_GRACE_MS).unref();
+    keep(observer, Date.now() + (this.ended ? END_MARGIN_MS : KEEP_MAX_MS));
+  }
+
+  private end(): void {
+    this.ended = true;
+    if (this.observer && kept.has(this.observer)) kept.set(this.observer, Date.now() + END_MARGIN_MS);
+  }
+}
+
+function keep(observer: zmq.Observer, until: number): void {
+  kept.set(observer, until);
+  for (const oldest of kept.keys()) {
+    if (kept.size <= KEEP_MAX) break;
+    kept.delete(oldest);
+  }
+  sweeper ??= setInterval(sweep, END_MARGIN_MS).unref();
+}
+
+function sweep(): void {
+  const now = Date.now();
+  for (const [observer, until] of kept) if (until <= now) kept.delete(observer);
+  if (kept.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function warnUnmonitored(log: Logger, err: unknown): void {
+  const now = Date.now();
+  if (now - warnedAt < WARN_EVERY_MS) return;
+  warnedAt = now;
+  log.warn(
+    { err: (err as Error).message },
+    'no connection events for a socket to the master (zeromq socket monitor failed): it runs without them, a silent master is found by timeouts alone',
+  );
+}
