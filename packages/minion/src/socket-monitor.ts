@@ -61,7 +61,9 @@ export class SocketMonitor {
   /** The socket's events until the monitor closes (libzmq's end, or retire's grace). */
   async *events(): AsyncGenerator<zmq.Event> {
     if (!this.observer) return;
-    for await (const event of this.observer) {
+    for await (const event of this.observer as AsyncIterable<zmq.Event | undefined>) {
+      // A receive pending when the observer is closed resolves with nothing.
+      if (event === undefined) return;
       if (event.type === 'end') this.end();
       yield event;
     }
