@@ -17,6 +17,8 @@ const WARN_EVERY_MS = 10 * 60_000;
 const kept = new Map<zmq.Observer, number>();
 let sweeper: NodeJS.Timeout | undefined;
 let warnedAt = Number.NEGATIVE_INFINITY;
+/** Since start: observers that met an endpoint libzmq still held, and sockets left unmonitored. */
+const counts = { collisions: 0, unmonitored: 0 };
 
 /**
  * A socket's connection events (zeromq.js's Observer): opened so that it never throws,
@@ -48,10 +50,13 @@ export class SocketMonitor {
       try {
         return new SocketMonitor(socket.events);
       } catch (err) {
-        if ((err as { code?: string }).code === 'EADDRINUSE' && attempt < ATTEMPTS) {
+        const collision = (err as { code?: string }).code === 'EADDRINUSE';
+        if (collision) counts.collisions++;
+        if (collision && attempt < ATTEMPTS) {
           log.debug({ attempt }, 'socket monitor endpoint still in use by libzmq, trying another');
           continue;
         }
+        counts.unmonitored++;
         warnUnmonitored(log, err);
         return new SocketMonitor(undefined);
       }
@@ -114,4 +119,9 @@ function warnUnmonitored(log: Logger, err: unknown): void {
     { err: (err as Error).message },
     'no connection events for a socket to the master (zeromq socket monitor failed): it runs without them, a silent master is found by timeouts alone',
   );
+}
+
+/** For benches: collisions met and sockets left unmonitored since start, retired observers kept now. */
+export function socketMonitorCounts(): { collisions: number; unmonitored: number; kept: number } {
+  return { ...counts, kept: kept.size };
 }
