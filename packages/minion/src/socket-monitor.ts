@@ -3,8 +3,10 @@ import type * as zmq from 'zeromq';
 
 /** How long a closed socket's observer has to close itself (libzmq's end) before retire does. */
 const CLOSE_GRACE_MS = 1000;
-/** After libzmq's end of monitoring, time for its reaper thread to drop the monitor's endpoint. */
-const END_MARGIN_MS = 5000;
+/** After libzmq's end of monitoring, time for its reaper thread to drop the monitor's endpoint (a loaded one, too). */
+const END_MARGIN_MS = 10_000;
+/** How often kept observers due to go are let go. */
+const SWEEP_MS = 5000;
 /** How long a retired observer is kept when libzmq's end never came through. */
 const KEEP_MAX_MS = 120_000;
 /** Retired observers kept at most (a few hundred bytes each). */
@@ -99,7 +101,7 @@ function keep(observer: zmq.Observer, until: number): void {
     if (kept.size <= KEEP_MAX) break;
     kept.delete(oldest);
   }
-  sweeper ??= setInterval(sweep, END_MARGIN_MS).unref();
+  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
 }
 
 function sweep(): void {
