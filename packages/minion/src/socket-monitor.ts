@@ -1,13 +1,11 @@
 import type { Logger } from '@brine/common';
 import type * as zmq from 'zeromq';
 
-/** How long a closed socket's observer has to close itself (libzmq's end) before retire does. */
-const CLOSE_GRACE_MS = 1000;
 /** After libzmq's end of monitoring, time for its reaper thread to drop the monitor's endpoint (a loaded one, too). */
 const END_MARGIN_MS = 10_000;
 /** How often kept observers due to go are let go. */
 const SWEEP_MS = 5000;
-/** How long a retired observer is kept when libzmq's end never came through. */
+/** How long a retired observer is kept, open, when libzmq's end has not come through: then it is closed. */
 const KEEP_MAX_MS = 120_000;
 /** Retired observers kept at most (a few hundred bytes each). */
 const KEEP_MAX = 32_768;
@@ -33,8 +31,12 @@ const counts = { collisions: 0, unmonitored: 0 };
  * address, malloc may hand it to the next Observer, and that one's monitor fails with
  * EADDRINUSE: `socket.events` throws. Hence:
  * - a retired observer stays referenced until libzmq has said it is done with the socket
- *   (the `end` event) and a margin for the reaper, or KEEP_MAX_MS when it never says so
- *   (closed unread after CLOSE_GRACE_MS); KEEP_MAX of them at most, the oldest go first;
+ *   (the `end` event, at which the observer closes itself) and a margin for the reaper, or
+ *   KEEP_MAX_MS when it never says so (an event loop too starved to read it, or the event
+ *   lost): then it is closed; KEEP_MAX of them at most, the oldest go first. Never sooner:
+ *   an observer closed before libzmq has ended its socket leaks the socket, its monitor and
+ *   itself for good (their descriptors too: a fleet's worth of minions in one process, slow
+ *   to end their sockets in a storm, ran out of descriptors when this was 1 s);
  * - a collision still met is retried: a failed construction is not cached by the socket,
  *   and the next Observer is in practice allocated elsewhere (with 50 endpoints left
  *   behind, at most 3 failures in a row were seen);
@@ -66,7 +68,7 @@ export class SocketMonitor {
     }
   }
 
-  /** The socket's events until the monitor closes (libzmq's end, or retire's grace). */
+  /** The socket's events until the monitor closes (libzmq's end, or KEEP_MAX_MS after retire). */
   async *events(): AsyncGenerator<zmq.Event> {
     if (!this.observer) return;
     for await (const event of this.observer as AsyncIterable<zmq.Event | undefined>) {
@@ -77,16 +79,11 @@ export class SocketMonitor {
     }
   }
 
-  /** Once its socket is closed: the observer closes itself at libzmq's end, or is closed after a grace. */
+  /** Once its socket is closed: the observer closes itself at libzmq's end, or is closed when let go. */
   retire(): void {
     const observer = this.observer;
     if (!observer || this.retired) return;
     this.retired = true;
-    // Not read in time (a starved event loop), it would keep two descriptors for good; closed
-    // before the socket's end, both leak: so only after the socket has had time to go.
-    setTimeout(() => {
-      if (!observer.closed) observer.close();
-    }, CLOSE_GRACE_MS).unref();
     keep(observer, Date.now() + (this.ended ? END_MARGIN_MS : KEEP_MAX_MS));
   }
 
@@ -100,18 +97,23 @@ function keep(observer: zmq.Observer, until: number): void {
   kept.set(observer, until);
   for (const oldest of kept.keys()) {
     if (kept.size <= KEEP_MAX) break;
-    kept.delete(oldest);
+    letGo(oldest);
   }
   sweeper ??= setInterval(sweep, SWEEP_MS).unref();
 }
 
 function sweep(): void {
   const now = Date.now();
-  for (const [observer, until] of kept) if (until <= now) kept.delete(observer);
+  for (const [observer, until] of kept) if (until <= now) letGo(observer);
   if (kept.size === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
+}
+
+function letGo(observer: zmq.Observer): void {
+  kept.delete(observer);
+  if (!observer.closed) observer.close();
 }
 
 function warnUnmonitored(log: Logger, err: unknown): void {
