@@ -1,4 +1,6 @@
 import { createLogger } from '@brine/common';
+import { readdirSync } from 'node:fs';
+import { createServer, type Socket as TcpSocket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -92,4 +94,33 @@ describe('a socket monitor', () => {
       )
       .toBe(true);
   }, 30_000);
+
+  it('leaves a retired observer open until libzmq has ended its socket: closed sooner, all three would leak', async () => {
+    // A peer that accepts and never speaks ZMTP: the socket's linger keeps it alive in libzmq for 3 s after close.
+    const peers = new Set<TcpSocket>();
+    const silent = createServer((peer) => void peers.add(peer.on('error', () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const descriptors = () => readdirSync('/proc/self/fd').length;
+    const before = descriptors();
+    const socket = new zmq.Dealer({ linger: 3000 });
+    const monitor = SocketMonitor.open(socket, recordingLog().log);
+    const observer = socket.events;
+    const ended = (async () => {
+      for await (const event of monitor.events()) if (event.type === 'end') return true;
+      return false;
+    })();
+    socket.connect(`tcp://127.0.0.1:${(silent.address() as { port: number }).port}`);
+    await socket.send('queued');
+    socket.close();
+    monitor.retire();
+    // Past the 1 s after which it used to be closed.
+    await sleep(1500);
+    expect(observer.closed).toBe(false);
+    expect(await ended).toBe(true);
+    expect(observer.closed).toBe(true);
+    for (const peer of peers) peer.destroy();
+    silent.close();
+    // The socket, its monitor and the observer are gone, descriptors and all.
+    await expect.poll(descriptors, { timeout: 5000 }).toBeLessThanOrEqual(before);
+  }, 15_000);
 });
