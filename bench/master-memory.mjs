@@ -104,6 +104,9 @@ try {
     storm_retries: storms.reduce((sum, s) => sum + s.retries, 0),
     ping_errors: stats.reduce((sum, s) => sum + s.pingErrors, 0),
     connected_at_end: stats.reduce((sum, s) => sum + s.connected, 0),
+    // The minions' socket monitors (SocketMonitor): EADDRINUSE met and retried, sockets left without events.
+    monitor_collisions: stats.reduce((sum, s) => sum + s.monitor.collisions, 0),
+    monitor_unmonitored: stats.reduce((sum, s) => sum + s.monitor.unmonitored, 0),
     samples,
   };
   console.log(JSON.stringify(result));
@@ -118,6 +121,9 @@ try {
     'growth, second half': { 'MiB/min': result.slope_second_half_mib_per_min },
     'storms: wall s (median / max)': {
       note: `${result.storm_wall_s.median} / ${result.storm_wall_s.max}; ${result.storm_errors} errors, ${result.storm_stuck} stuck, ${result.storm_retries} retries, ${result.ping_errors} ping errors`,
+    },
+    'minion socket monitors': {
+      note: `${result.monitor_collisions} EADDRINUSE retried, ${result.monitor_unmonitored} sockets unmonitored`,
     },
   });
 } finally {

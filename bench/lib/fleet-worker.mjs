@@ -2,7 +2,7 @@
 // its own key pair, session and socket), keep their session alive with pings, and on command
 // all reconnect at once with a fresh socket and session and fetch their key: a boot storm.
 import { createLogger } from '@brine/common';
-import { ChannelError, FailoverChannel, MasterChannel, tryOrder } from '@brine/minion';
+import { ChannelError, FailoverChannel, MasterChannel, socketMonitorCounts, tryOrder } from '@brine/minion';
 import zmq from 'zeromq';
 import { addMinions, trustOnly } from './fleet-keys.mjs';
 
@@ -26,7 +26,12 @@ process.on('message', async (m) => {
     if (m.ports) useMaster(m);
     process.send({ type: 'done', ...(await storm(m.startAt, fetchKey)) });
   } else if (m.type === 'stats') {
-    process.send({ type: 'stats', pingErrors, connected: fleet.filter((minion) => minion.channel?.established).length });
+    process.send({
+      type: 'stats',
+      pingErrors,
+      connected: fleet.filter((minion) => minion.channel?.established).length,
+      monitor: socketMonitorCounts(),
+    });
   }
 });
 

@@ -24,6 +24,7 @@ import {
 } from '@brine/protocol';
 import * as zmq from 'zeromq';
 import { masterLabel } from './masters.js';
+import { SocketMonitor } from './socket-monitor.js';
 
 /**
  * Why a call to the master failed. `code` is one of: timeout, unreachable,
@@ -132,9 +133,6 @@ function connectRestarting(socket: zmq.Dealer, endpoint: string): void {
  */
 const BUSY_MASTER_PATIENCE = 3;
 
-/** How long a closed socket's observer has to close itself before closeSocket does. */
-const OBSERVER_GRACE_MS = 1000;
-
 /** TCP connect timeout with failFast: a live master answers a SYN in milliseconds; this leaves room for two SYN retransmits. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -176,7 +174,7 @@ const RETRYABLE = new Set(['session_lost']);
  */
 export class MasterChannel implements MasterLink {
   private socket!: zmq.Dealer;
-  private events!: zmq.Observer;
+  private monitor!: SocketMonitor;
   private sender!: SendQueue<Uint8Array>;
   private readonly limit: number;
   private session: OpenSession | undefined;
@@ -228,15 +226,15 @@ export class MasterChannel implements MasterLink {
       ipv6: this.opts.host.includes(':'),
       ...(this.opts.failFast && { connectTimeout: Math.min(CONNECT_TIMEOUT_MS, this.opts.timeoutMs) }),
     });
-    const events = socket.events;
-    void this.watch(socket, events);
+    const monitor = SocketMonitor.open(socket, this.opts.log);
+    void this.watch(socket, monitor);
     this.masterAlive = false;
     // libzmq's `source;destination` endpoint binds the connection's local end (port 0: any).
     const source = this.opts.sourceAddress;
     const from = source === undefined ? '' : `${source.includes(':') ? `[${source}]` : source}:0;`;
     connectRestarting(socket, `tcp://${from}${this.master}`);
     this.socket = socket;
-    this.events = events;
+    this.monitor = monitor;
     this.sender = new SendQueue(socket);
     void this.receive(socket);
   }
@@ -244,11 +242,13 @@ export class MasterChannel implements MasterLink {
   /**
    * What libzmq says of the socket's connection. Read here rather than through
    * zeromq.js's event emitter, whose loop rejects unhandled when its observer is
-   * closed (closeSocket must close it).
+   * closed (closeSocket must close it). A socket whose monitor could not be made
+   * reports nothing: its master never counts as alive (a handshake timeout renews
+   * the socket, and with it the monitor) and failFast waits for timeouts.
    */
-  private async watch(socket: zmq.Dealer, events: zmq.Observer): Promise<void> {
+  private async watch(socket: zmq.Dealer, monitor: SocketMonitor): Promise<void> {
     try {
-      for await (const event of events) {
+      for await (const event of monitor.events()) {
         if (socket !== this.socket) continue;
         // ZMTP (and ZAP) completed: a master, not a silent forwarder, holds the other end.
         if (event.type === 'handshake') this.masterAlive = true;
@@ -261,17 +261,9 @@ export class MasterChannel implements MasterLink {
     }
   }
 
-  /**
-   * The observer closes itself when libzmq reports the end of monitoring, unless
-   * it was not read in time (a starved event loop: a fleet's worth of minions in one
-   * process): then it would keep two descriptors for good, so it is closed here
-   * once the socket has gone (closing it before the socket's end leaks both).
-   */
-  private closeSocket(socket: zmq.Dealer, events: zmq.Observer): void {
+  private closeSocket(socket: zmq.Dealer, monitor: SocketMonitor): void {
     socket.close();
-    setTimeout(() => {
-      if (!events.closed) events.close();
-    }, OBSERVER_GRACE_MS).unref();
+    monitor.retire();
   }
 
   /**
@@ -281,9 +273,9 @@ export class MasterChannel implements MasterLink {
    */
   private renewSocket(): void {
     if (this.closed) return;
-    const [old, oldEvents] = [this.socket, this.events];
+    const [old, oldMonitor] = [this.socket, this.monitor];
     this.openSocket();
-    this.closeSocket(old, oldEvents);
+    this.closeSocket(old, oldMonitor);
   }
 
   /** failFast: the connection failed or dropped; whatever waits on this master fails now. */
@@ -340,7 +332,7 @@ export class MasterChannel implements MasterLink {
     this.closed = true;
     this.dropSession(new ChannelError('closed', 'channel closed'));
     this.dropRetired();
-    this.closeSocket(this.socket, this.events);
+    this.closeSocket(this.socket, this.monitor);
   }
 
   private async requestOnce(op: string, args: Request['args']): Promise<Reply> {
